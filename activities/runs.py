@@ -1,0 +1,313 @@
+"""Activities that perform event runs, task runs and action runs, and keep the ledger.
+
+Each activity records its own attempt (Started → Succeeded | Scheduled-for-retry | Failed) so
+the ledger needs no extra round trips from the workflow. Failures are classified here: a
+transient error is re-raised with Mechanic's exact next delay (30/76/152/308 s, scaled); a
+permanent one, or the fifth attempt, records Failed and stops Temporal's retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlmodel import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ratchet import ledger
+from ratchet.actions.base import ActionContext, ActionError, get_handler
+from ratchet.config import Settings
+from ratchet.messages import (
+    MAX_ATTEMPTS,
+    RETENTION_SECONDS,
+    RETRY_DELAYS_SECONDS,
+    ActionRunOutcome,
+    EventRunOutcome,
+    FailRunsInput,
+    PlannedActionRun,
+    PlannedTaskRun,
+    RunInput,
+    RunNoteInput,
+    TaskRunOutcome,
+)
+from ratchet.models import Event, Run, RunKind, RunState, Shop, Task, utcnow
+from ratchet.render_context import event_object, shop_object, task_object
+from ratchet.routing import match_tasks
+from ratchet.store import Store
+
+T = TypeVar("T")
+
+# The ApplicationError type that tells the workflow "this run failed and the ledger says so".
+RUN_FAILED = "RunFailed"
+HEARTBEAT_AFTER_SECONDS = 5.0
+
+
+class PermanentRunError(Exception):
+    """A failure that retrying cannot fix (disabled task, Liquid error, error object, …)."""
+
+
+def retry_delay(settings: Settings, budget_attempt: int) -> timedelta:
+    """Delay after the `budget_attempt`-th failed attempt (1-based) of an automatic budget."""
+    return settings.scaled(RETRY_DELAYS_SECONDS[budget_attempt - 1])
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+class RunActivities:
+    def __init__(self, settings: Settings, store: Store, services: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.services = services or {}
+
+    # -- the attempt protocol shared by every run kind -------------------------------------------
+
+    async def _attempt(self, inp: RunInput, body: Callable[[Run, int], Awaitable[T]]) -> T:
+        info = activity.info()
+        budget_attempt = inp.budget_used + info.attempt
+        attempt = inp.attempt_base + info.attempt
+        discard = inp.manual_retry and info.attempt == 1 and inp.budget_used == 0
+        run = await asyncio.to_thread(
+            ledger.begin_attempt, self.store, inp.run_id, attempt, info.current_attempt_scheduled_time, discard
+        )
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            return await body(run, attempt)
+        except ApplicationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+            raise await self._record_failure(inp.run_id, exc, attempt, budget_attempt) from exc
+        finally:
+            heartbeat.cancel()
+
+    async def _record_failure(self, run_id: str, exc: Exception, attempt: int, budget_attempt: int) -> ApplicationError:
+        """Record the failed attempt and return the error that tells Temporal what to do next."""
+        message = _describe(exc)
+        permanent = isinstance(exc, PermanentRunError) or (isinstance(exc, ActionError) and exc.permanent)
+        result = exc.result if isinstance(exc, ActionError) else None
+        if permanent or budget_attempt >= MAX_ATTEMPTS:
+            await asyncio.to_thread(ledger.fail, self.store, run_id, message, result)
+            return ApplicationError(message, {"attempts": attempt}, type=RUN_FAILED, non_retryable=True)
+        delay = retry_delay(self.settings, budget_attempt)
+        await asyncio.to_thread(ledger.schedule_retry, self.store, run_id, message, delay)
+        return ApplicationError(message, type=type(exc).__name__, next_retry_delay=delay)
+
+    @staticmethod
+    async def _heartbeat() -> None:
+        # Long runs heartbeat so a killed worker's attempt is retried within the heartbeat
+        # timeout; short runs (the common case) never pay for a heartbeat call.
+        await asyncio.sleep(HEARTBEAT_AFTER_SECONDS)
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_AFTER_SECONDS)
+
+    # -- event runs --------------------------------------------------------------------------------
+
+    @activity.defn(name="perform_event_run")
+    async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
+        async def body(run: Run, attempt: int) -> EventRunOutcome:
+            planned = await asyncio.to_thread(self._event_run, run)
+            return EventRunOutcome(
+                task_runs=planned,
+                retention_seconds=self.settings.scaled(RETENTION_SECONDS).total_seconds(),
+                attempts=attempt,
+            )
+
+        return await self._attempt(inp, body)
+
+    def _event_run(self, run: Run) -> list[PlannedTaskRun]:
+        now = utcnow()
+        with self.store.session() as session:
+            event = session.get(Event, run.event_id)
+            shop = session.get(Shop, run.shop_id)
+            if event is None or shop is None:
+                raise PermanentRunError(f"event {run.event_id} or shop {run.shop_id} no longer exists")
+            # Retry context: a retried event run sees the current task set and subscriptions.
+            tasks = list(session.exec(select(Task).where(Task.shop_id == shop.id)).all())
+            matches = match_tasks(event, tasks)
+            planned: list[PlannedTaskRun] = []
+            rows = []
+            for match in matches:
+                run_at = match.subscription.run_at(now, shop.timezone, self.settings.time_scale)
+                delay = max(0.0, (run_at - now).total_seconds())
+                task_run_id = ledger.derived_id(run.id, run.manual_retries, match.task.id, match.subscription.line)
+                rows.append(
+                    ledger.new_run_row(
+                        run_id=task_run_id,
+                        kind=RunKind.task,
+                        event=event,
+                        parent_id=run.id,
+                        state=RunState.scheduled if delay > 0 else RunState.due,
+                        run_at=run_at,
+                        task=match.task,
+                        subscription=match.subscription.line,
+                    )
+                )
+                planned.append(
+                    PlannedTaskRun(
+                        run_id=task_run_id,
+                        task_id=match.task.id,
+                        task_name=match.task.name,
+                        subscription=match.subscription.line,
+                        delay_seconds=delay,
+                    )
+                )
+            self.store.insert_ignore(session, Run, rows)
+            run_row = ledger.get_run(session, run.id)
+            ledger.succeed(session, run_row, {"task_run_ids": [p.run_id for p in planned]})
+        return planned
+
+    # -- task runs ---------------------------------------------------------------------------------
+
+    @activity.defn(name="perform_task_run")
+    async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
+        async def body(run: Run, attempt: int) -> TaskRunOutcome:
+            outcome = await asyncio.to_thread(self._task_run, run)
+            outcome.attempts = attempt
+            return outcome
+
+        return await self._attempt(inp, body)
+
+    def _load_task(self, session: Any, run: Run) -> Task:
+        task = session.get(Task, run.task_id) if run.task_id else None
+        if task is None:
+            raise PermanentRunError(f"task {run.task_name or run.task_id} was deleted")
+        if not task.enabled:
+            raise PermanentRunError(f"task {task.name!r} is disabled")
+        return task
+
+    def _task_run(self, run: Run) -> TaskRunOutcome:
+        from ratchet.liquid import RenderRequest, TaskRenderError, render_task
+
+        with self.store.session() as session:
+            # Retry context: always the task's latest script and options.
+            task = self._load_task(session, run)
+            event = session.get(Event, run.event_id)
+            shop = session.get(Shop, run.shop_id)
+            assert event is not None and shop is not None
+            request = RenderRequest(
+                script=task.script,
+                options=task.options or {},
+                event=event_object(session, event),
+                task=task_object(task),
+                shop=shop_object(shop),
+                cache=self.services["cache_view"](shop.id) if "cache_view" in self.services else None,
+                shopify=self.services["liquid_shopify"](shop, task.shopify_api_version) if "liquid_shopify" in self.services else None,
+                timezone=shop.timezone,
+            )
+        try:
+            rendered = render_task(request)
+        except TaskRenderError as exc:
+            raise PermanentRunError(str(exc)) from exc
+        objects = rendered.objects
+        if rendered.errors:
+            # An error object fails the run and discards every action it rendered.
+            raise PermanentRunError("; ".join(_error_text(e) for e in rendered.errors))
+        now_rows = []
+        planned = []
+        with self.store.session() as session:
+            event = session.get(Event, run.event_id)
+            assert event is not None
+            for position, action in enumerate(rendered.actions):
+                action_run_id = ledger.derived_id(run.id, run.manual_retries, position)
+                follower = task.perform_action_runs_in_sequence and position > 0
+                now_rows.append(
+                    ledger.new_run_row(
+                        run_id=action_run_id,
+                        kind=RunKind.action,
+                        event=event,
+                        parent_id=run.id,
+                        # Sequenced followers have no perform time until their predecessor ends.
+                        state=RunState.unscheduled if follower else RunState.due,
+                        run_at=None if follower else utcnow(),
+                        task=task,
+                        action_type=action.type,
+                        action_options=action.options,
+                        action_meta=action.meta,
+                        perform_event=action.perform_event,
+                        position=position,
+                    )
+                )
+                planned.append(PlannedActionRun(run_id=action_run_id, action_type=action.type, position=position))
+            self.store.insert_ignore(session, Run, now_rows)
+            ledger.succeed(session, ledger.get_run(session, run.id), objects)
+        return TaskRunOutcome(
+            action_runs=planned,
+            in_sequence=task.perform_action_runs_in_sequence,
+            halt_on_error=task.halt_action_run_sequence_on_error,
+            attempts=0,
+        )
+
+    # -- action runs -------------------------------------------------------------------------------
+
+    @activity.defn(name="perform_action_run")
+    async def perform_action_run(self, inp: RunInput) -> ActionRunOutcome:
+        async def body(run: Run, attempt: int) -> ActionRunOutcome:
+            with self.store.session() as session:
+                self._load_task(session, run)
+                task = session.get(Task, run.task_id)
+                shop = session.get(Shop, run.shop_id)
+            assert task is not None and shop is not None
+            # Retry context: the options captured when the task rendered, never the task's current ones.
+            handler = get_handler(run.action_type or "")
+            options = handler.validate(run.action_options)
+            ctx = ActionContext(
+                settings=self.settings,
+                store=self.store,
+                shop=shop,
+                run_id=run.id,
+                event_id=run.event_id,
+                task_id=run.task_id,
+                task_name=run.task_name,
+                shopify_api_version=task.shopify_api_version,
+                attempt=attempt,
+                services=self.services,
+            )
+            result = await handler.perform(options, ctx)
+            await asyncio.to_thread(self._finish_action, run.id, result, ctx.result_meta)
+            return ActionRunOutcome(attempts=attempt)
+
+        return await self._attempt(inp, body)
+
+    def _finish_action(self, run_id: str, result: Any, result_meta: dict[str, Any]) -> None:
+        with self.store.session() as session:
+            run = ledger.get_run(session, run_id)
+            run.result_meta = result_meta or None
+            ledger.succeed(session, run, result)
+
+    # -- bookkeeping the workflow asks for ---------------------------------------------------------
+
+    @activity.defn(name="fail_runs")
+    async def fail_runs(self, inp: FailRunsInput) -> None:
+        await asyncio.to_thread(ledger.fail_many, self.store, inp.run_ids, inp.reason)
+
+    @activity.defn(name="note_run")
+    async def note_run(self, inp: RunNoteInput) -> None:
+        with contextlib.suppress(ledger.RunNotFound):
+            await asyncio.to_thread(ledger.add_note, self.store, inp.run_id, inp.note)
+
+    @activity.defn(name="prepare_manual_retry")
+    async def prepare_manual_retry(self, inp: RunNoteInput) -> None:
+        await asyncio.to_thread(ledger.count_manual_retry, self.store, inp.run_id)
+        await asyncio.to_thread(ledger.add_note, self.store, inp.run_id, inp.note)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.perform_event_run,
+            self.perform_task_run,
+            self.perform_action_run,
+            self.fail_runs,
+            self.note_run,
+            self.prepare_manual_retry,
+        ]
+
+
+def _error_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

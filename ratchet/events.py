@@ -1,0 +1,182 @@
+"""Creating events: the ledger row and the event workflow, as one idempotent step.
+
+Every path that makes an event (CLI, starter API, ingress, event/perform/error follow-ups) goes
+through `EventService.create_event`, so duplicates are rejected the same way everywhere: the
+event id derives from the idempotency key, the workflow id from the event id, and Temporal's
+id-reuse policy refuses a second workflow with that id even after the first has closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import Priority, TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from ratchet import ledger
+from ratchet.config import Settings
+from ratchet.messages import PRIORITY_EVENT, EventWorkflowInput
+from ratchet.models import Event, Run, RunKind, RunState, Shop, utcnow
+from ratchet.store import Store
+from ratchet.subscriptions import validate_topic
+from ratchet.temporal import RUN_STATE, SHOP_ID, TOPIC
+
+
+class UnknownShop(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    id: str
+    workflow_id: str
+    duplicate: bool
+
+
+def event_id_for(shop_id: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return ledger.derived_id("event", shop_id, idempotency_key)
+
+
+class EventService:
+    def __init__(self, settings: Settings, store: Store, client: Client) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+
+    async def create_event(
+        self,
+        *,
+        shop_id: str,
+        topic: str,
+        data: Any = None,
+        parent_id: str | None = None,
+        run_at: datetime | None = None,
+        task_ids: list[str] | None = None,
+        source: str = "user",
+        idempotency_key: str | None = None,
+        webhook_request_id: str | None = None,
+    ) -> str:
+        return (
+            await self.create(
+                shop_id=shop_id,
+                topic=topic,
+                data=data,
+                parent_id=parent_id,
+                run_at=run_at,
+                task_ids=task_ids,
+                source=source,
+                idempotency_key=idempotency_key,
+                webhook_request_id=webhook_request_id,
+            )
+        ).id
+
+    async def create(
+        self,
+        *,
+        shop_id: str,
+        topic: str,
+        data: Any = None,
+        parent_id: str | None = None,
+        run_at: datetime | None = None,
+        task_ids: list[str] | None = None,
+        source: str = "user",
+        idempotency_key: str | None = None,
+        webhook_request_id: str | None = None,
+    ) -> CreatedEvent:
+        topic = validate_topic(topic)
+        event_id = event_id_for(shop_id, idempotency_key)
+        workflow_id = ledger.event_workflow_id(shop_id, event_id)
+        now = utcnow()
+        if run_at is not None and run_at <= now:
+            run_at = None  # a past run_at means "now"
+        event_run_id = ledger.derived_id("event-run", event_id)
+        inserted = await asyncio.to_thread(
+            self._insert,
+            Event(
+                id=event_id,
+                shop_id=shop_id,
+                topic=topic,
+                data=data,
+                source=source,
+                parent_id=parent_id,
+                task_ids=task_ids,
+                webhook_request_id=webhook_request_id,
+                workflow_id=workflow_id,
+                created_at=now,
+                run_at=run_at,
+            ),
+            event_run_id,
+        )
+        state = RunState.scheduled if run_at else RunState.due
+        try:
+            await self.client.start_workflow(
+                "EventWorkflow",
+                EventWorkflowInput(
+                    event_id=event_id,
+                    event_run_id=event_run_id,
+                    shop_id=shop_id,
+                    topic=topic,
+                    run_at=run_at,
+                    time_scale=self.settings.time_scale,
+                ),
+                id=workflow_id,
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(SHOP_ID, shop_id),
+                        SearchAttributePair(TOPIC, topic),
+                        SearchAttributePair(RUN_STATE, state.value),
+                    ]
+                ),
+                priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=shop_id),
+                static_summary=f"{topic} · {shop_id}",
+                static_details=f"event {event_id}\nsource: {source}" + (f"\nparent event: {parent_id}" if parent_id else ""),
+            )
+        except WorkflowAlreadyStartedError:
+            return CreatedEvent(event_id, workflow_id, duplicate=True)
+        except BaseException:
+            if inserted:
+                # Nothing half-created: without its workflow the event would never run.
+                await asyncio.to_thread(self._delete, event_id, event_run_id)
+            raise
+        return CreatedEvent(event_id, workflow_id, duplicate=not inserted)
+
+    def _insert(self, event: Event, event_run_id: str) -> bool:
+        with self.store.session() as session:
+            if session.get(Shop, event.shop_id) is None:
+                raise UnknownShop(f"unknown shop {event.shop_id!r}")
+            if session.get(Event, event.id) is not None:
+                return False
+            session.add(event)
+            session.flush()
+            self.store.insert_ignore(
+                session,
+                Run,
+                [
+                    ledger.new_run_row(
+                        run_id=event_run_id,
+                        kind=RunKind.event,
+                        event=event,
+                        parent_id=None,
+                        state=RunState.scheduled if event.run_at else RunState.due,
+                        run_at=event.run_at or event.created_at,
+                    )
+                ],
+            )
+        return True
+
+    def _delete(self, event_id: str, event_run_id: str) -> None:
+        with self.store.session() as session:
+            for model, key in ((Run, event_run_id), (Event, event_id)):
+                row = session.get(model, key)
+                if row is not None:
+                    session.delete(row)

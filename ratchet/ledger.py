@@ -1,0 +1,185 @@
+"""Run-ledger writes and reads. Every write is keyed so an activity replay rewrites, never duplicates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Task, utcnow
+from ratchet.store import Store
+
+RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
+
+
+def derived_id(*parts: object) -> str:
+    """A stable id for a child row, so a re-executed activity produces the same ids."""
+    return str(uuid.uuid5(RATCHET_NAMESPACE, "/".join(str(p) for p in parts)))
+
+
+def event_workflow_id(shop_id: str, event_id: str) -> str:
+    return f"event/{shop_id}/{event_id}"
+
+
+def elapsed_ms(start: datetime | None, stop: datetime) -> int | None:
+    return int((stop - start).total_seconds() * 1000) if start else None
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+def get_run(session: Session, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise RunNotFound(f"unknown run {run_id!r}")
+    return run
+
+
+def begin_attempt(store: Store, run_id: str, attempt: int, enqueued_at: datetime | None, discard_result: bool) -> Run:
+    """Mark a run Started for `attempt` (cumulative). A manual retry discards the previous result."""
+    now = utcnow()
+    with store.session() as session:
+        run = get_run(session, run_id)
+        run.state = RunState.started
+        run.started_at = now
+        run.stopped_at = None
+        run.elapsed_time_ms = None
+        run.attempts = attempt
+        run.run_at = run.run_at or now
+        run.enqueued_at = enqueued_at or run.enqueued_at or now
+        if discard_result:
+            run.result = None
+            run.ok = None
+        run.error = None
+        session.add(run)
+        existing = session.get(RunAttempt, (run_id, attempt))
+        if existing is None:
+            session.add(RunAttempt(run_id=run_id, attempt=attempt, started_at=now))
+        else:
+            existing.started_at, existing.stopped_at, existing.ok, existing.error = now, None, None, None
+            session.add(existing)
+    return run
+
+
+def _close_attempt(session: Session, run: Run, now: datetime, ok: bool, error: str | None, retry_at: datetime | None = None) -> None:
+    attempt = session.get(RunAttempt, (run.id, run.attempts))
+    if attempt is not None:
+        attempt.stopped_at, attempt.ok, attempt.error, attempt.retry_at = now, ok, error, retry_at
+        session.add(attempt)
+
+
+def succeed(session: Session, run: Run, result: Any, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    run.state = RunState.succeeded
+    run.ok = True
+    run.result = result
+    run.error = None
+    run.stopped_at = now
+    run.elapsed_time_ms = elapsed_ms(run.started_at, now)
+    session.add(run)
+    _close_attempt(session, run, now, True, None)
+
+
+def fail(store: Store, run_id: str, error: str, result: Any = None) -> None:
+    now = utcnow()
+    with store.session() as session:
+        run = get_run(session, run_id)
+        run.state = RunState.failed
+        run.ok = False
+        run.error = error
+        run.result = result
+        run.stopped_at = now
+        run.elapsed_time_ms = elapsed_ms(run.started_at, now)
+        session.add(run)
+        _close_attempt(session, run, now, False, error)
+
+
+def schedule_retry(store: Store, run_id: str, error: str, delay: timedelta) -> datetime:
+    """Between attempts a run shows Scheduled with its next run_at."""
+    now = utcnow()
+    retry_at = now + delay
+    with store.session() as session:
+        run = get_run(session, run_id)
+        run.state = RunState.scheduled
+        run.ok = False
+        run.error = error
+        run.run_at = retry_at
+        run.stopped_at = now
+        run.elapsed_time_ms = elapsed_ms(run.started_at, now)
+        session.add(run)
+        _close_attempt(session, run, now, False, error, retry_at)
+    return retry_at
+
+
+def mark_waiting(store: Store, run_id: str, state: RunState, run_at: datetime | None = None, error: str | None = None) -> None:
+    """Due (waiting for capacity) or Scheduled (waiting for a time) without spending an attempt."""
+    with store.session() as session:
+        run = get_run(session, run_id)
+        run.state = state
+        if run_at is not None:
+            run.run_at = run_at
+        if error is not None:
+            run.error = error
+        session.add(run)
+
+
+def fail_many(store: Store, run_ids: list[str], reason: str) -> None:
+    now = utcnow()
+    with store.session() as session:
+        for run in session.exec(select(Run).where(col(Run.id).in_(run_ids))):
+            run.state, run.ok, run.error, run.stopped_at = RunState.failed, False, reason, now
+            session.add(run)
+
+
+def add_note(store: Store, run_id: str, note: str) -> None:
+    with store.session() as session:
+        run = get_run(session, run_id)
+        run.notes = [*(run.notes or []), {"at": utcnow().isoformat(), "note": note}]
+        session.add(run)
+
+
+def count_manual_retry(store: Store, run_id: str) -> int:
+    with store.session() as session:
+        run = get_run(session, run_id)
+        run.manual_retries += 1
+        run.state = RunState.due
+        run.run_at = utcnow()
+        session.add(run)
+        return run.manual_retries
+
+
+def new_run_row(
+    *,
+    run_id: str,
+    kind: RunKind,
+    event: Event,
+    parent_id: str | None,
+    state: RunState,
+    run_at: datetime | None,
+    task: Task | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    now = utcnow()
+    row: dict[str, Any] = {
+        "id": run_id,
+        "kind": kind,
+        "shop_id": event.shop_id,
+        "event_id": event.id,
+        "parent_id": parent_id,
+        "topic": event.topic,
+        "task_id": task.id if task else None,
+        "task_name": task.name if task else None,
+        "state": state,
+        "run_at": run_at,
+        "enqueued_at": now if state == RunState.due else None,
+        "attempts": 0,
+        "manual_retries": 0,
+        "position": 0,
+        "perform_event": True,
+        "notes": [],
+    }
+    row.update(extra)
+    return row

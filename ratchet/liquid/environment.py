@@ -1,0 +1,302 @@
+"""`MechanicEnvironment`: python-liquid 2 configured as Mechanic's Liquid dialect.
+
+What differs from stock python-liquid, and where it is handled:
+- expression tokens: `limit`, `offset` (and other loop/partial keywords) are plain
+  variable names outside the positions where they are keywords -> `_tokenize`;
+- keyword literals `array`, `hash`, `newline`, a fresh object per lookup ->
+  `MechanicContext` scope;
+- `nil`/`false`/undefined equal `blank` (ActiveSupport's `blank?`) -> `_rewrite`
+  swaps the comparison nodes after parsing;
+- `{% break %}`/`{% continue %}` outside a loop ends the render keeping the output
+  so far -> `MechanicTemplate.render_with_context`;
+- safety limits -> class attributes plus a wall-clock deadline in the context;
+- tags and filters -> `ratchet.liquid.tags` / `ratchet.liquid.filters`.
+"""
+
+from __future__ import annotations
+
+import time
+from io import StringIO
+from typing import Any, ClassVar, Iterator, Mapping, Optional, TextIO
+
+from liquid import Environment, Mode
+from liquid.ast import Node
+from liquid.builtin.expressions import tokenize
+from liquid.builtin.expressions.logical import EqExpression, NeExpression
+from liquid.builtin.output import Output, OutputNode
+from liquid.builtin.expressions import FilteredExpression
+from liquid.context import RenderContext
+from liquid.exceptions import BreakLoop, ContinueLoop, LiquidError, StopRender
+from liquid.expression import Expression
+from liquid.parser import get_parser
+from liquid.stream import TokenStream
+from liquid.template import BoundTemplate
+from liquid.token import (
+    TOKEN_AS,
+    TOKEN_COLON,
+    TOKEN_COLS,
+    TOKEN_CONTINUE,
+    TOKEN_ELSE,
+    TOKEN_EXPRESSION,
+    TOKEN_FOR,
+    TOKEN_IF,
+    TOKEN_IN,
+    TOKEN_LIMIT,
+    TOKEN_OFFSET,
+    TOKEN_OUTPUT,
+    TOKEN_REQUIRED,
+    TOKEN_REVERSED,
+    TOKEN_WITH,
+    TOKEN_WORD,
+    Token,
+)
+from liquid.utils import ReadOnlyChainMap
+
+from . import limits
+from .errors import RenderLimitError
+from .semantics import MechanicEq, MechanicNe
+
+# Keywords python-liquid reserves everywhere but Ruby Liquid only inside specific
+# tags. Outside `for`/`tablerow` they are ordinary names (`{% assign limit = 5 %}`).
+_LOOP_TAGS = frozenset({"for", "tablerow"})
+_SOFT_KEYWORDS = frozenset(
+    {TOKEN_LIMIT, TOKEN_OFFSET, TOKEN_REVERSED, TOKEN_COLS, TOKEN_CONTINUE, TOKEN_WITH,
+     TOKEN_FOR, TOKEN_AS, TOKEN_IN, TOKEN_IF, TOKEN_ELSE, TOKEN_REQUIRED}
+)
+
+
+def mechanic_tokenize(source: str, parent: Token, tag_name: str | None) -> list[Token]:
+    """Tokenize an expression, demoting soft keywords to words where Ruby would."""
+    tokens = list(tokenize(source, parent))
+    in_loop_tag = tag_name in _LOOP_TAGS
+    for i, tok in enumerate(tokens):
+        if tok.kind not in _SOFT_KEYWORDS:
+            continue
+        if in_loop_tag:
+            # Inside a for tag `limit:`/`offset:` are arguments; `limit` alone (e.g.
+            # `limit: limit`) is a variable.
+            if tok.kind in (TOKEN_LIMIT, TOKEN_OFFSET) and (
+                i + 1 >= len(tokens) or tokens[i + 1].kind != TOKEN_COLON
+            ):
+                tokens[i] = tok._replace(kind=TOKEN_WORD)
+        else:
+            tokens[i] = tok._replace(kind=TOKEN_WORD)
+    return tokens
+
+
+class MechanicTokenStream(TokenStream):
+    """Token stream whose inner expression streams use `mechanic_tokenize`."""
+
+    def into_inner(self, *, tag: Optional[Token] = None, eat: bool = True) -> TokenStream:
+        token = self.current
+        if token.kind != TOKEN_EXPRESSION:
+            # Defer to the base class for its error message.
+            return super().into_inner(tag=tag, eat=eat)
+        if eat:
+            next(self)
+        name = tag.value if tag is not None else None
+        return TokenStream(iter(mechanic_tokenize(token.value, token, name)))
+
+
+class MechanicOutput(Output):
+    """`{{ ... }}` parsed with Mechanic's tokenizer."""
+
+    def parse(self, stream: TokenStream) -> OutputNode:
+        token = stream.eat(TOKEN_OUTPUT)
+        expr_token = stream.expect(TOKEN_EXPRESSION)
+        inner = TokenStream(iter(mechanic_tokenize(expr_token.value, expr_token, None)))
+        return self.node_class(token, FilteredExpression.parse(self.env, inner))
+
+
+class _KeywordLiterals(Mapping[str, object]):
+    """`array`, `hash` and `newline`, evaluated to a fresh value on every lookup.
+
+    They sit behind locals and globals in the scope chain, so a task that assigns
+    or captures its own `newline` keeps working.
+    """
+
+    def __getitem__(self, key: str) -> object:
+        if key == "array":
+            return []
+        if key == "hash":
+            return {}
+        if key == "newline":
+            return "\n"
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in ("array", "hash", "newline")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("array", "hash", "newline"))
+
+    def __len__(self) -> int:
+        return 3
+
+
+_KEYWORD_LITERALS = _KeywordLiterals()
+
+
+class CharLimitedStringIO(StringIO):
+    """Output buffer bounded in characters (cheaper than python-liquid's UTF-8 count)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.size = 0
+
+    def write(self, s: str) -> int:
+        if s:
+            self.size += len(s)
+            if self.size > self.limit:
+                raise RenderLimitError(
+                    f"output limit reached: rendered output exceeds {self.limit:,} characters"
+                )
+        return super().write(s)
+
+
+class MechanicContext(RenderContext):
+    """Render context with Mechanic's keyword literals and a render deadline."""
+
+    __slots__ = ("deadline", "render_state")
+
+    def __init__(self, template: BoundTemplate, **kwargs: Any) -> None:
+        super().__init__(template, **kwargs)
+        self.scope = ReadOnlyChainMap(self.locals, self.globals, _KEYWORD_LITERALS, self.counters)
+        parent = kwargs.get("parent_context")
+        if isinstance(parent, MechanicContext):
+            self.deadline: float = parent.deadline
+            self.render_state: dict[str, Any] = parent.render_state
+        else:
+            self.deadline = time.monotonic() + limits.RENDER_TIME_LIMIT_SECONDS
+            # Per-render services for filters (the shopify client, preview flag), set
+            # by `render.py`; kept off the Liquid scope so templates cannot reach it.
+            self.render_state = {}
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RenderLimitError(
+                f"render time limit reached ({limits.RENDER_TIME_LIMIT_SECONDS:g} s)"
+            )
+
+    def extend_deadline(self, seconds: float) -> None:
+        """Give back time spent outside Liquid evaluation (GraphQL round trips)."""
+        self.deadline += seconds
+
+    def assign(self, key: str, val: Any) -> None:
+        # Assignments happen on nearly every line of task code, so this is a cheap,
+        # frequent place to enforce the time limit.
+        self.check_deadline()
+        self.locals[key] = val
+
+    def raise_for_loop_limit(self, length: int = 1) -> None:
+        self.check_deadline()
+        super().raise_for_loop_limit(length)
+
+    def get_buffer(self, buf: Optional[TextIO] = None) -> StringIO:
+        carry = buf.size if isinstance(buf, CharLimitedStringIO) else 0
+        return CharLimitedStringIO(self.env.output_stream_limit - carry)  # type: ignore[operator]
+
+
+class MechanicTemplate(BoundTemplate):
+    """Bound template whose top-level `break`/`continue` stops rendering quietly."""
+
+    context_class = MechanicContext
+
+    def _get_buffer(self) -> StringIO:
+        return CharLimitedStringIO(self.env.output_stream_limit)  # type: ignore[arg-type]
+
+    def render_with_context(
+        self,
+        context: RenderContext,
+        buffer: TextIO,
+        *args: Any,
+        partial: bool = False,
+        block_scope: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        namespace = self.make_partial_namespace(partial, dict(*args, **kwargs))
+        with context.extend(namespace=namespace):
+            for node in self.nodes:
+                try:
+                    node.render(context, buffer)
+                except (BreakLoop, ContinueLoop):
+                    # Ruby Liquid leaves the interrupt pending and every enclosing
+                    # block stops; tasks use `{% break %}` as "return".
+                    break
+                except StopRender:
+                    break
+
+
+class MechanicEnvironment(Environment):
+    """python-liquid `Environment` speaking Mechanic's Liquid dialect."""
+
+    template_class = MechanicTemplate
+    loop_iteration_limit: ClassVar[Optional[int]] = limits.LOOP_ITERATION_LIMIT
+    output_stream_limit: ClassVar[Optional[int]] = limits.OUTPUT_STREAM_LIMIT
+    block_nesting_limit: ClassVar[int] = limits.BLOCK_NESTING_LIMIT
+    context_depth_limit: ClassVar[int] = limits.CONTEXT_DEPTH_LIMIT
+
+    def __init__(self) -> None:
+        super().__init__(tolerance=Mode.STRICT, strict_filters=True)
+
+    def setup_tags_and_filters(self, *, extra: bool = False) -> None:
+        super().setup_tags_and_filters(extra=False)
+        # Imported here: the tag and filter modules import this module's helpers.
+        from .filters import register_filters
+        from .tags import register_tags
+
+        self.add_tag(MechanicOutput)
+        register_tags(self)
+        register_filters(self)
+
+    def _parse(self, source: str) -> list[Node]:
+        parser = get_parser(self)
+        nodes = parser.parse(MechanicTokenStream(self.tokenizer()(source)))
+        for node in nodes:
+            _rewrite(node, set())
+        return nodes
+
+
+def _rewrite(obj: object, seen: set[int]) -> None:
+    """Swap stock comparison nodes for Mechanic's (blank/empty semantics).
+
+    Walks node and expression attributes generically so it covers every tag that
+    embeds expressions (if, unless, elsif, ternaries) without re-implementing them.
+    The subclasses add no state, so changing `__class__` in place is safe.
+    """
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if type(obj) is EqExpression:
+        obj.__class__ = MechanicEq
+    elif type(obj) is NeExpression:
+        obj.__class__ = MechanicNe
+    for value in _attributes(obj):
+        if isinstance(value, (Node, Expression)) or _is_walkable(value):
+            _rewrite(value, seen)
+        elif isinstance(value, (list, tuple)) and not isinstance(value, Token):
+            for item in value:
+                if isinstance(item, (Node, Expression)) or _is_walkable(item):
+                    _rewrite(item, seen)
+
+
+def _is_walkable(value: object) -> bool:
+    # Filters and arguments are neither Nodes nor Expressions but hold expressions.
+    return type(value).__module__.startswith(("liquid.builtin", "ratchet.liquid")) and not isinstance(
+        value, (str, int, float, Token)
+    ) and hasattr(value, "__slots__")
+
+
+def _attributes(obj: object) -> Iterator[object]:
+    for cls in type(obj).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            if isinstance(slot, str) and slot not in ("token", "__weakref__", "__dict__"):
+                value = getattr(obj, slot, None)
+                if value is not None:
+                    yield value
+    if hasattr(obj, "__dict__"):
+        for key, value in vars(obj).items():
+            if key != "token":
+                yield value
+

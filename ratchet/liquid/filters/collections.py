@@ -1,0 +1,185 @@
+"""Array and hash filters Mechanic adds: push, unshift, keys, values, except,
+in_groups_of, in_groups, index_by, sample, sort_naturally, group_by.
+
+All return new values and never mutate their input: variables have value semantics
+in Mechanic (see `tags/assign.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from typing import Any
+
+from liquid import Environment
+from liquid.exceptions import FilterArgumentError
+from liquid.undefined import Undefined
+
+
+def _nil(value: object) -> bool:
+    return value is None or isinstance(value, Undefined)
+
+
+def as_list(value: object) -> list[Any]:
+    if _nil(value):
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, (tuple, range)):
+        return list(value)
+    if isinstance(value, dict):
+        return [[k, v] for k, v in value.items()]
+    return [value]
+
+
+def push(value: object, *items: object) -> list[Any]:
+    return [*as_list(value), *(None if _nil(i) else i for i in items)]
+
+
+def unshift(value: object, *items: object) -> list[Any]:
+    return [*(None if _nil(i) else i for i in items), *as_list(value)]
+
+
+def keys(value: object) -> list[Any]:
+    if isinstance(value, dict):
+        return list(value.keys())
+    return []
+
+
+def values(value: object) -> list[Any]:
+    if isinstance(value, dict):
+        return list(value.values())
+    return []
+
+
+def except_(value: object, *names: object) -> object:
+    if not isinstance(value, dict):
+        return value
+    drop = {str(n) for n in names}
+    return {k: v for k, v in value.items() if str(k) not in drop}
+
+
+def only(value: object, *names: object) -> object:
+    if not isinstance(value, dict):
+        return value
+    keep = [str(n) for n in names]
+    return {k: value[k] for k in keep if k in value}
+
+
+def _count(n: object, name: str) -> int:
+    try:
+        count = int(float(str(n)))
+    except (TypeError, ValueError) as err:
+        raise FilterArgumentError(f"{name}: expected a number, got {n!r}", token=None) from err
+    if count < 1:
+        raise FilterArgumentError(f"{name}: group size must be at least 1", token=None)
+    return count
+
+
+def in_groups_of(value: object, size: object, *, fill_with: object = None) -> list[list[Any]]:
+    """Rails `in_groups_of`: the last group is padded with `fill_with` unless false."""
+    items = as_list(value)
+    n = _count(size, "in_groups_of")
+    groups = [items[i : i + n] for i in range(0, len(items), n)]
+    if groups and fill_with is not False and len(groups[-1]) < n:
+        pad = None if _nil(fill_with) else fill_with
+        groups[-1] = groups[-1] + [pad] * (n - len(groups[-1]))
+    return groups
+
+
+def in_groups(value: object, number: object, *, fill_with: object = None) -> list[list[Any]]:
+    """Rails `in_groups`: split into `number` groups of near-equal size."""
+    items = as_list(value)
+    n = _count(number, "in_groups")
+    per, extra = divmod(len(items), n)
+    groups: list[list[Any]] = []
+    start = 0
+    for i in range(n):
+        size = per + (1 if i < extra else 0)
+        group = items[start : start + size]
+        start += size
+        if fill_with is not False and extra and i >= extra:
+            group = group + [None if _nil(fill_with) else fill_with]
+        groups.append(group)
+    return groups
+
+
+def _lookup(item: object, key: object) -> object:
+    if isinstance(item, dict):
+        return item.get(key) if not isinstance(key, str) or "." not in key else _dig(item, key)
+    return None
+
+
+def _dig(item: dict[str, Any], path: str) -> object:
+    cur: object = item
+    for part in path.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return cur
+
+
+def index_by(value: object, key: object) -> dict[Any, Any]:
+    return {_hashable(_lookup(item, key)): item for item in as_list(value)}
+
+
+def group_by(value: object, key: object) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = {}
+    for item in as_list(value):
+        out.setdefault(_hashable(_lookup(item, key)), []).append(item)
+    return out
+
+
+def _hashable(value: object) -> object:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def sample(value: object, count: object = None) -> object:
+    items = as_list(value)
+    if count is None or _nil(count):
+        return random.choice(items) if items else None
+    return random.sample(items, min(len(items), _count(count, "sample")))
+
+
+_NATURAL = re.compile(r"(\d+)")
+
+
+def _natural_key(value: object) -> list[Any]:
+    text = "" if _nil(value) else str(value)
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in _NATURAL.split(text) if p]
+
+
+def sort_naturally(value: object, key: object = None) -> list[Any]:
+    items = as_list(value)
+    if key is not None and not _nil(key):
+        return sorted(items, key=lambda item: _natural_key(_lookup(item, key)))
+    return sorted(items, key=_natural_key)
+
+
+def sum_(value: object, key: object = None) -> object:
+    total: float | int = 0
+    for item in as_list(value):
+        x = _lookup(item, key) if key is not None and not _nil(key) else item
+        try:
+            num = float(x) if not isinstance(x, (int, float)) else x  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if isinstance(num, float) and math.isfinite(num) and num.is_integer() and not isinstance(x, float) and "." not in str(x):
+            num = int(num)
+        total += num
+    return total
+
+
+def register(env: Environment) -> None:
+    env.add_filter("push", push)
+    env.add_filter("unshift", unshift)
+    env.add_filter("keys", keys)
+    env.add_filter("values", values)
+    env.add_filter("except", except_)
+    env.add_filter("only", only)
+    env.add_filter("in_groups_of", in_groups_of)
+    env.add_filter("in_groups", in_groups)
+    env.add_filter("index_by", index_by)
+    env.add_filter("group_by", group_by)
+    env.add_filter("sample", sample)
+    env.add_filter("sort_naturally", sort_naturally)
+    env.add_filter("sum", sum_)

@@ -1,0 +1,54 @@
+"""`csv` (array of rows -> CSV text) and `parse_csv` (text -> rows, or hashes with
+`headers: true`), matching Ruby's CSV defaults (comma, `"` quoting, `\\n` rows)."""
+
+from __future__ import annotations
+
+import csv as csv_module
+import io
+from typing import Any
+
+from liquid import Environment
+from liquid.undefined import Undefined
+
+from .json import to_json
+
+
+def _cell(value: object) -> str:
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return to_json(value)
+    return str(value)
+
+
+def to_csv(value: object) -> str:
+    rows: list[Any] = value if isinstance(value, list) else []
+    if rows and not all(isinstance(r, (list, tuple)) for r in rows):
+        rows = [rows]  # a single flat row
+    buf = io.StringIO()
+    writer = csv_module.writer(buf, lineterminator="\n", quoting=csv_module.QUOTE_MINIMAL)
+    for row in rows:
+        writer.writerow([_cell(c) for c in row])
+    return buf.getvalue()
+
+
+def parse_csv(value: object, *, headers: object = False) -> list[Any]:
+    if value is None or isinstance(value, Undefined):
+        return []
+    text = str(value).lstrip("\ufeff")
+    rows = [row for row in csv_module.reader(io.StringIO(text)) if row]
+    if not headers:
+        return rows
+    if not rows:
+        return []
+    head = rows[0]
+    return [
+        {name: (row[i] if i < len(row) else None) for i, name in enumerate(head)} for row in rows[1:]
+    ]
+
+
+def register(env: Environment) -> None:
+    env.add_filter("csv", to_csv)
+    env.add_filter("parse_csv", parse_csv)

@@ -1,0 +1,175 @@
+"""Mechanic's `date` and `parse_date` filters.
+
+`date` extends Liquid's: the store's time zone is the default zone, the format is
+optional (ISO 8601), and it accepts `"now"`/`"today"`, relative strings such as
+`"now - 1 day"`, `tz:` to convert zones and `advance:` ("1 week", "-2 hours") to
+shift the time. Formats use Ruby's `strftime` directives (`%L`, `%:z`, `%s`, `%P`…).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import parser as date_parser
+from dateutil.relativedelta import relativedelta
+from liquid import Environment, RenderContext
+from liquid.exceptions import FilterArgumentError
+from liquid.filter import with_context
+from liquid.undefined import Undefined
+
+_UNITS = {
+    "second": "seconds", "minute": "minutes", "hour": "hours", "day": "days",
+    "week": "weeks", "month": "months", "year": "years",
+}
+_SHIFT = re.compile(r"([+-]?)\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week|month|year)s?\b", re.I)
+_RELATIVE = re.compile(r"^\s*(now|today|yesterday|tomorrow)\b\s*(.*)$", re.I)
+_STRFTIME = re.compile(r"%([-_0^#]*)(:{0,2}z|[A-Za-z%])")
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise FilterArgumentError(f"unknown time zone {name!r}", token=None) from err
+
+
+def store_zone(context: RenderContext) -> dt.tzinfo:
+    name = getattr(context, "render_state", {}).get("timezone") or "UTC"
+    return zone(str(name))
+
+
+def apply_shift(moment: dt.datetime, text: str) -> dt.datetime:
+    """Shift by every `N unit` in `text`; a leading sign applies to following terms."""
+    sign = 1
+    matched = False
+    for m in _SHIFT.finditer(text):
+        matched = True
+        if m.group(1):
+            sign = -1 if m.group(1) == "-" else 1
+        amount = float(m.group(2))
+        unit = _UNITS[m.group(3).lower()]
+        if unit in ("months", "years"):
+            moment += relativedelta(**{unit: sign * int(amount)})
+        else:
+            moment += dt.timedelta(**{unit: sign * amount})
+    if not matched and text.strip():
+        raise FilterArgumentError(f"date: cannot understand time shift {text!r}", token=None)
+    return moment
+
+
+def to_datetime(value: object, tz: dt.tzinfo) -> dt.datetime | None:
+    """Interpret a Liquid value as an aware datetime; None when it is not a date."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time.min, tzinfo=tz)
+    if isinstance(value, bool) or value is None or isinstance(value, Undefined):
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        return dt.datetime.fromtimestamp(float(value), tz)
+    text = str(value).strip()
+    if not text:
+        return None
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return dt.datetime.fromtimestamp(float(text), tz)
+    rel = _RELATIVE.match(text)
+    if rel:
+        word = rel.group(1).lower()
+        now = dt.datetime.now(tz)
+        if word != "now":
+            now = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            now += dt.timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[word])
+        rest = rel.group(2)
+        return apply_shift(now, rest) if rest.strip() else now
+    try:
+        parsed = date_parser.parse(text)
+    except (ValueError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def ruby_strftime(moment: dt.datetime, fmt: str) -> str:
+    def directive(m: re.Match[str]) -> str:
+        flags, code = m.group(1), m.group(2)
+        if code == "L":
+            return f"{moment.microsecond // 1000:03d}"
+        if code == "N":
+            return f"{moment.microsecond:06d}000"
+        if code == "s":
+            return str(int(moment.timestamp()))
+        if code in ("z", ":z", "::z"):
+            offset = moment.utcoffset() or dt.timedelta(0)
+            total = int(offset.total_seconds())
+            sign = "-" if total < 0 else "+"
+            hours, rem = divmod(abs(total), 3600)
+            minutes, seconds = divmod(rem, 60)
+            if code == "z":
+                return f"{sign}{hours:02d}{minutes:02d}"
+            if code == ":z":
+                return f"{sign}{hours:02d}:{minutes:02d}"
+            return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
+        if code == "P":
+            return moment.strftime("%p").lower()
+        if code == "Z":
+            return moment.tzname() or ""
+        out = moment.strftime(f"%{flags.replace('^', '').replace('#', '')}{code}")
+        if "^" in flags:
+            out = out.upper()
+        return out
+
+    return _STRFTIME.sub(directive, fmt)
+
+
+@with_context
+def date(
+    value: object,
+    fmt: object = None,
+    *,
+    context: RenderContext,
+    tz: object = None,
+    advance: object = None,
+) -> object:
+    if value is None or isinstance(value, Undefined):
+        return None
+    target = zone(str(tz)) if tz and not isinstance(tz, Undefined) else store_zone(context)
+    moment = to_datetime(value, target)
+    if moment is None:
+        # Ruby Liquid returns unparseable input unchanged.
+        return value
+    moment = moment.astimezone(target)
+    if advance and not isinstance(advance, Undefined):
+        moment = apply_shift(moment, str(advance))
+    if fmt is None or isinstance(fmt, Undefined) or str(fmt) == "":
+        return ruby_strftime(moment, "%Y-%m-%dT%H:%M:%S%:z")
+    return ruby_strftime(moment, str(fmt))
+
+
+_STRPTIME_FIXES = {"%F": "%Y-%m-%d", "%T": "%H:%M:%S", "%L": "%f", "%:z": "%z", "%P": "%p"}
+
+
+@with_context
+def parse_date(value: object, fmt: object = None, *, context: RenderContext) -> dt.datetime | None:
+    """Parse `value` with an strptime format in the store zone; nil if it does not match."""
+    if value is None or isinstance(value, Undefined) or not str(value).strip():
+        return None
+    tz = store_zone(context)
+    if fmt is None or isinstance(fmt, Undefined):
+        return to_datetime(value, tz)
+    pattern = str(fmt)
+    for ruby, python in _STRPTIME_FIXES.items():
+        pattern = pattern.replace(ruby, python)
+    try:
+        parsed = dt.datetime.strptime(str(value).strip(), pattern)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def register(env: Environment) -> None:
+    env.add_filter("date", date)
+    env.add_filter("parse_date", parse_date)

@@ -1,0 +1,160 @@
+"""String filters Mechanic adds (unindent, match, scan, e164, url_param_escape,
+browser) and nil-safe variants of standard string filters.
+
+Ruby Liquid treats nil input to string filters as an empty string instead of
+raising; tasks rely on that when optional data is missing in previews.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from typing import Any, Callable
+from urllib.parse import quote, quote_plus
+
+from liquid import Environment
+from liquid.exceptions import FilterArgumentError
+from liquid.undefined import Undefined
+
+
+def _text(value: object) -> str:
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def unindent(value: object) -> str:
+    return textwrap.dedent(_text(value))
+
+
+def _regex(pattern: object, name: str) -> re.Pattern[str]:
+    try:
+        return re.compile(_text(pattern))
+    except re.error as err:
+        raise FilterArgumentError(f"{name}: invalid regular expression: {err}", token=None) from err
+
+
+class MatchData(dict):  # type: ignore[type-arg]
+    """Ruby MatchData stand-in: `m[0]`, `m[1]`, `m["name"]`, `m.size`."""
+
+    def __str__(self) -> str:
+        return str(self.get(0, ""))
+
+
+def match(value: object, pattern: object) -> MatchData | None:
+    found = _regex(pattern, "match").search(_text(value))
+    if found is None:
+        return None
+    data = MatchData({i: g for i, g in enumerate([found.group(0), *found.groups()])})
+    data.update(found.groupdict())
+    return data
+
+
+def scan(value: object, pattern: object) -> list[Any]:
+    regex = _regex(pattern, "scan")
+    out: list[Any] = []
+    for m in regex.finditer(_text(value)):
+        if regex.groups == 0:
+            out.append(m.group(0))
+        else:
+            out.append(list(m.groups()))
+    return out
+
+
+def e164(value: object, country_code: object = "1") -> str | None:
+    """Normalise a phone number to E.164 (+CCNNN…); nil when it cannot be."""
+    text = _text(value).strip()
+    digits = re.sub(r"\D", "", text)
+    if not digits:
+        return None
+    if text.startswith("+") or text.startswith("00"):
+        digits = digits[2:] if text.startswith("00") else digits
+    elif len(digits) == 10 and str(country_code) == "1":
+        digits = "1" + digits
+    elif not digits.startswith(str(country_code)):
+        digits = str(country_code) + digits.lstrip("0")
+    if not 8 <= len(digits) <= 15:
+        return None
+    return "+" + digits
+
+
+def url_param_escape(value: object) -> str:
+    return quote_plus(_text(value))
+
+
+def url_escape(value: object) -> str:
+    return quote(_text(value), safe="/:@&=+$,;~!*'()?#[]")
+
+
+_BROWSERS = (
+    ("Edge", r"Edg(?:e|A|iOS)?/([\d.]+)"),
+    ("Opera", r"OPR/([\d.]+)"),
+    ("Chrome", r"(?:Chrome|CriOS)/([\d.]+)"),
+    ("Firefox", r"(?:Firefox|FxiOS)/([\d.]+)"),
+    ("Safari", r"Version/([\d.]+).*Safari"),
+    ("Internet Explorer", r"(?:MSIE |rv:)([\d.]+)"),
+)
+_PLATFORMS = (
+    ("ios", r"iPhone|iPad|iPod"), ("android", r"Android"), ("mac", r"Mac OS X|Macintosh"),
+    ("windows", r"Windows"), ("linux", r"Linux"),
+)
+
+
+def browser(value: object) -> dict[str, Any]:
+    """Summarise a user agent string (name, version, platform, bot/mobile flags)."""
+    ua = _text(value)
+    name, version = "Unknown Browser", "0"
+    for candidate, pattern in _BROWSERS:
+        m = re.search(pattern, ua)
+        if m:
+            name, version = candidate, m.group(1)
+            break
+    platform = next((p for p, pattern in _PLATFORMS if re.search(pattern, ua)), "other")
+    return {
+        "name": name,
+        "full_version": version,
+        "version": version.split(".")[0],
+        "platform": {"id": platform, "name": platform},
+        "bot": bool(re.search(r"bot|crawl|spider|slurp", ua, re.I)),
+        "mobile": bool(re.search(r"Mobile|iPhone|Android", ua)),
+        "user_agent": ua,
+    }
+
+
+def _nil_safe(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a stock filter so nil/undefined input behaves like "" (Ruby Liquid)."""
+
+    def wrapper(value: object, *args: object, **kwargs: object) -> Any:
+        if value is None or isinstance(value, Undefined):
+            value = ""
+        return func(value, *args, **kwargs)
+
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    for attr in ("with_context", "with_environment"):
+        if getattr(func, attr, False):
+            setattr(wrapper, attr, True)
+    return wrapper
+
+
+# Stock string filters whose nil handling differs from Ruby's.
+_NIL_SAFE = (
+    "append", "prepend", "capitalize", "downcase", "upcase", "strip", "lstrip", "rstrip",
+    "replace", "replace_first", "remove", "remove_first", "split", "truncate",
+    "truncatewords", "newline_to_br", "strip_html", "strip_newlines", "escape", "url_encode",
+    "url_decode", "slice",
+)
+
+
+def register(env: Environment) -> None:
+    for name in _NIL_SAFE:
+        if name in env.filters:
+            env.add_filter(name, _nil_safe(env.filters[name]))
+    env.add_filter("unindent", unindent)
+    env.add_filter("match", match)
+    env.add_filter("scan", scan)
+    env.add_filter("e164", e164)
+    env.add_filter("url_param_escape", url_param_escape)
+    env.add_filter("url_escape", url_escape)
+    env.add_filter("browser", browser)

@@ -1,0 +1,94 @@
+"""Value semantics of Mechanic's Liquid (Ruby Liquid + ActiveSupport).
+
+Mechanic runs Shopify's Ruby Liquid inside Rails, so `x == blank` means
+ActiveSupport's `x.blank?` (true for nil, false, "", whitespace, [] and {}), and
+`x == empty` means `x.empty?` for strings, arrays and hashes. Undefined variables are
+nil in Ruby.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from liquid.builtin.expressions.logical import EqExpression, NeExpression, _eq
+from liquid.builtin.expressions.primitive import Blank, Empty
+from liquid.context import RenderContext
+from liquid.undefined import Undefined
+
+
+def is_nil(value: object) -> bool:
+    return value is None or isinstance(value, Undefined)
+
+
+def is_blank(value: object) -> bool:
+    """ActiveSupport `Object#blank?`."""
+    if value is None or value is False or isinstance(value, Undefined):
+        return True
+    if isinstance(value, str):
+        return not value or value.isspace()
+    if isinstance(value, (list, dict, tuple)):
+        return not value
+    return False
+
+
+def mechanic_eq(left: object, right: object) -> bool:
+    if isinstance(left, (Blank, Empty)):
+        left, right = right, left
+    if isinstance(right, Blank):
+        return isinstance(left, Blank) or is_blank(left)
+    if isinstance(right, Empty):
+        if isinstance(left, Empty):
+            return True
+        return isinstance(left, (str, list, dict)) and not left
+    if isinstance(left, Undefined):
+        left = None
+    if isinstance(right, Undefined):
+        right = None
+    return _eq(left, right)
+
+
+class MechanicEq(EqExpression):
+    """`==` with Mechanic's blank/empty/nil semantics."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> object:
+        return mechanic_eq(self.left.evaluate(context), self.right.evaluate(context))
+
+    async def evaluate_async(self, context: RenderContext) -> object:
+        return mechanic_eq(
+            await self.left.evaluate_async(context), await self.right.evaluate_async(context)
+        )
+
+
+class MechanicNe(NeExpression):
+    """`!=` / `<>` with Mechanic's blank/empty/nil semantics."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> object:
+        return not mechanic_eq(self.left.evaluate(context), self.right.evaluate(context))
+
+    async def evaluate_async(self, context: RenderContext) -> object:
+        return not mechanic_eq(
+            await self.left.evaluate_async(context), await self.right.evaluate_async(context)
+        )
+
+
+def to_number(value: Any) -> int | float | Decimal:
+    """Ruby-ish numeric coercion used by math-like filters: junk becomes 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, (int, float, Decimal)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                return 0
+    return 0

@@ -1,0 +1,112 @@
+"""Typed payloads between starters, workflows and activities (pydantic, via pydantic_data_converter)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from ratchet.models import RunKind, RunState
+
+# Mechanic's automatic retry schedule: 4 retries after these delays, 5 attempts in all.
+RETRY_DELAYS_SECONDS: tuple[float, ...] = (30, 76, 152, 308)
+MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
+# Events stay retryable this long after they complete (Mechanic's fixed data retention).
+RETENTION_SECONDS = 15 * 24 * 3600
+
+# Temporal priority keys: lower runs first. Actions before tasks before events.
+PRIORITY_ACTION = 1
+PRIORITY_TASK = 2
+PRIORITY_EVENT = 3
+
+
+class EventWorkflowInput(BaseModel):
+    event_id: str
+    event_run_id: str
+    shop_id: str
+    topic: str
+    # Set when the event was created with a future run_at: the event run waits until then.
+    run_at: datetime | None = None
+    # RATCHET_TIME_SCALE of the deployment that created the event; the workflow cannot read the
+    # environment (determinism), so its waits are scaled by this.
+    time_scale: float = 1.0
+    # Carried across continue-as-new so the workflow keeps serving retries.
+    runs: list[RunView] | None = None
+
+
+class RunView(BaseModel):
+    """The workflow's in-memory view of one run; enough to judge retry eligibility."""
+
+    id: str
+    kind: RunKind
+    state: RunState
+    parent_id: str | None = None
+    task_id: str | None = None
+    task_name: str | None = None
+    action_type: str | None = None
+    produced: int = 0  # task runs of an event run / action runs of a task run
+    attempts: int = 0
+
+
+class RunInput(BaseModel):
+    run_id: str
+    # Attempts recorded before this activity execution (cumulative across manual retries).
+    attempt_base: int = 0
+    # Attempts already spent from the current automatic budget (a throttle wait resumes it).
+    budget_used: int = 0
+    manual_retry: bool = False
+
+
+class PlannedTaskRun(BaseModel):
+    run_id: str
+    task_id: str
+    task_name: str
+    subscription: str
+    delay_seconds: float = 0.0
+
+
+class EventRunOutcome(BaseModel):
+    task_runs: list[PlannedTaskRun] = Field(default_factory=list)
+    retention_seconds: float
+    attempts: int
+
+
+class PlannedActionRun(BaseModel):
+    run_id: str
+    action_type: str
+    position: int
+
+
+class TaskRunOutcome(BaseModel):
+    action_runs: list[PlannedActionRun] = Field(default_factory=list)
+    in_sequence: bool = False
+    halt_on_error: bool = False
+    attempts: int
+
+
+class ActionRunOutcome(BaseModel):
+    attempts: int
+
+
+class RetryRequest(BaseModel):
+    run_id: str
+    reason: str = ""
+
+
+class RetryAccepted(BaseModel):
+    run_id: str
+    kind: RunKind
+    accepted: bool = True
+
+
+class FailRunsInput(BaseModel):
+    run_ids: list[str]
+    reason: str
+
+
+class RunNoteInput(BaseModel):
+    run_id: str
+    note: str
+
+
+EventWorkflowInput.model_rebuild()

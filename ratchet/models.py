@@ -1,0 +1,187 @@
+"""Table models for the run ledger and configuration.
+
+Temporal executes; these tables are the user's view (`ratchet runs`), survive Temporal's history
+retention, and carry what Mechanic's error events expose for every run.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always returns aware datetimes, on SQLite (which drops offsets) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use timezone-aware UTC")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _ts() -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+def _json(default: Any = None) -> Any:
+    if callable(default):
+        return Field(default_factory=default, sa_column=Column(JSON))
+    return Field(default=default, sa_column=Column(JSON))
+
+
+class RunKind(str, enum.Enum):
+    event = "event"
+    task = "task"
+    action = "action"
+
+
+class RunState(str, enum.Enum):
+    """Mechanic's six run states. Order of attention for a workflow's summary state is in `ATTENTION`."""
+
+    unscheduled = "Unscheduled"
+    scheduled = "Scheduled"
+    due = "Due"
+    started = "Started"
+    failed = "Failed"
+    succeeded = "Succeeded"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (RunState.failed, RunState.succeeded)
+
+
+# The state "most in need of attention" first: it is what the event workflow's RunState search
+# attribute shows, so `RunState='Failed'` finds every event with unresolved failed work.
+ATTENTION: tuple[RunState, ...] = (
+    RunState.failed,
+    RunState.started,
+    RunState.due,
+    RunState.scheduled,
+    RunState.unscheduled,
+    RunState.succeeded,
+)
+
+
+class Shop(SQLModel, table=True):
+    __tablename__ = "shops"
+
+    id: str = Field(primary_key=True, max_length=255)
+    timezone: str = Field(default="UTC", max_length=64)
+    shopify_domain: str | None = Field(default=None, max_length=255)
+    access_token: str | None = Field(default=None, max_length=512)
+    webhook_secret: str | None = Field(default=None, max_length=512)
+    created_at: datetime | None = _ts()
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("shop_id", "name", name="uq_task_shop_name"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    shop_id: str = Field(index=True, max_length=255)
+    name: str = Field(max_length=512)
+    script: str = Field(default="", sa_column=Column(Text, nullable=False))
+    options: dict[str, Any] = _json(dict)
+    subscriptions: list[str] = _json(list)
+    subscriptions_template: str = Field(default="", sa_column=Column(Text, nullable=False))
+    enabled: bool = False
+    shopify_api_version: str | None = Field(default=None, max_length=16)
+    perform_action_runs_in_sequence: bool = False
+    halt_action_run_sequence_on_error: bool = False
+    docs: str | None = Field(default=None, sa_column=Column(Text))
+    preview_event_definitions: list[dict[str, Any]] = _json(list)
+    online_store_javascript: str | None = Field(default=None, sa_column=Column(Text))
+    order_status_javascript: str | None = Field(default=None, sa_column=Column(Text))
+    tags: list[str] = _json(list)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+
+    id: str = Field(primary_key=True, max_length=36)
+    shop_id: str = Field(index=True, max_length=255)
+    topic: str = Field(max_length=255, index=True)
+    data: Any = _json()
+    source: str = Field(default="user", max_length=255)
+    parent_id: str | None = Field(default=None, max_length=36, index=True)
+    # Internal routing restriction (run buttons, task_id targeting, perform/error follow-ups).
+    task_ids: list[str] | None = _json()
+    webhook_request_id: str | None = Field(default=None, max_length=64)
+    workflow_id: str = Field(max_length=512)
+    created_at: datetime | None = _ts()
+    run_at: datetime | None = _ts()
+
+
+class Run(SQLModel, table=True):
+    """One row per event run, task run or action run."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_event_kind", "event_id", "kind"),
+        Index("ix_runs_shop_state", "shop_id", "state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: RunKind = Field(max_length=8)
+    shop_id: str = Field(max_length=255)
+    event_id: str = Field(max_length=36)
+    parent_id: str | None = Field(default=None, max_length=36, index=True)
+    topic: str = Field(max_length=255)
+    task_id: str | None = Field(default=None, max_length=36, index=True)
+    task_name: str | None = Field(default=None, max_length=512)
+    # Task runs: the subscription line that matched (with offset). Action runs: type and options.
+    subscription: str | None = Field(default=None, max_length=512)
+    action_type: str | None = Field(default=None, max_length=64)
+    action_options: Any = _json()
+    action_meta: Any = _json()
+    perform_event: bool = True
+    position: int = 0
+    state: RunState = Field(default=RunState.unscheduled, max_length=16)
+    ok: bool | None = None
+    result: Any = _json()
+    result_meta: Any = _json()
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    attempts: int = 0
+    manual_retries: int = 0
+    run_at: datetime | None = _ts()
+    enqueued_at: datetime | None = _ts()
+    started_at: datetime | None = _ts()
+    stopped_at: datetime | None = _ts()
+    elapsed_time_ms: int | None = None
+    # Things an operator should see on `ratchet runs show`, e.g. ignored retry signals.
+    notes: list[dict[str, Any]] = _json(list)
+
+
+class RunAttempt(SQLModel, table=True):
+    """Every attempt of every run, keyed so a replayed activity rewrites rather than duplicates."""
+
+    __tablename__ = "run_attempts"
+
+    run_id: str = Field(primary_key=True, max_length=36)
+    attempt: int = Field(primary_key=True)
+    started_at: datetime | None = _ts()
+    stopped_at: datetime | None = _ts()
+    ok: bool | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    retry_at: datetime | None = _ts()

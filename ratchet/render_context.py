@@ -1,0 +1,66 @@
+"""Builds the Liquid environment objects (event, task, shop) from ledger rows, as Mechanic exposes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from ratchet.models import Event, Shop, Task
+
+PARENT_GENERATIONS = 5
+
+
+def event_object(session: Session, event: Event, generations: int = PARENT_GENERATIONS) -> dict[str, Any]:
+    parent = None
+    if event.parent_id and generations > 0:
+        parent_row = session.get(Event, event.parent_id)
+        if parent_row is not None:
+            parent = event_object(session, parent_row, generations - 1)
+    return {
+        "id": event.id,
+        "topic": event.topic,
+        "data": event.data,
+        "source": event.source,
+        "created_at": event.created_at.isoformat() if event.created_at else None,
+        "shopify_topic": event.topic if event.topic.startswith("shopify/") else None,
+        "parent": parent,
+        "webhook_request_id": event.webhook_request_id,
+        "flow_action_run_id": None,
+    }
+
+
+def task_object(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "name": task.name,
+        "options": task.options,
+        "script": task.script,
+        "subscriptions": task.subscriptions,
+        "subscriptions_template": task.subscriptions_template,
+        "event_topics": sorted({s.split("+", 1)[0] for s in task.subscriptions or []}),
+        "enabled": task.enabled,
+        "docs": task.docs,
+        "online_store_javascript": task.online_store_javascript,
+        "order_status_javascript": task.order_status_javascript,
+        "shopify_api_version": task.shopify_api_version,
+        "liquid_profiling": False,
+        "perform_action_runs_in_sequence": task.perform_action_runs_in_sequence,
+        "halt_action_run_sequence_on_error": task.halt_action_run_sequence_on_error,
+        "created_at": task.created_at.isoformat() if task.created_at else None,
+        "updated_at": task.updated_at.isoformat() if task.updated_at else None,
+    }
+
+
+def shop_object(shop: Shop) -> dict[str, Any]:
+    domain = shop.shopify_domain or f"{shop.id}.myshopify.com"
+    return {
+        "name": shop.id,
+        "domain": domain,
+        "myshopify_domain": domain,
+        "iana_timezone": shop.timezone,
+        "timezone": shop.timezone,
+        "currency": "USD",
+        "money_format": "${{amount}}",
+        "money_with_currency_format": "${{amount}} USD",
+    }

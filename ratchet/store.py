@@ -1,0 +1,112 @@
+"""Database access: one engine per process, one session per unit of work.
+
+SQLite (embedded default) and PostgreSQL (`RATCHET_DATABASE_URL`) behave the same here; writes
+that activities repeat on retry or replay go through `insert_ignore` / keyed updates so they
+never duplicate a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+import importlib
+
+from ratchet import models
+from ratchet.config import DEFAULT_SHOP
+from ratchet.models import Shop, utcnow
+
+
+def _normalise_url(url: str) -> str:
+    # Users paste libpq-style URLs; we ship psycopg 3, so name its driver explicitly.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = _normalise_url(url)
+        self.engine: Engine = self._create_engine(self.url)
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+            @sa_event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                # WAL lets the CLI read while workers write; busy_timeout makes concurrent
+                # writers (several worker processes) wait instead of failing.
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+            return engine
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+    def create_schema(self) -> None:
+        for module in TABLE_MODULES:
+            importlib.import_module(module)
+        SQLModel.metadata.create_all(self.engine)
+        with self.session() as session:
+            if session.get(Shop, DEFAULT_SHOP) is None:
+                session.add(Shop(id=DEFAULT_SHOP, timezone="UTC", created_at=utcnow()))
+
+    def drop_schema(self) -> None:
+        SQLModel.metadata.drop_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def insert_ignore(self, session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows, silently keeping any that already exist (by primary key)."""
+        if not rows:
+            return
+        table = model.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(table).values(list(rows)).on_conflict_do_nothing())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+# Modules outside models.py that define tables (feature-owned state such as the cache).
+TABLE_MODULES: list[str] = ["ratchet.cache"]
+
+_stores: dict[str, Store] = {}
+
+
+def get_store(url: str) -> Store:
+    """The process-wide store for a URL (engines pool connections; create one per process)."""
+    store = _stores.get(url)
+    if store is None:
+        store = Store(url)
+        store.create_schema()
+        _stores[url] = store
+    return store
+
+
+__all__ = ["Store", "get_store", "models"]

@@ -1,0 +1,417 @@
+"""The Python starter API: everything the CLI does, for programs.
+
+    async with await Ratchet.connect() as ratchet:
+        task = await ratchet.import_task(Path("task.json"))
+        event_id = await ratchet.run_task(task.id)
+        runs = await ratchet.list_runs(event_id=event_id)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel
+from sqlmodel import col, or_, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from ratchet import ledger
+from ratchet.config import Settings, load_settings
+from ratchet.events import EventService
+from ratchet.messages import RetryAccepted, RetryRequest
+from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Shop, Task, utcnow
+from ratchet.store import Store, get_store
+from ratchet.subscriptions import BUTTON_TOPICS, parse_subscriptions, validate_topic
+from ratchet.temporal import connect
+
+
+class RatchetError(Exception):
+    """A user-facing failure: the message is one readable line."""
+
+
+class RunView(BaseModel):
+    """A run as `ratchet runs list --json` prints it."""
+
+    id: str
+    kind: RunKind
+    state: RunState
+    topic: str
+    event_id: str
+    parent_id: str | None
+    task_id: str | None
+    task_name: str | None
+    action_type: str | None
+    attempts: int
+    run_at: datetime | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    elapsed_time_ms: int | None
+    ok: bool | None
+    error: str | None
+
+    @classmethod
+    def of(cls, run: Run) -> RunView:
+        return cls.model_validate(run, from_attributes=True)
+
+
+class RunDetail(RunView):
+    subscription: str | None
+    action_options: Any
+    action_meta: Any
+    result: Any
+    result_meta: Any
+    manual_retries: int
+    notes: list[dict[str, Any]]
+    attempt_log: list[dict[str, Any]]
+
+
+@dataclass
+class ImportedTask:
+    task: Task
+    missing_required_options: list[str]
+    replaced: bool
+
+
+def _parse_when(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromtimestamp(float(value), timezone.utc)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise RatchetError(f"invalid time {value!r}: use ISO 8601 (2026-11-23T10:00:00Z) or Unix seconds") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise RatchetError(f"unknown time zone {name!r}: use an IANA name such as America/New_York") from exc
+    return name
+
+
+class Ratchet:
+    def __init__(self, settings: Settings, store: Store, client: Client | None) -> None:
+        self.settings = settings
+        self.store = store
+        self._client = client
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None, *, temporal: bool = True) -> Ratchet:
+        settings = settings or load_settings()
+        store = get_store(settings.effective_database_url)
+        client = None
+        if temporal:
+            try:
+                client = await connect(settings)
+            except RuntimeError as exc:
+                raise RatchetError(
+                    f"cannot reach Temporal at {settings.effective_temporal_address}: is `ratchet dev` running?"
+                ) from exc
+        return cls(settings, store, client)
+
+    async def __aenter__(self) -> Ratchet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RatchetError("this operation needs Temporal; connect with temporal=True")
+        return self._client
+
+    @property
+    def events(self) -> EventService:
+        return EventService(self.settings, self.store, self.client)
+
+    async def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- shops -----------------------------------------------------------------------------------
+
+    async def set_shop(
+        self,
+        shop_id: str,
+        *,
+        create: bool,
+        timezone_name: str | None = None,
+        shopify_domain: str | None = None,
+        access_token: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Shop:
+        if timezone_name is not None:
+            _check_timezone(timezone_name)
+
+        def write() -> Shop:
+            with self.store.session() as session:
+                shop = session.get(Shop, shop_id)
+                if create and shop is not None:
+                    raise RatchetError(f"shop {shop_id!r} already exists; use `ratchet shop set`")
+                if not create and shop is None:
+                    raise RatchetError(f"unknown shop {shop_id!r}; use `ratchet shop add`")
+                shop = shop or Shop(id=shop_id, created_at=utcnow())
+                for field, value in (
+                    ("timezone", timezone_name),
+                    ("shopify_domain", shopify_domain),
+                    ("access_token", access_token),
+                    ("webhook_secret", webhook_secret),
+                ):
+                    if value is not None:
+                        setattr(shop, field, value)
+                session.add(shop)
+                return shop
+
+        return await self._db(write)
+
+    async def get_shop(self, shop_id: str) -> Shop:
+        def read() -> Shop:
+            with self.store.session() as session:
+                shop = session.get(Shop, shop_id)
+                if shop is None:
+                    raise RatchetError(f"unknown shop {shop_id!r}")
+                return shop
+
+        return await self._db(read)
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    async def import_task(self, source: Path | str | dict[str, Any], shop_id: str | None = None) -> ImportedTask:
+        """Import a Mechanic export; enabled when its required options are filled, else disabled."""
+        from ratchet.taskdef import TaskImportError, parse_export
+
+        shop_id = shop_id or self.settings.shop
+        if isinstance(source, Path):
+            try:
+                source = source.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RatchetError(f"cannot read {source}: {exc.strerror}") from exc
+        try:
+            definition = parse_export(source)
+        except TaskImportError as exc:
+            raise RatchetError(f"invalid task export: {exc}") from exc
+        await self.get_shop(shop_id)
+
+        def write() -> ImportedTask:
+            now = utcnow()
+            with self.store.session() as session:
+                task = session.exec(select(Task).where(Task.shop_id == shop_id, Task.name == definition.name)).first()
+                replaced = task is not None
+                task = task or Task(id=str(uuid.uuid4()), shop_id=shop_id, name=definition.name, created_at=now)
+                task.script = definition.script
+                task.options = definition.options
+                task.subscriptions = definition.subscriptions
+                task.subscriptions_template = definition.subscriptions_template
+                task.shopify_api_version = definition.shopify_api_version
+                task.perform_action_runs_in_sequence = definition.perform_action_runs_in_sequence
+                task.halt_action_run_sequence_on_error = definition.halt_action_run_sequence_on_error
+                task.docs = definition.docs
+                task.preview_event_definitions = definition.preview_event_definitions
+                task.online_store_javascript = definition.online_store_javascript
+                task.order_status_javascript = definition.order_status_javascript
+                task.tags = definition.tags
+                task.enabled = not definition.missing_required_options
+                task.updated_at = now
+                session.add(task)
+                return ImportedTask(task, list(definition.missing_required_options), replaced)
+
+        return await self._db(write)
+
+    def _find_task(self, session: Any, shop_id: str, ref: str) -> Task:
+        task = session.exec(
+            select(Task).where(Task.shop_id == shop_id, or_(Task.id == ref, Task.name == ref))
+        ).first()
+        if task is None:
+            raise RatchetError(f"unknown task {ref!r} in shop {shop_id!r}")
+        return task
+
+    async def get_task(self, ref: str, shop_id: str | None = None) -> Task:
+        def read() -> Task:
+            with self.store.session() as session:
+                return self._find_task(session, shop_id or self.settings.shop, ref)
+
+        return await self._db(read)
+
+    async def list_tasks(self, shop_id: str | None = None) -> list[Task]:
+        def read() -> list[Task]:
+            with self.store.session() as session:
+                return list(session.exec(select(Task).where(Task.shop_id == (shop_id or self.settings.shop)).order_by(Task.name)))
+
+        return await self._db(read)
+
+    async def set_enabled(self, ref: str, enabled: bool, shop_id: str | None = None) -> Task:
+        from ratchet.taskdef import missing_required_options
+
+        def write() -> Task:
+            with self.store.session() as session:
+                task = self._find_task(session, shop_id or self.settings.shop, ref)
+                if enabled:
+                    missing = missing_required_options(task.options or {})
+                    if missing:
+                        raise RatchetError(
+                            f"task {task.name!r} has empty required options: {', '.join(missing)}; "
+                            "set them with `ratchet task configure`"
+                        )
+                task.enabled = enabled
+                task.updated_at = utcnow()
+                session.add(task)
+                return task
+
+        return await self._db(write)
+
+    async def configure_task(self, ref: str, updates: dict[str, Any], shop_id: str | None = None) -> Task:
+        from ratchet.taskdef import TaskImportError, configure_task_options
+
+        def write() -> Task:
+            with self.store.session() as session:
+                task = self._find_task(session, shop_id or self.settings.shop, ref)
+                try:
+                    options, subscriptions = configure_task_options(task, updates)
+                except TaskImportError as exc:
+                    raise RatchetError(str(exc)) from exc
+                task.options = options
+                task.subscriptions = subscriptions
+                task.updated_at = utcnow()
+                session.add(task)
+                return task
+
+        return await self._db(write)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    async def send_event(
+        self,
+        topic: str,
+        data: Any = None,
+        *,
+        shop_id: str | None = None,
+        run_at: str | datetime | None = None,
+        idempotency_key: str | None = None,
+        task_ids: list[str] | None = None,
+        source: str = "user",
+    ) -> str:
+        shop_id = shop_id or self.settings.shop
+        try:
+            topic = validate_topic(topic)
+        except ValueError as exc:
+            raise RatchetError(str(exc)) from exc
+        if topic in BUTTON_TOPICS and not task_ids:
+            raise RatchetError(f"{topic} events reach only the task whose run button made them; use `ratchet task run TASK`")
+        await self.get_shop(shop_id)
+        created = await self.events.create(
+            shop_id=shop_id,
+            topic=topic,
+            data=data,
+            run_at=_parse_when(run_at),
+            idempotency_key=idempotency_key,
+            task_ids=task_ids,
+            source=source,
+        )
+        return created.id
+
+    async def run_task(self, ref: str, *, text: str | None = None, shop_id: str | None = None) -> str:
+        """The run button: a mechanic/user/trigger (or /text) event only this task receives."""
+        shop_id = shop_id or self.settings.shop
+        task = await self.get_task(ref, shop_id)
+        topic = "mechanic/user/text" if text is not None else "mechanic/user/trigger"
+        if topic not in {s.topic for s in parse_subscriptions(task.subscriptions or [])}:
+            raise RatchetError(f"task {task.name!r} does not subscribe to {topic}")
+        if not task.enabled:
+            raise RatchetError(f"task {task.name!r} is disabled; enable it first")
+        return await self.send_event(topic, text, shop_id=shop_id, task_ids=[task.id])
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    async def list_runs(
+        self,
+        *,
+        shop_id: str | None = None,
+        kind: RunKind | None = None,
+        state: RunState | None = None,
+        task: str | None = None,
+        event_id: str | None = None,
+        limit: int = 200,
+    ) -> list[RunView]:
+        shop_id = shop_id or self.settings.shop
+
+        def read() -> list[RunView]:
+            with self.store.session() as session:
+                query = select(Run).where(Run.shop_id == shop_id)
+                if kind is not None:
+                    query = query.where(Run.kind == kind)
+                if state is not None:
+                    query = query.where(Run.state == state)
+                if task is not None:
+                    query = query.where(Run.task_id == self._find_task(session, shop_id, task).id)
+                if event_id is not None:
+                    if session.get(Event, event_id) is None:
+                        raise RatchetError(f"unknown event {event_id!r}")
+                    query = query.where(Run.event_id == event_id)
+                query = query.order_by(col(Run.enqueued_at).desc(), col(Run.run_at).desc(), col(Run.position)).limit(limit)
+                return [RunView.of(r) for r in session.exec(query)]
+
+        return await self._db(read)
+
+    async def get_run(self, run_id: str, shop_id: str | None = None) -> RunDetail:
+        def read() -> RunDetail:
+            with self.store.session() as session:
+                run = session.get(Run, run_id)
+                if run is None or run.shop_id != (shop_id or self.settings.shop):
+                    raise RatchetError(f"unknown run {run_id!r}")
+                attempts = session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(col(RunAttempt.attempt)))
+                data = RunView.of(run).model_dump()
+                return RunDetail(
+                    **data,
+                    subscription=run.subscription,
+                    action_options=run.action_options,
+                    action_meta=run.action_meta,
+                    result=run.result,
+                    result_meta=run.result_meta,
+                    manual_retries=run.manual_retries,
+                    notes=run.notes or [],
+                    attempt_log=[a.model_dump(mode="json") for a in attempts],
+                )
+
+        return await self._db(read)
+
+    async def retry_run(self, run_id: str, reason: str = "", shop_id: str | None = None) -> RetryAccepted:
+        """Manual retry through the workflow's validated update: ineligible runs are refused with the reason."""
+        run = await self.get_run(run_id, shop_id)
+        handle = self.client.get_workflow_handle(ledger.event_workflow_id(self.settings.shop if shop_id is None else shop_id, run.event_id))
+        try:
+            return await handle.execute_update("retry_run", RetryRequest(run_id=run_id, reason=reason), result_type=RetryAccepted)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise RatchetError(f"cannot retry: {getattr(cause, 'message', None) or cause}") from exc
+        except RPCError as exc:
+            if "already completed" in str(exc):
+                raise RatchetError(f"cannot retry: the event's retention window has passed ({run.event_id})") from exc
+            raise RatchetError(f"cannot retry: {exc}") from exc
+
+
+def load_json_argument(value: str) -> Any:
+    """`--data` takes JSON text or @path to a JSON file."""
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            value = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RatchetError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise RatchetError(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc

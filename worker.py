@@ -1,0 +1,70 @@
+"""The Ratchet worker: event workflows plus the run activities, on one task queue.
+
+Scale out by running more of these (`ratchet worker` or `python worker.py`) against the same
+Temporal cluster and database; Temporal does all queueing and scheduling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.runs import RunActivities
+from ratchet.config import Settings, load_settings
+from ratchet.events import EventService
+from ratchet.store import Store, get_store
+from ratchet.temporal import connect, ensure_search_attributes
+from workflows.event import EventWorkflow
+
+# A killed worker's sticky queue would hold its workflows' next task for 10 s by default.
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
+
+
+def build_services(settings: Settings, store: Store, client: Client) -> dict[str, Any]:
+    """Services handed to activities and actions; optional features register here when present."""
+    services: dict[str, Any] = {"events": EventService(settings, store, client)}
+    return services
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    store: Store,
+    *,
+    task_queue: str | None = None,
+    workflows: bool = True,
+    activities: bool = True,
+    max_concurrent_activities: int | None = None,
+) -> Worker:
+    run_activities = RunActivities(settings, store, build_services(settings, store, client))
+    kwargs: dict[str, Any] = {}
+    if max_concurrent_activities is not None:
+        kwargs["max_concurrent_activities"] = max_concurrent_activities
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[EventWorkflow] if workflows else [],
+        activities=run_activities.all() if activities else [],
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+        **kwargs,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    store = get_store(settings.effective_database_url)
+    worker = build_worker(client, settings, store)
+    async with worker:
+        await (stop.wait() if stop else asyncio.Event().wait())
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(run_worker(load_settings()))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,321 @@
+"""The event workflow: one per event, running its event run, task runs and action runs.
+
+Deterministic and small: every read and write happens in activities (activities/runs.py). The
+workflow orders the runs (task runs after the event run and their offsets, action runs after
+their task run, sequenced or not), gives each activity its priority (actions > tasks > events)
+and the shop as fairness key, mirrors the runs' states to search attributes, and stays open
+for manual retries for the retention window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import Priority, RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from ratchet.messages import (
+        MAX_ATTEMPTS,
+        PRIORITY_ACTION,
+        PRIORITY_EVENT,
+        PRIORITY_TASK,
+        RETENTION_SECONDS,
+        RETRY_DELAYS_SECONDS,
+        ActionRunOutcome,
+        EventRunOutcome,
+        EventWorkflowInput,
+        FailRunsInput,
+        PlannedActionRun,
+        PlannedTaskRun,
+        RetryAccepted,
+        RetryRequest,
+        RunInput,
+        RunNoteInput,
+        RunView,
+        TaskRunOutcome,
+    )
+    from ratchet.models import ATTENTION, RunKind, RunState
+
+R = TypeVar("R")
+
+RUN_STATE = SearchAttributeKey.for_keyword("RunState")
+TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
+
+RUN_FAILED = "RunFailed"
+# Continue-as-new well before Temporal's history limits; only ever done while idle.
+HISTORY_EVENTS_BEFORE_CONTINUE = 4000
+
+_TIMEOUTS = {
+    RunKind.event: timedelta(minutes=2),
+    RunKind.task: timedelta(minutes=5),
+    RunKind.action: timedelta(minutes=10),
+}
+_PRIORITIES = {RunKind.event: PRIORITY_EVENT, RunKind.task: PRIORITY_TASK, RunKind.action: PRIORITY_ACTION}
+_ACTIVITIES = {RunKind.event: "perform_event_run", RunKind.task: "perform_task_run", RunKind.action: "perform_action_run"}
+_OUTCOMES: dict[RunKind, type] = {RunKind.event: EventRunOutcome, RunKind.task: TaskRunOutcome, RunKind.action: ActionRunOutcome}
+
+
+def summary_state(runs: list[RunView]) -> RunState:
+    """The state most in need of attention (Failed > Started > Due > Scheduled > Succeeded)."""
+    present = {r.state for r in runs}
+    for state in ATTENTION:
+        if state in present:
+            return RunState.scheduled if state == RunState.unscheduled else state
+    return RunState.succeeded
+
+
+@workflow.defn(name="EventWorkflow")
+class EventWorkflow:
+    def __init__(self) -> None:
+        self._runs: dict[str, RunView] = {}
+        self._in_flight = 0
+        self._published: tuple[str, tuple[str, ...]] | None = None
+        self._input: EventWorkflowInput | None = None
+
+    # -- main ------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: EventWorkflowInput) -> None:
+        self._input = inp
+        attrs = workflow.info().typed_search_attributes
+        self._published = (attrs.get(RUN_STATE) or "", tuple(attrs.get(TASK_NAMES) or ()))
+        if inp.runs is not None:
+            self._runs = {r.id: r for r in inp.runs}
+            self._publish()
+        else:
+            delayed = inp.run_at is not None and inp.run_at > workflow.now()
+            self._add(RunView(id=inp.event_run_id, kind=RunKind.event, state=RunState.scheduled if delayed else RunState.due))
+            self._spawn(self._event_run(delayed))
+        retention = timedelta(seconds=RETENTION_SECONDS * inp.time_scale)
+        while True:
+            await workflow.wait_condition(lambda: self._in_flight == 0)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._in_flight:
+                continue
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_EVENTS_BEFORE_CONTINUE:
+                workflow.continue_as_new(inp.model_copy(update={"runs": list(self._runs.values())}))
+            try:
+                # Idle: keep serving manual retries until the retention window passes.
+                await workflow.wait_condition(lambda: self._in_flight > 0, timeout=retention)
+            except asyncio.TimeoutError:
+                return
+
+    # -- run chains ------------------------------------------------------------------------------
+
+    async def _event_run(self, delayed: bool, manual_retry: bool = False) -> None:
+        assert self._input is not None
+        if delayed and self._input.run_at is not None:
+            await workflow.sleep(self._input.run_at - workflow.now(), summary="event run_at")
+        outcome = await self._perform(self._input.event_run_id, manual_retry)
+        if not isinstance(outcome, EventRunOutcome):
+            return
+        self._runs[self._input.event_run_id].produced = len(outcome.task_runs)
+        for planned in outcome.task_runs:
+            self._add(
+                RunView(
+                    id=planned.run_id,
+                    kind=RunKind.task,
+                    state=RunState.scheduled if planned.delay_seconds > 0 else RunState.due,
+                    parent_id=self._input.event_run_id,
+                    task_id=planned.task_id,
+                    task_name=planned.task_name,
+                )
+            )
+            self._spawn(self._task_run(planned))
+
+    async def _task_run(self, planned: PlannedTaskRun | None, run_id: str | None = None, manual_retry: bool = False) -> None:
+        if planned is not None:
+            run_id = planned.run_id
+            if planned.delay_seconds > 0:
+                # The subscription offset: a durable timer, visible in the UI with its line.
+                await workflow.sleep(timedelta(seconds=planned.delay_seconds), summary=f"offset {planned.subscription}")
+                self._set_state(run_id, RunState.due)
+        assert run_id is not None
+        outcome = await self._perform(run_id, manual_retry)
+        if not isinstance(outcome, TaskRunOutcome):
+            return
+        view = self._runs[run_id]
+        view.produced = len(outcome.action_runs)
+        for planned_action in outcome.action_runs:
+            follower = outcome.in_sequence and planned_action.position > 0
+            self._add(
+                RunView(
+                    id=planned_action.run_id,
+                    kind=RunKind.action,
+                    state=RunState.unscheduled if follower else RunState.due,
+                    parent_id=run_id,
+                    task_id=view.task_id,
+                    task_name=view.task_name,
+                    action_type=planned_action.action_type,
+                )
+            )
+        if outcome.in_sequence:
+            await self._action_sequence(outcome.action_runs, outcome.halt_on_error)
+        else:
+            await asyncio.gather(*(self._perform(a.run_id) for a in outcome.action_runs))
+
+    async def _action_sequence(self, actions: list[PlannedActionRun], halt_on_error: bool) -> None:
+        for index, action in enumerate(actions):
+            self._set_state(action.run_id, RunState.due)
+            await self._perform(action.run_id)
+            if halt_on_error and self._runs[action.run_id].state == RunState.failed:
+                rest = [a.run_id for a in actions[index + 1 :]]
+                if rest:
+                    reason = f"halted: action run {action.run_id} ({action.action_type}) failed earlier in the sequence"
+                    await self._bookkeep("fail_runs", FailRunsInput(run_ids=rest, reason=reason))
+                    for run_id in rest:
+                        self._set_state(run_id, RunState.failed)
+                return
+
+    async def _perform(self, run_id: str, manual_retry: bool = False) -> Any:
+        """Run one run's activity with Mechanic's retry budget; None when it ended Failed."""
+        assert self._input is not None
+        view = self._runs[run_id]
+        scale = self._input.time_scale
+        self._set_state(run_id, RunState.started)
+        inp = RunInput(run_id=run_id, attempt_base=view.attempts, manual_retry=manual_retry)
+        try:
+            outcome = await workflow.execute_activity(
+                _ACTIVITIES[view.kind],
+                inp,
+                result_type=_OUTCOMES[view.kind],
+                start_to_close_timeout=_TIMEOUTS[view.kind],
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(
+                    # Exact delays come from the activity's next_retry_delay; these only shape
+                    # retries after crashes or timeouts, kept close to Mechanic's schedule.
+                    initial_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[0] * scale),
+                    backoff_coefficient=2.0,
+                    maximum_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[-1] * scale),
+                    maximum_attempts=MAX_ATTEMPTS,
+                    non_retryable_error_types=[RUN_FAILED],
+                ),
+                priority=Priority(priority_key=_PRIORITIES[view.kind], fairness_key=self._input.shop_id),
+                summary=self._summary(view),
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED:
+                view.attempts = int(cause.details[0]["attempts"]) if cause.details else view.attempts + 1
+            else:
+                # Timed out or crashed on its last attempt: the activity could not record it.
+                view.attempts = inp.attempt_base + MAX_ATTEMPTS
+                message = str(cause) if cause else str(err)
+                await self._bookkeep("fail_runs", FailRunsInput(run_ids=[run_id], reason=message))
+            self._set_state(run_id, RunState.failed)
+            return None
+        view.attempts = outcome.attempts
+        self._set_state(run_id, RunState.succeeded)
+        return outcome
+
+    def _summary(self, view: RunView) -> str:
+        assert self._input is not None
+        if view.kind == RunKind.event:
+            return f"event run {self._input.topic}"
+        if view.kind == RunKind.task:
+            return f"task run {view.task_name}"
+        return f"action {view.action_type} ({view.task_name})"
+
+    async def _bookkeep(self, name: str, arg: Any) -> None:
+        await workflow.execute_activity(
+            name,
+            arg,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
+            priority=Priority(priority_key=PRIORITY_ACTION),
+        )
+
+    # -- manual retries --------------------------------------------------------------------------
+
+    def _ineligible(self, run_id: str) -> str | None:
+        view = self._runs.get(run_id)
+        if view is None:
+            return f"run {run_id} does not belong to this event"
+        if not view.state.terminal:
+            return f"run {run_id} is {view.state.value}; only finished runs can be retried"
+        if view.kind == RunKind.event and view.produced:
+            return f"event run {run_id} produced {view.produced} task run(s); a retry would discard them"
+        if view.kind == RunKind.task and view.state == RunState.succeeded and view.produced:
+            return f"task run {run_id} produced {view.produced} action run(s); a retry would discard them"
+        if view.kind == RunKind.action and view.state == RunState.succeeded:
+            return f"action run {run_id} succeeded; only failed action runs can be retried"
+        return None
+
+    def _start_retry(self, req: RetryRequest) -> RetryAccepted:
+        view = self._runs[req.run_id]
+        view.produced = 0
+        self._set_state(req.run_id, RunState.due)
+        self._spawn(self._retry(view, req))
+        return RetryAccepted(run_id=req.run_id, kind=view.kind)
+
+    async def _retry(self, view: RunView, req: RetryRequest) -> None:
+        note = f"manual retry{': ' + req.reason if req.reason else ''}"
+        await self._bookkeep("prepare_manual_retry", RunNoteInput(run_id=view.id, note=note))
+        if view.kind == RunKind.event:
+            await self._event_run(delayed=False, manual_retry=True)
+        elif view.kind == RunKind.task:
+            await self._task_run(None, run_id=view.id, manual_retry=True)
+        else:
+            await self._perform(view.id, manual_retry=True)
+
+    @workflow.signal(name="retry")
+    async def retry_signal(self, req: RetryRequest) -> None:
+        """Retry from the Web UI or `temporal workflow signal`; ineligible requests are noted, not run."""
+        reason = self._ineligible(req.run_id)
+        if reason is None:
+            self._start_retry(req)
+            return
+        if req.run_id in self._runs:
+            self._spawn(self._bookkeep("note_run", RunNoteInput(run_id=req.run_id, note=f"ignored retry signal: {reason}")))
+
+    @workflow.update(name="retry_run")
+    async def retry_update(self, req: RetryRequest) -> RetryAccepted:
+        return self._start_retry(req)
+
+    @retry_update.validator
+    def validate_retry(self, req: RetryRequest) -> None:
+        reason = self._ineligible(req.run_id)
+        if reason is not None:
+            raise ValueError(reason)
+
+    @workflow.query(name="runs")
+    def runs_query(self) -> list[RunView]:
+        return list(self._runs.values())
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._in_flight += 1
+
+        async def tracked() -> None:
+            try:
+                await coro
+            finally:
+                self._in_flight -= 1
+
+        asyncio.create_task(tracked())
+
+    def _add(self, view: RunView) -> None:
+        self._runs[view.id] = view
+        self._publish()
+
+    def _set_state(self, run_id: str, state: RunState) -> None:
+        self._runs[run_id].state = state
+        self._publish()
+
+    def _publish(self) -> None:
+        state = summary_state(list(self._runs.values())).value
+        names = tuple(sorted({r.task_name for r in self._runs.values() if r.task_name}))
+        if self._published == (state, names):
+            return
+        updates = [RUN_STATE.value_set(state)]
+        if names and (self._published is None or self._published[1] != names):
+            updates.append(TASK_NAMES.value_set(list(names)))
+        self._published = (state, names)
+        workflow.upsert_search_attributes(updates)
