@@ -73,9 +73,9 @@ class RunActivities:
         info = activity.info()
         budget_attempt = inp.budget_used + info.attempt
         attempt = inp.attempt_base + info.attempt
-        discard = inp.manual_retry and info.attempt == 1 and inp.budget_used == 0
+        retry_note = inp.manual_retry_note if info.attempt == 1 and inp.budget_used == 0 else None
         run = await asyncio.to_thread(
-            ledger.begin_attempt, self.store, inp.run_id, attempt, info.current_attempt_scheduled_time, discard
+            ledger.begin_attempt, self.store, inp.run_id, attempt, info.current_attempt_scheduled_time, retry_note
         )
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
@@ -293,11 +293,6 @@ class RunActivities:
         with contextlib.suppress(ledger.RunNotFound):
             await asyncio.to_thread(ledger.add_note, self.store, inp.run_id, inp.note)
 
-    @activity.defn(name="prepare_manual_retry")
-    async def prepare_manual_retry(self, inp: RunNoteInput) -> None:
-        await asyncio.to_thread(ledger.count_manual_retry, self.store, inp.run_id)
-        await asyncio.to_thread(ledger.add_note, self.store, inp.run_id, inp.note)
-
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.perform_event_run,
@@ -305,7 +300,6 @@ class RunActivities:
             self.perform_action_run,
             self.fail_runs,
             self.note_run,
-            self.prepare_manual_retry,
         ]
 
 

@@ -38,11 +38,22 @@ def get_run(session: Session, run_id: str) -> Run:
     return run
 
 
-def begin_attempt(store: Store, run_id: str, attempt: int, enqueued_at: datetime | None, discard_result: bool) -> Run:
-    """Mark a run Started for `attempt` (cumulative). A manual retry discards the previous result."""
+def begin_attempt(
+    store: Store, run_id: str, attempt: int, enqueued_at: datetime | None, manual_retry_note: str | None = None
+) -> Run:
+    """Mark a run Started for `attempt` (cumulative).
+
+    The first attempt of a manual retry also counts the retry (which keys the ids of the new
+    child runs) and discards the previous result, as Mechanic does.
+    """
     now = utcnow()
     with store.session() as session:
         run = get_run(session, run_id)
+        if manual_retry_note is not None:
+            run.manual_retries += 1
+            run.result = None
+            run.ok = None
+            run.notes = [*(run.notes or []), {"at": now.isoformat(), "note": manual_retry_note}]
         run.state = RunState.started
         run.started_at = now
         run.stopped_at = None
@@ -50,9 +61,6 @@ def begin_attempt(store: Store, run_id: str, attempt: int, enqueued_at: datetime
         run.attempts = attempt
         run.run_at = run.run_at or now
         run.enqueued_at = enqueued_at or run.enqueued_at or now
-        if discard_result:
-            run.result = None
-            run.ok = None
         run.error = None
         session.add(run)
         existing = session.get(RunAttempt, (run_id, attempt))
@@ -139,16 +147,6 @@ def add_note(store: Store, run_id: str, note: str) -> None:
         run = get_run(session, run_id)
         run.notes = [*(run.notes or []), {"at": utcnow().isoformat(), "note": note}]
         session.add(run)
-
-
-def count_manual_retry(store: Store, run_id: str) -> int:
-    with store.session() as session:
-        run = get_run(session, run_id)
-        run.manual_retries += 1
-        run.state = RunState.due
-        run.run_at = utcnow()
-        session.add(run)
-        return run.manual_retries
 
 
 def new_run_row(

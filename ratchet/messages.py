@@ -54,7 +54,8 @@ class RunInput(BaseModel):
     attempt_base: int = 0
     # Attempts already spent from the current automatic budget (a throttle wait resumes it).
     budget_used: int = 0
-    manual_retry: bool = False
+    # Set on a manual retry: the note recorded on the run when its first attempt starts.
+    manual_retry_note: str | None = None
 
 
 class PlannedTaskRun(BaseModel):

@@ -254,13 +254,13 @@ class Ratchet:
         return await self._db(read)
 
     async def set_enabled(self, ref: str, enabled: bool, shop_id: str | None = None) -> Task:
-        from ratchet.taskdef import missing_required_options
+        from ratchet.taskdef import missing_required
 
         def write() -> Task:
             with self.store.session() as session:
                 task = self._find_task(session, shop_id or self.settings.shop, ref)
                 if enabled:
-                    missing = missing_required_options(task.options or {})
+                    missing = missing_required(task.options or {})
                     if missing:
                         raise RatchetError(
                             f"task {task.name!r} has empty required options: {', '.join(missing)}; "
@@ -274,17 +274,25 @@ class Ratchet:
         return await self._db(write)
 
     async def configure_task(self, ref: str, updates: dict[str, Any], shop_id: str | None = None) -> Task:
-        from ratchet.taskdef import TaskImportError, configure_task_options
+        from ratchet.taskdef import TaskDefinition, TaskImportError, configure_options
 
         def write() -> Task:
             with self.store.session() as session:
                 task = self._find_task(session, shop_id or self.settings.shop, ref)
+                current = TaskDefinition(
+                    name=task.name,
+                    script=task.script,
+                    options=task.options or {},
+                    subscriptions_template=task.subscriptions_template,
+                    subscriptions=task.subscriptions or [],
+                    exported_subscriptions=task.subscriptions or [],
+                )
                 try:
-                    options, subscriptions = configure_task_options(task, updates)
+                    configured = configure_options(current, updates)
                 except TaskImportError as exc:
                     raise RatchetError(str(exc)) from exc
-                task.options = options
-                task.subscriptions = subscriptions
+                task.options = configured.options
+                task.subscriptions = configured.subscriptions
                 task.updated_at = utcnow()
                 session.add(task)
                 return task

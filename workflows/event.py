@@ -108,11 +108,11 @@ class EventWorkflow:
 
     # -- run chains ------------------------------------------------------------------------------
 
-    async def _event_run(self, delayed: bool, manual_retry: bool = False) -> None:
+    async def _event_run(self, delayed: bool, retry_note: str | None = None) -> None:
         assert self._input is not None
         if delayed and self._input.run_at is not None:
             await workflow.sleep(self._input.run_at - workflow.now(), summary="event run_at")
-        outcome = await self._perform(self._input.event_run_id, manual_retry)
+        outcome = await self._perform(self._input.event_run_id, retry_note)
         if not isinstance(outcome, EventRunOutcome):
             return
         self._runs[self._input.event_run_id].produced = len(outcome.task_runs)
@@ -129,7 +129,7 @@ class EventWorkflow:
             )
             self._spawn(self._task_run(planned))
 
-    async def _task_run(self, planned: PlannedTaskRun | None, run_id: str | None = None, manual_retry: bool = False) -> None:
+    async def _task_run(self, planned: PlannedTaskRun | None, run_id: str | None = None, retry_note: str | None = None) -> None:
         if planned is not None:
             run_id = planned.run_id
             if planned.delay_seconds > 0:
@@ -137,7 +137,7 @@ class EventWorkflow:
                 await workflow.sleep(timedelta(seconds=planned.delay_seconds), summary=f"offset {planned.subscription}")
                 self._set_state(run_id, RunState.due)
         assert run_id is not None
-        outcome = await self._perform(run_id, manual_retry)
+        outcome = await self._perform(run_id, retry_note)
         if not isinstance(outcome, TaskRunOutcome):
             return
         view = self._runs[run_id]
@@ -173,13 +173,13 @@ class EventWorkflow:
                         self._set_state(run_id, RunState.failed)
                 return
 
-    async def _perform(self, run_id: str, manual_retry: bool = False) -> Any:
+    async def _perform(self, run_id: str, retry_note: str | None = None) -> Any:
         """Run one run's activity with Mechanic's retry budget; None when it ended Failed."""
         assert self._input is not None
         view = self._runs[run_id]
         scale = self._input.time_scale
         self._set_state(run_id, RunState.started)
-        inp = RunInput(run_id=run_id, attempt_base=view.attempts, manual_retry=manual_retry)
+        inp = RunInput(run_id=run_id, attempt_base=view.attempts, manual_retry_note=retry_note)
         try:
             outcome = await workflow.execute_activity(
                 _ACTIVITIES[view.kind],
@@ -256,13 +256,12 @@ class EventWorkflow:
 
     async def _retry(self, view: RunView, req: RetryRequest) -> None:
         note = f"manual retry{': ' + req.reason if req.reason else ''}"
-        await self._bookkeep("prepare_manual_retry", RunNoteInput(run_id=view.id, note=note))
         if view.kind == RunKind.event:
-            await self._event_run(delayed=False, manual_retry=True)
+            await self._event_run(delayed=False, retry_note=note)
         elif view.kind == RunKind.task:
-            await self._task_run(None, run_id=view.id, manual_retry=True)
+            await self._task_run(None, run_id=view.id, retry_note=note)
         else:
-            await self._perform(view.id, manual_retry=True)
+            await self._perform(view.id, retry_note=note)
 
     @workflow.signal(name="retry")
     async def retry_signal(self, req: RetryRequest) -> None:

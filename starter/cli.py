@@ -1,0 +1,374 @@
+"""The `ratchet` command line.
+
+Errors print one readable line on stderr and exit non-zero. Every process leaves through
+`os._exit` once output is flushed: the Temporal SDK can abort at interpreter exit
+(temporalio/sdk-python#300), which must never turn a success into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ratchet.config import Settings, load_settings
+from ratchet.models import RunKind, RunState
+from starter.api import Ratchet, RatchetError, load_json_argument
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Ratchet: Mechanic-compatible automation on Temporal.")
+shop_app = typer.Typer(no_args_is_help=True, help="Shops and their settings.")
+task_app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run tasks.")
+event_app = typer.Typer(no_args_is_help=True, help="Send events.")
+runs_app = typer.Typer(no_args_is_help=True, help="Inspect and retry event, task and action runs.")
+app.add_typer(shop_app, name="shop")
+app.add_typer(task_app, name="task")
+app.add_typer(event_app, name="event")
+app.add_typer(runs_app, name="runs")
+
+out = Console(highlight=False, soft_wrap=True)
+
+ShopOpt = Annotated[str, typer.Option("--shop", envvar="RATCHET_SHOP", help="Shop to act on.")]
+AddressOpt = Annotated[
+    Optional[str],
+    typer.Option("--temporal-address", envvar="RATCHET_TEMPORAL_ADDRESS", help="Use this Temporal cluster (host:port)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _settings(address: str | None = None, shop: str | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if address:
+        overrides["temporal_address"] = address
+    if shop:
+        overrides["shop"] = shop
+    return load_settings(**overrides)
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+async def _api(settings: Settings, temporal: bool = True) -> Ratchet:
+    return await Ratchet.connect(settings, temporal=temporal)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=lambda v: _iso(v) if isinstance(v, datetime) else str(v)))
+
+
+# -- system ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def dev(
+    temporal_address: AddressOpt = None,
+    port: Annotated[int, typer.Option(help="gRPC port of the embedded Temporal server.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+) -> None:
+    """Start everything on the embedded defaults: Temporal dev server, worker (Ctrl-C stops)."""
+    from starter.dev import run_dev
+
+    _run(run_dev(_settings(temporal_address), port=port, ui_port=ui_port, use_existing=temporal_address is not None))
+
+
+@app.command()
+def worker(temporal_address: AddressOpt = None) -> None:
+    """Run one worker (run more of these to scale out)."""
+    from starter.dev import run_worker_until_signalled
+
+    _run(run_worker_until_signalled(_settings(temporal_address)))
+
+
+# -- shops ----------------------------------------------------------------------------------------
+
+
+def _shop_command(
+    name: str, create: bool, timezone: str | None, shopify_domain: str | None, access_token: str | None, webhook_secret: str | None
+) -> None:
+    async def go() -> None:
+        api = await _api(_settings(), temporal=False)
+        shop = await api.set_shop(
+            name,
+            create=create,
+            timezone_name=timezone,
+            shopify_domain=shopify_domain,
+            access_token=access_token,
+            webhook_secret=webhook_secret,
+        )
+        # Secrets are never printed back, only whether they are set.
+        out.print(
+            f"shop {shop.id}: timezone {shop.timezone}, shopify domain {shop.shopify_domain or '-'}, "
+            f"access token {'set' if shop.access_token else 'not set'}, webhook secret {'set' if shop.webhook_secret else 'not set'}"
+        )
+
+    _run(go())
+
+
+TimezoneOpt = Annotated[Optional[str], typer.Option("--timezone", help="IANA time zone, e.g. America/New_York.")]
+DomainOpt = Annotated[Optional[str], typer.Option("--shopify-domain", help="example.myshopify.com")]
+TokenOpt = Annotated[Optional[str], typer.Option("--access-token", help="Shopify Admin API access token.")]
+SecretOpt = Annotated[Optional[str], typer.Option("--webhook-secret", help="Shopify app secret for webhook HMACs.")]
+
+
+@shop_app.command("add")
+def shop_add(name: str, timezone: TimezoneOpt = None, shopify_domain: DomainOpt = None, access_token: TokenOpt = None, webhook_secret: SecretOpt = None) -> None:
+    """Add a shop."""
+    _shop_command(name, True, timezone or "UTC", shopify_domain, access_token, webhook_secret)
+
+
+@shop_app.command("set")
+def shop_set(name: str, timezone: TimezoneOpt = None, shopify_domain: DomainOpt = None, access_token: TokenOpt = None, webhook_secret: SecretOpt = None) -> None:
+    """Change a shop's settings."""
+    _shop_command(name, False, timezone, shopify_domain, access_token, webhook_secret)
+
+
+# -- tasks ----------------------------------------------------------------------------------------
+
+
+@task_app.command("import")
+def task_import(file: Path, shop: ShopOpt = "default") -> None:
+    """Import a Mechanic task export (JSON). Prints the task id last."""
+
+    async def go() -> None:
+        api = await _api(_settings(shop=shop), temporal=False)
+        imported = await api.import_task(file)
+        verb = "replaced" if imported.replaced else "imported"
+        if imported.missing_required_options:
+            out.print(
+                f"{verb} {imported.task.name!r} (disabled): set the required options "
+                f"{', '.join(imported.missing_required_options)} with `ratchet task configure`, then `ratchet task enable`",
+            )
+        else:
+            out.print(f"{verb} {imported.task.name!r} (enabled), subscribed to: {', '.join(imported.task.subscriptions) or 'nothing'}")
+        print(imported.task.id)
+
+    _run(go())
+
+
+@task_app.command("list")
+def task_list(shop: ShopOpt = "default", as_json: JsonOpt = False) -> None:
+    """List tasks."""
+
+    async def go() -> None:
+        api = await _api(_settings(shop=shop), temporal=False)
+        tasks = await api.list_tasks()
+        if as_json:
+            _print_json([{"id": t.id, "name": t.name, "enabled": t.enabled, "subscriptions": t.subscriptions} for t in tasks])
+            return
+        table = Table("id", "name", "enabled", "subscriptions")
+        for t in tasks:
+            table.add_row(t.id, t.name, "yes" if t.enabled else "no", "\n".join(t.subscriptions))
+        out.print(table)
+
+    _run(go())
+
+
+def _set_enabled(ref: str, shop: str, enabled: bool) -> None:
+    async def go() -> None:
+        api = await _api(_settings(shop=shop), temporal=False)
+        task = await api.set_enabled(ref, enabled)
+        out.print(f"{task.name!r} is {'enabled' if enabled else 'disabled'}")
+
+    _run(go())
+
+
+@task_app.command("enable")
+def task_enable(task: str, shop: ShopOpt = "default") -> None:
+    """Enable a task (refused while a required option is empty)."""
+    _set_enabled(task, shop, True)
+
+
+@task_app.command("disable")
+def task_disable(task: str, shop: ShopOpt = "default") -> None:
+    """Disable a task; its outstanding runs fail when performed."""
+    _set_enabled(task, shop, False)
+
+
+@task_app.command("configure")
+def task_configure(
+    task: str,
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="KEY=VALUE (repeatable).")] = None,
+    options: Annotated[Optional[str], typer.Option("--options", help="JSON object or @file.json.")] = None,
+    shop: ShopOpt = "default",
+) -> None:
+    """Set task options (validated by their flags; subscriptions re-render)."""
+    updates: dict[str, Any] = {}
+    if options is not None:
+        loaded = load_json_argument(options)
+        if not isinstance(loaded, dict):
+            raise RatchetError("--options must be a JSON object")
+        updates.update(loaded)
+    for item in option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RatchetError(f"invalid --option {item!r}: expected KEY=VALUE")
+        updates[key.strip()] = value
+    if not updates:
+        raise RatchetError("nothing to configure: pass --option KEY=VALUE or --options @file.json")
+
+    async def go() -> None:
+        api = await _api(_settings(shop=shop), temporal=False)
+        updated = await api.configure_task(task, updates)
+        out.print(f"configured {updated.name!r}; subscriptions: {', '.join(updated.subscriptions) or 'none'}")
+
+    _run(go())
+
+
+@task_app.command("run")
+def task_run(task: str, text: Annotated[Optional[str], typer.Option("--text", help="Send mechanic/user/text with this text.")] = None, shop: ShopOpt = "default", temporal_address: AddressOpt = None) -> None:
+    """Press the task's run button. Prints the event id last."""
+
+    async def go() -> None:
+        api = await _api(_settings(temporal_address, shop))
+        print(await api.run_task(task, text=text))
+
+    _run(go())
+
+
+@task_app.command("check")
+def task_check(files: list[Path], as_json: JsonOpt = False) -> None:
+    """Check task exports offline: parse, subscriptions, preview renders."""
+    from ratchet.check import run_check
+
+    raise typer.Exit(run_check(files, as_json))
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+
+@event_app.command("send")
+def event_send(
+    topic: str,
+    data: Annotated[Optional[str], typer.Option("--data", help="JSON, or @file.json.")] = None,
+    run_at: Annotated[Optional[str], typer.Option("--run-at", help="ISO 8601 time or Unix seconds.")] = None,
+    event_key: Annotated[Optional[str], typer.Option("--id", help="Idempotency key: the same key twice makes one event.")] = None,
+    shop: ShopOpt = "default",
+    temporal_address: AddressOpt = None,
+) -> None:
+    """Send an event. Prints the event id last."""
+    payload = load_json_argument(data) if data is not None else None
+
+    async def go() -> None:
+        api = await _api(_settings(temporal_address, shop))
+        print(await api.send_event(topic, payload, run_at=run_at, idempotency_key=event_key))
+
+    _run(go())
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+def _run_json(view: Any) -> dict[str, Any]:
+    data = view.model_dump()
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = _iso(value)
+    data["kind"] = view.kind.value
+    data["state"] = view.state.value
+    return data
+
+
+@runs_app.command("list")
+def runs_list(
+    kind: Annotated[Optional[RunKind], typer.Option("--kind")] = None,
+    state: Annotated[Optional[RunState], typer.Option("--state")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="Task name or id.")] = None,
+    event: Annotated[Optional[str], typer.Option("--event", help="An event id: its event run and all its task and action runs.")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 200,
+    shop: ShopOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs, newest first."""
+
+    async def go() -> None:
+        api = await _api(_settings(shop=shop), temporal=False)
+        runs = await api.list_runs(kind=kind, state=state, task=task, event_id=event, limit=limit)
+        if as_json:
+            _print_json([_run_json(r) for r in runs])
+            return
+        table = Table("id", "kind", "state", "topic", "task", "action", "attempts", "run at", "error")
+        for r in runs:
+            table.add_row(
+                r.id, r.kind.value, r.state.value, r.topic, r.task_name or "", r.action_type or "", str(r.attempts),
+                _iso(r.run_at) or "", (r.error or "")[:80],
+            )
+        out.print(table)
+
+    _run(go())
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, shop: ShopOpt = "default", as_json: JsonOpt = False) -> None:
+    """Show one run: state, result, error, every attempt, notes."""
+
+    async def go() -> None:
+        api = await _api(_settings(shop=shop), temporal=False)
+        detail = await api.get_run(run_id)
+        data = _run_json(detail)
+        if as_json:
+            _print_json(data)
+            return
+        for key, value in data.items():
+            if value in (None, [], {}):
+                continue
+            text = json.dumps(value, indent=2, default=str) if isinstance(value, (dict, list)) else str(value)
+            out.print(f"[bold]{key}[/bold]: {text}", markup=True)
+
+    _run(go())
+
+
+@runs_app.command("retry")
+def runs_retry(run_id: str, reason: Annotated[str, typer.Option("--reason")] = "", shop: ShopOpt = "default", temporal_address: AddressOpt = None) -> None:
+    """Retry a run now (only if Mechanic's rules allow it)."""
+
+    async def go() -> None:
+        api = await _api(_settings(temporal_address, shop))
+        accepted = await api.retry_run(run_id, reason)
+        out.print(f"retrying {accepted.kind.value} run {accepted.run_id}")
+
+    _run(go())
+
+
+def main(argv: list[str] | None = None) -> None:
+    code = 0
+    try:
+        result = app(args=argv, standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except RatchetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    except (typer.Exit, SystemExit) as exc:
+        code = int(getattr(exc, "exit_code", getattr(exc, "code", 0)) or 0)
+    except typer.Abort:
+        code = 130
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - a CLI prints one line, never a traceback
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            # A usage error from the argument parser (bad option value, missing argument).
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            code = int(exc.exit_code)
+        else:
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""`ratchet dev` and `ratchet worker`: process lifecycle, signals, and what the user is told."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from ratchet.config import Settings
+from ratchet.devserver import DevServer, DevServerError
+from starter.api import RatchetError
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_worker_until_signalled(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    from worker import run_worker
+
+    stop = stop or _stop_on_signals()
+    try:
+        await run_worker(settings, stop)
+    except RuntimeError as exc:
+        if "connect" in str(exc).lower():
+            raise RatchetError(f"cannot reach Temporal at {settings.effective_temporal_address}: {exc}") from exc
+        raise
+
+
+async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: bool) -> None:
+    """Start the embedded Temporal server (unless an address was given) and a worker."""
+    import dataclasses
+
+    stop = _stop_on_signals()
+    server: DevServer | None = None
+    if not use_existing:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        server = DevServer(db_path=settings.home / "temporal.db", port=port, ui_port=ui_port, log_path=settings.home / "temporal.log")
+        print(f"starting Temporal dev server (state in {settings.home}) …", file=sys.stderr)
+        try:
+            await server.start()
+        except DevServerError as exc:
+            raise RatchetError(str(exc)) from exc
+        settings = dataclasses.replace(settings, temporal_address=server.address)
+    try:
+        worker_task = asyncio.create_task(run_worker_until_signalled(settings, stop))
+        await asyncio.sleep(0.5)
+        if worker_task.done():
+            worker_task.result()
+        print(f"Temporal:      {settings.effective_temporal_address} (namespace {settings.namespace})")
+        if server is not None and server.ui_url:
+            print(f"Web UI:        {server.ui_url}/namespaces/{settings.namespace}/workflows")
+        print(f"Database:      {settings.effective_database_url}")
+        print(f"Task queue:    {settings.task_queue}")
+        print("Ratchet is running; Ctrl-C stops it.", flush=True)
+        await worker_task
+    finally:
+        if server is not None:
+            server.stop()
+        print("stopped.", file=sys.stderr)
