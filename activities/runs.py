@@ -24,7 +24,6 @@ from ratchet.actions.base import ActionContext, ActionError, get_handler
 from ratchet.config import Settings
 from ratchet.messages import (
     MAX_ATTEMPTS,
-    RETENTION_SECONDS,
     RETRY_DELAYS_SECONDS,
     ActionRunOutcome,
     EventRunOutcome,
@@ -33,14 +32,18 @@ from ratchet.messages import (
     PlannedTaskRun,
     RunInput,
     RunNoteInput,
+    RunOutcome,
     TaskRunOutcome,
 )
+from ratchet.shopify.client import ShopifyConfig, ShopifyRateLimitExceeded, ShopifyThrottled, make_liquid_shopify_callable
+from ratchet.shopify.throttle import seconds_until_available
+from ratchet.cache import CacheView
 from ratchet.models import Event, Run, RunKind, RunState, Shop, Task, utcnow
 from ratchet.render_context import event_object, shop_object, task_object
 from ratchet.routing import match_tasks
 from ratchet.store import Store
 
-T = TypeVar("T")
+O = TypeVar("O", bound=RunOutcome)
 
 # The ApplicationError type that tells the workflow "this run failed and the ledger says so".
 RUN_FAILED = "RunFailed"
@@ -69,10 +72,26 @@ class RunActivities:
 
     # -- the attempt protocol shared by every run kind -------------------------------------------
 
-    async def _attempt(self, inp: RunInput, body: Callable[[Run, int], Awaitable[T]]) -> T:
+    async def _attempt(self, inp: RunInput, outcome_type: type[O], body: Callable[[Run, int], Awaitable[O]]) -> O:
         info = activity.info()
         budget_attempt = inp.budget_used + info.attempt
         attempt = inp.attempt_base + info.attempt
+
+        def throttled(seconds: float) -> O:
+            # Not an attempt: the run waits in Due and the workflow asks again after the wait.
+            return outcome_type(
+                attempts=attempt - 1,
+                throttle_wait_seconds=self.settings.scaled(max(seconds, 1.0)).total_seconds(),
+                budget_used=budget_attempt - 1,
+            )
+
+        if inp.shopify_gated:
+            wait = await asyncio.to_thread(
+                seconds_until_available, self.store, inp.shop_id, time_scale=self.settings.time_scale
+            )
+            if wait > 0:
+                await asyncio.to_thread(ledger.mark_waiting, self.store, inp.run_id, RunState.due)
+                return throttled(wait)
         retry_note = inp.manual_retry_note if info.attempt == 1 and inp.budget_used == 0 else None
         run = await asyncio.to_thread(
             ledger.begin_attempt, self.store, inp.run_id, attempt, info.current_attempt_scheduled_time, retry_note
@@ -82,6 +101,13 @@ class RunActivities:
             return await body(run, attempt)
         except ApplicationError:
             raise
+        except ShopifyThrottled as exc:
+            wait = max(exc.retry_after_seconds, await asyncio.to_thread(
+                seconds_until_available, self.store, inp.shop_id, time_scale=self.settings.time_scale
+            ))
+            note = f"Shopify rate limit reached; waiting {wait:.0f} s without spending an attempt"
+            await asyncio.to_thread(ledger.withdraw_attempt, self.store, inp.run_id, attempt, note)
+            return throttled(wait)
         except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
             raise await self._record_failure(inp.run_id, exc, attempt, budget_attempt) from exc
         finally:
@@ -93,7 +119,8 @@ class RunActivities:
         permanent = isinstance(exc, PermanentRunError) or (isinstance(exc, ActionError) and exc.permanent)
         result = exc.result if isinstance(exc, ActionError) else None
         if permanent or budget_attempt >= MAX_ATTEMPTS:
-            await asyncio.to_thread(ledger.fail, self.store, run_id, message, result)
+            result_meta = getattr(exc, "result_meta", None)
+            await asyncio.to_thread(ledger.fail, self.store, run_id, message, result, result_meta)
             return ApplicationError(message, {"attempts": attempt}, type=RUN_FAILED, non_retryable=True)
         delay = retry_delay(self.settings, budget_attempt)
         await asyncio.to_thread(ledger.schedule_retry, self.store, run_id, message, delay)
@@ -114,13 +141,9 @@ class RunActivities:
     async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
         async def body(run: Run, attempt: int) -> EventRunOutcome:
             planned = await asyncio.to_thread(self._event_run, run)
-            return EventRunOutcome(
-                task_runs=planned,
-                retention_seconds=self.settings.scaled(RETENTION_SECONDS).total_seconds(),
-                attempts=attempt,
-            )
+            return EventRunOutcome(task_runs=planned, attempts=attempt)
 
-        return await self._attempt(inp, body)
+        return await self._attempt(inp, EventRunOutcome, body)
 
     def _event_run(self, run: Run) -> list[PlannedTaskRun]:
         now = utcnow()
@@ -169,11 +192,9 @@ class RunActivities:
     @activity.defn(name="perform_task_run")
     async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
         async def body(run: Run, attempt: int) -> TaskRunOutcome:
-            outcome = await asyncio.to_thread(self._task_run, run)
-            outcome.attempts = attempt
-            return outcome
+            return await asyncio.to_thread(self._task_run, run, attempt)
 
-        return await self._attempt(inp, body)
+        return await self._attempt(inp, TaskRunOutcome, body)
 
     def _load_task(self, session: Any, run: Run) -> Task:
         task = session.get(Task, run.task_id) if run.task_id else None
@@ -183,7 +204,7 @@ class RunActivities:
             raise PermanentRunError(f"task {task.name!r} is disabled")
         return task
 
-    def _task_run(self, run: Run) -> TaskRunOutcome:
+    def _task_run(self, run: Run, attempt: int) -> TaskRunOutcome:
         from ratchet.liquid import RenderRequest, TaskRenderError, render_task
 
         with self.store.session() as session:
@@ -198,13 +219,15 @@ class RunActivities:
                 event=event_object(session, event),
                 task=task_object(task),
                 shop=shop_object(shop),
-                cache=self.services["cache_view"](shop.id) if "cache_view" in self.services else None,
-                shopify=self.services["liquid_shopify"](shop, task.shopify_api_version) if "liquid_shopify" in self.services else None,
+                cache=CacheView(self.store, shop.id),
+                shopify=make_liquid_shopify_callable(
+                    self.store, shop, task.shopify_api_version, config=ShopifyConfig.from_settings(self.settings)
+                ),
                 timezone=shop.timezone,
             )
         try:
             rendered = render_task(request)
-        except TaskRenderError as exc:
+        except (TaskRenderError, ShopifyRateLimitExceeded) as exc:
             raise PermanentRunError(str(exc)) from exc
         objects = rendered.objects
         if rendered.errors:
@@ -242,7 +265,7 @@ class RunActivities:
             action_runs=planned,
             in_sequence=task.perform_action_runs_in_sequence,
             halt_on_error=task.halt_action_run_sequence_on_error,
-            attempts=0,
+            attempts=attempt,
         )
 
     # -- action runs -------------------------------------------------------------------------------
@@ -270,11 +293,15 @@ class RunActivities:
                 attempt=attempt,
                 services=self.services,
             )
-            result = await handler.perform(options, ctx)
+            try:
+                result = await handler.perform(options, ctx)
+            except ActionError as exc:
+                exc.result_meta = ctx.result_meta  # type: ignore[attr-defined]  # kept on failed runs too
+                raise
             await asyncio.to_thread(self._finish_action, run.id, result, ctx.result_meta)
             return ActionRunOutcome(attempts=attempt)
 
-        return await self._attempt(inp, body)
+        return await self._attempt(inp, ActionRunOutcome, body)
 
     def _finish_action(self, run_id: str, result: Any, result_meta: dict[str, Any]) -> None:
         with self.store.session() as session:

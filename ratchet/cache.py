@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, Index, delete, func, select, update
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from ratchet.models import UTCDateTime, utcnow
 
@@ -54,26 +54,18 @@ def serialised_size(value: Any) -> int:
 
 
 def _live(shop_id: str, now: datetime) -> Any:
-    return (CacheEntry.shop_id == shop_id) & (CacheEntry.expires_at > now)
+    return (col(CacheEntry.shop_id) == shop_id) & (col(CacheEntry.expires_at) > now)
 
 
-def _lock_row(store: Store, session: Session, shop_id: str, key: str, now: datetime) -> CacheEntry:
-    """Ensure the row exists and lock it for this transaction (see the module docstring)."""
-    # An already-expired placeholder reads as missing if the row is new.
+def _ensure_row(store: Store, session: Session, shop_id: str, key: str, now: datetime) -> None:
+    """Write first (see the module docstring); a new row starts already expired, i.e. missing."""
     store.insert_ignore(session, CacheEntry, [{"shop_id": shop_id, "key": key, "value": None, "expires_at": now}])
-    statement = (
-        select(CacheEntry)
-        .where(CacheEntry.shop_id == shop_id, CacheEntry.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return session.exec(statement).one()  # type: ignore[call-overload,no-any-return]
 
 
 def _write(session: Session, shop_id: str, key: str, value: Any, expires_at: datetime) -> None:
     session.execute(
         update(CacheEntry)
-        .where(CacheEntry.shop_id == shop_id, CacheEntry.key == key)  # type: ignore[arg-type]
+        .where(col(CacheEntry.shop_id) == shop_id, col(CacheEntry.key) == key)
         .values(value=value, expires_at=expires_at)
     )
 
@@ -82,7 +74,7 @@ def cache_set(store: Store, shop_id: str, key: str, value: Any, ttl: timedelta) 
     """Store a value, replacing any previous one and its expiry. Returns the value."""
     now = utcnow()
     with store.session() as session:
-        _lock_row(store, session, shop_id, key, now)
+        _ensure_row(store, session, shop_id, key, now)
         _write(session, shop_id, key, value, now + ttl)
     return value
 
@@ -91,7 +83,13 @@ def cache_incrby(store: Store, shop_id: str, key: str, delta: int, ttl: timedelt
     """Add `delta` to an integer value (a missing or expired key counts as 0); returns the new value."""
     now = utcnow()
     with store.session() as session:
-        row = _lock_row(store, session, shop_id, key, now)
+        _ensure_row(store, session, shop_id, key, now)
+        statement = (
+            select(CacheEntry)
+            .where(col(CacheEntry.shop_id) == shop_id, col(CacheEntry.key) == key)
+            .with_for_update()  # PostgreSQL: hold the row until commit; SQLite: already locked
+        )
+        row = session.execute(statement).scalar_one()
         current = row.value if row.expires_at > now else 0
         # bool is an int subclass in Python but not a number in JSON.
         if not isinstance(current, int) or isinstance(current, bool):
@@ -103,7 +101,7 @@ def cache_incrby(store: Store, shop_id: str, key: str, delta: int, ttl: timedelt
 
 def cache_delete(store: Store, shop_id: str, key: str) -> None:
     with store.session() as session:
-        session.execute(delete(CacheEntry).where(CacheEntry.shop_id == shop_id, CacheEntry.key == key))  # type: ignore[arg-type]
+        session.execute(delete(CacheEntry).where(col(CacheEntry.shop_id) == shop_id, col(CacheEntry.key) == key))
 
 
 def cache_get(store: Store, shop_id: str, key: str) -> Any:
@@ -114,8 +112,8 @@ def cache_get(store: Store, shop_id: str, key: str) -> Any:
 def purge_expired(store: Store) -> int:
     """Delete every expired entry (all shops); returns how many. For a periodic sweep."""
     with store.session() as session:
-        result = session.execute(delete(CacheEntry).where(CacheEntry.expires_at <= utcnow()))  # type: ignore[arg-type]
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        result = session.execute(delete(CacheEntry).where(col(CacheEntry.expires_at) <= utcnow()))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult at runtime
 
 
 class CacheView(Mapping[str, Any]):
@@ -131,7 +129,7 @@ class CacheView(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         with self._store.session() as session:
-            statement = select(CacheEntry.value).where(_live(self._shop_id, utcnow()), CacheEntry.key == key)
+            statement = select(col(CacheEntry.value)).where(_live(self._shop_id, utcnow()), col(CacheEntry.key) == key)
             rows = session.execute(statement).all()
         if not rows:
             raise KeyError(key)
@@ -141,12 +139,12 @@ class CacheView(Mapping[str, Any]):
         if not isinstance(key, str):
             return False
         with self._store.session() as session:
-            statement = select(CacheEntry.key).where(_live(self._shop_id, utcnow()), CacheEntry.key == key)
+            statement = select(col(CacheEntry.key)).where(_live(self._shop_id, utcnow()), col(CacheEntry.key) == key)
             return session.execute(statement).first() is not None
 
     def __iter__(self) -> Iterator[str]:
         with self._store.session() as session:
-            statement = select(CacheEntry.key).where(_live(self._shop_id, utcnow())).order_by(CacheEntry.key)
+            statement = select(col(CacheEntry.key)).where(_live(self._shop_id, utcnow())).order_by(col(CacheEntry.key))
             keys = list(session.execute(statement).scalars())
         return iter(keys)
 

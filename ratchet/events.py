@@ -94,8 +94,9 @@ class EventService:
         event_id = event_id_for(shop_id, idempotency_key)
         workflow_id = ledger.event_workflow_id(shop_id, event_id)
         now = utcnow()
-        if run_at is not None and run_at <= now:
-            run_at = None  # a past run_at means "now"
+        if run_at is not None:
+            # A past run_at means "now"; a future one is a wait, and waits scale for tests.
+            run_at = now + (run_at - now) * self.settings.time_scale if run_at > now else None
         event_run_id = ledger.derived_id("event-run", event_id)
         inserted = await asyncio.to_thread(
             self._insert,

@@ -91,10 +91,11 @@ def succeed(session: Session, run: Run, result: Any, now: datetime | None = None
     _close_attempt(session, run, now, True, None)
 
 
-def fail(store: Store, run_id: str, error: str, result: Any = None) -> None:
+def fail(store: Store, run_id: str, error: str, result: Any = None, result_meta: Any = None) -> None:
     now = utcnow()
     with store.session() as session:
         run = get_run(session, run_id)
+        run.result_meta = result_meta or run.result_meta
         run.state = RunState.failed
         run.ok = False
         run.error = error
@@ -132,6 +133,20 @@ def mark_waiting(store: Store, run_id: str, state: RunState, run_at: datetime | 
         if error is not None:
             run.error = error
         session.add(run)
+
+
+def withdraw_attempt(store: Store, run_id: str, attempt: int, note: str) -> None:
+    """A Shopify throttle answer is a wait, not an attempt: forget it and show the run Due."""
+    with store.session() as session:
+        run = get_run(session, run_id)
+        run.attempts = attempt - 1
+        run.state = RunState.due
+        run.started_at = None
+        run.notes = [*(run.notes or []), {"at": utcnow().isoformat(), "note": note}]
+        session.add(run)
+        row = session.get(RunAttempt, (run_id, attempt))
+        if row is not None:
+            session.delete(row)
 
 
 def fail_many(store: Store, run_ids: list[str], reason: str) -> None:

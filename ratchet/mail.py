@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
-from typing import Literal, cast
+from typing import Literal
 
 TlsMode = Literal["none", "starttls", "tls"]
 _DEFAULT_PORTS: dict[TlsMode, int] = {"none": 25, "starttls": 587, "tls": 465}
@@ -61,7 +61,7 @@ def load_smtp_settings(environ: Mapping[str, str] | None = None) -> SmtpSettings
         raise MailConfigError(f"RATCHET_SMTP_TLS must be none, starttls or tls, got {tls!r}")
     port_text = get("RATCHET_SMTP_PORT")
     try:
-        port = int(port_text) if port_text else _DEFAULT_PORTS[cast(TlsMode, tls)]
+        port = int(port_text) if port_text else _DEFAULT_PORTS[tls]
     except ValueError as error:
         raise MailConfigError(f"RATCHET_SMTP_PORT must be a number, got {port_text!r}") from error
     mail_from = get("RATCHET_MAIL_FROM")
@@ -71,7 +71,7 @@ def load_smtp_settings(environ: Mapping[str, str] | None = None) -> SmtpSettings
         host=host,
         port=port,
         username=get("RATCHET_SMTP_USERNAME"),
-        password=get("RATCHET_SMTP_PASSWORD"),
-        tls=cast(TlsMode, tls),
+        password=env.get("RATCHET_SMTP_PASSWORD") or None,  # not stripped: spaces may be part of it
+        tls=tls,
         mail_from=mail_from,
     )

@@ -13,6 +13,10 @@ RETRY_DELAYS_SECONDS: tuple[float, ...] = (30, 76, 152, 308)
 MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
 # Events stay retryable this long after they complete (Mechanic's fixed data retention).
 RETENTION_SECONDS = 15 * 24 * 3600
+# A run waiting for the shop's Shopify rate limits fails permanently after waiting this long.
+THROTTLE_GIVE_UP_SECONDS = 15 * 60
+# Action types that spend the shop's Shopify API limits, and so wait while they are exhausted.
+SHOPIFY_GATED_ACTION_TYPES = frozenset({"shopify", "flow"})
 
 # Temporal priority keys: lower runs first. Actions before tasks before events.
 PRIORITY_ACTION = 1
@@ -50,6 +54,10 @@ class RunView(BaseModel):
 
 class RunInput(BaseModel):
     run_id: str
+    shop_id: str
+    # Task runs and Shopify action runs wait (in Due, spending nothing) while the shop's
+    # Shopify API limits are exhausted.
+    shopify_gated: bool = False
     # Attempts recorded before this activity execution (cumulative across manual retries).
     attempt_base: int = 0
     # Attempts already spent from the current automatic budget (a throttle wait resumes it).
@@ -66,10 +74,18 @@ class PlannedTaskRun(BaseModel):
     delay_seconds: float = 0.0
 
 
-class EventRunOutcome(BaseModel):
-    task_runs: list[PlannedTaskRun] = Field(default_factory=list)
-    retention_seconds: float
+class RunOutcome(BaseModel):
+    # Cumulative attempts recorded for the run when this activity execution ended.
     attempts: int
+    # > 0 when the shop's Shopify limits were exhausted: nothing ran, no attempt was spent, and
+    # the workflow waits this long (already scaled) in state Due before asking again.
+    throttle_wait_seconds: float = 0.0
+    # Attempts spent from the automatic budget so far (resumed after a throttle wait).
+    budget_used: int = 0
+
+
+class EventRunOutcome(RunOutcome):
+    task_runs: list[PlannedTaskRun] = Field(default_factory=list)
 
 
 class PlannedActionRun(BaseModel):
@@ -78,15 +94,14 @@ class PlannedActionRun(BaseModel):
     position: int
 
 
-class TaskRunOutcome(BaseModel):
+class TaskRunOutcome(RunOutcome):
     action_runs: list[PlannedActionRun] = Field(default_factory=list)
     in_sequence: bool = False
     halt_on_error: bool = False
-    attempts: int
 
 
-class ActionRunOutcome(BaseModel):
-    attempts: int
+class ActionRunOutcome(RunOutcome):
+    pass
 
 
 class RetryRequest(BaseModel):

@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         PRIORITY_TASK,
         RETENTION_SECONDS,
         RETRY_DELAYS_SECONDS,
+        SHOPIFY_GATED_ACTION_TYPES,
+        THROTTLE_GIVE_UP_SECONDS,
         ActionRunOutcome,
         EventRunOutcome,
         EventWorkflowInput,
@@ -178,41 +180,71 @@ class EventWorkflow:
         assert self._input is not None
         view = self._runs[run_id]
         scale = self._input.time_scale
-        self._set_state(run_id, RunState.started)
-        inp = RunInput(run_id=run_id, attempt_base=view.attempts, manual_retry_note=retry_note)
-        try:
-            outcome = await workflow.execute_activity(
-                _ACTIVITIES[view.kind],
-                inp,
-                result_type=_OUTCOMES[view.kind],
-                start_to_close_timeout=_TIMEOUTS[view.kind],
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(
-                    # Exact delays come from the activity's next_retry_delay; these only shape
-                    # retries after crashes or timeouts, kept close to Mechanic's schedule.
-                    initial_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[0] * scale),
-                    backoff_coefficient=2.0,
-                    maximum_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[-1] * scale),
-                    maximum_attempts=MAX_ATTEMPTS,
-                    non_retryable_error_types=[RUN_FAILED],
-                ),
-                priority=Priority(priority_key=_PRIORITIES[view.kind], fairness_key=self._input.shop_id),
-                summary=self._summary(view),
+        gated = view.kind == RunKind.task or (view.kind == RunKind.action and view.action_type in SHOPIFY_GATED_ACTION_TYPES)
+        inp = RunInput(
+            run_id=run_id,
+            shop_id=self._input.shop_id,
+            shopify_gated=gated,
+            attempt_base=view.attempts,
+            manual_retry_note=retry_note,
+        )
+        throttled_for = 0.0
+        while True:
+            self._set_state(run_id, RunState.started)
+            try:
+                outcome = await workflow.execute_activity(
+                    _ACTIVITIES[view.kind],
+                    inp,
+                    result_type=_OUTCOMES[view.kind],
+                    start_to_close_timeout=_TIMEOUTS[view.kind],
+                    heartbeat_timeout=timedelta(seconds=30),
+                    retry_policy=RetryPolicy(
+                        # Exact delays come from the activity's next_retry_delay; these only shape
+                        # retries after crashes or timeouts, kept close to Mechanic's schedule.
+                        initial_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[0] * scale),
+                        backoff_coefficient=2.0,
+                        maximum_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[-1] * scale),
+                        maximum_attempts=MAX_ATTEMPTS - inp.budget_used,
+                        non_retryable_error_types=[RUN_FAILED],
+                    ),
+                    priority=Priority(priority_key=_PRIORITIES[view.kind], fairness_key=self._input.shop_id),
+                    summary=self._summary(view),
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED:
+                    view.attempts = int(cause.details[0]["attempts"]) if cause.details else view.attempts + 1
+                else:
+                    # Timed out or crashed on its last attempt: the activity could not record it.
+                    view.attempts = inp.attempt_base + MAX_ATTEMPTS - inp.budget_used
+                    await self._record_failed(run_id, str(cause) if cause else str(err))
+                self._set_state(run_id, RunState.failed)
+                return None
+            view.attempts = outcome.attempts
+            if outcome.throttle_wait_seconds <= 0:
+                self._set_state(run_id, RunState.succeeded)
+                return outcome
+            # The shop's Shopify limits are exhausted: wait in Due without spending an attempt.
+            throttled_for += outcome.throttle_wait_seconds
+            if throttled_for > THROTTLE_GIVE_UP_SECONDS * scale:
+                await self._record_failed(
+                    run_id, f"Shopify API rate limit did not recover within {THROTTLE_GIVE_UP_SECONDS // 60} minutes"
+                )
+                self._set_state(run_id, RunState.failed)
+                return None
+            self._set_state(run_id, RunState.due)
+            await workflow.sleep(timedelta(seconds=outcome.throttle_wait_seconds), summary="Shopify rate limit")
+            started_an_attempt = outcome.budget_used > inp.budget_used or outcome.attempts > inp.attempt_base
+            inp = inp.model_copy(
+                update={
+                    "attempt_base": outcome.attempts,
+                    "budget_used": outcome.budget_used,
+                    "manual_retry_note": None if started_an_attempt else inp.manual_retry_note,
+                }
             )
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED:
-                view.attempts = int(cause.details[0]["attempts"]) if cause.details else view.attempts + 1
-            else:
-                # Timed out or crashed on its last attempt: the activity could not record it.
-                view.attempts = inp.attempt_base + MAX_ATTEMPTS
-                message = str(cause) if cause else str(err)
-                await self._bookkeep("fail_runs", FailRunsInput(run_ids=[run_id], reason=message))
-            self._set_state(run_id, RunState.failed)
-            return None
-        view.attempts = outcome.attempts
-        self._set_state(run_id, RunState.succeeded)
-        return outcome
+
+    async def _record_failed(self, run_id: str, reason: str) -> None:
+        await self._bookkeep("fail_runs", FailRunsInput(run_ids=[run_id], reason=reason))
 
     def _summary(self, view: RunView) -> str:
         assert self._input is not None

@@ -78,7 +78,7 @@ def _parse(options: Any) -> tuple[str, dict[str, Any]]:
             raise ActionOptionsError("command", f"unknown cache command {options[0]!r}; expected one of {', '.join(_ARGUMENTS)}")
         if len(options) - 1 != len(names):
             raise ActionOptionsError("options", f"{command} takes {len(names)} argument(s) ({', '.join(names)}), got {len(options) - 1}")
-        return command, dict(zip(names, options[1:]))
+        return command, dict(zip(names, options[1:], strict=True))
     if isinstance(options, dict):
         if len(options) != 1:
             raise ActionOptionsError("command", f"the verbose form has exactly one command key, got {sorted(options)}")

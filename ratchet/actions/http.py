@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -57,13 +58,23 @@ def _boolean(options: dict[str, Any], name: str, default: bool) -> bool:
     raise ActionOptionsError(name, f"must be true or false, got {value!r}")
 
 
-def _headers(value: Any) -> dict[str, str]:
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+
+
+def header_options(value: Any) -> dict[str, str]:
+    """A `headers` option (hash of name → string or number), checked before it reaches the wire.
+
+    Caught here, a bad header is a permanent options error; caught by the HTTP or SMTP library,
+    it would look like a transport failure and be retried.
+    """
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise ActionOptionsError("headers", "must be a hash of header name to value")
     headers: dict[str, str] = {}
     for name, header_value in value.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ActionOptionsError("headers", f"{name!r} is not a valid header name")
         if isinstance(header_value, bool) or not isinstance(header_value, (str, int, float)):
             raise ActionOptionsError(f"headers.{name}", f"must be a string, got {header_value!r}")
         text = str(header_value)
@@ -110,7 +121,7 @@ def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
         raise ActionOptionsError(name, f"is not a valid URL: {error}") from error
     if url.scheme not in schemes or not url.host:
         raise ActionOptionsError(name, f"must be an absolute {' or '.join(s + '://' for s in schemes)} URL, got {value!r}")
-    return str(url)
+    return value.strip()  # as written: re-serialising could change its encoding
 
 
 def _response_body(content: bytes, content_type: str | None) -> Any:
@@ -144,7 +155,7 @@ class HttpAction:
         if proxy not in (None, ""):
             # socks5 would need the optional socksio dependency, which Ratchet does not ship.
             proxy = _url(proxy, "proxy", ("http", "https"))
-        headers = _headers(options.get("headers"))
+        headers = header_options(options.get("headers"))
         body = _encode_body(options.get("body"), headers)
         return {
             "method": method.upper(),

@@ -26,7 +26,7 @@ from liquid.builtin.expressions.logical import EqExpression, NeExpression
 from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.expressions import FilteredExpression
 from liquid.context import RenderContext
-from liquid.exceptions import BreakLoop, ContinueLoop, LiquidError, StopRender
+from liquid.exceptions import BreakLoop, ContinueLoop, StopRender
 from liquid.expression import Expression
 from liquid.parser import get_parser
 from liquid.stream import TokenStream

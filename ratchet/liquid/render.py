@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Mapping
 from liquid.exceptions import LiquidError
 
 from .environment import CharLimitedStringIO, MechanicContext, MechanicEnvironment, MechanicTemplate
-from .errors import RenderLimitError, TaskRenderError
+from .errors import TaskRenderError
 from .output import ActionObject, parse_output
 from .subjects import subject_variable
 from .tags.permissions import PermissionsNode
@@ -107,8 +107,6 @@ def render_template(
     buffer = CharLimitedStringIO(ENV.output_stream_limit or 0)
     try:
         template.render_with_context(context, buffer)
-    except RenderLimitError:
-        raise
     except LiquidError as err:
         raise TaskRenderError.from_liquid(err, "Liquid error: ") from err
     return buffer.getvalue()

@@ -8,17 +8,10 @@ nil in Ruby.
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
 from liquid.builtin.expressions.logical import EqExpression, NeExpression, _eq
 from liquid.builtin.expressions.primitive import Blank, Empty
 from liquid.context import RenderContext
 from liquid.undefined import Undefined
-
-
-def is_nil(value: object) -> bool:
-    return value is None or isinstance(value, Undefined)
 
 
 def is_blank(value: object) -> bool:
@@ -75,20 +68,3 @@ class MechanicNe(NeExpression):
             await self.left.evaluate_async(context), await self.right.evaluate_async(context)
         )
 
-
-def to_number(value: Any) -> int | float | Decimal:
-    """Ruby-ish numeric coercion used by math-like filters: junk becomes 0."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, (int, float, Decimal)):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                return float(text)
-            except ValueError:
-                return 0
-    return 0

@@ -99,10 +99,13 @@ async def test_event_run_at_waits_in_scheduled(api: Ratchet) -> None:
     await add_task(api, "At", '{% action "echo", x: 1 %}', ["user/at/time"])
     from ratchet.models import utcnow
 
-    run_at = utcnow() + timedelta(seconds=2)
-    event_id = await api.send_event("user/at/time", None, run_at=run_at)
+    sent_at = utcnow()
+    event_id = await api.send_event("user/at/time", None, run_at=sent_at + timedelta(seconds=40))
     (event_run,) = await api.list_runs(event_id=event_id)
-    assert event_run.state == RunState.scheduled and event_run.run_at == run_at
+    # 40 s ahead at scale 0.05 is a 2 s wait.
+    assert event_run.state == RunState.scheduled and event_run.run_at is not None
+    run_at = event_run.run_at
+    assert timedelta(seconds=1.95) <= run_at - sent_at <= timedelta(seconds=2.5)
     runs = await wait_for_runs(api, event_id, settled(1))
     started = of_kind(runs, RunKind.event)[0].started_at
     assert started is not None and started >= run_at - timedelta(seconds=0.05)

@@ -7,7 +7,6 @@ in Mechanic (see `tags/assign.py`).
 
 from __future__ import annotations
 
-import math
 import random
 import re
 from typing import Any
@@ -39,6 +38,15 @@ def push(value: object, *items: object) -> list[Any]:
 
 def unshift(value: object, *items: object) -> list[Any]:
     return [*(None if _nil(i) else i for i in items), *as_list(value)]
+
+
+def concat(value: object, other: object) -> list[Any]:
+    """Stock `concat`, except that nil on either side is an empty array."""
+    if _nil(other):
+        return list(as_list(value))
+    if not isinstance(other, (list, tuple)):
+        raise FilterArgumentError(f"concat expected an array, found {type(other).__name__}", token=None)
+    return [*as_list(value), *other]
 
 
 def keys(value: object) -> list[Any]:
@@ -155,23 +163,28 @@ def sort_naturally(value: object, key: object = None) -> list[Any]:
     return sorted(items, key=_natural_key)
 
 
-def sum_(value: object, key: object = None) -> object:
-    total: float | int = 0
+def sum_(value: object, key: object = None) -> int | float:
+    """Sum numbers (or numeric strings) in an array, optionally of a property."""
+    total: int | float = 0
     for item in as_list(value):
         x = _lookup(item, key) if key is not None and not _nil(key) else item
-        try:
-            num = float(x) if not isinstance(x, (int, float)) else x  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        if isinstance(x, bool) or _nil(x):
             continue
-        if isinstance(num, float) and math.isfinite(num) and num.is_integer() and not isinstance(x, float) and "." not in str(x):
-            num = int(num)
-        total += num
+        if isinstance(x, (int, float)):
+            total += x
+            continue
+        try:
+            text = str(x).strip()
+            total += int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+        except ValueError:
+            continue
     return total
 
 
 def register(env: Environment) -> None:
     env.add_filter("push", push)
     env.add_filter("unshift", unshift)
+    env.add_filter("concat", concat)
     env.add_filter("keys", keys)
     env.add_filter("values", values)
     env.add_filter("except", except_)

@@ -57,7 +57,8 @@ def apply_shift(moment: dt.datetime, text: str) -> dt.datetime:
             moment += relativedelta(**{unit: sign * int(amount)})
         else:
             moment += dt.timedelta(**{unit: sign * amount})
-    if not matched and text.strip():
+    if not matched and re.search(r"\d", text):
+        # Text without any number ("- days" from an empty option) shifts by nothing.
         raise FilterArgumentError(f"date: cannot understand time shift {text!r}", token=None)
     return moment
 

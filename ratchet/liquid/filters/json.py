@@ -20,6 +20,7 @@ def _default(obj: object) -> object:
     if isinstance(obj, Undefined):
         return None
     if isinstance(obj, Decimal):
+        # Keep integers integral ("5"), like Ruby's BigDecimal#to_i round trip.
         return int(obj) if obj == obj.to_integral_value() and "." not in str(obj) else float(obj)
     if isinstance(obj, dt.datetime):
         return obj.isoformat()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from functools import lru_cache
 from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
@@ -29,9 +30,29 @@ def unindent(value: object) -> str:
     return textwrap.dedent(_text(value))
 
 
+_RUBY_REGEX = (
+    (re.compile(r"\(\?<(?=[A-Za-z_])"), "(?P<"),  # named group (?<name>...)
+    (re.compile(r"\\k<([A-Za-z_]\w*)>"), r"(?P=\1)"),  # named backreference
+    (re.compile(r"\\z"), r"\\Z"),
+    (re.compile(r"\\h"), "[0-9a-fA-F]"),
+)
+
+
+def ruby_regex(pattern: str) -> str:
+    """Translate the Ruby-only regex syntax tasks use into Python's."""
+    for find, replace in _RUBY_REGEX:
+        pattern = find.sub(replace, pattern)
+    return pattern
+
+
+@lru_cache(maxsize=256)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(ruby_regex(pattern))
+
+
 def _regex(pattern: object, name: str) -> re.Pattern[str]:
     try:
-        return re.compile(_text(pattern))
+        return _compile(_text(pattern))
     except re.error as err:
         raise FilterArgumentError(f"{name}: invalid regular expression: {err}", token=None) from err
 

@@ -155,6 +155,6 @@ def _filter_keywords(func: Callable[..., object] | None) -> frozenset[str] | Non
     for param in params:
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             return None
-        if param.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        if param.kind is inspect.Parameter.KEYWORD_ONLY:
             names.add(param.name)
     return frozenset(names)

@@ -1,0 +1,209 @@
+"""`ratchet task check FILE.json… [--json]`: offline validation of Mechanic exports.
+
+For each file: parse and validate the export, render `subscriptions_template` and
+compare it with the exported `subscriptions` (as sets), then render one preview per
+preview event — the export's `preview_event_definitions`, plus a synthesized event
+from `ratchet.samples` for every subscribed topic without a definition.
+
+A file FAILS when it does not parse or a preview render raises a Liquid/output
+error. Stale exported subscriptions, empty required options and error objects
+emitted by a preview are reported as warnings only: Mechanic itself re-renders
+subscriptions on save, and library tasks deliberately ship with empty required
+options (previews substitute placeholder values for them, see
+`placeholder_option`, since the task cannot be enabled until they are set).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ratchet.liquid import RenderRequest, TaskRenderError, render_task
+from ratchet.samples import sample_event, sample_shop
+from ratchet.taskdef import TaskDefinition, TaskImportError, option_spec, parse_export
+
+PREVIEW_TASK_ID = "00000000-0000-4000-8000-0000000000aa"
+
+
+@dataclass
+class CheckReport:
+    file: str
+    parsed: bool = False
+    subscriptions: list[str] = field(default_factory=list)
+    subscriptions_match: bool = False
+    previews: int = 0
+    previews_ok: int = 0
+    action_types: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return not self.parsed or self.previews_ok < self.previews
+
+
+def preview_events(defn: TaskDefinition) -> list[tuple[str, dict[str, Any]]]:
+    """(description, event) pairs to preview, definitions first (spec 6.5)."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    defined: set[str] = set()
+    for definition in defn.preview_event_definitions:
+        attrs = definition["event_attributes"]
+        event = sample_event(attrs["topic"])
+        event["data"] = attrs.get("data")
+        defined.add(attrs["topic"])
+        events.append((str(definition.get("description") or attrs["topic"]), event))
+    for line in defn.subscriptions:
+        topic = line.split("+", 1)[0]
+        if topic not in defined:
+            defined.add(topic)
+            events.append((f"{topic} (sample)", sample_event(topic)))
+    return events
+
+
+def placeholder_option(key: str) -> Any:
+    """A stand-in for an empty required option, shaped by its flags.
+
+    Library exports leave required options empty; such a task cannot run until they
+    are configured, so previews exercise its code with plausible values instead of
+    failing on the missing input. Numeric-looking strings keep JSON that task code
+    builds from them (`"id": {{ option.first.first }}`) valid.
+    """
+    spec = option_spec(key)
+    if spec.kind == "boolean":
+        return True
+    if spec.kind == "number":
+        return spec.minimum if spec.minimum is not None else 1
+    element: Any = 1 if spec.element == "number" else ("preview@example.com" if spec.email else "1234567890")
+    if spec.kind == "keyval":
+        return {"1234567890": element}
+    if spec.kind in ("array", "multiselect") or spec.picker_array:
+        return [spec.choices[0] if spec.choices else element]
+    if spec.kind == "picker":
+        return "gid://shopify/Product/1234567890"
+    if spec.kind == "choice" and spec.choices:
+        return spec.choices[0]
+    if spec.email:
+        return "preview@example.com"
+    return {"date": "2024-01-10", "datetime": "2024-01-10T09:00", "time": "09:00", "color": "#000000"}.get(
+        spec.kind, "example"
+    )
+
+
+def preview_options(defn: TaskDefinition) -> dict[str, Any]:
+    options = dict(defn.options)
+    for key in defn.missing_required_options:
+        options[key] = placeholder_option(key)
+    return options
+
+
+def preview_request(defn: TaskDefinition, event: dict[str, Any]) -> RenderRequest:
+    shop = sample_shop()
+    options = preview_options(defn)
+    return RenderRequest(
+        script=defn.script,
+        options=options,
+        event=event,
+        task={
+            "id": PREVIEW_TASK_ID,
+            "name": defn.name,
+            "options": options,
+            "subscriptions": defn.subscriptions,
+            "subscriptions_template": defn.subscriptions_template,
+            "shopify_api_version": defn.shopify_api_version,
+        },
+        shop=shop,
+        cache=None,
+        shopify=None,
+        timezone=shop["iana_timezone"],
+        preview=True,
+    )
+
+
+def check_file(path: Path) -> CheckReport:
+    report = CheckReport(file=str(path))
+    try:
+        defn = parse_export(path.read_bytes())
+    except OSError as err:
+        report.errors.append({"stage": "read", "message": str(err)})
+        return report
+    except TaskImportError as err:
+        report.errors.append({"stage": "parse", "field": err.field, "message": str(err)})
+        return report
+    report.parsed = True
+    report.subscriptions = defn.subscriptions
+    report.subscriptions_match = set(defn.subscriptions) == set(defn.exported_subscriptions)
+    if not report.subscriptions_match:
+        report.warnings.append(
+            "exported subscriptions are stale: "
+            f"export has {sorted(set(defn.exported_subscriptions))}, template renders {sorted(set(defn.subscriptions))}"
+        )
+    if defn.missing_required_options:
+        report.warnings.append(
+            "required options are empty (previews use placeholder values): "
+            + ", ".join(defn.missing_required_options)
+        )
+
+    action_types: set[str] = set()
+    for description, event in preview_events(defn):
+        report.previews += 1
+        try:
+            result = render_task(preview_request(defn, event))
+        except TaskRenderError as err:
+            report.errors.append(
+                {"stage": "preview", "preview": description, "topic": event["topic"], **err.to_dict()}
+            )
+            continue
+        report.previews_ok += 1
+        action_types.update(a.type for a in result.actions)
+        for value in result.errors:
+            report.warnings.append(f"preview {description!r} emitted an error object: {json.dumps(value)[:200]}")
+    report.action_types = sorted(action_types)
+    return report
+
+
+def run_check(files: list[Path], as_json: bool) -> int:
+    """Check every file; print a report to stdout; return the process exit code."""
+    reports: list[CheckReport] = []
+    if len(files) > 5:
+        from rich.progress import Progress
+        from rich.console import Console
+
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            bar = progress.add_task("checking tasks", total=len(files))
+            for path in files:
+                reports.append(check_file(path))
+                progress.advance(bar)
+    else:
+        reports = [check_file(path) for path in files]
+
+    if as_json:
+        out = []
+        for r in reports:
+            data = asdict(r)
+            out.append(data)
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_text(reports)
+    return 1 if any(r.failed for r in reports) else 0
+
+
+def _print_text(reports: list[CheckReport]) -> None:
+    for r in reports:
+        status = "FAIL" if r.failed else "ok"
+        subs = "subscriptions match" if r.subscriptions_match else "subscriptions STALE"
+        print(
+            f"{status:4} {r.file}: previews {r.previews_ok}/{r.previews}, {subs}"
+            + (f", actions: {', '.join(r.action_types)}" if r.action_types else "")
+        )
+        for err in r.errors:
+            where = f" (line {err['line']}, column {err['column']})" if err.get("line") else ""
+            context = f" [{err['preview']}]" if err.get("preview") else ""
+            print(f"     error{context}: {err['message']}{where}")
+        for warning in r.warnings:
+            print(f"     warning: {warning}")
+    failed = sum(r.failed for r in reports)
+    print(f"{len(reports) - failed}/{len(reports)} task(s) passed")
