@@ -344,7 +344,8 @@ def parse_export(data: dict | str | bytes) -> TaskDefinition:
     name = _field(data, "name", str, required=True)
     if not name.strip():
         raise TaskImportError("name", "must not be empty")
-    script = _field(data, "script", str, default="")
+    # The library schema requires a script (it may be empty, for storefront-JavaScript-only tasks).
+    script = _field(data, "script", str, required=True)
     raw_options = _field(data, "options", dict, default={})
     for key in raw_options:
         if not OPTION_KEY.match(key):

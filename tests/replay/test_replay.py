@@ -1,0 +1,79 @@
+"""Replay event-workflow histories against the current workflow code.
+
+Runs can wait for months on offset timers and stay open 15 days for retries, so a deploy must
+never break a history already in flight. Committed histories (tests/replay/histories/) come
+from earlier versions; fresh ones are recorded here from the scenarios that exercise every
+branch. Set RATCHET_RECORD_HISTORIES=1 to (re)write the committed set after a deliberate,
+`workflow.patched`-guarded change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from ratchet.ledger import event_workflow_id
+from ratchet.models import RunKind, RunState
+from starter.api import Ratchet
+from tests.conftest import eventually
+from tests.support.runs import of_kind, settled, wait_for_runs
+from tests.support.tasks import add_task
+from workflows.event import EventWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def replayer() -> Replayer:
+    return Replayer(workflows=[EventWorkflow], data_converter=pydantic_data_converter)
+
+
+async def test_committed_histories_replay() -> None:
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, "no recorded histories: run with RATCHET_RECORD_HISTORIES=1 once"
+    for path in files:
+        from temporalio.client import WorkflowHistory
+
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        await replayer().replay_workflow(history)
+
+
+async def _scenarios(api: Ratchet) -> dict[str, str]:
+    """Event ids of runs that went through each branch of the workflow."""
+    await add_task(api, "Replay echo", '{% action "echo", x: 1 %}', ["user/replay/flow", "user/replay/flow+20.seconds"])
+    await add_task(
+        api,
+        "Replay sequence",
+        '{% action "echo", a: 1 %}{% action "echo", __error: "stop" %}{% action "echo", c: 3 %}',
+        ["user/replay/seq"],
+        perform_action_runs_in_sequence=True,
+        halt_action_run_sequence_on_error=True,
+    )
+    await add_task(api, "Replay retry", '{% action "test_flaky", succeed_on: 2 %}', ["user/replay/retry"])
+    flow = await api.send_event("user/replay/flow", None)
+    seq = await api.send_event("user/replay/seq", None)
+    retry = await api.send_event("user/replay/retry", None)
+    await wait_for_runs(api, flow, settled(2))
+    runs = await wait_for_runs(api, seq, settled(3))
+    await wait_for_runs(api, retry, settled(1))
+    failed = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.failed and not (r.error or "").startswith("halted"))
+    await api.retry_run(failed.id, reason="replay scenario")
+
+    async def retried() -> bool:
+        return (await api.get_run(failed.id)).attempts == 2
+
+    await eventually(retried)
+    return {"offset-and-flow": flow, "sequence-halt-manual-retry": seq, "automatic-retry": retry}
+
+
+async def test_fresh_histories_replay(api: Ratchet, client: Client) -> None:
+    scenarios = await _scenarios(api)
+    for name, event_id in scenarios.items():
+        handle = client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
+        history = await handle.fetch_history()
+        await replayer().replay_workflow(history)
+        if os.environ.get("RATCHET_RECORD_HISTORIES"):
+            (HISTORIES / f"{name}.json").write_text(history.to_json())

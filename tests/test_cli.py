@@ -1,0 +1,147 @@
+"""The `ratchet` CLI as a user runs it: real processes, one-line errors, non-zero exits, JSON output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ratchet.config import Settings
+from ratchet.models import RunKind, RunState
+from starter.api import Ratchet
+from tests.support.runs import settled, wait_for_runs
+from tests.support.tasks import export
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def ratchet(settings: Settings, shop: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a real process; off the event loop, because the test's worker shares it."""
+    return await asyncio.to_thread(_run_cli, settings, shop, args)
+
+
+def _run_cli(settings: Settings, shop: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "RATCHET_HOME": str(settings.home),
+        "RATCHET_DATABASE_URL": settings.effective_database_url,
+        "RATCHET_TEMPORAL_ADDRESS": settings.effective_temporal_address,
+        "RATCHET_TASK_QUEUE": settings.task_queue,
+        "RATCHET_TIME_SCALE": str(settings.time_scale),
+        "RATCHET_SHOP": shop,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "starter.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], contains: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert contains in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+async def test_import_send_list_show(api: Ratchet, tmp_path: Path) -> None:
+    settings, shop = api.settings, api.settings.shop
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps(export("CLI task", '{% action "echo", got: event.data.n %}', ["user/cli/test"])))
+    imported = await ratchet(settings, shop, "task", "import", str(task_file))
+    assert imported.returncode == 0, imported.stderr
+    task_id = imported.stdout.strip().splitlines()[-1]
+    assert (await api.get_task(task_id)).name == "CLI task"
+
+    sent = await ratchet(settings, shop, "event", "send", "user/cli/test", "--data", '{"n": 7}', "--id", "cli-1")
+    assert sent.returncode == 0, sent.stderr
+    event_id = sent.stdout.strip().splitlines()[-1]
+    again = await ratchet(settings, shop, "event", "send", "user/cli/test", "--data", '{"n": 8}', "--id", "cli-1")
+    assert again.stdout.strip().splitlines()[-1] == event_id
+    await wait_for_runs(api, event_id, settled(1))
+
+    listed = await ratchet(settings, shop, "runs", "list", "--event", event_id, "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert sorted(r["kind"] for r in rows) == ["action", "event", "task"]
+    required = {"id", "kind", "state", "topic", "event_id", "parent_id", "task_id", "task_name", "action_type", "attempts", "run_at", "started_at", "stopped_at", "error"}
+    assert all(required <= set(r) for r in rows)
+    action = next(r for r in rows if r["kind"] == "action")
+    assert action["state"] == "Succeeded" and action["task_name"] == "CLI task"
+    assert action["started_at"].endswith("+00:00")
+
+    by_task = json.loads((await ratchet(settings, shop, "runs", "list", "--task", "CLI task", "--kind", "action", "--json")).stdout)
+    assert [r["id"] for r in by_task] == [action["id"]]
+    shown = await ratchet(settings, shop, "runs", "show", action["id"], "--json")
+    assert json.loads(shown.stdout)["id"] == action["id"]
+
+    refused = await ratchet(settings, shop, "runs", "retry", action["id"])
+    one_line_error(refused, "only failed action runs can be retried")
+
+
+async def test_task_run_button_prints_event_id(api: Ratchet, tmp_path: Path) -> None:
+    task_file = tmp_path / "button.json"
+    task_file.write_text(json.dumps(export("Button", '{% action "echo", text: event.data %}', ["mechanic/user/text"])))
+    await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
+    result = await ratchet(api.settings, api.settings.shop, "task", "run", "Button", "--text", "hello")
+    assert result.returncode == 0, result.stderr
+    runs = await wait_for_runs(api, result.stdout.strip().splitlines()[-1], settled(1))
+    action = next(r for r in runs if r.kind == RunKind.action)
+    assert action.state == RunState.succeeded
+    assert (await api.get_run(action.id)).result == {"text": "hello"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("event", "send", "Not A Topic"), "invalid topic"),
+        (("event", "send", "user/a/b", "--data", "{oops"), "invalid JSON"),
+        (("event", "send", "user/a/b", "--data", "@/nonexistent.json"), "cannot read"),
+        (("runs", "show", "no-such-run"), "unknown run"),
+        (("runs", "list", "--task", "no-such-task"), "unknown task"),
+        (("runs", "list", "--state", "Bogus"), "Bogus"),
+        (("task", "enable", "no-such-task"), "unknown task"),
+        (("task", "import", "/nonexistent.json"), "cannot read"),
+        (("shop", "add", "x", "--timezone", "Mars/Olympus"), "unknown time zone"),
+    ],
+)
+async def test_bad_input_is_one_line_and_nonzero(api: Ratchet, args: tuple[str, ...], message: str) -> None:
+    before = len(await api.list_runs())
+    one_line_error(await ratchet(api.settings, api.settings.shop, *args), message)
+    assert len(await api.list_runs()) == before
+
+
+async def test_invalid_export_imports_nothing(api: Ratchet, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "No script"')
+    one_line_error(await ratchet(api.settings, api.settings.shop, "task", "import", str(bad)), "invalid task export")
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({"name": "x", "options": {}, "subscriptions_template": "", "docs": ""}))
+    one_line_error(await ratchet(api.settings, api.settings.shop, "task", "import", str(missing)), "script")
+    assert await api.list_tasks() == []
+
+
+async def test_required_options_import_disabled_until_configured(api: Ratchet, tmp_path: Path) -> None:
+    task_file = tmp_path / "opts.json"
+    task_file.write_text(
+        json.dumps(export("Needs options", '{% action "echo", to: options.email__required %}', ["user/opt/go"], options={"email__required": None}))
+    )
+    imported = await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
+    assert imported.returncode == 0 and "email__required" in imported.stdout
+    assert not (await api.get_task("Needs options")).enabled
+    one_line_error(await ratchet(api.settings, api.settings.shop, "task", "enable", "Needs options"), "email__required")
+    configured = await ratchet(api.settings, api.settings.shop, "task", "configure", "Needs options", "--option", "email__required=ops@example.com")
+    assert configured.returncode == 0, configured.stderr
+    assert (await ratchet(api.settings, api.settings.shop, "task", "enable", "Needs options")).returncode == 0
+    assert (await api.get_task("Needs options")).enabled
+
+
+async def test_shop_secrets_are_never_printed(api: Ratchet) -> None:
+    result = await ratchet(api.settings, api.settings.shop, "shop", "set", api.settings.shop, "--access-token", "shpat_secret123", "--webhook-secret", "whsec_456")
+    assert result.returncode == 0, result.stderr
+    assert "shpat_secret123" not in result.stdout + result.stderr and "whsec_456" not in result.stdout
+    assert "access token set" in result.stdout
