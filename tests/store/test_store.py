@@ -1,0 +1,108 @@
+"""The store on both databases: schema, idempotent writes, aware timestamps, the attempt log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from ratchet import ledger
+from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Shop, Task, utcnow
+from ratchet.store import Store
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'r.db'}" if request.param == "sqlite" else POSTGRES_URL
+    store = Store(url)
+    store.create_schema()
+    yield store
+    store.dispose()
+
+
+def _event(store: Store, shop_id: str) -> Event:
+    with store.session() as session:
+        session.add(Shop(id=shop_id, timezone="Europe/Berlin", created_at=utcnow()))
+    event = Event(id=str(uuid.uuid4()), shop_id=shop_id, topic="user/a/b", data={"k": [1, 2]}, workflow_id="w", created_at=utcnow())
+    with store.session() as session:
+        session.add(event)
+    return event
+
+
+def test_default_shop_exists(db: Store) -> None:
+    with db.session() as session:
+        assert session.get(Shop, "default") is not None
+
+
+def test_insert_ignore_never_duplicates(db: Store) -> None:
+    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
+    run_id = ledger.derived_id("test", event.id)
+    row = ledger.new_run_row(run_id=run_id, kind=RunKind.event, event=event, parent_id=None, state=RunState.due, run_at=utcnow())
+    for _ in range(3):  # a retried or replayed activity writes the same rows again
+        with db.session() as session:
+            db.insert_ignore(session, Run, [row])
+    with db.session() as session:
+        assert len(list(session.exec(select(Run).where(Run.event_id == event.id)))) == 1
+
+
+def test_attempts_are_keyed_by_run_and_number(db: Store) -> None:
+    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
+    run_id = ledger.derived_id("attempts", event.id)
+    with db.session() as session:
+        db.insert_ignore(session, Run, [ledger.new_run_row(run_id=run_id, kind=RunKind.action, event=event, parent_id=None, state=RunState.due, run_at=utcnow())])
+    ledger.begin_attempt(db, run_id, 1, None)
+    ledger.begin_attempt(db, run_id, 1, None)  # the same attempt replayed
+    retry_at = ledger.schedule_retry(db, run_id, "boom", timedelta(seconds=30))
+    ledger.begin_attempt(db, run_id, 2, None)
+    ledger.fail(db, run_id, "boom again")
+    with db.session() as session:
+        attempts = list(session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id)))
+        run = session.get(Run, run_id)
+    assert sorted(a.attempt for a in attempts) == [1, 2]
+    first = next(a for a in attempts if a.attempt == 1)
+    assert first.retry_at == retry_at and first.error == "boom"
+    assert run is not None and run.state == RunState.failed and run.attempts == 2 and run.ok is False
+
+
+def test_timestamps_come_back_timezone_aware(db: Store) -> None:
+    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
+    with db.session() as session:
+        loaded = session.get(Event, event.id)
+    assert loaded is not None and loaded.created_at is not None
+    assert loaded.created_at.tzinfo is not None
+    assert loaded.created_at == event.created_at
+    assert loaded.data == {"k": [1, 2]}
+    with pytest.raises(Exception):
+        with db.session() as session:
+            session.add(Shop(id=f"naive-{uuid.uuid4().hex[:6]}", created_at=datetime(2026, 1, 1)))
+
+
+def test_task_names_are_unique_per_shop(db: Store) -> None:
+    shop = f"s-{uuid.uuid4().hex[:8]}"
+    _event(db, shop)
+    with db.session() as session:
+        session.add(Task(id=str(uuid.uuid4()), shop_id=shop, name="Same"))
+    with pytest.raises(IntegrityError):
+        with db.session() as session:
+            session.add(Task(id=str(uuid.uuid4()), shop_id=shop, name="Same"))
+    with db.session() as session:
+        assert len(list(session.exec(select(Task).where(Task.shop_id == shop)))) == 1
+
+
+def test_withdrawn_attempt_leaves_no_trace(db: Store) -> None:
+    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
+    run_id = ledger.derived_id("withdraw", event.id)
+    with db.session() as session:
+        db.insert_ignore(session, Run, [ledger.new_run_row(run_id=run_id, kind=RunKind.action, event=event, parent_id=None, state=RunState.due, run_at=utcnow())])
+    ledger.begin_attempt(db, run_id, 1, None)
+    ledger.withdraw_attempt(db, run_id, 1, "throttled")
+    with db.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None and run.attempts == 0 and run.state == RunState.due
+        assert session.get(RunAttempt, (run_id, 1)) is None
