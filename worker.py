@@ -14,11 +14,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.runs import RunActivities
+from activities.scheduler import SchedulerActivities
 from ratchet.config import Settings, load_settings
 from ratchet.events import EventService
+from ratchet.scheduler import sync_all_schedules
 from ratchet.store import Store, get_store
 from ratchet.temporal import connect, ensure_search_attributes
 from workflows.event import EventWorkflow
+from workflows.scheduler import SchedulerTickWorkflow
 
 # A killed worker's sticky queue would hold its workflows' next task for 10 s by default.
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
@@ -40,15 +43,16 @@ def build_worker(
     activities: bool = True,
     max_concurrent_activities: int | None = None,
 ) -> Worker:
-    run_activities = RunActivities(settings, store, build_services(settings, store, client))
+    services = build_services(settings, store, client)
+    run_activities = RunActivities(settings, store, services)
     kwargs: dict[str, Any] = {}
     if max_concurrent_activities is not None:
         kwargs["max_concurrent_activities"] = max_concurrent_activities
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[EventWorkflow] if workflows else [],
-        activities=run_activities.all() if activities else [],
+        workflows=[EventWorkflow, SchedulerTickWorkflow] if workflows else [],
+        activities=run_activities.all() + SchedulerActivities(services["events"]).all() if activities else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
         **kwargs,
     )
@@ -59,6 +63,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     await ensure_search_attributes(client)
     store = get_store(settings.effective_database_url)
     worker = build_worker(client, settings, store)
+    # Catch up schedule changes made while no Temporal was reachable (offline CLI edits).
+    await sync_all_schedules(client, store, task_queue=settings.task_queue)
     async with worker:
         await (stop.wait() if stop else asyncio.Event().wait())
 

@@ -19,7 +19,7 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ratchet import ledger
+from ratchet import followups, ledger
 from ratchet.actions.base import ActionContext, ActionError, get_handler
 from ratchet.config import Settings
 from ratchet.messages import (
@@ -38,6 +38,7 @@ from ratchet.messages import (
 from ratchet.shopify.client import ShopifyConfig, ShopifyRateLimitExceeded, ShopifyThrottled, make_liquid_shopify_callable
 from ratchet.shopify.throttle import seconds_until_available
 from ratchet.cache import CacheView
+from ratchet.filters import FilterError, rejecting_filter
 from ratchet.models import Event, Run, RunKind, RunState, Shop, Task, utcnow
 from ratchet.render_context import event_object, shop_object, task_object
 from ratchet.routing import match_tasks
@@ -52,6 +53,10 @@ HEARTBEAT_AFTER_SECONDS = 5.0
 
 class PermanentRunError(Exception):
     """A failure that retrying cannot fix (disabled task, Liquid error, error object, …)."""
+
+
+class TaskUnavailableError(PermanentRunError):
+    """The run's task was disabled or deleted: the run fails instantly and raises no error event (spec 9)."""
 
 
 def retry_delay(settings: Settings, budget_attempt: int) -> timedelta:
@@ -121,6 +126,10 @@ class RunActivities:
         if permanent or budget_attempt >= MAX_ATTEMPTS:
             result_meta = getattr(exc, "result_meta", None)
             await asyncio.to_thread(ledger.fail, self.store, run_id, message, result, result_meta)
+            # Follow-ups of a terminal failure: mechanic/actions/perform and mechanic/errors/*.
+            await followups.emit_followups(
+                self.store, self.services.get("events"), run_id, report_error=not isinstance(exc, TaskUnavailableError)
+            )
             return ApplicationError(message, {"attempts": attempt}, type=RUN_FAILED, non_retryable=True)
         delay = retry_delay(self.settings, budget_attempt)
         await asyncio.to_thread(ledger.schedule_retry, self.store, run_id, message, delay)
@@ -152,6 +161,14 @@ class RunActivities:
             shop = session.get(Shop, run.shop_id)
             if event is None or shop is None:
                 raise PermanentRunError(f"event {run.event_id} or shop {run.shop_id} no longer exists")
+            # Store event filters first (spec 4.6): a dropped event makes no task runs.
+            try:
+                dropped_by = rejecting_filter(session, self.store, event, shop)
+            except FilterError as exc:
+                raise PermanentRunError(str(exc)) from exc
+            if dropped_by is not None:
+                ledger.succeed(session, ledger.get_run(session, run.id), {"task_run_ids": [], "filtered_by": dropped_by})
+                return []
             # Retry context: a retried event run sees the current task set and subscriptions.
             tasks = list(session.exec(select(Task).where(Task.shop_id == shop.id)).all())
             matches = match_tasks(event, tasks)
@@ -199,9 +216,9 @@ class RunActivities:
     def _load_task(self, session: Any, run: Run) -> Task:
         task = session.get(Task, run.task_id) if run.task_id else None
         if task is None:
-            raise PermanentRunError(f"task {run.task_name or run.task_id} was deleted")
+            raise TaskUnavailableError(f"task {run.task_name or run.task_id} was deleted")
         if not task.enabled:
-            raise PermanentRunError(f"task {task.name!r} is disabled")
+            raise TaskUnavailableError(f"task {task.name!r} is disabled")
         return task
 
     def _task_run(self, run: Run, attempt: int) -> TaskRunOutcome:
@@ -238,6 +255,10 @@ class RunActivities:
         with self.store.session() as session:
             event = session.get(Event, run.event_id)
             assert event is not None
+            # Loop prevention (spec 4.8): a perform-chain run repeating its predecessor fails.
+            loop = followups.perform_loop_error(session, event, objects)
+            if loop is not None:
+                raise PermanentRunError(loop)
             for position, action in enumerate(rendered.actions):
                 action_run_id = ledger.derived_id(run.id, run.manual_retries, position)
                 follower = task.perform_action_runs_in_sequence and position > 0
@@ -299,6 +320,8 @@ class RunActivities:
                 exc.result_meta = ctx.result_meta  # type: ignore[attr-defined]  # kept on failed runs too
                 raise
             await asyncio.to_thread(self._finish_action, run.id, result, ctx.result_meta)
+            # Follow-up of a succeeded action run: mechanic/actions/perform (never raises).
+            await followups.emit_followups(self.store, self.services.get("events"), run.id)
             return ActionRunOutcome(attempts=attempt)
 
         return await self._attempt(inp, ActionRunOutcome, body)
@@ -313,7 +336,12 @@ class RunActivities:
 
     @activity.defn(name="fail_runs")
     async def fail_runs(self, inp: FailRunsInput) -> None:
+        report = await asyncio.to_thread(followups.runs_to_report, self.store, inp.run_ids)
         await asyncio.to_thread(ledger.fail_many, self.store, inp.run_ids, inp.reason)
+        # Runs the workflow fails itself (crashed last attempt, Shopify limit never recovered)
+        # get the same follow-ups as runs that failed in their activity.
+        for run_id in report:
+            await followups.emit_followups(self.store, self.services.get("events"), run_id)
 
     @activity.defn(name="note_run")
     async def note_run(self, inp: RunNoteInput) -> None:

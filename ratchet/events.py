@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.common import Priority, TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -152,27 +153,32 @@ class EventService:
         return CreatedEvent(event_id, workflow_id, duplicate=not inserted)
 
     def _insert(self, event: Event, event_run_id: str) -> bool:
-        with self.store.session() as session:
-            if session.get(Shop, event.shop_id) is None:
-                raise UnknownShop(f"unknown shop {event.shop_id!r}")
-            if session.get(Event, event.id) is not None:
-                return False
-            session.add(event)
-            session.flush()
-            self.store.insert_ignore(
-                session,
-                Run,
-                [
-                    ledger.new_run_row(
-                        run_id=event_run_id,
-                        kind=RunKind.event,
-                        event=event,
-                        parent_id=None,
-                        state=RunState.scheduled if event.run_at else RunState.due,
-                        run_at=event.run_at or event.created_at,
-                    )
-                ],
-            )
+        """Write the event and its event run; False when the event already exists."""
+        try:
+            with self.store.session() as session:
+                if session.get(Shop, event.shop_id) is None:
+                    raise UnknownShop(f"unknown shop {event.shop_id!r}")
+                if session.get(Event, event.id) is not None:
+                    return False
+                session.add(event)
+                session.flush()
+                self.store.insert_ignore(
+                    session,
+                    Run,
+                    [
+                        ledger.new_run_row(
+                            run_id=event_run_id,
+                            kind=RunKind.event,
+                            event=event,
+                            parent_id=None,
+                            state=RunState.scheduled if event.run_at else RunState.due,
+                            run_at=event.run_at or event.created_at,
+                        )
+                    ],
+                )
+        except IntegrityError:
+            # A concurrent copy of the same event (same idempotency key) got there first.
+            return False
         return True
 
     def _delete(self, event_id: str, event_run_id: str) -> None:

@@ -94,7 +94,7 @@ class Store:
 
 
 # Modules outside models.py that define tables (feature-owned state such as the cache).
-TABLE_MODULES: list[str] = ["ratchet.cache", "ratchet.shopify.throttle", "ratchet.ingress.webhooks"]
+TABLE_MODULES: list[str] = ["ratchet.cache", "ratchet.shopify.throttle", "ratchet.ingress.webhooks", "ratchet.filters"]
 
 _stores: dict[str, Store] = {}
 

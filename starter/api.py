@@ -142,6 +142,18 @@ class Ratchet:
     async def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    async def _sync_schedules(self, shop_id: str) -> None:
+        """Match the shop's scheduler schedules to its tasks; offline (no Temporal) the next worker start does it."""
+        from ratchet.scheduler import sync_schedules
+
+        client = self._client
+        if client is None:
+            try:
+                client = await asyncio.wait_for(connect(self.settings), timeout=5)
+            except (RuntimeError, asyncio.TimeoutError):
+                return
+        await sync_schedules(client, self.store, shop_id, task_queue=self.settings.task_queue)
+
     # -- shops -----------------------------------------------------------------------------------
 
     async def set_shop(
@@ -176,7 +188,10 @@ class Ratchet:
                 session.add(shop)
                 return shop
 
-        return await self._db(write)
+        shop = await self._db(write)
+        if timezone_name is not None and not create:
+            await self._sync_schedules(shop_id)
+        return shop
 
     async def get_shop(self, shop_id: str) -> Shop:
         def read() -> Shop:
@@ -229,7 +244,9 @@ class Ratchet:
                 session.add(task)
                 return ImportedTask(task, list(definition.missing_required_options), replaced)
 
-        return await self._db(write)
+        imported = await self._db(write)
+        await self._sync_schedules(shop_id)
+        return imported
 
     def _find_task(self, session: Any, shop_id: str, ref: str) -> Task:
         task = session.exec(
@@ -271,7 +288,9 @@ class Ratchet:
                 session.add(task)
                 return task
 
-        return await self._db(write)
+        task = await self._db(write)
+        await self._sync_schedules(task.shop_id)
+        return task
 
     async def configure_task(self, ref: str, updates: dict[str, Any], shop_id: str | None = None) -> Task:
         from ratchet.taskdef import TaskDefinition, TaskImportError, configure_options
@@ -297,7 +316,9 @@ class Ratchet:
                 session.add(task)
                 return task
 
-        return await self._db(write)
+        task = await self._db(write)
+        await self._sync_schedules(task.shop_id)
+        return task
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -398,17 +419,25 @@ class Ratchet:
 
     async def retry_run(self, run_id: str, reason: str = "", shop_id: str | None = None) -> RetryAccepted:
         """Manual retry through the workflow's validated update: ineligible runs are refused with the reason."""
+        shop_id = shop_id or self.settings.shop
         run = await self.get_run(run_id, shop_id)
-        handle = self.client.get_workflow_handle(ledger.event_workflow_id(self.settings.shop if shop_id is None else shop_id, run.event_id))
-        try:
-            return await handle.execute_update("retry_run", RetryRequest(run_id=run_id, reason=reason), result_type=RetryAccepted)
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            raise RatchetError(f"cannot retry: {getattr(cause, 'message', None) or cause}") from exc
-        except RPCError as exc:
-            if "already completed" in str(exc):
-                raise RatchetError(f"cannot retry: the event's retention window has passed ({run.event_id})") from exc
-            raise RatchetError(f"cannot retry: {exc}") from exc
+        handle = self.client.get_workflow_handle(ledger.event_workflow_id(shop_id, run.event_id))
+        request = RetryRequest(run_id=run_id, reason=reason)
+        # The ledger records a run's end a moment before its workflow hears of it; a retry asked
+        # for in that moment is let through once the workflow has caught up.
+        for _ in range(20):
+            try:
+                return await handle.execute_update("retry_run", request, result_type=RetryAccepted)
+            except WorkflowUpdateFailedError as exc:
+                message = str(getattr(exc.cause, "message", None) or exc.cause)
+                if not (run.state.terminal and "only finished runs" in message):
+                    raise RatchetError(f"cannot retry: {message}") from exc
+            except RPCError as exc:
+                if "already completed" in str(exc):
+                    raise RatchetError(f"cannot retry: the event's retention window has passed ({run.event_id})") from exc
+                raise RatchetError(f"cannot retry: {exc}") from exc
+            await asyncio.sleep(0.25)
+        raise RatchetError(f"cannot retry: run {run_id} is still being performed")
 
 
 def load_json_argument(value: str) -> Any:

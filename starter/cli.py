@@ -370,5 +370,14 @@ def main(argv: list[str] | None = None) -> None:
     os._exit(code)
 
 
+from starter.ingress_cli import register as _register_ingress  # noqa: E402  (needs the helpers above)
+
+_register_ingress(app, shop_app)
+
+from starter.filter_cli import register as _register_filters  # noqa: E402  (needs the helpers above)
+
+_register_filters(app)
+
+
 if __name__ == "__main__":
     main()

@@ -47,17 +47,27 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
             raise RatchetError(str(exc)) from exc
         settings = dataclasses.replace(settings, temporal_address=server.address)
     try:
+        from ratchet.ingress.app import IngressConfig, serve_with_settings
+
         worker_task = asyncio.create_task(run_worker_until_signalled(settings, stop))
+        ingress = IngressConfig()
+        ingress_task = asyncio.create_task(serve_with_settings(settings, stop, ingress))
         await asyncio.sleep(0.5)
         if worker_task.done():
             worker_task.result()
+        if ingress_task.done():
+            try:
+                ingress_task.result()
+            except OSError as exc:
+                raise RatchetError(f"{exc}; set RATCHET_HTTP_PORT to use another port") from exc
         print(f"Temporal:      {settings.effective_temporal_address} (namespace {settings.namespace})")
         if server is not None and server.ui_url:
             print(f"Web UI:        {server.ui_url}/namespaces/{settings.namespace}/workflows")
         print(f"Database:      {settings.effective_database_url}")
         print(f"Task queue:    {settings.task_queue}")
+        print(f"Ingress:       http://{ingress.host}:{ingress.port} (webhooks)")
         print("Ratchet is running; Ctrl-C stops it.", flush=True)
-        await worker_task
+        await asyncio.gather(worker_task, ingress_task)
     finally:
         if server is not None:
             server.stop()

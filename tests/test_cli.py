@@ -36,7 +36,7 @@ def _run_cli(settings: Settings, shop: str, args: tuple[str, ...]) -> subprocess
         "RATCHET_SHOP": shop,
     }
     return subprocess.run(
-        [sys.executable, "-m", "starter.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [str(Path(sys.executable).parent / "ratchet"), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )
 
 

@@ -88,7 +88,6 @@ class EventWorkflow:
         self._published = (attrs.get(RUN_STATE) or "", tuple(attrs.get(TASK_NAMES) or ()))
         if inp.runs is not None:
             self._runs = {r.id: r for r in inp.runs}
-            self._publish()
         else:
             delayed = inp.run_at is not None and inp.run_at > workflow.now()
             self._add(RunView(id=inp.event_run_id, kind=RunKind.event, state=RunState.scheduled if delayed else RunState.due))
@@ -99,6 +98,7 @@ class EventWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             if self._in_flight:
                 continue
+            self._publish()
             info = workflow.info()
             if info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_EVENTS_BEFORE_CONTINUE:
                 workflow.continue_as_new(inp.model_copy(update={"runs": list(self._runs.values())}))
@@ -113,7 +113,7 @@ class EventWorkflow:
     async def _event_run(self, delayed: bool, retry_note: str | None = None) -> None:
         assert self._input is not None
         if delayed and self._input.run_at is not None:
-            await workflow.sleep(self._input.run_at - workflow.now(), summary="event run_at")
+            await self._sleep(self._input.run_at - workflow.now(), summary="event run_at")
         outcome = await self._perform(self._input.event_run_id, retry_note)
         if not isinstance(outcome, EventRunOutcome):
             return
@@ -136,7 +136,7 @@ class EventWorkflow:
             run_id = planned.run_id
             if planned.delay_seconds > 0:
                 # The subscription offset: a durable timer, visible in the UI with its line.
-                await workflow.sleep(timedelta(seconds=planned.delay_seconds), summary=f"offset {planned.subscription}")
+                await self._sleep(timedelta(seconds=planned.delay_seconds), summary=f"offset {planned.subscription}")
                 self._set_state(run_id, RunState.due)
         assert run_id is not None
         outcome = await self._perform(run_id, retry_note)
@@ -233,7 +233,7 @@ class EventWorkflow:
                 self._set_state(run_id, RunState.failed)
                 return None
             self._set_state(run_id, RunState.due)
-            await workflow.sleep(timedelta(seconds=outcome.throttle_wait_seconds), summary="Shopify rate limit")
+            await self._sleep(timedelta(seconds=outcome.throttle_wait_seconds), summary="Shopify rate limit")
             started_an_attempt = outcome.budget_used > inp.budget_used or outcome.attempts > inp.attempt_base
             inp = inp.model_copy(
                 update={
@@ -334,13 +334,23 @@ class EventWorkflow:
 
     def _add(self, view: RunView) -> None:
         self._runs[view.id] = view
-        self._publish()
 
     def _set_state(self, run_id: str, state: RunState) -> None:
         self._runs[run_id].state = state
+
+    async def _sleep(self, duration: timedelta, summary: str) -> None:
+        """A durable wait; the search attributes show what the event waits on first."""
         self._publish()
+        await workflow.sleep(duration, summary=summary)
 
     def _publish(self) -> None:
+        """Mirror the summary state to search attributes.
+
+        Called when the workflow starts waiting (timers, rate limits) and when its work settles,
+        not on every transition: each upsert is a history event and a visibility write, and
+        Started/Due flickers of a few milliseconds are not worth either. The ledger and the
+        `runs` query have the live state of every run.
+        """
         state = summary_state(list(self._runs.values())).value
         names = tuple(sorted({r.task_name for r in self._runs.values() if r.task_name}))
         if self._published == (state, names):

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from ratchet.models import RunKind, RunState
 from ratchet.store import Store
 from starter.api import Ratchet
+from tests.support.events import wait_until_idle
 from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
 from worker import build_worker
@@ -44,6 +45,8 @@ async def test_actions_before_tasks_before_events(api: Ratchet, client: Client, 
             of_kind(await wait_for_runs(prio, e, lambda rs: len(rs) == 2 and all(r.state.terminal for r in rs)), RunKind.task)[0]
             for e in task_events
         ]
+        for event_id in action_events + task_events:
+            await wait_until_idle(prio, event_id)  # the workflows have seen the failures too
 
     # Phase 2: only workflows are processed; queue event runs, then task runs, then action runs.
     async with build_worker(client, prio.settings, store, task_queue=queue, activities=False):

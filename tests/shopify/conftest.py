@@ -16,20 +16,15 @@ from ratchet.models import Shop
 from ratchet.shopify.throttle import ShopifyThrottleState
 from ratchet.store import Store
 from tests.shopify_fake import ShopifyFake
+from tests.support.servers import shopify_fake_server  # noqa: F401  (fixture)
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(scope="session")
-def _fake_server() -> Iterator[ShopifyFake]:
-    with ShopifyFake() as fake:
-        yield fake
-
-
 @pytest.fixture
-def fake(_fake_server: ShopifyFake) -> ShopifyFake:
-    _fake_server.reset(time_scale=1.0)
-    return _fake_server
+def fake(shopify_fake_server: ShopifyFake) -> ShopifyFake:
+    shopify_fake_server.reset(time_scale=1.0)
+    return shopify_fake_server
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,35 @@
+"""The scheduler tick's activity: create the scheduler event through EventService, once per tick."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ratchet.events import EventService, UnknownShop
+from ratchet.scheduler import TickInput, tick_idempotency_key
+
+
+class SchedulerActivities:
+    def __init__(self, events: EventService) -> None:
+        self.events = events
+
+    @activity.defn(name="create_scheduled_event")
+    async def create_scheduled_event(self, tick: TickInput) -> str:
+        try:
+            created = await self.events.create(
+                shop_id=tick.shop_id,
+                topic=tick.topic,
+                data=None,  # spec 2.3: scheduler events carry no data
+                source="mechanic",
+                idempotency_key=tick_idempotency_key(tick.shop_id, tick.topic, tick.scheduled_at),
+            )
+        except UnknownShop as exc:
+            # The shop is gone; its schedules go at the next sync. Retrying cannot help.
+            raise ApplicationError(str(exc), type="UnknownShop", non_retryable=True) from exc
+        return created.id
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.create_scheduled_event]

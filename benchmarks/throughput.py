@@ -1,0 +1,152 @@
+"""Throughput: N events through event run → task run → one echo action, against bare Temporal.
+
+Both run in the same invocation on the same freshly started embedded dev server (WAL, one
+partition, fairness), each with one worker process of its own:
+  * bare:    a workflow running three trivial activities in sequence with the same priority
+             keys (event 3, task 2, action 1) — the same activity shape without Ratchet's work;
+  * ratchet: the real engine (ledger writes, Liquid render, action registry).
+Events/s = N / (last action done − first start); latency = action done − start, per event.
+
+    uv run python benchmarks/throughput.py [--events 300] [--concurrency 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlmodel import select
+from temporalio.client import Client
+from temporalio.common import Priority
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ratchet.config import load_settings  # noqa: E402
+from ratchet.devserver import DevServer, free_port  # noqa: E402
+from ratchet.models import Run, RunKind, RunState  # noqa: E402
+from ratchet.store import get_store  # noqa: E402
+from ratchet.temporal import connect  # noqa: E402
+from benchmarks.bare import BARE_QUEUE, BareEventWorkflow  # noqa: E402
+from starter.api import Ratchet  # noqa: E402
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def bounded(concurrency: int, jobs: list) -> list:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def run(job):  # type: ignore[no-untyped-def]
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(run(j) for j in jobs))
+
+
+async def measure_bare(address: str, n: int, concurrency: int) -> dict:
+    client = await Client.connect(address)
+    starts: dict[str, datetime] = {}
+
+    async def start(i: int):  # type: ignore[no-untyped-def]
+        wid = f"bare-{i}-{time.time_ns()}"
+        starts[wid] = datetime.now(timezone.utc)
+        return await client.start_workflow(BareEventWorkflow.run, id=wid, task_queue=BARE_QUEUE, priority=Priority(priority_key=3))
+
+    handles = await bounded(concurrency, [lambda i=i: start(i) for i in range(n)])
+    finished = await asyncio.gather(*(h.result() for h in handles))
+    done = {h.id: datetime.fromisoformat(f) for h, f in zip(handles, finished)}
+    return summarize(starts, done)
+
+
+async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
+    starts: dict[str, datetime] = {}
+
+    async def send(i: int):  # type: ignore[no-untyped-def]
+        at = datetime.now(timezone.utc)
+        event_id = await api.send_event("user/bench/go", {"i": i})
+        starts[event_id] = at
+
+    await bounded(concurrency, [lambda i=i: send(i) for i in range(n)])
+
+    def finished() -> dict[str, datetime]:
+        with api.store.session() as session:
+            rows = session.exec(
+                select(Run.event_id, Run.stopped_at).where(
+                    Run.shop_id == api.settings.shop, Run.kind == RunKind.action, Run.state == RunState.succeeded
+                )
+            ).all()
+        return {event_id: stopped for event_id, stopped in rows if stopped is not None}
+
+    while True:
+        done = await asyncio.to_thread(finished)
+        if len(done) >= n:
+            return summarize(starts, done)
+        await asyncio.sleep(0.5)
+
+
+def summarize(starts: dict[str, datetime], done: dict[str, datetime]) -> dict:
+    latencies = [(done[k] - starts[k]).total_seconds() for k in starts]
+    span = (max(done.values()) - min(starts.values())).total_seconds()
+    return {
+        "events": len(starts),
+        "events_per_s": round(len(starts) / span, 2),
+        "p50_s": round(statistics.median(latencies), 3),
+        "p95_s": round(percentile(latencies, 0.95), 3),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
+        await server.start()
+        settings = dataclasses.replace(
+            load_settings(), home=home, database_url=f"sqlite:///{home / 'ratchet.db'}", temporal_address=server.address, shop="default"
+        )
+        env = {**os.environ, "RATCHET_HOME": str(home), "RATCHET_DATABASE_URL": settings.effective_database_url, "RATCHET_TEMPORAL_ADDRESS": server.address}
+        workers = [
+            subprocess.Popen([sys.executable, "-m", "benchmarks.bare", server.address], env=env, cwd=REPO),
+            subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=REPO),
+        ]
+        try:
+            store = get_store(settings.effective_database_url)
+            api = Ratchet(settings, store, await connect(settings))
+            await api.import_task(
+                {"name": "Bench", "script": '{% action "echo", i: event.data.i %}', "options": {}, "subscriptions": ["user/bench/go"], "subscriptions_template": "user/bench/go", "docs": ""}
+            )
+            await asyncio.sleep(2)  # let both workers start polling
+            # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
+            await measure_bare(server.address, 10, args.concurrency)
+            bare = await measure_bare(server.address, args.events, args.concurrency)
+            ours = await measure_ratchet(api, args.events, args.concurrency)
+        finally:
+            for proc in workers:
+                proc.terminate()
+                proc.wait()
+            server.stop()
+    ratio = ours["events_per_s"] / bare["events_per_s"]
+    print(json.dumps({"bare_temporal": bare, "ratchet": ours, "ratio": round(ratio, 2)}, indent=2))
+    print(f"ratchet {ours['events_per_s']} events/s vs bare Temporal {bare['events_per_s']} workflows/s: ratio {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)

@@ -1,0 +1,242 @@
+"""The HTTP ingress (FastAPI on uvicorn): webhooks in, durable events out.
+
+A 2xx means the event's workflow has started (EventService.create returned); anything that
+stops short of that answers an error and leaves nothing behind (EventService removes its
+ledger rows when the start fails). Bodies are capped while they stream in, so an oversized
+request costs at most RATCHET_MAX_BODY_BYTES of memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from ratchet.config import Settings
+from ratchet.events import CreatedEvent, EventService, UnknownShop
+from ratchet.ingress import BadSignature, BodyTooLarge, IngressError, NotFound, Unavailable
+from ratchet.ingress.shopify_webhooks import shop_secret, verify_delivery
+from ratchet.ingress.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, IncomingRequest, event_data, get_webhook, request_id_for, signature_matches
+from ratchet.store import Store
+
+log = logging.getLogger("ratchet.ingress")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+# Senders (Shopify included) retry on 503; this tells polite ones when.
+RETRY_AFTER_SECONDS = 5
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class IngressConfig:
+    host: str = field(default_factory=lambda: os.environ.get("RATCHET_HTTP_HOST") or DEFAULT_HOST)
+    port: int = field(default_factory=lambda: _env_int("RATCHET_HTTP_PORT", DEFAULT_PORT))
+    max_body_bytes: int = field(default_factory=lambda: _env_int("RATCHET_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+    # Proxies whose X-Forwarded-For / -Proto are believed (client_ip in full-request data).
+    forwarded_allow_ips: str = field(default_factory=lambda: os.environ.get("RATCHET_FORWARDED_ALLOW_IPS") or "127.0.0.1")
+
+    def public_url(self) -> str:
+        return os.environ.get("RATCHET_PUBLIC_URL") or f"http://{self.host}:{self.port}"
+
+
+ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+
+
+class LimitBody:
+    """ASGI middleware: 413 past the limit, from Content-Length at once or while the body streams.
+
+    The rest of an oversized body is read and discarded (never stored) up to `DRAIN_FACTOR`
+    times the limit before answering: most HTTP clients only read the response once they
+    have sent the whole request, so closing on them would turn the 413 into a connection
+    reset. Beyond that the connection is simply closed.
+    """
+
+    DRAIN_FACTOR = 4
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._drain(receive, 0)
+            await _error_response(BodyTooLarge(self._message()))(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    if message.get("more_body"):
+                        await self._drain(receive, seen)
+                    # Raised into the handler's body read; the app's IngressError handler answers.
+                    raise BodyTooLarge(self._message())
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _drain(self, receive: Any, seen: int) -> None:
+        while seen <= self.max_bytes * self.DRAIN_FACTOR:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            seen += len(message.get("body", b""))
+            if not message.get("more_body"):
+                return
+
+    def _message(self) -> str:
+        return f"request body exceeds {self.max_bytes} bytes (RATCHET_MAX_BODY_BYTES)"
+
+
+def _error_response(exc: IngressError) -> JSONResponse:
+    headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if isinstance(exc, Unavailable) else None
+    # 413 closes the connection: the unread rest of the body must not be parsed as a request.
+    if isinstance(exc, BodyTooLarge):
+        headers = {"connection": "close"}
+    return JSONResponse({"error": {"message": exc.message, "status": exc.status}}, status_code=exc.status, headers=headers)
+
+
+@contextlib.contextmanager
+def _durable() -> Iterator[None]:
+    """Map failures to start the event onto answers a sender can act on."""
+    try:
+        yield
+    except UnknownShop as exc:
+        raise NotFound(str(exc)) from exc
+    except (RPCError, OperationalError, RuntimeError) as exc:
+        log.warning("event not accepted: %s", exc)
+        raise Unavailable("the event could not be stored; retry later") from exc
+
+
+def create_app(settings: Settings, store: Store, client: Client, config: IngressConfig | None = None) -> FastAPI:
+    config = config or IngressConfig()
+    events = EventService(settings, store, client)
+
+    async def create_event(**fields: Any) -> CreatedEvent:
+        with _durable():
+            return await events.create(**fields)
+
+    app = FastAPI(title="Ratchet ingress", openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(LimitBody, max_bytes=config.max_body_bytes)
+    # Mechanic webhooks accept CORS requests from every origin (spec 10.1).
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST"], allow_headers=["*"], expose_headers=["x-request-id"])
+
+    @app.exception_handler(IngressError)
+    async def ingress_error(_request: Request, exc: IngressError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/webhooks/shopify/{shop_id}")
+    async def shopify_webhook(shop_id: str, request: Request) -> JSONResponse:
+        body = await request.body()
+        secret = await asyncio.to_thread(shop_secret, store, shop_id)
+        delivery = verify_delivery(secret, body, request.headers)
+        created = await create_event(
+            shop_id=shop_id, topic=delivery.topic, data=delivery.data, source="shopify", idempotency_key=delivery.idempotency_key
+        )
+        return JSONResponse({"event_id": created.id, "duplicate": created.duplicate})
+
+    @app.post("/webhooks/{webhook_id}")
+    async def mechanic_webhook(webhook_id: str, request: Request) -> Response:
+        body = await request.body()
+        hook = await asyncio.to_thread(get_webhook, store, webhook_id)
+        request_id = request_id_for(webhook_id, request.headers.get(IDEMPOTENCY_HEADER))
+        if hook is None:
+            # Mechanic answers 204 even for unknown ids: the URL is the only secret, and
+            # a different answer would let anyone probe for valid ones.
+            return Response(status_code=204, headers={"x-request-id": request_id})
+        if hook.secret and not signature_matches(hook.secret, body, request.headers.get(SIGNATURE_HEADER)):
+            raise BadSignature("invalid or missing X-Ratchet-Hmac-SHA256")
+        incoming = IncomingRequest(
+            body=body,
+            content_type=request.headers.get("content-type"),
+            query_string=request.url.query,
+            headers=request.headers.items(),
+            client_ip=request.client.host if request.client else None,
+        )
+        data = event_data(incoming, hook.mode, request_id=request_id, webhook_id=hook.id)
+        await create_event(
+            shop_id=hook.shop_id,
+            topic=hook.topic,
+            data=data,
+            source=f"webhook:{hook.id}",
+            idempotency_key=f"webhook:{hook.id}:{request_id}",
+            webhook_request_id=request_id,
+        )
+        return Response(status_code=204, headers={"x-request-id": request_id})
+
+    return app
+
+
+class _EmbeddedServer(uvicorn.Server):
+    # The process owner (`ratchet serve`, `ratchet dev`, tests) handles signals and sets
+    # `should_exit`; uvicorn must not replace their handlers or re-raise signals on exit.
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+def build_server(app: FastAPI, config: IngressConfig) -> uvicorn.Server:
+    return _EmbeddedServer(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=config.forwarded_allow_ips,
+            # Webhook senders hold connections open; keep them reusable a while.
+            timeout_keep_alive=30,
+        )
+    )
+
+
+async def serve(settings: Settings, store: Store, client: Client, stop: asyncio.Event, config: IngressConfig | None = None) -> None:
+    """Serve until `stop` is set, then finish in-flight requests."""
+    config = config or IngressConfig()
+    server = build_server(create_app(settings, store, client, config), config)
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    try:
+        await serving
+    except SystemExit as exc:  # uvicorn exits this way when it cannot bind
+        raise OSError(f"the ingress could not listen on {config.host}:{config.port}") from exc
+
+
+async def serve_with_settings(settings: Settings, stop: asyncio.Event, config: IngressConfig | None = None) -> None:
+    """`ratchet dev`'s ingress: its own Temporal client and the process-wide store."""
+    from ratchet.store import get_store
+    from ratchet.temporal import connect
+
+    await serve(settings, get_store(settings.effective_database_url), await connect(settings), stop, config)

@@ -1,0 +1,113 @@
+"""Shop status (spec 10.3): what is running, what waits and for how long, and who is waiting.
+
+Counts come from the run ledger (the user's view, the same one `ratchet runs` shows):
+waiting = Due runs, running = Started runs, scheduled = Scheduled runs (offsets, run_at,
+retry back-off); queue lag = now − the oldest Due run's max(run_at, enqueued_at). Temporal
+adds what only it knows: the shop's scheduler schedules and their next fire times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, type_coerce
+from sqlmodel import col, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from ratchet.models import Run, RunKind, RunState, Shop, Task, UTCDateTime, utcnow
+from ratchet.scheduler import SCHEDULER_TOPICS, schedule_id
+from ratchet.store import Store
+
+TOP_N = 10
+
+
+class UnknownShopStatus(LookupError):
+    pass
+
+
+def _by_kind(rows: list[tuple[RunKind, int]]) -> dict[str, int]:
+    counts = {kind.value: 0 for kind in RunKind}
+    for kind, count in rows:
+        counts[RunKind(kind).value] = int(count)
+    return {"total": sum(counts.values()), **counts}
+
+
+def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    with store.session() as session:
+        if session.get(Shop, shop_id) is None:
+            raise UnknownShopStatus(f"unknown shop {shop_id!r}")
+        in_shop = Run.shop_id == shop_id
+        due = (Run.shop_id == shop_id) & (Run.state == RunState.due)
+
+        def per_kind(state: RunState) -> dict[str, int]:
+            rows = session.exec(select(Run.kind, func.count()).where(in_shop, Run.state == state).group_by(Run.kind)).all()
+            return _by_kind(list(rows))
+
+        # The moment a Due run became performable: the later of when it was due and when it was queued.
+        ready_at = case(
+            (col(Run.enqueued_at).is_(None), Run.run_at),
+            (col(Run.run_at).is_(None), Run.enqueued_at),
+            (col(Run.run_at) > col(Run.enqueued_at), Run.run_at),
+            else_=Run.enqueued_at,
+        )
+        oldest = session.exec(select(type_coerce(func.min(ready_at), UTCDateTime())).where(due)).one()
+        count = func.count().label("count")
+        tasks = session.exec(
+            select(Run.task_id, Run.task_name, count).where(due, Run.kind == RunKind.task).group_by(Run.task_id, Run.task_name).order_by(count.desc()).limit(TOP_N)
+        ).all()
+        actions = session.exec(
+            select(Run.action_type, Run.task_id, count).where(due, Run.kind == RunKind.action).group_by(Run.action_type, Run.task_id).order_by(count.desc()).limit(TOP_N)
+        ).all()
+        topics = session.exec(
+            select(Run.topic, count).where(due, Run.kind == RunKind.event).group_by(Run.topic).order_by(count.desc()).limit(TOP_N)
+        ).all()
+        scheduled = session.exec(select(func.count()).where(in_shop, Run.state == RunState.scheduled)).one()
+        enabled_tasks = session.exec(select(func.count()).select_from(Task).where(Task.shop_id == shop_id, Task.enabled)).one()
+        return {
+            "shop": shop_id,
+            "generated_at": now.isoformat(),
+            "running": per_kind(RunState.started),
+            "waiting": per_kind(RunState.due),
+            "scheduled": int(scheduled),
+            "queue_lag_seconds": max(0, round((now - oldest).total_seconds())) if oldest else 0,
+            "top_waiting": {
+                "tasks": [{"id": tid, "name": name, "count": int(n)} for tid, name, n in tasks],
+                "actions": [{"type": kind, "task_id": tid, "count": int(n)} for kind, tid, n in actions],
+                "event_topics": [{"topic": topic, "count": int(n)} for topic, n in topics],
+            },
+            "enabled_tasks": int(enabled_tasks),
+        }
+
+
+async def schedules_status(client: Client, shop_id: str) -> list[dict[str, Any]]:
+    """The shop's scheduler schedules with their next fire time (absent ones are skipped)."""
+
+    async def one(topic: str) -> dict[str, Any] | None:
+        try:
+            description = await client.get_schedule_handle(schedule_id(shop_id, topic)).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        upcoming = description.info.next_action_times
+        return {
+            "topic": topic,
+            "schedule_id": description.id,
+            "time_zone": description.schedule.spec.time_zone_name,
+            "next_run_at": upcoming[0].isoformat() if upcoming else None,
+            "last_run_at": description.info.recent_actions[-1].scheduled_at.isoformat() if description.info.recent_actions else None,
+        }
+
+    found = await asyncio.gather(*(one(topic) for topic in SCHEDULER_TOPICS))
+    return [entry for entry in found if entry is not None]
+
+
+async def shop_status(store: Store, shop_id: str, client: Client | None = None) -> dict[str, Any]:
+    status = await asyncio.to_thread(ledger_status, store, shop_id)
+    if client is not None:
+        status["schedules"] = await schedules_status(client, shop_id)
+    return status

@@ -1,0 +1,52 @@
+"""examples/: the dead man's switch from the monitoring document (spec 11), end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ratchet.cache import CacheView
+from ratchet.models import RunKind, RunState
+from starter.api import Ratchet
+from tests.conftest import eventually
+from tests.support.runs import settled, wait_for_runs
+from tests.support.servers import SmtpServer
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def alerts(smtp: SmtpServer, run_ids: list[str]) -> list:
+    return [message for run_id in run_ids for _, message in smtp.handler.delivered(run_id)]
+
+
+async def tick(api: Ratchet, expected_actions: int) -> list[str]:
+    """One mechanic/scheduler/10min event; the ids of its email action runs once all are done."""
+    event_id = await api.send_event("mechanic/scheduler/10min", None)
+    runs = await wait_for_runs(api, event_id, settled(expected_actions))
+    return [r.id for r in runs if r.kind == RunKind.action and r.action_type == "email"]
+
+
+async def test_dead_mans_switch(api: Ratchet, smtp_env: SmtpServer) -> None:
+    imported = await api.import_task(EXAMPLES / "dead-mans-switch.json")
+    assert imported.task.enabled
+
+    # No flag yet: the tick sends exactly one alert.
+    first = await tick(api, 1)
+    (alert,) = alerts(smtp_env, first)
+    assert alert["Subject"] == "Monitor triggered!" and alert["To"] == "alerts@example.com"
+
+    # The run button sets the flag (setex 600, scaled); a tick meanwhile only logs.
+    trigger = await api.run_task(imported.task.name)
+    trigger_runs = await wait_for_runs(api, trigger, settled(1))
+    (cache_run,) = [r for r in trigger_runs if r.kind == RunKind.action]
+    assert cache_run.action_type == "cache" and cache_run.state == RunState.succeeded
+    assert await tick(api, 0) == []
+
+    # Once the flag expires, the next tick alerts again.
+    flags = CacheView(api.store, api.settings.shop)
+    await eventually(lambda: _missing(flags), timeout=120)
+    (alert,) = alerts(smtp_env, await tick(api, 1))
+    assert alert["Subject"] == "Monitor triggered!"
+
+
+async def _missing(flags: CacheView) -> bool:
+    return "monitor-10min" not in flags

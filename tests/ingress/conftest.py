@@ -1,0 +1,1 @@
+from tests.support.ingress import http, ingress  # noqa: F401  (fixtures)
