@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.runs import RunActivities
 from activities.scheduler import SchedulerActivities
@@ -22,6 +23,12 @@ from ratchet.store import Store, get_store
 from ratchet.temporal import connect, ensure_search_attributes
 from workflows.event import EventWorkflow
 from workflows.scheduler import SchedulerTickWorkflow
+
+# The sandbox re-imports every module a workflow touches, for every workflow instance (measured:
+# the largest CPU cost per event in benchmarks/throughput.py). Our workflow modules import only
+# deterministic code (payload models, constants), so every import is shared instead; the
+# sandbox still guards the workflow code itself against non-deterministic calls.
+SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_all_modules()
 
 # A killed worker's sticky queue would hold its workflows' next task for 10 s by default.
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
@@ -54,6 +61,7 @@ def build_worker(
         workflows=[EventWorkflow, SchedulerTickWorkflow] if workflows else [],
         activities=run_activities.all() + SchedulerActivities(services["events"]).all() if activities else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
         **kwargs,
     )
 

@@ -40,6 +40,12 @@ from ratchet.temporal import connect  # noqa: E402
 from benchmarks.bare import BARE_QUEUE, BareEventWorkflow  # noqa: E402
 from starter.api import Ratchet  # noqa: E402
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process (Linux), to show where a phase spent its work."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -134,8 +140,15 @@ async def main() -> None:
             await asyncio.sleep(2)  # let both workers start polling
             # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
             await measure_bare(server.address, 10, args.concurrency)
+            assert server.process is not None
+            pids = {"server": server.process.pid, "bare_worker": workers[0].pid, "ratchet_worker": workers[1].pid}
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             bare = await measure_bare(server.address, args.events, args.concurrency)
+            middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
             ours = await measure_ratchet(api, args.events, args.concurrency)
+            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            bare["cpu_s"] = {"server": round(middle["server"] - before["server"], 1), "worker": round(middle["bare_worker"] - before["bare_worker"], 1)}
+            ours["cpu_s"] = {"server": round(after["server"] - middle["server"], 1), "worker": round(after["ratchet_worker"] - middle["ratchet_worker"], 1)}
         finally:
             for proc in workers:
                 proc.terminate()

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, literal, update
 from sqlmodel import Session, col, select
 
-from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Task, utcnow
+from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Task, UTCDateTime, utcnow
 from ratchet.store import Store
 
 RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
@@ -41,34 +42,41 @@ def get_run(session: Session, run_id: str) -> Run:
 def begin_attempt(
     store: Store, run_id: str, attempt: int, enqueued_at: datetime | None, manual_retry_note: str | None = None
 ) -> Run:
-    """Mark a run Started for `attempt` (cumulative).
+    """Mark a run Started for `attempt` (cumulative) and record the attempt.
 
     The first attempt of a manual retry also counts the retry (which keys the ids of the new
-    child runs) and discards the previous result, as Mechanic does.
+    child runs) and discards the previous result, as Mechanic does. Written as two statements
+    (an UPDATE … RETURNING and an attempt upsert): this runs for every attempt of every run.
     """
     now = utcnow()
+    values: dict[str, Any] = {
+        "state": RunState.started,
+        "started_at": now,
+        "stopped_at": None,
+        "elapsed_time_ms": None,
+        "attempts": attempt,
+        "error": None,
+        "run_at": func.coalesce(Run.run_at, literal(now, UTCDateTime())),
+        "enqueued_at": literal(enqueued_at, UTCDateTime()) if enqueued_at else func.coalesce(Run.enqueued_at, literal(now, UTCDateTime())),
+    }
+    if manual_retry_note is not None:
+        values.update(manual_retries=Run.manual_retries + 1, result=None, ok=None)
     with store.session() as session:
-        run = get_run(session, run_id)
+        run = session.execute(
+            update(Run).where(col(Run.id) == run_id).values(**values).returning(Run),
+            execution_options={"synchronize_session": False},
+        ).scalars().one_or_none()
+        if run is None:
+            raise RunNotFound(f"unknown run {run_id!r}")
         if manual_retry_note is not None:
-            run.manual_retries += 1
-            run.result = None
-            run.ok = None
             run.notes = [*(run.notes or []), {"at": now.isoformat(), "note": manual_retry_note}]
-        run.state = RunState.started
-        run.started_at = now
-        run.stopped_at = None
-        run.elapsed_time_ms = None
-        run.attempts = attempt
-        run.run_at = run.run_at or now
-        run.enqueued_at = enqueued_at or run.enqueued_at or now
-        run.error = None
-        session.add(run)
-        existing = session.get(RunAttempt, (run_id, attempt))
-        if existing is None:
-            session.add(RunAttempt(run_id=run_id, attempt=attempt, started_at=now))
-        else:
-            existing.started_at, existing.stopped_at, existing.ok, existing.error = now, None, None, None
-            session.add(existing)
+            session.add(run)
+        store.upsert(
+            session,
+            RunAttempt,
+            {"run_id": run_id, "attempt": attempt, "started_at": now, "stopped_at": None, "ok": None, "error": None, "retry_at": None},
+            keys=("run_id", "attempt"),
+        )
     return run
 
 

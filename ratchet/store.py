@@ -89,6 +89,14 @@ class Store:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         session.execute(insert(table).values(list(rows)).on_conflict_do_nothing())
 
+    def upsert(self, session: Session, model: type[SQLModel], row: dict[str, Any], keys: Sequence[str]) -> None:
+        """Insert a row, or overwrite the existing one with the same key columns."""
+        table = model.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(table).values(row)
+        updates = {name: statement.excluded[name] for name in row if name not in keys}
+        session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+
     def dispose(self) -> None:
         self.engine.dispose()
 
