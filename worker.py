@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.runs import RunActivities
 from activities.scheduler import SchedulerActivities
+from ratchet.cache import purge_expired
 from ratchet.config import Settings, load_settings
 from ratchet.events import EventService
 from ratchet.scheduler import sync_all_schedules
@@ -73,6 +74,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     worker = build_worker(client, settings, store)
     # Catch up schedule changes made while no Temporal was reachable (offline CLI edits).
     await sync_all_schedules(client, store, task_queue=settings.task_queue)
+    await asyncio.to_thread(purge_expired, store)
     async with worker:
         await (stop.wait() if stop else asyncio.Event().wait())
 

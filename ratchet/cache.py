@@ -58,7 +58,16 @@ def _live(shop_id: str, now: datetime) -> Any:
 
 
 def _ensure_row(store: Store, session: Session, shop_id: str, key: str, now: datetime) -> None:
-    """Write first (see the module docstring); a new row starts already expired, i.e. missing."""
+    """Write first (see the module docstring); a new row starts already expired, i.e. missing.
+
+    Every write also sweeps the shop's other expired keys, so keys that are never written again
+    do not stay in the table forever (the worker sweeps all shops when it starts).
+    """
+    session.execute(
+        delete(CacheEntry).where(
+            col(CacheEntry.shop_id) == shop_id, col(CacheEntry.expires_at) <= now, col(CacheEntry.key) != key
+        )
+    )
     store.insert_ignore(session, CacheEntry, [{"shop_id": shop_id, "key": key, "value": None, "expires_at": now}])
 
 
@@ -110,7 +119,7 @@ def cache_get(store: Store, shop_id: str, key: str) -> Any:
 
 
 def purge_expired(store: Store) -> int:
-    """Delete every expired entry (all shops); returns how many. For a periodic sweep."""
+    """Delete every expired entry (all shops); returns how many. Run when a worker starts."""
     with store.session() as session:
         result = session.execute(delete(CacheEntry).where(col(CacheEntry.expires_at) <= utcnow()))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult at runtime

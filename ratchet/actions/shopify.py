@@ -19,7 +19,8 @@ and REST 4xx are permanent; THROTTLED/429 raise `ShopifyThrottled` for the engin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -256,17 +257,32 @@ def _http_error_message(error: ShopifyHTTPError) -> str:
 # -- performing -------------------------------------------------------------------------------------------
 
 
-def _client(ctx: ActionContext) -> AsyncShopifyClient:
+@asynccontextmanager
+async def _client(ctx: ActionContext) -> AsyncIterator[AsyncShopifyClient]:
+    """A client for the action's shop that turns Shopify failures into action errors.
+
+    Transport errors and retryable HTTP statuses are transient, other statuses permanent; the
+    call statistics reach `result_meta` whatever happens.
+    """
     try:
         target = ShopTarget.from_shop(ctx.shop)
     except ShopifyConfigurationError as exc:
         raise PermanentActionError(str(exc)) from exc
-    return AsyncShopifyClient(
+    async with AsyncShopifyClient(
         target,
         api_version=ctx.shopify_api_version,
         config=ShopifyConfig.from_settings(ctx.settings),
         store=ctx.store,
-    )
+    ) as client:
+        try:
+            yield client
+        except ShopifyTransportError as exc:
+            raise TransientActionError(str(exc)) from exc
+        except ShopifyHTTPError as exc:
+            error_class = TransientActionError if exc.retryable else PermanentActionError
+            raise error_class(_http_error_message(exc), result=exc.body) from exc
+        finally:
+            ctx.result_meta.update(client.stats.as_result_meta())
 
 
 async def perform_graphql(ctx: ActionContext, query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
@@ -275,15 +291,7 @@ async def perform_graphql(ctx: ActionContext, query: str, variables: dict[str, A
     `ShopifyThrottled` propagates untouched: the engine waits it out without spending an attempt.
     """
     async with _client(ctx) as client:
-        try:
-            response = await client.graphql(query, variables)
-        except ShopifyTransportError as exc:
-            raise TransientActionError(str(exc)) from exc
-        except ShopifyHTTPError as exc:
-            error_class = TransientActionError if exc.retryable else PermanentActionError
-            raise error_class(_http_error_message(exc), result=exc.body) from exc
-        finally:
-            ctx.result_meta.update(client.stats.as_result_meta())
+        response = await client.graphql(query, variables)
     failure = graphql_failure(response)
     if failure is not None:
         raise PermanentActionError(failure, result=response)
@@ -292,17 +300,9 @@ async def perform_graphql(ctx: ActionContext, query: str, variables: dict[str, A
 
 async def perform_rest(ctx: ActionContext, request: RestRequest) -> Any:
     async with _client(ctx) as client:
-        try:
-            return await client.request(
-                request.method, request.url_path(client.api_version), json=request.json, params=request.params
-            )
-        except ShopifyTransportError as exc:
-            raise TransientActionError(str(exc)) from exc
-        except ShopifyHTTPError as exc:
-            error_class = TransientActionError if exc.retryable else PermanentActionError
-            raise error_class(_http_error_message(exc), result=exc.body) from exc
-        finally:
-            ctx.result_meta.update(client.stats.as_result_meta())
+        return await client.request(
+            request.method, request.url_path(client.api_version), json=request.json, params=request.params
+        )
 
 
 class ShopifyAction:

@@ -159,11 +159,11 @@ async def test_expired_keys_vanish_and_count_from_zero(cache_store: Store, shop_
 
 
 async def test_purge_expired_removes_only_expired_rows(cache_store: Store, shop_id: str) -> None:
-    cache_set(cache_store, shop_id, "old", 1, timedelta(seconds=-1))
     cache_set(cache_store, shop_id, "live", 2, timedelta(hours=1))
+    cache_set(cache_store, f"{shop_id}-other", "old", 1, timedelta(seconds=-1))  # a shop never written again
     assert purge_expired(cache_store) >= 1
     with cache_store.session() as session:
-        keys = session.exec(select(CacheEntry.key).where(CacheEntry.shop_id == shop_id)).all()
+        keys = session.exec(select(CacheEntry.key).where(CacheEntry.shop_id.in_([shop_id, f"{shop_id}-other"]))).all()
     assert keys == ["live"]
 
 
@@ -176,3 +176,12 @@ async def test_view_reads_values_and_json_null(cache_store: Store, shop_id: str,
     assert "nothing" in view and view["nothing"] is None
     assert list(view) == ["list", "nothing"]
     assert 5 not in view  # type: ignore[comparison-overlap]
+
+
+async def test_a_write_sweeps_the_shops_expired_keys(cache_store: Store, shop_id: str) -> None:
+    """Keys that are never written again must not stay in the table forever."""
+    cache_set(cache_store, shop_id, "stale", 1, timedelta(seconds=-1))
+    cache_set(cache_store, shop_id, "fresh", 2, timedelta(minutes=5))
+    with cache_store.session() as session:
+        keys = sorted(row.key for row in session.exec(select(CacheEntry).where(CacheEntry.shop_id == shop_id)))
+    assert keys == ["fresh"]
