@@ -7,6 +7,7 @@ Temporal cluster and database; Temporal does all queueing and scheduling.
 from __future__ import annotations
 
 import asyncio
+from importlib.metadata import version
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,8 @@ from workflows.scheduler import SchedulerTickWorkflow
 # deterministic code (payload models, constants), so every import is shared instead; the
 # sandbox still guards the workflow code itself against non-deterministic calls.
 SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_all_modules()
+
+BUILD_ID = f"ratchet-{version('ratchet')}"
 
 # A killed worker's sticky queue would hold its workflows' next task for 10 s by default.
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
@@ -63,6 +66,8 @@ def build_worker(
         activities=run_activities.all() + SchedulerActivities(services["events"]).all() if activities else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
         workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
+        # Without an explicit build id the SDK hashes the code of every loaded module at start.
+        build_id=BUILD_ID,
         **kwargs,
     )
 
