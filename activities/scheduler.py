@@ -25,6 +25,7 @@ class SchedulerActivities:
                 data=None,  # spec 2.3: scheduler events carry no data
                 source="mechanic",
                 idempotency_key=tick_idempotency_key(tick.shop_id, tick.topic, tick.scheduled_at),
+                created_at=tick.scheduled_at,
             )
         except UnknownShop as exc:
             # The shop is gone; its schedules go at the next sync. Retrying cannot help.

@@ -63,6 +63,7 @@ class EventService:
         source: str = "user",
         idempotency_key: str | None = None,
         webhook_request_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> str:
         return (
             await self.create(
@@ -75,6 +76,7 @@ class EventService:
                 source=source,
                 idempotency_key=idempotency_key,
                 webhook_request_id=webhook_request_id,
+                created_at=created_at,
             )
         ).id
 
@@ -90,7 +92,12 @@ class EventService:
         source: str = "user",
         idempotency_key: str | None = None,
         webhook_request_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> CreatedEvent:
+        """Create the event (ledger rows, then its workflow); `created_at` defaults to now.
+
+        Scheduler ticks pass their scheduled time, so `event.created_at` is the tick's time.
+        """
         topic = validate_topic(topic)
         event_id = event_id_for(shop_id, idempotency_key)
         workflow_id = ledger.event_workflow_id(shop_id, event_id)
@@ -111,7 +118,7 @@ class EventService:
                 task_ids=task_ids,
                 webhook_request_id=webhook_request_id,
                 workflow_id=workflow_id,
-                created_at=now,
+                created_at=created_at or now,
                 run_at=run_at,
             ),
             event_run_id,

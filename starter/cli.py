@@ -23,6 +23,7 @@ from rich.table import Table
 
 from ratchet.config import Settings, load_settings
 from ratchet.models import RunKind, RunState
+from ratchet.subscriptions import TopicError, validate_topic
 from starter.api import Ratchet, RatchetError, load_json_argument
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Ratchet: Mechanic-compatible automation on Temporal.")
@@ -260,6 +261,10 @@ def event_send(
     temporal_address: AddressOpt = None,
 ) -> None:
     """Send an event. Prints the event id last."""
+    try:
+        topic = validate_topic(topic)
+    except TopicError as exc:
+        raise RatchetError(str(exc)) from exc
     payload = load_json_argument(data) if data is not None else None
 
     async def go() -> None:

@@ -116,6 +116,7 @@ async def test_a_triggered_tick_is_one_scheduler_event_that_runs_subscribers(api
     scheduled_at = tick.typed_search_attributes.get(SCHEDULED_START_TIME)
     assert scheduled_at is not None
     assert event.id == event_id_for(shop, tick_idempotency_key(shop, "mechanic/scheduler/hourly", scheduled_at))
+    assert event.created_at == scheduled_at  # event.created_at is the tick's time (spec 2.3)
     runs = await wait_for_runs(api, event.id, settled(1))
     assert [r.task_name for r in of_kind(runs, RunKind.task)] == ["Hourly"]
     (action,) = of_kind(runs, RunKind.action)
