@@ -113,7 +113,7 @@ def error_event_data(session: Session, run: Run, event: Event, task: Task | None
     task_run = run if run.kind == RunKind.task else session.get(Run, run.parent_id) if run.parent_id else None
     data["task"] = {**task_object(task), "run": run_record(task_run) if task_run is not None else None}
     if run.kind == RunKind.action:
-        data["action"] = {"type": run.action_type, "options": run.action_options, "meta": run.action_meta, "run": run_record(run)}
+        data["action"] = perform_event_data(run)
     return data
 
 
