@@ -167,7 +167,7 @@ class RunActivities:
             except FilterError as exc:
                 raise PermanentRunError(str(exc)) from exc
             if dropped_by is not None:
-                ledger.succeed(session, ledger.get_run(session, run.id), {"task_run_ids": [], "filtered_by": dropped_by})
+                ledger.succeed(session, run, {"task_run_ids": [], "filtered_by": dropped_by})
                 return []
             # Retry context: a retried event run sees the current task set and subscriptions.
             tasks = list(session.exec(select(Task).where(Task.shop_id == shop.id)).all())
@@ -200,8 +200,7 @@ class RunActivities:
                     )
                 )
             self.store.insert_ignore(session, Run, rows)
-            run_row = ledger.get_run(session, run.id)
-            ledger.succeed(session, run_row, {"task_run_ids": [p.run_id for p in planned]})
+            ledger.succeed(session, run, {"task_run_ids": [p.run_id for p in planned]})
         return planned
 
     # -- task runs ---------------------------------------------------------------------------------
@@ -281,7 +280,7 @@ class RunActivities:
                 )
                 planned.append(PlannedActionRun(run_id=action_run_id, action_type=action.type, position=position))
             self.store.insert_ignore(session, Run, now_rows)
-            ledger.succeed(session, ledger.get_run(session, run.id), objects)
+            ledger.succeed(session, run, objects)
         return TaskRunOutcome(
             action_runs=planned,
             in_sequence=task.perform_action_runs_in_sequence,
@@ -319,18 +318,16 @@ class RunActivities:
             except ActionError as exc:
                 exc.result_meta = ctx.result_meta  # type: ignore[attr-defined]  # kept on failed runs too
                 raise
-            await asyncio.to_thread(self._finish_action, run.id, result, ctx.result_meta)
+            await asyncio.to_thread(self._finish_action, run, result, ctx.result_meta)
             # Follow-up of a succeeded action run: mechanic/actions/perform (never raises).
             await followups.emit_followups(self.store, self.services.get("events"), run.id)
             return ActionRunOutcome(attempts=attempt)
 
         return await self._attempt(inp, ActionRunOutcome, body)
 
-    def _finish_action(self, run_id: str, result: Any, result_meta: dict[str, Any]) -> None:
+    def _finish_action(self, run: Run, result: Any, result_meta: dict[str, Any]) -> None:
         with self.store.session() as session:
-            run = ledger.get_run(session, run_id)
-            run.result_meta = result_meta or None
-            ledger.succeed(session, run, result)
+            ledger.succeed(session, run, result, result_meta)
 
     # -- bookkeeping the workflow asks for ---------------------------------------------------------
 

@@ -80,23 +80,31 @@ def begin_attempt(
     return run
 
 
-def _close_attempt(session: Session, run: Run, now: datetime, ok: bool, error: str | None, retry_at: datetime | None = None) -> None:
-    attempt = session.get(RunAttempt, (run.id, run.attempts))
-    if attempt is not None:
-        attempt.stopped_at, attempt.ok, attempt.error, attempt.retry_at = now, ok, error, retry_at
-        session.add(attempt)
+def _close_attempt(
+    session: Session, run_id: str, attempt: int, now: datetime, ok: bool, error: str | None, retry_at: datetime | None = None
+) -> None:
+    session.execute(
+        update(RunAttempt)
+        .where(col(RunAttempt.run_id) == run_id, col(RunAttempt.attempt) == attempt)
+        .values(stopped_at=now, ok=ok, error=error, retry_at=retry_at)
+    )
 
 
-def succeed(session: Session, run: Run, result: Any, now: datetime | None = None) -> None:
-    now = now or utcnow()
-    run.state = RunState.succeeded
-    run.ok = True
-    run.result = result
-    run.error = None
-    run.stopped_at = now
-    run.elapsed_time_ms = elapsed_ms(run.started_at, now)
-    session.add(run)
-    _close_attempt(session, run, now, True, None)
+def succeed(session: Session, run: Run, result: Any, result_meta: Any = None) -> None:
+    """Record success for the attempt `run` describes (as begin_attempt returned it); no reads."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "state": RunState.succeeded,
+        "ok": True,
+        "result": result,
+        "error": None,
+        "stopped_at": now,
+        "elapsed_time_ms": elapsed_ms(run.started_at, now),
+    }
+    if result_meta:
+        values["result_meta"] = result_meta
+    session.execute(update(Run).where(col(Run.id) == run.id).values(**values))
+    _close_attempt(session, run.id, run.attempts, now, True, None)
 
 
 def fail(store: Store, run_id: str, error: str, result: Any = None, result_meta: Any = None) -> None:
@@ -111,7 +119,7 @@ def fail(store: Store, run_id: str, error: str, result: Any = None, result_meta:
         run.stopped_at = now
         run.elapsed_time_ms = elapsed_ms(run.started_at, now)
         session.add(run)
-        _close_attempt(session, run, now, False, error)
+        _close_attempt(session, run.id, run.attempts, now, False, error)
 
 
 def schedule_retry(store: Store, run_id: str, error: str, delay: timedelta) -> datetime:
@@ -127,7 +135,7 @@ def schedule_retry(store: Store, run_id: str, error: str, delay: timedelta) -> d
         run.stopped_at = now
         run.elapsed_time_ms = elapsed_ms(run.started_at, now)
         session.add(run)
-        _close_attempt(session, run, now, False, error, retry_at)
+        _close_attempt(session, run.id, run.attempts, now, False, error, retry_at)
     return retry_at
 
 

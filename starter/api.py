@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 
 from ratchet import ledger
 from ratchet.config import Settings, load_settings
-from ratchet.events import EventService
+from ratchet.events import EventService, UnknownShop
 from ratchet.messages import RetryAccepted, RetryRequest
 from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Shop, Task, utcnow
 from ratchet.store import Store, get_store
@@ -340,16 +340,18 @@ class Ratchet:
             raise RatchetError(str(exc)) from exc
         if topic in BUTTON_TOPICS and not task_ids:
             raise RatchetError(f"{topic} events reach only the task whose run button made them; use `ratchet task run TASK`")
-        await self.get_shop(shop_id)
-        created = await self.events.create(
-            shop_id=shop_id,
-            topic=topic,
-            data=data,
-            run_at=_parse_when(run_at),
-            idempotency_key=idempotency_key,
-            task_ids=task_ids,
-            source=source,
-        )
+        try:
+            created = await self.events.create(
+                shop_id=shop_id,
+                topic=topic,
+                data=data,
+                run_at=_parse_when(run_at),
+                idempotency_key=idempotency_key,
+                task_ids=task_ids,
+                source=source,
+            )
+        except UnknownShop as exc:
+            raise RatchetError(str(exc)) from exc
         return created.id
 
     async def run_task(self, ref: str, *, text: str | None = None, shop_id: str | None = None) -> str:
