@@ -32,6 +32,8 @@ class Settings:
     task_queue: str = field(default_factory=lambda: _env("RATCHET_TASK_QUEUE", DEFAULT_TASK_QUEUE))
     time_scale: float = field(default_factory=lambda: float(_env("RATCHET_TIME_SCALE", "1")))
     shop: str = field(default_factory=lambda: _env("RATCHET_SHOP", DEFAULT_SHOP))
+    # An event workflow continues as new (while idle) once its history passes this many events.
+    history_limit: int = field(default_factory=lambda: int(_env("RATCHET_HISTORY_LIMIT", "4000")))
     temporal_api_key: str | None = field(default_factory=lambda: _env("RATCHET_TEMPORAL_API_KEY"))
     temporal_tls: bool = field(default_factory=lambda: _env("RATCHET_TEMPORAL_TLS", "0") in ("1", "true", "yes"))
 

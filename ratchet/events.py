@@ -134,6 +134,7 @@ class EventService:
                     topic=topic,
                     run_at=run_at,
                     time_scale=self.settings.time_scale,
+                    history_limit=self.settings.history_limit,
                 ),
                 id=workflow_id,
                 task_queue=self.settings.task_queue,

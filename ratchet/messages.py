@@ -34,6 +34,8 @@ class EventWorkflowInput(BaseModel):
     # RATCHET_TIME_SCALE of the deployment that created the event; the workflow cannot read the
     # environment (determinism), so its waits are scaled by this.
     time_scale: float = 1.0
+    # Continue-as-new (only ever while idle) once the history has more events than this.
+    history_limit: int = 4000
     # Carried across continue-as-new so the workflow keeps serving retries.
     runs: list[RunView] | None = None
 

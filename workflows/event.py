@@ -49,8 +49,6 @@ RUN_STATE = SearchAttributeKey.for_keyword("RunState")
 TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
 
 RUN_FAILED = "RunFailed"
-# Continue-as-new well before Temporal's history limits; only ever done while idle.
-HISTORY_EVENTS_BEFORE_CONTINUE = 4000
 
 _TIMEOUTS = {
     RunKind.event: timedelta(minutes=2),
@@ -100,7 +98,7 @@ class EventWorkflow:
                 continue
             self._publish()
             info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_EVENTS_BEFORE_CONTINUE:
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > inp.history_limit:
                 workflow.continue_as_new(inp.model_copy(update={"runs": list(self._runs.values())}))
             try:
                 # Idle: keep serving manual retries until the retention window passes.

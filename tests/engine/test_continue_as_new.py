@@ -1,0 +1,53 @@
+"""An event workflow keeps its history bounded: past the limit it continues as new, and retries keep working."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ratchet.ledger import event_workflow_id
+from ratchet.models import RunKind, RunState
+from starter.api import Ratchet, RatchetError
+from tests.conftest import eventually
+from tests.support.events import wait_until_idle
+from tests.support.runs import of_kind, settled, wait_for_runs
+from tests.support.tasks import add_task
+
+
+async def test_history_is_bounded_and_retries_survive(api: Ratchet) -> None:
+    small = Ratchet(dataclasses.replace(api.settings, history_limit=40), api.store, api.client)
+    await add_task(small, "Keeps failing", '{% action "echo", n: 1, __error: "still broken" %}{% action "echo", ok: true %}', ["user/can/go"])
+    event_id = await small.send_event("user/can/go", None)
+    runs = await wait_for_runs(small, event_id, settled(2))
+    failed = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.failed)
+    succeeded = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.succeeded)
+    handle = small.client.get_workflow_handle(event_workflow_id(small.settings.shop, event_id))
+    first_run_id = (await handle.describe()).run_id
+
+    for attempt in range(2, 6):
+        await wait_until_idle(small, event_id)
+        await small.retry_run(failed.id)
+
+        async def retried(n: int = attempt) -> bool:
+            detail = await small.get_run(failed.id)
+            return detail.attempts == n and detail.state == RunState.failed
+
+        await eventually(retried)
+
+    await wait_until_idle(small, event_id)
+    executions = [w async for w in small.client.list_workflows(f"WorkflowId='{handle.id}'")]
+    assert (await handle.describe()).run_id != first_run_id
+    assert len(executions) >= 2
+    history = await small.client.get_workflow_handle(handle.id).fetch_history()
+    assert len(history.events) <= 40 + 20  # the current run's history stays near the limit
+
+    # The new run still knows every run: eligibility and retries work as before.
+    with pytest.raises(RatchetError, match="only failed action runs"):
+        await small.retry_run(succeeded.id)
+    await small.retry_run(failed.id)
+
+    async def retried_again() -> bool:
+        return (await small.get_run(failed.id)).attempts >= 6
+
+    await eventually(retried_again)
