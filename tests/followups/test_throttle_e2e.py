@@ -27,8 +27,9 @@ TAG_MUTATION = """
 async def test_saturated_shop_waits_while_other_work_flows(api: Ratchet, shopify_fake_server: ShopifyFake, http_server: str) -> None:
     fake = shopify_fake_server
     fake.reset(time_scale=TIME_SCALE)
-    # Recovery to half the bucket at 4 points/s takes ~120 Shopify seconds (~6 s here).
-    fake.set_graphql_bucket(maximum=1000, restore_rate=4, available=1000)
+    # Recovery to half the bucket at 2 points/s takes ~250 Shopify seconds (~12 s here): room
+    # for shop B's whole event to finish first even on a loaded machine.
+    fake.set_graphql_bucket(maximum=1000, restore_rate=2, available=1000)
     fake.on_graphql("drain", {"shop": {"name": "Fake"}}, cost=990)
     # Costs more than the half bucket the gate waits for: the action itself is throttled once.
     fake.on_graphql("tagsAdd", {"tagsAdd": {"userErrors": []}}, cost=800)
