@@ -18,6 +18,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from ratchet.config import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT
 from ratchet.temporal import SEARCH_ATTRIBUTES
 
 DYNAMIC_CONFIG = {
@@ -55,8 +56,8 @@ def port_in_use(port: int) -> bool:
 @dataclass
 class DevServer:
     db_path: Path
-    port: int = 7233
-    ui_port: int | None = 8233
+    port: int = DEFAULT_TEMPORAL_PORT
+    ui_port: int | None = DEFAULT_UI_PORT
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 

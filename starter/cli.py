@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ratchet.config import Settings, load_settings
+from ratchet.config import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, Settings, load_settings
 from ratchet.models import RunKind, RunState
 from ratchet.subscriptions import TopicError, validate_topic
 from starter.api import Ratchet, RatchetError, load_json_argument
@@ -77,8 +77,8 @@ def _print_json(value: Any) -> None:
 @app.command()
 def dev(
     temporal_address: AddressOpt = None,
-    port: Annotated[int, typer.Option(help="gRPC port of the embedded Temporal server.")] = 7233,
-    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    port: Annotated[int, typer.Option(help="gRPC port of the embedded Temporal server.")] = DEFAULT_TEMPORAL_PORT,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = DEFAULT_UI_PORT,
 ) -> None:
     """Start everything on the embedded defaults: Temporal dev server, worker (Ctrl-C stops)."""
     from starter.dev import run_dev
