@@ -49,6 +49,8 @@ RUN_STATE = SearchAttributeKey.for_keyword("RunState")
 TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
 
 RUN_FAILED = "RunFailed"
+# How long a retry signal for a run still in flight waits for that run's outcome.
+SIGNAL_SETTLE_WAIT = timedelta(seconds=5)
 
 _TIMEOUTS = {
     RunKind.event: timedelta(minutes=2),
@@ -296,6 +298,14 @@ class EventWorkflow:
     @workflow.signal(name="retry")
     async def retry_signal(self, req: RetryRequest) -> None:
         """Retry from the Web UI or `temporal workflow signal`; ineligible requests are noted, not run."""
+        view = self._runs.get(req.run_id)
+        if view is not None and not view.state.terminal:
+            # The ledger shows a run finished a moment before this workflow hears of it; a
+            # signal sent in that moment is judged once the run's outcome has arrived.
+            try:
+                await workflow.wait_condition(lambda: view.state.terminal, timeout=SIGNAL_SETTLE_WAIT)
+            except asyncio.TimeoutError:
+                pass
         reason = self._ineligible(req.run_id)
         if reason is None:
             self._start_retry(req)
