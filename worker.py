@@ -7,8 +7,9 @@ Temporal cluster and database; Temporal does all queueing and scheduling.
 from __future__ import annotations
 
 import asyncio
-from importlib.metadata import version
+import contextlib
 from datetime import timedelta
+from importlib.metadata import version
 from typing import Any
 
 from temporalio.client import Client
@@ -85,7 +86,5 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(load_settings()))
-    except KeyboardInterrupt:
-        pass

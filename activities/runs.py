@@ -21,7 +21,9 @@ from temporalio.exceptions import ApplicationError
 
 from ratchet import followups, ledger
 from ratchet.actions.base import ActionContext, ActionError, get_handler
+from ratchet.cache import CacheView
 from ratchet.config import Settings
+from ratchet.filters import FilterError, rejecting_filter
 from ratchet.messages import (
     MAX_ATTEMPTS,
     RETRY_DELAYS_SECONDS,
@@ -35,16 +37,19 @@ from ratchet.messages import (
     RunOutcome,
     TaskRunOutcome,
 )
-from ratchet.shopify.client import ShopifyConfig, ShopifyRateLimitExceeded, ShopifyThrottled, make_liquid_shopify_callable
-from ratchet.shopify.throttle import seconds_until_available
-from ratchet.cache import CacheView
-from ratchet.filters import FilterError, rejecting_filter
 from ratchet.models import Event, Run, RunKind, RunState, Shop, Task, utcnow
 from ratchet.render_context import event_object, shop_object, task_object
 from ratchet.routing import match_tasks
+from ratchet.shopify.client import (
+    ShopifyConfig,
+    ShopifyRateLimitExceeded,
+    ShopifyThrottled,
+    make_liquid_shopify_callable,
+)
+from ratchet.shopify.throttle import seconds_until_available
 from ratchet.store import Store
 
-O = TypeVar("O", bound=RunOutcome)
+OutcomeT = TypeVar("OutcomeT", bound=RunOutcome)
 
 # The ApplicationError type that tells the workflow "this run failed and the ledger says so".
 RUN_FAILED = "RunFailed"
@@ -77,12 +82,14 @@ class RunActivities:
 
     # -- the attempt protocol shared by every run kind -------------------------------------------
 
-    async def _attempt(self, inp: RunInput, outcome_type: type[O], body: Callable[[Run, int], Awaitable[O]]) -> O:
+    async def _attempt(
+        self, inp: RunInput, outcome_type: type[OutcomeT], body: Callable[[Run, int], Awaitable[OutcomeT]]
+    ) -> OutcomeT:
         info = activity.info()
         budget_attempt = inp.budget_used + info.attempt
         attempt = inp.attempt_base + info.attempt
 
-        def throttled(seconds: float) -> O:
+        def throttled(seconds: float) -> OutcomeT:
             # Not an attempt: the run waits in Due and the workflow asks again after the wait.
             return outcome_type(
                 attempts=attempt - 1,
@@ -107,13 +114,16 @@ class RunActivities:
         except ApplicationError:
             raise
         except ShopifyThrottled as exc:
-            wait = max(exc.retry_after_seconds, await asyncio.to_thread(
-                seconds_until_available, self.store, inp.shop_id, time_scale=self.settings.time_scale
-            ))
+            wait = max(
+                exc.retry_after_seconds,
+                await asyncio.to_thread(
+                    seconds_until_available, self.store, inp.shop_id, time_scale=self.settings.time_scale
+                ),
+            )
             note = f"Shopify rate limit reached; waiting {wait:.0f} s without spending an attempt"
             await asyncio.to_thread(ledger.withdraw_attempt, self.store, inp.run_id, attempt, note)
             return throttled(wait)
-        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+        except Exception as exc:
             raise await self._record_failure(inp.run_id, exc, attempt, budget_attempt) from exc
         finally:
             heartbeat.cancel()

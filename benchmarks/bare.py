@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client
@@ -20,7 +20,7 @@ BARE_QUEUE = "bare-bench"
 
 @activity.defn
 async def bare_step(kind: str) -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 @workflow.defn

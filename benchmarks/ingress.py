@@ -33,6 +33,8 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy  # noqa: E402
+
 from ratchet.config import load_settings  # noqa: E402
 from ratchet.devserver import DevServer, free_port  # noqa: E402
 from ratchet.ingress.webhooks import signature  # noqa: E402
@@ -41,7 +43,6 @@ from ratchet.models import Run, RunKind, RunState  # noqa: E402
 from ratchet.store import Store, get_store  # noqa: E402
 from ratchet.temporal import RUN_STATE, SHOP_ID, TOPIC, connect  # noqa: E402
 from starter.api import Ratchet  # noqa: E402
-from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy  # noqa: E402
 
 SECRET = "bench-secret"
 SHOP = "bench"
@@ -76,14 +77,25 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
     await server.start()
     settings = dataclasses.replace(
-        load_settings(), home=home, database_url=f"sqlite:///{home / 'ratchet.db'}", temporal_address=server.address, task_queue="bench", shop=SHOP
+        load_settings(),
+        home=home,
+        database_url=f"sqlite:///{home / 'ratchet.db'}",
+        temporal_address=server.address,
+        task_queue="bench",
+        shop=SHOP,
     )
     client = await connect(settings)
     store = get_store(settings.effective_database_url)
     api = Ratchet(settings, store, client)
     await api.set_shop(SHOP, create=True, timezone_name="UTC", webhook_secret=SECRET)
     await api.import_task(
-        {"name": "Bench", "script": '{% action "echo", id: order.id %}', "subscriptions": ["shopify/orders/create"], "subscriptions_template": "shopify/orders/create", "options": {}}
+        {
+            "name": "Bench",
+            "script": '{% action "echo", id: order.id %}',
+            "subscriptions": ["shopify/orders/create"],
+            "subscriptions_template": "shopify/orders/create",
+            "options": {},
+        }
     )
     env = {
         **os.environ,
@@ -105,12 +117,18 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
             event_id = str(uuid.uuid4())
             await client.start_workflow(
                 "EventWorkflow",
-                EventWorkflowInput(event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic="shopify/orders/updated"),
+                EventWorkflowInput(
+                    event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic="shopify/orders/updated"
+                ),
                 id=f"raw/{event_id}",
                 task_queue="bench-raw",
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(
-                    [SearchAttributePair(SHOP_ID, SHOP), SearchAttributePair(TOPIC, "shopify/orders/updated"), SearchAttributePair(RUN_STATE, "Due")]
+                    [
+                        SearchAttributePair(SHOP_ID, SHOP),
+                        SearchAttributePair(TOPIC, "shopify/orders/updated"),
+                        SearchAttributePair(RUN_STATE, "Due"),
+                    ]
                 ),
                 priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=SHOP),
             )
@@ -122,8 +140,12 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
 
             async def webhook(i: int, topic: str = "orders/updated") -> httpx.Response:
                 body = f'{{"id": {i}}}'.encode()
-                headers = {"content-type": "application/json", "x-shopify-topic": topic, "x-shopify-event-id": str(uuid.uuid4()),
-                           "x-shopify-hmac-sha256": signature(SECRET, body)}
+                headers = {
+                    "content-type": "application/json",
+                    "x-shopify-topic": topic,
+                    "x-shopify-event-id": str(uuid.uuid4()),
+                    "x-shopify-hmac-sha256": signature(SECRET, body),
+                }
                 response = await http.post(f"{url}/webhooks/shopify/{SHOP}", content=body, headers=headers)
                 response.raise_for_status()
                 return response
@@ -131,7 +153,9 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
             accepted_rate = await _burst(requests, concurrency, webhook)
 
             # 3. latency to the first action, one request at a time, worker running.
-            worker = subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            worker = subprocess.Popen(
+                [sys.executable, "worker.py"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             await webhook(-1, "orders/create")  # warm-up: the worker is polling once this completes
             await _action_done(store, None, timeout=120)
             latencies = []
@@ -148,7 +172,9 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
         server.stop()
 
     latencies.sort()
-    print(f"machine: {os.cpu_count()} CPUs; dev server SQLite WAL, 1 partition, fairness on; {requests} requests, concurrency {concurrency}")
+    print(
+        f"machine: {os.cpu_count()} CPUs; dev server SQLite WAL, 1 partition, fairness on; {requests} requests, concurrency {concurrency}"
+    )
     print(f"raw start_workflow:          {raw_rate:7.1f} starts/s")
     print(f"webhooks accepted durably:   {accepted_rate:7.1f} requests/s")
     print(f"ratio accepted / raw:        {accepted_rate / raw_rate:7.2f}")

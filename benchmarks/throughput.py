@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import select
@@ -32,13 +32,14 @@ from temporalio.common import Priority
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bare import BARE_QUEUE, BareEventWorkflow  # noqa: E402
 from ratchet.config import load_settings  # noqa: E402
 from ratchet.devserver import DevServer, free_port  # noqa: E402
 from ratchet.models import Run, RunKind, RunState  # noqa: E402
 from ratchet.store import get_store  # noqa: E402
 from ratchet.temporal import connect  # noqa: E402
-from benchmarks.bare import BARE_QUEUE, BareEventWorkflow  # noqa: E402
 from starter.api import Ratchet  # noqa: E402
+
 
 def cpu_seconds(pid: int) -> float:
     """User+system CPU time of a process (Linux), to show where a phase spent its work."""
@@ -48,7 +49,7 @@ def cpu_seconds(pid: int) -> float:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def bounded(concurrency: int, jobs: list) -> list:
@@ -67,12 +68,14 @@ async def measure_bare(address: str, n: int, concurrency: int) -> dict:
 
     async def start(i: int):  # type: ignore[no-untyped-def]
         wid = f"bare-{i}-{time.time_ns()}"
-        starts[wid] = datetime.now(timezone.utc)
-        return await client.start_workflow(BareEventWorkflow.run, id=wid, task_queue=BARE_QUEUE, priority=Priority(priority_key=3))
+        starts[wid] = datetime.now(UTC)
+        return await client.start_workflow(
+            BareEventWorkflow.run, id=wid, task_queue=BARE_QUEUE, priority=Priority(priority_key=3)
+        )
 
     handles = await bounded(concurrency, [lambda i=i: start(i) for i in range(n)])
     finished = await asyncio.gather(*(h.result() for h in handles))
-    done = {h.id: datetime.fromisoformat(f) for h, f in zip(handles, finished)}
+    done = {h.id: datetime.fromisoformat(f) for h, f in zip(handles, finished, strict=False)}
     return summarize(starts, done)
 
 
@@ -80,7 +83,7 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
     starts: dict[str, datetime] = {}
 
     async def send(i: int):  # type: ignore[no-untyped-def]
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         event_id = await api.send_event("user/bench/go", {"i": i})
         starts[event_id] = at
 
@@ -124,9 +127,18 @@ async def main() -> None:
         server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
         await server.start()
         settings = dataclasses.replace(
-            load_settings(), home=home, database_url=f"sqlite:///{home / 'ratchet.db'}", temporal_address=server.address, shop="default"
+            load_settings(),
+            home=home,
+            database_url=f"sqlite:///{home / 'ratchet.db'}",
+            temporal_address=server.address,
+            shop="default",
         )
-        env = {**os.environ, "RATCHET_HOME": str(home), "RATCHET_DATABASE_URL": settings.effective_database_url, "RATCHET_TEMPORAL_ADDRESS": server.address}
+        env = {
+            **os.environ,
+            "RATCHET_HOME": str(home),
+            "RATCHET_DATABASE_URL": settings.effective_database_url,
+            "RATCHET_TEMPORAL_ADDRESS": server.address,
+        }
         workers = [
             subprocess.Popen([sys.executable, "-m", "benchmarks.bare", server.address], env=env, cwd=REPO),
             subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=REPO),
@@ -135,7 +147,14 @@ async def main() -> None:
             store = get_store(settings.effective_database_url)
             api = Ratchet(settings, store, await connect(settings))
             await api.import_task(
-                {"name": "Bench", "script": '{% action "echo", i: event.data.i %}', "options": {}, "subscriptions": ["user/bench/go"], "subscriptions_template": "user/bench/go", "docs": ""}
+                {
+                    "name": "Bench",
+                    "script": '{% action "echo", i: event.data.i %}',
+                    "options": {},
+                    "subscriptions": ["user/bench/go"],
+                    "subscriptions_template": "user/bench/go",
+                    "docs": "",
+                }
             )
             await asyncio.sleep(2)  # let both workers start polling
             # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
@@ -147,8 +166,14 @@ async def main() -> None:
             middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
             ours = await measure_ratchet(api, args.events, args.concurrency)
             after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            bare["cpu_s"] = {"server": round(middle["server"] - before["server"], 1), "worker": round(middle["bare_worker"] - before["bare_worker"], 1)}
-            ours["cpu_s"] = {"server": round(after["server"] - middle["server"], 1), "worker": round(after["ratchet_worker"] - middle["ratchet_worker"], 1)}
+            bare["cpu_s"] = {
+                "server": round(middle["server"] - before["server"], 1),
+                "worker": round(middle["bare_worker"] - before["bare_worker"], 1),
+            }
+            ours["cpu_s"] = {
+                "server": round(after["server"] - middle["server"], 1),
+                "worker": round(after["ratchet_worker"] - middle["ratchet_worker"], 1),
+            }
         finally:
             for proc in workers:
                 proc.terminate()
@@ -156,7 +181,9 @@ async def main() -> None:
             server.stop()
     ratio = ours["events_per_s"] / bare["events_per_s"]
     print(json.dumps({"bare_temporal": bare, "ratchet": ours, "ratio": round(ratio, 2)}, indent=2))
-    print(f"ratchet {ours['events_per_s']} events/s vs bare Temporal {bare['events_per_s']} workflows/s: ratio {ratio:.2f}")
+    print(
+        f"ratchet {ours['events_per_s']} events/s vs bare Temporal {bare['events_per_s']} workflows/s: ratio {ratio:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -142,8 +142,7 @@ def check_file(path: Path) -> CheckReport:
         )
     if defn.missing_required_options:
         report.warnings.append(
-            "required options are empty (previews use placeholder values): "
-            + ", ".join(defn.missing_required_options)
+            "required options are empty (previews use placeholder values): " + ", ".join(defn.missing_required_options)
         )
 
     action_types: set[str] = set()
@@ -152,9 +151,7 @@ def check_file(path: Path) -> CheckReport:
         try:
             result = render_task(preview_request(defn, event))
         except TaskRenderError as err:
-            report.errors.append(
-                {"stage": "preview", "preview": description, "topic": event["topic"], **err.to_dict()}
-            )
+            report.errors.append({"stage": "preview", "preview": description, "topic": event["topic"], **err.to_dict()})
             continue
         report.previews_ok += 1
         action_types.update(a.type for a in result.actions)
@@ -168,8 +165,8 @@ def run_check(files: list[Path], as_json: bool) -> int:
     """Check every file; print a report to stdout; return the process exit code."""
     reports: list[CheckReport] = []
     if len(files) > 5:
-        from rich.progress import Progress
         from rich.console import Console
+        from rich.progress import Progress
 
         with Progress(console=Console(stderr=True), transient=True) as progress:
             bar = progress.add_task("checking tasks", total=len(files))

@@ -113,12 +113,14 @@ class DevServer:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             if self.process.poll() is not None:
-                raise DevServerError(f"temporal dev server exited with code {self.process.returncode}; see {self.log_path}")
+                raise DevServerError(
+                    f"temporal dev server exited with code {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 client = await Client.connect(self.address)
                 if await client.service_client.check_health():
                     return
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 pass
             if asyncio.get_running_loop().time() > deadline:
                 self.stop()

@@ -16,7 +16,13 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
-from temporalio.common import Priority, TypedSearchAttributes, SearchAttributePair, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    Priority,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from ratchet import ledger
@@ -149,7 +155,8 @@ class EventService:
                 ),
                 priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=shop_id),
                 static_summary=f"{topic} · {shop_id}",
-                static_details=f"event {event_id}\nsource: {source}" + (f"\nparent event: {parent_id}" if parent_id else ""),
+                static_details=f"event {event_id}\nsource: {source}"
+                + (f"\nparent event: {parent_id}" if parent_id else ""),
             )
         except WorkflowAlreadyStartedError:
             return CreatedEvent(event_id, workflow_id, duplicate=True)

@@ -35,7 +35,11 @@ PERFORM_TOPIC = "mechanic/actions/perform"
 FOLLOWUP_SOURCE = "mechanic"
 # Echo only reflects its options, so reporting it would tell the task nothing (spec 8).
 NO_PERFORM_EVENT_TYPES = frozenset({"echo"})
-_ERROR_TOPIC = {RunKind.event: "mechanic/errors/event", RunKind.task: "mechanic/errors/task", RunKind.action: "mechanic/errors/action"}
+_ERROR_TOPIC = {
+    RunKind.event: "mechanic/errors/event",
+    RunKind.task: "mechanic/errors/task",
+    RunKind.action: "mechanic/errors/action",
+}
 # Shown when a run recorded no Shopify usage, so tasks can read the fields unconditionally.
 _EMPTY_RESULT_META = {
     "shopify_admin_api_time_ms": 0,
@@ -186,12 +190,12 @@ async def emit_followups(store: Store, events: EventService | None, run_id: str,
                 source=FOLLOWUP_SOURCE,
                 idempotency_key=follow.idempotency_key,
             )
-    except Exception as exc:  # noqa: BLE001 - see the docstring
+    except Exception as exc:
         log.exception("follow-up events of run %s were not created", run_id)
         note = f"follow-up event not created: {type(exc).__name__}: {exc}"
         try:
             await asyncio.to_thread(ledger.add_note, store, run_id, note)
-        except Exception:  # noqa: BLE001 - the log line above already carries the failure
+        except Exception:
             log.exception("could not note the failure on run %s", run_id)
 
 
@@ -203,7 +207,11 @@ def runs_to_report(store: Store, run_ids: list[str]) -> list[str]:
     last attempt or gave up waiting for Shopify's rate limit were due, and are reported.
     """
     with store.session() as session:
-        return [run.id for run in session.exec(select(Run).where(col(Run.id).in_(run_ids))) if run.state != RunState.unscheduled]
+        return [
+            run.id
+            for run in session.exec(select(Run).where(col(Run.id).in_(run_ids)))
+            if run.state != RunState.unscheduled
+        ]
 
 
 # -- loop prevention (spec 4.8) ------------------------------------------------------------------
@@ -222,7 +230,11 @@ def perform_loop_error(session: Session, event: Event, objects: list[Any]) -> st
     if event.topic != PERFORM_TOPIC or not isinstance(event.data, dict):
         return None
     reported = event.data.get("run")
-    action_run = session.get(Run, reported.get("id")) if isinstance(reported, dict) and isinstance(reported.get("id"), str) else None
+    action_run = (
+        session.get(Run, reported.get("id"))
+        if isinstance(reported, dict) and isinstance(reported.get("id"), str)
+        else None
+    )
     if action_run is None or action_run.kind != RunKind.action or action_run.parent_id is None:
         return None
     predecessor = session.get(Run, action_run.parent_id)

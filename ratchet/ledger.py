@@ -57,15 +57,21 @@ def begin_attempt(
         "attempts": attempt,
         "error": None,
         "run_at": func.coalesce(Run.run_at, literal(now, UTCDateTime())),
-        "enqueued_at": literal(enqueued_at, UTCDateTime()) if enqueued_at else func.coalesce(Run.enqueued_at, literal(now, UTCDateTime())),
+        "enqueued_at": literal(enqueued_at, UTCDateTime())
+        if enqueued_at
+        else func.coalesce(Run.enqueued_at, literal(now, UTCDateTime())),
     }
     if manual_retry_note is not None:
         values.update(manual_retries=Run.manual_retries + 1, result=None, ok=None)
     with store.session() as session:
-        run = session.execute(
-            update(Run).where(col(Run.id) == run_id).values(**values).returning(Run),
-            execution_options={"synchronize_session": False},
-        ).scalars().one_or_none()
+        run = (
+            session.execute(
+                update(Run).where(col(Run.id) == run_id).values(**values).returning(Run),
+                execution_options={"synchronize_session": False},
+            )
+            .scalars()
+            .one_or_none()
+        )
         if run is None:
             raise RunNotFound(f"unknown run {run_id!r}")
         if manual_retry_note is not None:
@@ -74,14 +80,28 @@ def begin_attempt(
         store.upsert(
             session,
             RunAttempt,
-            {"run_id": run_id, "attempt": attempt, "started_at": now, "stopped_at": None, "ok": None, "error": None, "retry_at": None},
+            {
+                "run_id": run_id,
+                "attempt": attempt,
+                "started_at": now,
+                "stopped_at": None,
+                "ok": None,
+                "error": None,
+                "retry_at": None,
+            },
             keys=("run_id", "attempt"),
         )
     return run
 
 
 def _close_attempt(
-    session: Session, run_id: str, attempt: int, now: datetime, ok: bool, error: str | None, retry_at: datetime | None = None
+    session: Session,
+    run_id: str,
+    attempt: int,
+    now: datetime,
+    ok: bool,
+    error: str | None,
+    retry_at: datetime | None = None,
 ) -> None:
     session.execute(
         update(RunAttempt)
@@ -139,7 +159,9 @@ def schedule_retry(store: Store, run_id: str, error: str, delay: timedelta) -> d
     return retry_at
 
 
-def mark_waiting(store: Store, run_id: str, state: RunState, run_at: datetime | None = None, error: str | None = None) -> None:
+def mark_waiting(
+    store: Store, run_id: str, state: RunState, run_at: datetime | None = None, error: str | None = None
+) -> None:
     """Due (waiting for capacity) or Scheduled (waiting for a time) without spending an attempt."""
     with store.session() as session:
         run = get_run(session, run_id)

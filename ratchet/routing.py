@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ratchet.models import Event, Task
-from ratchet.subscriptions import BUTTON_TOPICS, ERROR_TOPICS, ORIGINATING_TASK_TOPICS, Subscription, parse_subscriptions
+from ratchet.subscriptions import (
+    BUTTON_TOPICS,
+    ERROR_TOPICS,
+    ORIGINATING_TASK_TOPICS,
+    Subscription,
+    parse_subscriptions,
+)
 
 
 @dataclass(frozen=True)

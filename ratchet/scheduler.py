@@ -61,13 +61,22 @@ def _every_minutes(n: int) -> ScheduleCalendarSpec:
 # topic → (calendar in the shop's zone, catch-up window)
 SCHEDULER_TOPICS: dict[str, tuple[ScheduleCalendarSpec, timedelta]] = {
     **{f"mechanic/scheduler/{n}min": (_every_minutes(n), timedelta(minutes=n)) for n in (10, 15, 20, 30)},
-    "mechanic/scheduler/hourly": (ScheduleCalendarSpec(hour=_EVERY_HOUR, comment="every hour at :00"), timedelta(hours=1)),
+    "mechanic/scheduler/hourly": (
+        ScheduleCalendarSpec(hour=_EVERY_HOUR, comment="every hour at :00"),
+        timedelta(hours=1),
+    ),
     "mechanic/scheduler/daily": (ScheduleCalendarSpec(comment="daily at 00:00"), _DAY),
     **{
-        f"mechanic/scheduler/{day}": (ScheduleCalendarSpec(day_of_week=[ScheduleRange(i)], comment=f"{day} at 00:00"), _DAY)
+        f"mechanic/scheduler/{day}": (
+            ScheduleCalendarSpec(day_of_week=[ScheduleRange(i)], comment=f"{day} at 00:00"),
+            _DAY,
+        )
         for i, day in enumerate(_WEEKDAYS)
     },
-    "mechanic/scheduler/monthly": (ScheduleCalendarSpec(day_of_month=[ScheduleRange(1)], comment="the 1st at 00:00"), _DAY),
+    "mechanic/scheduler/monthly": (
+        ScheduleCalendarSpec(day_of_month=[ScheduleRange(1)], comment="the 1st at 00:00"),
+        _DAY,
+    ),
 }
 
 
@@ -183,4 +192,7 @@ def _shop_ids(store: Store) -> list[str]:
 
 async def sync_all_schedules(client: Client, store: Store, *, task_queue: str) -> list[SyncResult]:
     """Every shop's schedules; run at worker start so changes made offline are caught up."""
-    return [await sync_schedules(client, store, shop_id, task_queue=task_queue) for shop_id in await asyncio.to_thread(_shop_ids, store)]
+    return [
+        await sync_schedules(client, store, shop_id, task_queue=task_queue)
+        for shop_id in await asyncio.to_thread(_shop_ids, store)
+    ]

@@ -44,7 +44,9 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
         due = (Run.shop_id == shop_id) & (Run.state == RunState.due)
 
         def per_kind(state: RunState) -> dict[str, int]:
-            rows = session.exec(select(Run.kind, func.count()).where(in_shop, Run.state == state).group_by(Run.kind)).all()
+            rows = session.exec(
+                select(Run.kind, func.count()).where(in_shop, Run.state == state).group_by(Run.kind)
+            ).all()
             return _by_kind(list(rows))
 
         # The moment a Due run became performable: the later of when it was due and when it was queued.
@@ -57,16 +59,30 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
         oldest = session.exec(select(type_coerce(func.min(ready_at), UTCDateTime())).where(due)).one()
         count = func.count().label("count")
         tasks = session.exec(
-            select(Run.task_id, Run.task_name, count).where(due, Run.kind == RunKind.task).group_by(Run.task_id, Run.task_name).order_by(count.desc()).limit(TOP_N)
+            select(Run.task_id, Run.task_name, count)
+            .where(due, Run.kind == RunKind.task)
+            .group_by(Run.task_id, Run.task_name)
+            .order_by(count.desc())
+            .limit(TOP_N)
         ).all()
         actions = session.exec(
-            select(Run.action_type, Run.task_id, count).where(due, Run.kind == RunKind.action).group_by(Run.action_type, Run.task_id).order_by(count.desc()).limit(TOP_N)
+            select(Run.action_type, Run.task_id, count)
+            .where(due, Run.kind == RunKind.action)
+            .group_by(Run.action_type, Run.task_id)
+            .order_by(count.desc())
+            .limit(TOP_N)
         ).all()
         topics = session.exec(
-            select(Run.topic, count).where(due, Run.kind == RunKind.event).group_by(Run.topic).order_by(count.desc()).limit(TOP_N)
+            select(Run.topic, count)
+            .where(due, Run.kind == RunKind.event)
+            .group_by(Run.topic)
+            .order_by(count.desc())
+            .limit(TOP_N)
         ).all()
         scheduled = session.exec(select(func.count()).where(in_shop, Run.state == RunState.scheduled)).one()
-        enabled_tasks = session.exec(select(func.count()).select_from(Task).where(Task.shop_id == shop_id, Task.enabled)).one()
+        enabled_tasks = session.exec(
+            select(func.count()).select_from(Task).where(Task.shop_id == shop_id, Task.enabled)
+        ).one()
         return {
             "shop": shop_id,
             "generated_at": now.isoformat(),
@@ -99,7 +115,9 @@ async def schedules_status(client: Client, shop_id: str) -> list[dict[str, Any]]
             "schedule_id": description.id,
             "time_zone": description.schedule.spec.time_zone_name,
             "next_run_at": upcoming[0].isoformat() if upcoming else None,
-            "last_run_at": description.info.recent_actions[-1].scheduled_at.isoformat() if description.info.recent_actions else None,
+            "last_run_at": description.info.recent_actions[-1].scheduled_at.isoformat()
+            if description.info.recent_actions
+            else None,
         }
 
     found = await asyncio.gather(*(one(topic) for topic in SCHEDULER_TOPICS))

@@ -7,6 +7,7 @@ never duplicate a row.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +19,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-import importlib
-
 from ratchet import models
 from ratchet.config import DEFAULT_SHOP
 from ratchet.models import Shop, utcnow
@@ -29,7 +28,7 @@ def _normalise_url(url: str) -> str:
     # Users paste libpq-style URLs; we ship psycopg 3, so name its driver explicitly.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

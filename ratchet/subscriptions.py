@@ -59,7 +59,11 @@ class Subscription:
             seconds = self.offset_n * _FIXED_UNITS[self.offset_unit]
         else:
             local = base.astimezone(ZoneInfo(tz))
-            delta = relativedelta(months=self.offset_n) if self.offset_unit == "month" else relativedelta(years=self.offset_n)
+            delta = (
+                relativedelta(months=self.offset_n)
+                if self.offset_unit == "month"
+                else relativedelta(years=self.offset_n)
+            )
             seconds = ((local + delta) - local).total_seconds()
         return base + timedelta(seconds=seconds * time_scale)
 

@@ -25,7 +25,6 @@ EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _OPTION_REF = re.compile(r"""options(?:\.([a-z][a-z0-9_]*)|\[\s*["']([a-z][a-z0-9_]*)["']\s*\])""")
 
 
-
 class TaskImportError(ValueError):
     """An export or option value is invalid; `field` names the offending field."""
 
@@ -101,9 +100,15 @@ def option_spec(key: str) -> OptionSpec:
                 kind = candidate
                 break
     return OptionSpec(
-        key=key, kind=kind, required="required" in flags, email="email" in flags,
-        element="number" if "number" in flags else "string", choices=tuple(choices),
-        picker_array=picker_array, minimum=minimum, maximum=maximum,
+        key=key,
+        kind=kind,
+        required="required" in flags,
+        email="email" in flags,
+        element="number" if "number" in flags else "string",
+        choices=tuple(choices),
+        picker_array=picker_array,
+        minimum=minimum,
+        maximum=maximum,
     )
 
 
@@ -127,8 +132,10 @@ def _read_choices(tokens: list[str], i: int, choices: list[str], flags: set[str]
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, dict)) and not value) or (
-        isinstance(value, str) and not value.strip()
+    return (
+        value is None
+        or (isinstance(value, (str, list, dict)) and not value)
+        or (isinstance(value, str) and not value.strip())
     )
 
 
@@ -304,13 +311,17 @@ class TaskDefinition:
         return set(self.subscriptions) != set(self.exported_subscriptions)
 
 
-def _field(data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = False, default: Any = None) -> Any:
+def _field(
+    data: dict[str, Any], name: str, types: type | tuple[type, ...], *, required: bool = False, default: Any = None
+) -> Any:
     if name not in data or data[name] is None:
         if required:
             raise TaskImportError(name, "is required")
         return default
     value = data[name]
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))):
+    if not isinstance(value, types) or (
+        isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))
+    ):
         expected = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
         raise TaskImportError(name, f"expected {expected}, got {type(value).__name__}")
     return value

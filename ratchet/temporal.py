@@ -15,7 +15,12 @@ TOPIC = SearchAttributeKey.for_keyword("Topic")
 RUN_STATE = SearchAttributeKey.for_keyword("RunState")
 TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
 
-SEARCH_ATTRIBUTES: dict[str, str] = {"ShopId": "Keyword", "Topic": "Keyword", "RunState": "Keyword", "TaskNames": "KeywordList"}
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    "ShopId": "Keyword",
+    "Topic": "Keyword",
+    "RunState": "Keyword",
+    "TaskNames": "KeywordList",
+}
 
 
 async def connect(settings: Settings, address: str | None = None) -> Client:

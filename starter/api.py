@@ -1,9 +1,9 @@
 """The Python starter API: everything the CLI does, for programs.
 
-    async with await Ratchet.connect() as ratchet:
-        task = await ratchet.import_task(Path("task.json"))
-        event_id = await ratchet.run_task(task.id)
-        runs = await ratchet.list_runs(event_id=event_id)
+async with await Ratchet.connect() as ratchet:
+    task = await ratchet.import_task(Path("task.json"))
+    event_id = await ratchet.run_task(task.id)
+    runs = await ratchet.list_runs(event_id=event_id)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,14 +84,14 @@ def _parse_when(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     try:
-        parsed = datetime.fromtimestamp(float(value), timezone.utc)
+        parsed = datetime.fromtimestamp(float(value), UTC)
     except ValueError:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError as exc:
             raise RatchetError(f"invalid time {value!r}: use ISO 8601 (2026-11-23T10:00:00Z) or Unix seconds") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
@@ -150,7 +150,7 @@ class Ratchet:
         if client is None:
             try:
                 client = await asyncio.wait_for(connect(self.settings), timeout=5)
-            except (RuntimeError, asyncio.TimeoutError):
+            except (TimeoutError, RuntimeError):
                 return
         await sync_schedules(client, self.store, shop_id, task_queue=self.settings.task_queue)
 
@@ -249,9 +249,7 @@ class Ratchet:
         return imported
 
     def _find_task(self, session: Any, shop_id: str, ref: str) -> Task:
-        task = session.exec(
-            select(Task).where(Task.shop_id == shop_id, or_(Task.id == ref, Task.name == ref))
-        ).first()
+        task = session.exec(select(Task).where(Task.shop_id == shop_id, or_(Task.id == ref, Task.name == ref))).first()
         if task is None:
             raise RatchetError(f"unknown task {ref!r} in shop {shop_id!r}")
         return task
@@ -266,7 +264,11 @@ class Ratchet:
     async def list_tasks(self, shop_id: str | None = None) -> list[Task]:
         def read() -> list[Task]:
             with self.store.session() as session:
-                return list(session.exec(select(Task).where(Task.shop_id == (shop_id or self.settings.shop)).order_by(Task.name)))
+                return list(
+                    session.exec(
+                        select(Task).where(Task.shop_id == (shop_id or self.settings.shop)).order_by(Task.name)
+                    )
+                )
 
         return await self._db(read)
 
@@ -339,7 +341,9 @@ class Ratchet:
         except ValueError as exc:
             raise RatchetError(str(exc)) from exc
         if topic in BUTTON_TOPICS and not task_ids:
-            raise RatchetError(f"{topic} events reach only the task whose run button made them; use `ratchet task run TASK`")
+            raise RatchetError(
+                f"{topic} events reach only the task whose run button made them; use `ratchet task run TASK`"
+            )
         try:
             created = await self.events.create(
                 shop_id=shop_id,
@@ -392,7 +396,9 @@ class Ratchet:
                     if session.get(Event, event_id) is None:
                         raise RatchetError(f"unknown event {event_id!r}")
                     query = query.where(Run.event_id == event_id)
-                query = query.order_by(col(Run.enqueued_at).desc(), col(Run.run_at).desc(), col(Run.position)).limit(limit)
+                query = query.order_by(col(Run.enqueued_at).desc(), col(Run.run_at).desc(), col(Run.position)).limit(
+                    limit
+                )
                 return [RunView.of(r) for r in session.exec(query)]
 
         return await self._db(read)
@@ -403,7 +409,9 @@ class Ratchet:
                 run = session.get(Run, run_id)
                 if run is None or run.shop_id != (shop_id or self.settings.shop):
                     raise RatchetError(f"unknown run {run_id!r}")
-                attempts = session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(col(RunAttempt.attempt)))
+                attempts = session.exec(
+                    select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(col(RunAttempt.attempt))
+                )
                 data = RunView.of(run).model_dump()
                 return RunDetail(
                     **data,
@@ -436,7 +444,9 @@ class Ratchet:
                     raise RatchetError(f"cannot retry: {message}") from exc
             except RPCError as exc:
                 if "already completed" in str(exc):
-                    raise RatchetError(f"cannot retry: the event's retention window has passed ({run.event_id})") from exc
+                    raise RatchetError(
+                        f"cannot retry: the event's retention window has passed ({run.event_id})"
+                    ) from exc
                 raise RatchetError(f"cannot retry: {exc}") from exc
             await asyncio.sleep(0.25)
         raise RatchetError(f"cannot retry: run {run_id} is still being performed")

@@ -8,14 +8,13 @@ Errors print one readable line on stderr and exit non-zero. Every process leaves
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import sys
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,7 +25,9 @@ from ratchet.models import RunKind, RunState
 from ratchet.subscriptions import TopicError, validate_topic
 from starter.api import Ratchet, RatchetError, load_json_argument
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Ratchet: Mechanic-compatible automation on Temporal.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Ratchet: Mechanic-compatible automation on Temporal."
+)
 shop_app = typer.Typer(no_args_is_help=True, help="Shops and their settings.")
 task_app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run tasks.")
 event_app = typer.Typer(no_args_is_help=True, help="Send events.")
@@ -40,8 +41,10 @@ out = Console(highlight=False, soft_wrap=True)
 
 ShopOpt = Annotated[str, typer.Option("--shop", envvar="RATCHET_SHOP", help="Shop to act on.")]
 AddressOpt = Annotated[
-    Optional[str],
-    typer.Option("--temporal-address", envvar="RATCHET_TEMPORAL_ADDRESS", help="Use this Temporal cluster (host:port)."),
+    str | None,
+    typer.Option(
+        "--temporal-address", envvar="RATCHET_TEMPORAL_ADDRESS", help="Use this Temporal cluster (host:port)."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -98,7 +101,12 @@ def worker(temporal_address: AddressOpt = None) -> None:
 
 
 def _shop_command(
-    name: str, create: bool, timezone: str | None, shopify_domain: str | None, access_token: str | None, webhook_secret: str | None
+    name: str,
+    create: bool,
+    timezone: str | None,
+    shopify_domain: str | None,
+    access_token: str | None,
+    webhook_secret: str | None,
 ) -> None:
     async def go() -> None:
         api = await _api(_settings(), temporal=False)
@@ -119,20 +127,32 @@ def _shop_command(
     _run(go())
 
 
-TimezoneOpt = Annotated[Optional[str], typer.Option("--timezone", help="IANA time zone, e.g. America/New_York.")]
-DomainOpt = Annotated[Optional[str], typer.Option("--shopify-domain", help="example.myshopify.com")]
-TokenOpt = Annotated[Optional[str], typer.Option("--access-token", help="Shopify Admin API access token.")]
-SecretOpt = Annotated[Optional[str], typer.Option("--webhook-secret", help="Shopify app secret for webhook HMACs.")]
+TimezoneOpt = Annotated[str | None, typer.Option("--timezone", help="IANA time zone, e.g. America/New_York.")]
+DomainOpt = Annotated[str | None, typer.Option("--shopify-domain", help="example.myshopify.com")]
+TokenOpt = Annotated[str | None, typer.Option("--access-token", help="Shopify Admin API access token.")]
+SecretOpt = Annotated[str | None, typer.Option("--webhook-secret", help="Shopify app secret for webhook HMACs.")]
 
 
 @shop_app.command("add")
-def shop_add(name: str, timezone: TimezoneOpt = None, shopify_domain: DomainOpt = None, access_token: TokenOpt = None, webhook_secret: SecretOpt = None) -> None:
+def shop_add(
+    name: str,
+    timezone: TimezoneOpt = None,
+    shopify_domain: DomainOpt = None,
+    access_token: TokenOpt = None,
+    webhook_secret: SecretOpt = None,
+) -> None:
     """Add a shop."""
     _shop_command(name, True, timezone or "UTC", shopify_domain, access_token, webhook_secret)
 
 
 @shop_app.command("set")
-def shop_set(name: str, timezone: TimezoneOpt = None, shopify_domain: DomainOpt = None, access_token: TokenOpt = None, webhook_secret: SecretOpt = None) -> None:
+def shop_set(
+    name: str,
+    timezone: TimezoneOpt = None,
+    shopify_domain: DomainOpt = None,
+    access_token: TokenOpt = None,
+    webhook_secret: SecretOpt = None,
+) -> None:
     """Change a shop's settings."""
     _shop_command(name, False, timezone, shopify_domain, access_token, webhook_secret)
 
@@ -154,7 +174,9 @@ def task_import(file: Path, shop: ShopOpt = "default") -> None:
                 f"{', '.join(imported.missing_required_options)} with `ratchet task configure`, then `ratchet task enable`",
             )
         else:
-            out.print(f"{verb} {imported.task.name!r} (enabled), subscribed to: {', '.join(imported.task.subscriptions) or 'nothing'}")
+            out.print(
+                f"{verb} {imported.task.name!r} (enabled), subscribed to: {', '.join(imported.task.subscriptions) or 'nothing'}"
+            )
         print(imported.task.id)
 
     _run(go())
@@ -168,7 +190,9 @@ def task_list(shop: ShopOpt = "default", as_json: JsonOpt = False) -> None:
         api = await _api(_settings(shop=shop), temporal=False)
         tasks = await api.list_tasks()
         if as_json:
-            _print_json([{"id": t.id, "name": t.name, "enabled": t.enabled, "subscriptions": t.subscriptions} for t in tasks])
+            _print_json(
+                [{"id": t.id, "name": t.name, "enabled": t.enabled, "subscriptions": t.subscriptions} for t in tasks]
+            )
             return
         table = Table("id", "name", "enabled", "subscriptions")
         for t in tasks:
@@ -202,8 +226,8 @@ def task_disable(task: str, shop: ShopOpt = "default") -> None:
 @task_app.command("configure")
 def task_configure(
     task: str,
-    option: Annotated[Optional[list[str]], typer.Option("--option", help="KEY=VALUE (repeatable).")] = None,
-    options: Annotated[Optional[str], typer.Option("--options", help="JSON object or @file.json.")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", help="KEY=VALUE (repeatable).")] = None,
+    options: Annotated[str | None, typer.Option("--options", help="JSON object or @file.json.")] = None,
     shop: ShopOpt = "default",
 ) -> None:
     """Set task options (validated by their flags; subscriptions re-render)."""
@@ -230,7 +254,12 @@ def task_configure(
 
 
 @task_app.command("run")
-def task_run(task: str, text: Annotated[Optional[str], typer.Option("--text", help="Send mechanic/user/text with this text.")] = None, shop: ShopOpt = "default", temporal_address: AddressOpt = None) -> None:
+def task_run(
+    task: str,
+    text: Annotated[str | None, typer.Option("--text", help="Send mechanic/user/text with this text.")] = None,
+    shop: ShopOpt = "default",
+    temporal_address: AddressOpt = None,
+) -> None:
     """Press the task's run button. Prints the event id last."""
 
     async def go() -> None:
@@ -254,9 +283,11 @@ def task_check(files: list[Path], as_json: JsonOpt = False) -> None:
 @event_app.command("send")
 def event_send(
     topic: str,
-    data: Annotated[Optional[str], typer.Option("--data", help="JSON, or @file.json.")] = None,
-    run_at: Annotated[Optional[str], typer.Option("--run-at", help="ISO 8601 time or Unix seconds.")] = None,
-    event_key: Annotated[Optional[str], typer.Option("--id", help="Idempotency key: the same key twice makes one event.")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="JSON, or @file.json.")] = None,
+    run_at: Annotated[str | None, typer.Option("--run-at", help="ISO 8601 time or Unix seconds.")] = None,
+    event_key: Annotated[
+        str | None, typer.Option("--id", help="Idempotency key: the same key twice makes one event.")
+    ] = None,
     shop: ShopOpt = "default",
     temporal_address: AddressOpt = None,
 ) -> None:
@@ -289,10 +320,12 @@ def _run_json(view: Any) -> dict[str, Any]:
 
 @runs_app.command("list")
 def runs_list(
-    kind: Annotated[Optional[RunKind], typer.Option("--kind")] = None,
-    state: Annotated[Optional[RunState], typer.Option("--state")] = None,
-    task: Annotated[Optional[str], typer.Option("--task", help="Task name or id.")] = None,
-    event: Annotated[Optional[str], typer.Option("--event", help="An event id: its event run and all its task and action runs.")] = None,
+    kind: Annotated[RunKind | None, typer.Option("--kind")] = None,
+    state: Annotated[RunState | None, typer.Option("--state")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Task name or id.")] = None,
+    event: Annotated[
+        str | None, typer.Option("--event", help="An event id: its event run and all its task and action runs.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit")] = 200,
     shop: ShopOpt = "default",
     as_json: JsonOpt = False,
@@ -308,8 +341,15 @@ def runs_list(
         table = Table("id", "kind", "state", "topic", "task", "action", "attempts", "run at", "error")
         for r in runs:
             table.add_row(
-                r.id, r.kind.value, r.state.value, r.topic, r.task_name or "", r.action_type or "", str(r.attempts),
-                _iso(r.run_at) or "", (r.error or "")[:80],
+                r.id,
+                r.kind.value,
+                r.state.value,
+                r.topic,
+                r.task_name or "",
+                r.action_type or "",
+                str(r.attempts),
+                _iso(r.run_at) or "",
+                (r.error or "")[:80],
             )
         out.print(table)
 
@@ -337,7 +377,12 @@ def runs_show(run_id: str, shop: ShopOpt = "default", as_json: JsonOpt = False) 
 
 
 @runs_app.command("retry")
-def runs_retry(run_id: str, reason: Annotated[str, typer.Option("--reason")] = "", shop: ShopOpt = "default", temporal_address: AddressOpt = None) -> None:
+def runs_retry(
+    run_id: str,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    shop: ShopOpt = "default",
+    temporal_address: AddressOpt = None,
+) -> None:
     """Retry a run now (only if Mechanic's rules allow it)."""
 
     async def go() -> None:
@@ -362,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except KeyboardInterrupt:
         code = 130
-    except Exception as exc:  # noqa: BLE001 - a CLI prints one line, never a traceback
+    except Exception as exc:
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             # A usage error from the argument parser (bad option value, missing argument).
             print(f"error: {exc.format_message()}", file=sys.stderr)

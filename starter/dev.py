@@ -39,7 +39,9 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
     server: DevServer | None = None
     if not use_existing:
         settings.home.mkdir(parents=True, exist_ok=True)
-        server = DevServer(db_path=settings.home / "temporal.db", port=port, ui_port=ui_port, log_path=settings.home / "temporal.log")
+        server = DevServer(
+            db_path=settings.home / "temporal.db", port=port, ui_port=ui_port, log_path=settings.home / "temporal.log"
+        )
         print(f"starting Temporal dev server (state in {settings.home}) …", file=sys.stderr)
         try:
             await server.start()

@@ -30,7 +30,9 @@ def register(app: typer.Typer) -> None:
     # Imported here: starter.cli imports this module at its bottom, once its helpers exist.
     from starter.cli import JsonOpt, ShopOpt, _api, _iso, _print_json, _run, _settings, out
 
-    filter_app = typer.Typer(no_args_is_help=True, help="Store-level event filters: Liquid that outputs `false` drops an event.")
+    filter_app = typer.Typer(
+        no_args_is_help=True, help="Store-level event filters: Liquid that outputs `false` drops an event."
+    )
     app.add_typer(filter_app, name="filter")
 
     @filter_app.command("add")

@@ -8,7 +8,7 @@ Registered onto the main Typer app by `register` (called at the bottom of starte
 
 import asyncio
 import dataclasses
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,19 +21,22 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
     # Imported here: starter.cli imports this module at its bottom, once its helpers exist.
     from starter.cli import AddressOpt, JsonOpt, ShopOpt, _api, _print_json, _run, _settings, out
 
-    webhook_app = typer.Typer(no_args_is_help=True, help="Mechanic webhooks: URLs that turn HTTP requests into user/… events.")
+    webhook_app = typer.Typer(
+        no_args_is_help=True, help="Mechanic webhooks: URLs that turn HTTP requests into user/… events."
+    )
     schedule_app = typer.Typer(no_args_is_help=True, help="Temporal Schedules behind mechanic/scheduler/* topics.")
     app.add_typer(webhook_app, name="webhook")
     app.add_typer(schedule_app, name="schedule")
 
     @app.command()
     def serve(
-        host: Annotated[Optional[str], typer.Option("--host", envvar="RATCHET_HTTP_HOST", help="Listen address.")] = None,
-        port: Annotated[Optional[int], typer.Option("--port", envvar="RATCHET_HTTP_PORT", help="Listen port.")] = None,
+        host: Annotated[str | None, typer.Option("--host", envvar="RATCHET_HTTP_HOST", help="Listen address.")] = None,
+        port: Annotated[int | None, typer.Option("--port", envvar="RATCHET_HTTP_PORT", help="Listen port.")] = None,
         temporal_address: AddressOpt = None,
     ) -> None:
         """Run the HTTP ingress (Shopify and Mechanic webhooks) until Ctrl-C."""
-        from ratchet.ingress.app import IngressConfig, serve as serve_ingress
+        from ratchet.ingress.app import IngressConfig
+        from ratchet.ingress.app import serve as serve_ingress
         from starter.dev import _stop_on_signals
 
         async def go() -> None:
@@ -56,7 +59,9 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
         name: str,
         topic: Annotated[str, typer.Option("--topic", help="user/SUBJECT/VERB")],
         mode: Annotated[str, typer.Option("--mode", help="auto | full (the whole request as event data).")] = "auto",
-        secret: Annotated[Optional[str], typer.Option("--secret", help="Require X-Ratchet-Hmac-SHA256 signed with this secret.")] = None,
+        secret: Annotated[
+            str | None, typer.Option("--secret", help="Require X-Ratchet-Hmac-SHA256 signed with this secret.")
+        ] = None,
         shop: ShopOpt = "default",
     ) -> None:
         """Add a webhook. Prints its URL last."""
@@ -65,7 +70,9 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
         async def go() -> None:
             api = await _api(_settings(shop=shop), temporal=False)
             hook = await asyncio.to_thread(_config_call, add_webhook, api.store, shop, name, topic, mode, secret)
-            out.print(f"webhook {hook.name!r}: POST → {hook.topic} events ({hook.mode} mode{', signed' if hook.secret else ''})")
+            out.print(
+                f"webhook {hook.name!r}: POST → {hook.topic} events ({hook.mode} mode{', signed' if hook.secret else ''})"
+            )
             print(f"{IngressConfig().public_url()}/webhooks/{hook.id}")
 
         _run(go())
@@ -80,7 +87,14 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
             hooks = await asyncio.to_thread(list_webhooks, api.store, shop)
             base = IngressConfig().public_url()
             rows = [
-                {"id": h.id, "name": h.name, "topic": h.topic, "mode": h.mode, "signed": bool(h.secret), "url": f"{base}/webhooks/{h.id}"}
+                {
+                    "id": h.id,
+                    "name": h.name,
+                    "topic": h.topic,
+                    "mode": h.mode,
+                    "signed": bool(h.secret),
+                    "url": f"{base}/webhooks/{h.id}",
+                }
                 for h in hooks
             ]
             if as_json:
@@ -109,7 +123,8 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
     @shop_app.command("status")
     def shop_status(shop: ShopOpt = "default", as_json: JsonOpt = False, temporal_address: AddressOpt = None) -> None:
         """Running and waiting runs, queue lag, top waiting tasks/actions/topics, schedules."""
-        from ratchet.status import UnknownShopStatus, shop_status as compute
+        from ratchet.status import UnknownShopStatus
+        from ratchet.status import shop_status as compute
 
         async def go() -> None:
             settings = _settings(temporal_address, shop)
@@ -135,7 +150,9 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
             running, waiting = status["running"], status["waiting"]
             out.print(f"shop {status['shop']} at {status['generated_at']}")
             for label, counts in (("running", running), ("waiting", waiting)):
-                out.print(f"  {label:<9}{counts['total']:>6}  (event {counts['event']}, task {counts['task']}, action {counts['action']})")
+                out.print(
+                    f"  {label:<9}{counts['total']:>6}  (event {counts['event']}, task {counts['task']}, action {counts['action']})"
+                )
             out.print(f"  scheduled{status['scheduled']:>6}")
             out.print(f"  queue lag {status['queue_lag_seconds']} s")
             top = status["top_waiting"]
@@ -155,7 +172,7 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
 
     @schedule_app.command("sync")
     def schedule_sync(
-        shop: Annotated[Optional[str], typer.Option("--shop", help="One shop (default: every shop).")] = None,
+        shop: Annotated[str | None, typer.Option("--shop", help="One shop (default: every shop).")] = None,
         temporal_address: AddressOpt = None,
     ) -> None:
         """Create, update and delete scheduler schedules to match enabled tasks and shop time zones."""
@@ -184,4 +201,3 @@ def _config_call(fn: Any, *args: Any) -> Any:
         return fn(*args)
     except WebhookConfigError as exc:
         raise RatchetError(str(exc)) from exc
-

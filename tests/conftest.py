@@ -35,7 +35,9 @@ def tmp_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 async def dev_server(tmp_home: Path) -> AsyncIterator[DevServer]:
     address = os.environ.get("RATCHET_TEST_TEMPORAL_ADDRESS")
-    server = DevServer(db_path=tmp_home / "temporal.db", port=free_port(), ui_port=None, log_path=tmp_home / "temporal.log")
+    server = DevServer(
+        db_path=tmp_home / "temporal.db", port=free_port(), ui_port=None, log_path=tmp_home / "temporal.log"
+    )
     if address:
         server.port = int(address.rsplit(":", 1)[1])
         yield server

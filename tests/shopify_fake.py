@@ -34,7 +34,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 INVALID_TOKEN_ERROR = "[API] Invalid API key or access token (unrecognized login or wrong password)"
-REST_THROTTLED_ERROR = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+REST_THROTTLED_ERROR = (
+    "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+)
 
 
 class FakeClock:
@@ -257,14 +259,22 @@ class ShopifyFake:
                 "errors": [
                     {
                         "message": "Throttled",
-                        "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+                        "extensions": {
+                            "code": "THROTTLED",
+                            "documentation": "https://shopify.dev/api/usage/rate-limits",
+                        },
                     }
                 ],
                 "extensions": extensions,
             }
         if canned is None:
             return {
-                "errors": [{"message": "Shopify fake: no canned response matches this query", "extensions": {"code": "NOT_CANNED"}}],
+                "errors": [
+                    {
+                        "message": "Shopify fake: no canned response matches this query",
+                        "extensions": {"code": "NOT_CANNED"},
+                    }
+                ],
                 "extensions": extensions,
             }
         response: dict[str, Any] = {}

@@ -36,7 +36,12 @@ def _run_cli(settings: Settings, shop: str, args: tuple[str, ...]) -> subprocess
         "RATCHET_SHOP": shop,
     }
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ratchet"), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [str(Path(sys.executable).parent / "ratchet"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -68,13 +73,30 @@ async def test_import_send_list_show(api: Ratchet, tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert sorted(r["kind"] for r in rows) == ["action", "event", "task"]
-    required = {"id", "kind", "state", "topic", "event_id", "parent_id", "task_id", "task_name", "action_type", "attempts", "run_at", "started_at", "stopped_at", "error"}
+    required = {
+        "id",
+        "kind",
+        "state",
+        "topic",
+        "event_id",
+        "parent_id",
+        "task_id",
+        "task_name",
+        "action_type",
+        "attempts",
+        "run_at",
+        "started_at",
+        "stopped_at",
+        "error",
+    }
     assert all(required <= set(r) for r in rows)
     action = next(r for r in rows if r["kind"] == "action")
     assert action["state"] == "Succeeded" and action["task_name"] == "CLI task"
     assert action["started_at"].endswith("+00:00")
 
-    by_task = json.loads((await ratchet(settings, shop, "runs", "list", "--task", "CLI task", "--kind", "action", "--json")).stdout)
+    by_task = json.loads(
+        (await ratchet(settings, shop, "runs", "list", "--task", "CLI task", "--kind", "action", "--json")).stdout
+    )
     assert [r["id"] for r in by_task] == [action["id"]]
     shown = await ratchet(settings, shop, "runs", "show", action["id"], "--json")
     assert json.loads(shown.stdout)["id"] == action["id"]
@@ -128,20 +150,45 @@ async def test_invalid_export_imports_nothing(api: Ratchet, tmp_path: Path) -> N
 async def test_required_options_import_disabled_until_configured(api: Ratchet, tmp_path: Path) -> None:
     task_file = tmp_path / "opts.json"
     task_file.write_text(
-        json.dumps(export("Needs options", '{% action "echo", to: options.email__required %}', ["user/opt/go"], options={"email__required": None}))
+        json.dumps(
+            export(
+                "Needs options",
+                '{% action "echo", to: options.email__required %}',
+                ["user/opt/go"],
+                options={"email__required": None},
+            )
+        )
     )
     imported = await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
     assert imported.returncode == 0 and "email__required" in imported.stdout
     assert not (await api.get_task("Needs options")).enabled
     one_line_error(await ratchet(api.settings, api.settings.shop, "task", "enable", "Needs options"), "email__required")
-    configured = await ratchet(api.settings, api.settings.shop, "task", "configure", "Needs options", "--option", "email__required=ops@example.com")
+    configured = await ratchet(
+        api.settings,
+        api.settings.shop,
+        "task",
+        "configure",
+        "Needs options",
+        "--option",
+        "email__required=ops@example.com",
+    )
     assert configured.returncode == 0, configured.stderr
     assert (await ratchet(api.settings, api.settings.shop, "task", "enable", "Needs options")).returncode == 0
     assert (await api.get_task("Needs options")).enabled
 
 
 async def test_shop_secrets_are_never_printed(api: Ratchet) -> None:
-    result = await ratchet(api.settings, api.settings.shop, "shop", "set", api.settings.shop, "--access-token", "shpat_secret123", "--webhook-secret", "whsec_456")
+    result = await ratchet(
+        api.settings,
+        api.settings.shop,
+        "shop",
+        "set",
+        api.settings.shop,
+        "--access-token",
+        "shpat_secret123",
+        "--webhook-secret",
+        "whsec_456",
+    )
     assert result.returncode == 0, result.stderr
     assert "shpat_secret123" not in result.stdout + result.stderr and "whsec_456" not in result.stdout
     assert "access token set" in result.stdout

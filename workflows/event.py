@@ -10,6 +10,7 @@ for manual retries for the retention window.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -58,8 +59,16 @@ _TIMEOUTS = {
     RunKind.action: timedelta(minutes=10),
 }
 _PRIORITIES = {RunKind.event: PRIORITY_EVENT, RunKind.task: PRIORITY_TASK, RunKind.action: PRIORITY_ACTION}
-_ACTIVITIES = {RunKind.event: "perform_event_run", RunKind.task: "perform_task_run", RunKind.action: "perform_action_run"}
-_OUTCOMES: dict[RunKind, type] = {RunKind.event: EventRunOutcome, RunKind.task: TaskRunOutcome, RunKind.action: ActionRunOutcome}
+_ACTIVITIES = {
+    RunKind.event: "perform_event_run",
+    RunKind.task: "perform_task_run",
+    RunKind.action: "perform_action_run",
+}
+_OUTCOMES: dict[RunKind, type] = {
+    RunKind.event: EventRunOutcome,
+    RunKind.task: TaskRunOutcome,
+    RunKind.action: ActionRunOutcome,
+}
 
 
 def summary_state(runs: list[RunView]) -> RunState:
@@ -90,7 +99,9 @@ class EventWorkflow:
             self._runs = {r.id: r for r in inp.runs}
         else:
             delayed = inp.run_at is not None and inp.run_at > workflow.now()
-            self._add(RunView(id=inp.event_run_id, kind=RunKind.event, state=RunState.scheduled if delayed else RunState.due))
+            self._add(
+                RunView(id=inp.event_run_id, kind=RunKind.event, state=RunState.scheduled if delayed else RunState.due)
+            )
             self._spawn(self._event_run(delayed))
         retention = timedelta(seconds=RETENTION_SECONDS * inp.time_scale)
         while True:
@@ -105,7 +116,7 @@ class EventWorkflow:
             try:
                 # Idle: keep serving manual retries until the retention window passes.
                 await workflow.wait_condition(lambda: self._in_flight > 0, timeout=retention)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
 
     # -- run chains ------------------------------------------------------------------------------
@@ -131,7 +142,9 @@ class EventWorkflow:
             )
             self._spawn(self._task_run(planned))
 
-    async def _task_run(self, planned: PlannedTaskRun | None, run_id: str | None = None, retry_note: str | None = None) -> None:
+    async def _task_run(
+        self, planned: PlannedTaskRun | None, run_id: str | None = None, retry_note: str | None = None
+    ) -> None:
         if planned is not None:
             run_id = planned.run_id
             if planned.delay_seconds > 0:
@@ -180,7 +193,9 @@ class EventWorkflow:
         assert self._input is not None
         view = self._runs[run_id]
         scale = self._input.time_scale
-        gated = view.kind == RunKind.task or (view.kind == RunKind.action and view.action_type in SHOPIFY_GATED_ACTION_TYPES)
+        gated = view.kind == RunKind.task or (
+            view.kind == RunKind.action and view.action_type in SHOPIFY_GATED_ACTION_TYPES
+        )
         inp = RunInput(
             run_id=run_id,
             shop_id=self._input.shop_id,
@@ -302,16 +317,16 @@ class EventWorkflow:
         if view is not None and not view.state.terminal:
             # The ledger shows a run finished a moment before this workflow hears of it; a
             # signal sent in that moment is judged once the run's outcome has arrived.
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: view.state.terminal, timeout=SIGNAL_SETTLE_WAIT)
-            except asyncio.TimeoutError:
-                pass
         reason = self._ineligible(req.run_id)
         if reason is None:
             self._start_retry(req)
             return
         if req.run_id in self._runs:
-            self._spawn(self._bookkeep("note_run", RunNoteInput(run_id=req.run_id, note=f"ignored retry signal: {reason}")))
+            self._spawn(
+                self._bookkeep("note_run", RunNoteInput(run_id=req.run_id, note=f"ignored retry signal: {reason}"))
+            )
 
     @workflow.update(name="retry_run")
     async def retry_update(self, req: RetryRequest) -> RetryAccepted:
@@ -338,7 +353,7 @@ class EventWorkflow:
             finally:
                 self._in_flight -= 1
 
-        asyncio.create_task(tracked())
+        asyncio.create_task(tracked())  # noqa: RUF006  (the workflow event loop keeps every task alive until the run completes; _in_flight counts them)
 
     def _add(self, view: RunView) -> None:
         self._runs[view.id] = view

@@ -22,7 +22,9 @@ SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTi
 class SchedulerTickWorkflow:
     @workflow.run
     async def run(self, tick: SchedulerTick) -> str:
-        scheduled_at: datetime = workflow.info().typed_search_attributes.get(SCHEDULED_START_TIME) or workflow.info().start_time
+        scheduled_at: datetime = (
+            workflow.info().typed_search_attributes.get(SCHEDULED_START_TIME) or workflow.info().start_time
+        )
         return await workflow.execute_activity(
             "create_scheduled_event",
             TickInput(shop_id=tick.shop_id, topic=tick.topic, scheduled_at=scheduled_at),

@@ -75,9 +75,13 @@ def _parse(options: Any) -> tuple[str, dict[str, Any]]:
         command = options[0].lower()
         names = _ARGUMENTS.get(command)
         if names is None:
-            raise ActionOptionsError("command", f"unknown cache command {options[0]!r}; expected one of {', '.join(_ARGUMENTS)}")
+            raise ActionOptionsError(
+                "command", f"unknown cache command {options[0]!r}; expected one of {', '.join(_ARGUMENTS)}"
+            )
         if len(options) - 1 != len(names):
-            raise ActionOptionsError("options", f"{command} takes {len(names)} argument(s) ({', '.join(names)}), got {len(options) - 1}")
+            raise ActionOptionsError(
+                "options", f"{command} takes {len(names)} argument(s) ({', '.join(names)}), got {len(options) - 1}"
+            )
         return command, dict(zip(names, options[1:], strict=True))
     if isinstance(options, dict):
         if len(options) != 1:
@@ -86,17 +90,21 @@ def _parse(options: Any) -> tuple[str, dict[str, Any]]:
         command = name.lower()
         names = _ARGUMENTS.get(command)
         if names is None:
-            raise ActionOptionsError("command", f"unknown cache command {name!r}; expected one of {', '.join(_ARGUMENTS)}")
+            raise ActionOptionsError(
+                "command", f"unknown cache command {name!r}; expected one of {', '.join(_ARGUMENTS)}"
+            )
         if not isinstance(arguments, dict):
             raise ActionOptionsError(command, "must be a hash of key, value, ttl, …")
         unknown = sorted(set(arguments) - {*names, "ttl"})
         if unknown:
-            raise ActionOptionsError(unknown[0], f"is not an argument of {command} (expected {', '.join((*names, 'ttl'))})")
+            raise ActionOptionsError(
+                unknown[0], f"is not an argument of {command} (expected {', '.join((*names, 'ttl'))})"
+            )
         missing = [field for field in names if field not in arguments]
         if missing:
             raise ActionOptionsError(missing[0], f"is required for {command}")
         return command, arguments
-    raise ActionOptionsError("options", "must be an array like [\"set\", key, value] or a hash like {\"set\": {…}}")
+    raise ActionOptionsError("options", 'must be an array like ["set", key, value] or a hash like {"set": {…}}')
 
 
 class CacheAction:

@@ -38,14 +38,28 @@ from ratchet.mail import MailConfigError, SmtpSettings, load_smtp_settings
 from ratchet.models import utcnow
 
 # Deliberately simple: catches typos and junk, leaves the rest to the SMTP server.
-_ADDR_SPEC = r"[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+_ADDR_SPEC = (
+    r"[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 # `address`, `Name <address>` or `"Name, with comma" <address>`; nothing else may ride along.
-_MAILBOX_RE = re.compile(rf'(?P<address>{_ADDR_SPEC})|(?:"(?P<quoted>[^"\r\n]*)"|(?P<name>[^<>"\r\n]*?))\s*<(?P<bracketed>{_ADDR_SPEC})>')
+_MAILBOX_RE = re.compile(
+    rf'(?P<address>{_ADDR_SPEC})|(?:"(?P<quoted>[^"\r\n]*)"|(?P<name>[^<>"\r\n]*?))\s*<(?P<bracketed>{_ADDR_SPEC})>'
+)
 # Headers Ratchet writes itself; overriding them would break delivery or idempotency.
 _RESERVED_HEADERS = frozenset(
     {
-        "from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "x-ratchet-run-id",
-        "mime-version", "content-type", "content-transfer-encoding",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "subject",
+        "date",
+        "message-id",
+        "x-ratchet-run-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
     }
 )
 
@@ -129,9 +143,12 @@ def _attachments(value: Any) -> dict[str, dict[str, str]]:
                 raise ActionOptionsError(field_name, f"is not valid base64: {error}") from error
             mime_type = guessed or "application/octet-stream"
         elif isinstance(generator, dict) and len(generator) == 1:
-            raise ActionOptionsError(field_name, f"the {next(iter(generator))!r} file generator is not supported by Ratchet (use a string or base64)")
+            raise ActionOptionsError(
+                field_name,
+                f"the {next(iter(generator))!r} file generator is not supported by Ratchet (use a string or base64)",
+            )
         else:
-            raise ActionOptionsError(field_name, "must be a string or a file generator such as {\"base64\": …}")
+            raise ActionOptionsError(field_name, 'must be a string or a file generator such as {"base64": …}')
         attachments[filename] = {"content_base64": base64.b64encode(content).decode("ascii"), "mime_type": mime_type}
     return attachments
 
@@ -139,7 +156,9 @@ def _attachments(value: Any) -> dict[str, dict[str, str]]:
 class _TextExtractor(HTMLParser):
     """Readable plain text from an HTML body, for the text/plain alternative."""
 
-    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "table", "ul", "ol", "blockquote", "hr", "h1", "h2", "h3", "h4", "h5", "h6"})
+    _BLOCKS = frozenset(
+        {"p", "div", "br", "li", "tr", "table", "ul", "ol", "blockquote", "hr", "h1", "h2", "h3", "h4", "h5", "h6"}
+    )
     _HIDDEN = frozenset({"style", "script", "head", "title"})
 
     def __init__(self) -> None:
@@ -259,7 +278,9 @@ class EmailAction:
             raise PermanentActionError(f"SMTP server {smtp.host}:{smtp.port}: {error}") from error
         if refused:
             detail = "; ".join(f"{address}: {reply.code} {reply.message}" for address, reply in refused.items())
-            raise PermanentActionError(f"sent, but some recipients were refused: {detail}", result={**result, "refused": sorted(refused)})
+            raise PermanentActionError(
+                f"sent, but some recipients were refused: {detail}", result={**result, "refused": sorted(refused)}
+            )
         return result
 
     @staticmethod

@@ -9,7 +9,7 @@ Result: {"event_id": "<id>"}.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,7 @@ def parse_run_at(value: Any, tz: str) -> datetime | None:
         value = float(value)
     if isinstance(value, (int, float)):
         try:
-            return datetime.fromtimestamp(value, timezone.utc)
+            return datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError) as error:
             raise ActionOptionsError("run_at", f"{value!r} is out of range") from error
     if not isinstance(value, str):
@@ -110,7 +110,7 @@ class EventAction:
             topic=options["topic"],
             data=options["data"],
             parent_id=ctx.event_id,
-            run_at=run_at.astimezone(timezone.utc) if run_at is not None and run_at > utcnow() else None,
+            run_at=run_at.astimezone(UTC) if run_at is not None and run_at > utcnow() else None,
             task_ids=options["task_ids"],
             source="user",  # events from the Event action are user events (spec 2.5)
             idempotency_key=f"action:{ctx.run_id}",

@@ -87,7 +87,11 @@ def header_options(value: Any) -> dict[str, str]:
 def _form_pairs(value: Any, prefix: str) -> list[tuple[str, str]]:
     """Rack-style nested form fields (`a[b]=1`, `a[]=1`), as Ruby HTTP clients encode them."""
     if isinstance(value, dict):
-        return [pair for key, item in value.items() for pair in _form_pairs(item, f"{prefix}[{key}]" if prefix else str(key))]
+        return [
+            pair
+            for key, item in value.items()
+            for pair in _form_pairs(item, f"{prefix}[{key}]" if prefix else str(key))
+        ]
     if isinstance(value, list):
         return [pair for item in value for pair in _form_pairs(item, f"{prefix}[]")]
     if isinstance(value, bool):
@@ -120,7 +124,9 @@ def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
     except httpx.InvalidURL as error:
         raise ActionOptionsError(name, f"is not a valid URL: {error}") from error
     if url.scheme not in schemes or not url.host:
-        raise ActionOptionsError(name, f"must be an absolute {' or '.join(s + '://' for s in schemes)} URL, got {value!r}")
+        raise ActionOptionsError(
+            name, f"must be an absolute {' or '.join(s + '://' for s in schemes)} URL, got {value!r}"
+        )
     return value.strip()  # as written: re-serialising could change its encoding
 
 
@@ -177,7 +183,9 @@ class HttpAction:
                 timeout=self.config.timeout,
                 max_redirects=self.config.max_redirects,
             ) as client:
-                request = client.build_request(options["method"], options["url"], headers=options["headers"], content=content)
+                request = client.build_request(
+                    options["method"], options["url"], headers=options["headers"], content=content
+                )
                 response = await client.send(request, follow_redirects=options["follow_redirects"], stream=True)
                 try:
                     body = await self._read(response)
@@ -187,7 +195,9 @@ class HttpAction:
             # Retrying cannot fix a redirect loop, a redirect to a non-HTTP URL or a corrupt encoding.
             raise PermanentActionError(f"{options['method']} {options['url']} failed: {error}") from error
         except httpx.TransportError as error:  # connection errors and timeouts
-            raise TransientActionError(f"{options['method']} {options['url']} failed: {type(error).__name__}: {error}") from error
+            raise TransientActionError(
+                f"{options['method']} {options['url']} failed: {type(error).__name__}: {error}"
+            ) from error
         result = {
             "status": response.status_code,
             "headers": self._headers(response.headers),
@@ -195,7 +205,9 @@ class HttpAction:
             "body_base64": base64.b64encode(body).decode("ascii"),
         }
         if options["error_on_5xx"] and response.status_code >= 500:
-            raise TransientActionError(f"{options['method']} {options['url']} returned HTTP {response.status_code}", result=result)
+            raise TransientActionError(
+                f"{options['method']} {options['url']} returned HTTP {response.status_code}", result=result
+            )
         return result
 
     async def _read(self, response: httpx.Response) -> bytes:

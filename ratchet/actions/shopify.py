@@ -221,9 +221,7 @@ def graphql_failure(response: dict[str, Any]) -> str | None:
     errors = response.get("errors")
     if errors:
         items = errors if isinstance(errors, list) else [errors]
-        codes = sorted(
-            {str((e.get("extensions") or {}).get("code")) for e in items if isinstance(e, dict)} - {"None"}
-        )
+        codes = sorted({str((e.get("extensions") or {}).get("code")) for e in items if isinstance(e, dict)} - {"None"})
         messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in items)
         return f"Received a Shopify error ({', '.join(codes) or 'GraphQL errors'}): {messages}"
     user_errors = list(_user_errors(response.get("data")))

@@ -28,7 +28,15 @@ from ratchet.config import Settings
 from ratchet.events import CreatedEvent, EventService, UnknownShop
 from ratchet.ingress import BadSignature, BodyTooLarge, IngressError, NotFound, Unavailable
 from ratchet.ingress.shopify_webhooks import shop_secret, verify_delivery
-from ratchet.ingress.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, IncomingRequest, event_data, get_webhook, request_id_for, signature_matches
+from ratchet.ingress.webhooks import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    IncomingRequest,
+    event_data,
+    get_webhook,
+    request_id_for,
+    signature_matches,
+)
 from ratchet.store import Store
 
 log = logging.getLogger("ratchet.ingress")
@@ -51,13 +59,18 @@ class IngressConfig:
     port: int = field(default_factory=lambda: _env_int("RATCHET_HTTP_PORT", DEFAULT_PORT))
     max_body_bytes: int = field(default_factory=lambda: _env_int("RATCHET_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
     # Proxies whose X-Forwarded-For / -Proto are believed (client_ip in full-request data).
-    forwarded_allow_ips: str = field(default_factory=lambda: os.environ.get("RATCHET_FORWARDED_ALLOW_IPS") or "127.0.0.1")
+    forwarded_allow_ips: str = field(
+        default_factory=lambda: os.environ.get("RATCHET_FORWARDED_ALLOW_IPS") or "127.0.0.1"
+    )
 
     def public_url(self) -> str:
         return os.environ.get("RATCHET_PUBLIC_URL") or f"http://{self.host}:{self.port}"
 
 
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 class LimitBody:
@@ -118,7 +131,9 @@ def _error_response(exc: IngressError) -> JSONResponse:
     # 413 closes the connection: the unread rest of the body must not be parsed as a request.
     if isinstance(exc, BodyTooLarge):
         headers = {"connection": "close"}
-    return JSONResponse({"error": {"message": exc.message, "status": exc.status}}, status_code=exc.status, headers=headers)
+    return JSONResponse(
+        {"error": {"message": exc.message, "status": exc.status}}, status_code=exc.status, headers=headers
+    )
 
 
 @contextlib.contextmanager
@@ -144,7 +159,13 @@ def create_app(settings: Settings, store: Store, client: Client, config: Ingress
     app = FastAPI(title="Ratchet ingress", openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(LimitBody, max_bytes=config.max_body_bytes)
     # Mechanic webhooks accept CORS requests from every origin (spec 10.1).
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST"], allow_headers=["*"], expose_headers=["x-request-id"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["POST"],
+        allow_headers=["*"],
+        expose_headers=["x-request-id"],
+    )
 
     @app.exception_handler(IngressError)
     async def ingress_error(_request: Request, exc: IngressError) -> JSONResponse:
@@ -160,7 +181,11 @@ def create_app(settings: Settings, store: Store, client: Client, config: Ingress
         secret = await asyncio.to_thread(shop_secret, store, shop_id)
         delivery = verify_delivery(secret, body, request.headers)
         created = await create_event(
-            shop_id=shop_id, topic=delivery.topic, data=delivery.data, source="shopify", idempotency_key=delivery.idempotency_key
+            shop_id=shop_id,
+            topic=delivery.topic,
+            data=delivery.data,
+            source="shopify",
+            idempotency_key=delivery.idempotency_key,
         )
         return JSONResponse({"event_id": created.id, "duplicate": created.duplicate})
 
@@ -219,7 +244,9 @@ def build_server(app: FastAPI, config: IngressConfig) -> uvicorn.Server:
     )
 
 
-async def serve(settings: Settings, store: Store, client: Client, stop: asyncio.Event, config: IngressConfig | None = None) -> None:
+async def serve(
+    settings: Settings, store: Store, client: Client, stop: asyncio.Event, config: IngressConfig | None = None
+) -> None:
     """Serve until `stop` is set, then finish in-flight requests."""
     config = config or IngressConfig()
     server = build_server(create_app(settings, store, client, config), config)

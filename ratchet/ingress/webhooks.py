@@ -60,7 +60,9 @@ class MechanicWebhook(SQLModel, table=True):
 # -- configuration ---------------------------------------------------------------------------------
 
 
-def add_webhook(store: Store, shop_id: str, name: str, topic: str, mode: str = "auto", secret: str | None = None) -> MechanicWebhook:
+def add_webhook(
+    store: Store, shop_id: str, name: str, topic: str, mode: str = "auto", secret: str | None = None
+) -> MechanicWebhook:
     try:
         topic = validate_topic(topic)
     except TopicError as exc:
@@ -75,10 +77,18 @@ def add_webhook(store: Store, shop_id: str, name: str, topic: str, mode: str = "
     with store.session() as session:
         if session.get(Shop, shop_id) is None:
             raise WebhookConfigError(f"unknown shop {shop_id!r}")
-        if session.exec(select(MechanicWebhook).where(MechanicWebhook.shop_id == shop_id, MechanicWebhook.name == name)).first():
+        if session.exec(
+            select(MechanicWebhook).where(MechanicWebhook.shop_id == shop_id, MechanicWebhook.name == name)
+        ).first():
             raise WebhookConfigError(f"shop {shop_id!r} already has a webhook named {name!r}")
         hook = MechanicWebhook(
-            id=str(uuid.uuid4()), shop_id=shop_id, name=name.strip(), topic=topic, mode=mode, secret=secret or None, created_at=utcnow()
+            id=str(uuid.uuid4()),
+            shop_id=shop_id,
+            name=name.strip(),
+            topic=topic,
+            mode=mode,
+            secret=secret or None,
+            created_at=utcnow(),
         )
         session.add(hook)
         return hook
@@ -210,7 +220,9 @@ def _json_container(body: bytes) -> dict[str, Any] | list[Any] | None:
 
 
 def _multipart(body: bytes, content_type: str) -> dict[str, Any] | None:
-    message = BytesParser(policy=policy.HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
     if not message.is_multipart():
         return None
     pairs: list[tuple[str, Any]] = []
@@ -242,7 +254,7 @@ def parse_params(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for key, value in pairs:
         head, _, rest = key.partition("[")
-        path = [head] + _BRACKETS.findall("[" + rest) if rest and head else [key]
+        path = [head, *_BRACKETS.findall("[" + rest)] if rest and head else [key]
         node = params
         for depth, part in enumerate(path):
             last = depth == len(path) - 1

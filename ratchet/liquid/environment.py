@@ -16,15 +16,15 @@ What differs from stock python-liquid, and where it is handled:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from io import StringIO
-from typing import Any, ClassVar, Iterator, Mapping, Optional, TextIO
+from typing import Any, ClassVar, TextIO
 
 from liquid import Environment, Mode
 from liquid.ast import Node
-from liquid.builtin.expressions import tokenize
+from liquid.builtin.expressions import FilteredExpression, tokenize
 from liquid.builtin.expressions.logical import EqExpression, NeExpression
 from liquid.builtin.output import Output, OutputNode
-from liquid.builtin.expressions import FilteredExpression
 from liquid.context import RenderContext
 from liquid.exceptions import BreakLoop, ContinueLoop, StopRender
 from liquid.expression import Expression
@@ -60,8 +60,20 @@ from .semantics import MechanicEq, MechanicNe
 # tags. Outside `for`/`tablerow` they are ordinary names (`{% assign limit = 5 %}`).
 _LOOP_TAGS = frozenset({"for", "tablerow"})
 _SOFT_KEYWORDS = frozenset(
-    {TOKEN_LIMIT, TOKEN_OFFSET, TOKEN_REVERSED, TOKEN_COLS, TOKEN_CONTINUE, TOKEN_WITH,
-     TOKEN_FOR, TOKEN_AS, TOKEN_IN, TOKEN_IF, TOKEN_ELSE, TOKEN_REQUIRED}
+    {
+        TOKEN_LIMIT,
+        TOKEN_OFFSET,
+        TOKEN_REVERSED,
+        TOKEN_COLS,
+        TOKEN_CONTINUE,
+        TOKEN_WITH,
+        TOKEN_FOR,
+        TOKEN_AS,
+        TOKEN_IN,
+        TOKEN_IF,
+        TOKEN_ELSE,
+        TOKEN_REQUIRED,
+    }
 )
 
 
@@ -75,9 +87,7 @@ def mechanic_tokenize(source: str, parent: Token, tag_name: str | None) -> list[
         if in_loop_tag:
             # Inside a for tag `limit:`/`offset:` are arguments; `limit` alone (e.g.
             # `limit: limit`) is a variable.
-            if tok.kind in (TOKEN_LIMIT, TOKEN_OFFSET) and (
-                i + 1 >= len(tokens) or tokens[i + 1].kind != TOKEN_COLON
-            ):
+            if tok.kind in (TOKEN_LIMIT, TOKEN_OFFSET) and (i + 1 >= len(tokens) or tokens[i + 1].kind != TOKEN_COLON):
                 tokens[i] = tok._replace(kind=TOKEN_WORD)
         else:
             tokens[i] = tok._replace(kind=TOKEN_WORD)
@@ -87,7 +97,7 @@ def mechanic_tokenize(source: str, parent: Token, tag_name: str | None) -> list[
 class MechanicTokenStream(TokenStream):
     """Token stream whose inner expression streams use `mechanic_tokenize`."""
 
-    def into_inner(self, *, tag: Optional[Token] = None, eat: bool = True) -> TokenStream:
+    def into_inner(self, *, tag: Token | None = None, eat: bool = True) -> TokenStream:
         token = self.current
         if token.kind != TOKEN_EXPRESSION:
             # Defer to the base class for its error message.
@@ -149,9 +159,7 @@ class CharLimitedStringIO(StringIO):
         if s:
             self.size += len(s)
             if self.size > self.limit:
-                raise RenderLimitError(
-                    f"output limit reached: rendered output exceeds {self.limit:,} characters"
-                )
+                raise RenderLimitError(f"output limit reached: rendered output exceeds {self.limit:,} characters")
         return super().write(s)
 
 
@@ -175,9 +183,7 @@ class MechanicContext(RenderContext):
 
     def check_deadline(self) -> None:
         if time.monotonic() > self.deadline:
-            raise RenderLimitError(
-                f"render time limit reached ({limits.RENDER_TIME_LIMIT_SECONDS:g} s)"
-            )
+            raise RenderLimitError(f"render time limit reached ({limits.RENDER_TIME_LIMIT_SECONDS:g} s)")
 
     def extend_deadline(self, seconds: float) -> None:
         """Give back time spent outside Liquid evaluation (GraphQL round trips)."""
@@ -193,7 +199,7 @@ class MechanicContext(RenderContext):
         self.check_deadline()
         super().raise_for_loop_limit(length)
 
-    def get_buffer(self, buf: Optional[TextIO] = None) -> StringIO:
+    def get_buffer(self, buf: TextIO | None = None) -> StringIO:
         carry = buf.size if isinstance(buf, CharLimitedStringIO) else 0
         return CharLimitedStringIO(self.env.output_stream_limit - carry)  # type: ignore[operator]
 
@@ -232,8 +238,8 @@ class MechanicEnvironment(Environment):
     """python-liquid `Environment` speaking Mechanic's Liquid dialect."""
 
     template_class = MechanicTemplate
-    loop_iteration_limit: ClassVar[Optional[int]] = limits.LOOP_ITERATION_LIMIT
-    output_stream_limit: ClassVar[Optional[int]] = limits.OUTPUT_STREAM_LIMIT
+    loop_iteration_limit: ClassVar[int | None] = limits.LOOP_ITERATION_LIMIT
+    output_stream_limit: ClassVar[int | None] = limits.OUTPUT_STREAM_LIMIT
     block_nesting_limit: ClassVar[int] = limits.BLOCK_NESTING_LIMIT
     context_depth_limit: ClassVar[int] = limits.CONTEXT_DEPTH_LIMIT
 
@@ -283,9 +289,11 @@ def _rewrite(obj: object, seen: set[int]) -> None:
 
 def _is_walkable(value: object) -> bool:
     # Filters and arguments are neither Nodes nor Expressions but hold expressions.
-    return type(value).__module__.startswith(("liquid.builtin", "ratchet.liquid")) and not isinstance(
-        value, (str, int, float, Token)
-    ) and hasattr(value, "__slots__")
+    return (
+        type(value).__module__.startswith(("liquid.builtin", "ratchet.liquid"))
+        and not isinstance(value, (str, int, float, Token))
+        and hasattr(value, "__slots__")
+    )
 
 
 def _attributes(obj: object) -> Iterator[object]:
@@ -299,4 +307,3 @@ def _attributes(obj: object) -> Iterator[object]:
         for key, value in vars(obj).items():
             if key != "token":
                 yield value
-

@@ -53,9 +53,7 @@ def parse_output(text: str) -> ParsedOutput:
         try:
             obj, next_pos = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError as err:
-            raise OutputParseError.at(
-                f"invalid JSON in task output: {err.msg}", text, err.pos
-            ) from err
+            raise OutputParseError.at(f"invalid JSON in task output: {err.msg}", text, err.pos) from err
         _add(out, obj, text, pos)
         pos = _WS.match(text, next_pos).end()  # type: ignore[union-attr]
     return out
@@ -74,9 +72,7 @@ def _add(out: ParsedOutput, obj: Any, text: str, pos: int) -> None:
     if kind == "action":
         action = _action(value, text, pos)
         out.actions.append(action)
-        out.objects.append(
-            {"action": {"type": action.type, "options": action.options, "meta": action.meta}}
-        )
+        out.objects.append({"action": {"type": action.type, "options": action.options, "meta": action.meta}})
     elif kind == "log":
         out.logs.append(value)
         out.objects.append(obj)
@@ -90,9 +86,7 @@ def _action(value: Any, text: str, pos: int) -> ActionObject:
         raise OutputParseError.at('action object needs a string "type"', text, pos)
     unknown = set(value) - _ACTION_KEYS
     if unknown:
-        raise OutputParseError.at(
-            f"unknown key(s) in action object: {', '.join(sorted(unknown))}", text, pos
-        )
+        raise OutputParseError.at(f"unknown key(s) in action object: {', '.join(sorted(unknown))}", text, pos)
     options = value.get("options")
     meta = value.get("meta")
     perform_event = value.get("perform_event", True) is not False

@@ -9,9 +9,10 @@ one task version only pay for rendering.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from liquid.exceptions import LiquidError
 

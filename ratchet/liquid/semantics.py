@@ -50,9 +50,7 @@ class MechanicEq(EqExpression):
         return mechanic_eq(self.left.evaluate(context), self.right.evaluate(context))
 
     async def evaluate_async(self, context: RenderContext) -> object:
-        return mechanic_eq(
-            await self.left.evaluate_async(context), await self.right.evaluate_async(context)
-        )
+        return mechanic_eq(await self.left.evaluate_async(context), await self.right.evaluate_async(context))
 
 
 class MechanicNe(NeExpression):
@@ -64,7 +62,4 @@ class MechanicNe(NeExpression):
         return not mechanic_eq(self.left.evaluate(context), self.right.evaluate(context))
 
     async def evaluate_async(self, context: RenderContext) -> object:
-        return not mechanic_eq(
-            await self.left.evaluate_async(context), await self.right.evaluate_async(context)
-        )
-
+        return not mechanic_eq(await self.left.evaluate_async(context), await self.right.evaluate_async(context))

@@ -37,9 +37,8 @@ def subject_variable(topic: str, shopify_topic: str | None = None) -> str | None
             return _MECHANIC_SUBJECTS[topic]
         if subject == "errors":
             return "error"
-        if subject == "user":
-            if _verb in _USER_RESOURCES or _verb in _USER_BATCHES:
-                return _verb
+        if subject == "user" and (_verb in _USER_RESOURCES or _verb in _USER_BATCHES):
+            return _verb
         return None
     if shopify_topic:
         # Custom Shopify webhooks deliver user/... events with the source topic.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ _DIR = Path(__file__).parent / "payloads"
 PREVIEW_CREATED_AT = "2024-01-03T15:00:00+00:00"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> Any:
     path = _DIR / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -66,7 +66,11 @@ def sample_data(topic: str) -> Any:
 
 def sample_event(topic: str) -> dict[str, Any]:
     """A synthesized preview event for `topic` (the engine sets `preview`)."""
-    source = "shopify" if topic.startswith("shopify/") else ("user" if topic.startswith(("mechanic/user/", "user/")) else "mechanic")
+    source = (
+        "shopify"
+        if topic.startswith("shopify/")
+        else ("user" if topic.startswith(("mechanic/user/", "user/")) else "mechanic")
+    )
     return {
         "id": "00000000-0000-4000-8000-000000000000",
         "topic": topic,

@@ -189,7 +189,9 @@ def _retry_after_header(response: httpx.Response) -> float | None:
 
 
 def _http_error(response: httpx.Response, body: Any) -> ShopifyHTTPError:
-    return ShopifyHTTPError(response.status_code, body, f"Shopify answered HTTP {response.status_code}: {str(body)[:500]}")
+    return ShopifyHTTPError(
+        response.status_code, body, f"Shopify answered HTTP {response.status_code}: {str(body)[:500]}"
+    )
 
 
 def _graphql_outcome(response: httpx.Response) -> _Outcome:
@@ -229,7 +231,9 @@ def _rest_outcome(response: httpx.Response) -> _Outcome:
             used, limit = outcome.call_limit
             wait = max(0.0, used - (limit - 1)) * throttle.REST_BUCKET_DRAIN_SECONDS / limit
         wait = wait or throttle.UNKNOWN_RATE_RECHECK_SECONDS
-        outcome.failure = ShopifyThrottled(wait, f"Shopify REST API answered 429 (retry after {wait:g} s)", response=body)
+        outcome.failure = ShopifyThrottled(
+            wait, f"Shopify REST API answered 429 (retry after {wait:g} s)", response=body
+        )
     elif response.status_code >= 400 or not is_json:
         outcome.failure = _http_error(response, body)
     return outcome
@@ -335,9 +339,7 @@ class AsyncShopifyClient(_ClientBase):
         """POST a query/mutation; returns the whole response (`data`, `errors`, `extensions`)."""
         return await self._send("graphql", "POST", self.graphql_url, json=self._graphql_payload(query, variables))
 
-    async def request(
-        self, method: str, path: str, json: Any = None, params: Mapping[str, Any] | None = None
-    ) -> Any:
+    async def request(self, method: str, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
         """A REST call to `path` (e.g. `/admin/api/2025-10/orders.json`); returns the parsed body."""
         return await self._send("rest", method.upper(), self.rest_url(path), json=json, params=params)
 

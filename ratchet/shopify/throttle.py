@@ -120,9 +120,7 @@ def record_rest(store: Store, shop_id: str, used: int, limit: int, *, observed_a
         )
 
 
-def record_throttled(
-    store: Store, shop_id: str, retry_after_s: float, *, observed_at: datetime | None = None
-) -> None:
+def record_throttled(store: Store, shop_id: str, retry_after_s: float, *, observed_at: datetime | None = None) -> None:
     """Record a THROTTLED / 429 answer: the shop is unavailable for `retry_after_s` Shopify seconds.
 
     The newest answer wins even when shorter: it is Shopify's freshest statement about the bucket.

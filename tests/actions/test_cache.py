@@ -26,7 +26,9 @@ async def run(options: Any, ctx: ActionContext) -> Any:
 
 def expires_at(store: Store, shop_id: str, key: str) -> Any:
     with store.session() as session:
-        return session.exec(select(CacheEntry.expires_at).where(CacheEntry.shop_id == shop_id, CacheEntry.key == key)).one()
+        return session.exec(
+            select(CacheEntry.expires_at).where(CacheEntry.shop_id == shop_id, CacheEntry.key == key)
+        ).one()
 
 
 # -- validation -------------------------------------------------------------------------------------
@@ -65,7 +67,12 @@ def test_both_forms_normalise_alike() -> None:
     assert handler.validate(["setex", "a/b:c-d.e_f", "600", {"x": [1]}]) == handler.validate(
         {"setex": {"key": "a/b:c-d.e_f", "ttl": 600, "value": {"x": [1]}}}
     )
-    assert handler.validate(["decrby", "n", 3]) == {"command": "incrby", "key": "n", "ttl": MAX_TTL_SECONDS, "delta": -3}
+    assert handler.validate(["decrby", "n", 3]) == {
+        "command": "incrby",
+        "key": "n",
+        "ttl": MAX_TTL_SECONDS,
+        "delta": -3,
+    }
     assert handler.validate({"incr": {"key": "n", "ttl": 60}})["ttl"] == 60
     # The value limit counts the serialised JSON: a value just under 256 KB passes.
     handler.validate(["set", "big", "x" * (256 * 1024 - 2)])
@@ -91,7 +98,9 @@ async def test_set_get_del_and_numeric_commands(cache_store: Store, shop_id: str
     assert cache_get(cache_store, shop_id, "n") == -5
 
 
-async def test_incr_on_non_integer_is_permanent_and_keeps_the_value(cache_store: Store, shop_id: str, make_ctx: MakeCtx) -> None:
+async def test_incr_on_non_integer_is_permanent_and_keeps_the_value(
+    cache_store: Store, shop_id: str, make_ctx: MakeCtx
+) -> None:
     ctx = make_ctx(store=cache_store)
     for value in ("5", 1.5, True, None):
         await run(["set", "k", value], ctx)

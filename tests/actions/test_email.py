@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, TransientActionError, get_handler
+from ratchet.actions.base import (
+    ActionContext,
+    ActionOptionsError,
+    PermanentActionError,
+    TransientActionError,
+    get_handler,
+)
 from ratchet.actions.email import html_to_text
 from tests.actions.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
 
@@ -72,7 +78,10 @@ async def test_delivers_multipart_message(smtp_env: SmtpServer, make_ctx: MakeCt
             "body": "<h1>Low stock</h1><p>Restock soon</p>",
             "from_display_name": "Shop Bot",
             "headers": {"X-Campaign": "stock"},
-            "attachments": {"report.csv": "sku,qty\nA,1\n", "pixel.png": {"base64": base64.b64encode(b"\x89PNG").decode()}},
+            "attachments": {
+                "report.csv": "sku,qty\nA,1\n",
+                "pixel.png": {"base64": base64.b64encode(b"\x89PNG").decode()},
+            },
         },
         ctx,
     )
@@ -96,7 +105,9 @@ async def test_delivers_multipart_message(smtp_env: SmtpServer, make_ctx: MakeCt
     assert message.get_content_type() == "multipart/mixed"
     assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Low stock\n\nRestock soon\n"  # type: ignore[union-attr]
     assert message.get_body(("html",)).get_content().strip() == "<h1>Low stock</h1><p>Restock soon</p>"  # type: ignore[union-attr]
-    attachments = {part.get_filename(): (part.get_content_type(), part.get_content()) for part in message.iter_attachments()}
+    attachments = {
+        part.get_filename(): (part.get_content_type(), part.get_content()) for part in message.iter_attachments()
+    }
     assert attachments == {"report.csv": ("text/csv", "sku,qty\nA,1\n"), "pixel.png": ("image/png", b"\x89PNG")}
 
 
@@ -124,7 +135,9 @@ async def test_retried_run_reuses_its_message_id(smtp_env: SmtpServer, make_ctx:
         ("unknown@example.com", PermanentActionError, "550"),
     ],
 )
-async def test_smtp_replies_classify_errors(smtp_env: SmtpServer, make_ctx: MakeCtx, to: str, error: type[Exception], reply: str) -> None:
+async def test_smtp_replies_classify_errors(
+    smtp_env: SmtpServer, make_ctx: MakeCtx, to: str, error: type[Exception], reply: str
+) -> None:
     ctx = make_ctx()
     with pytest.raises(error, match=reply) as raised:
         await send({**BASE, "to": to}, ctx)
@@ -142,13 +155,17 @@ async def test_partially_refused_recipients_fail_permanently(smtp_env: SmtpServe
     assert envelope.rcpt_tos == ["ann@example.com"]
 
 
-async def test_unreachable_server_is_transient(smtp_env: SmtpServer, make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unreachable_server_is_transient(
+    smtp_env: SmtpServer, make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RATCHET_SMTP_PORT", str(free_port()))
     with pytest.raises(TransientActionError, match="cannot reach SMTP server"):
         await send(BASE, make_ctx())
 
 
-async def test_missing_configuration_is_permanent(smtp_env: SmtpServer, make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_missing_configuration_is_permanent(
+    smtp_env: SmtpServer, make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("RATCHET_SMTP_HOST")
     with pytest.raises(PermanentActionError, match="RATCHET_SMTP_HOST"):
         await send(BASE, make_ctx())
@@ -158,7 +175,9 @@ async def test_missing_configuration_is_permanent(smtp_env: SmtpServer, make_ctx
         await send(BASE, make_ctx())
 
 
-async def test_starttls_required_but_not_offered_is_permanent(smtp_env: SmtpServer, make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_starttls_required_but_not_offered_is_permanent(
+    smtp_env: SmtpServer, make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RATCHET_SMTP_TLS", "starttls")
     with pytest.raises(PermanentActionError, match="STARTTLS"):
         await send(BASE, make_ctx())

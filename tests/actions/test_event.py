@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,7 +95,7 @@ async def test_run_at_as_unix_time(make_ctx: MakeCtx, as_text: bool) -> None:
     events = RecordingEvents()
     when = int((utcnow() + timedelta(hours=2)).timestamp())
     await run({"topic": "user/a/b", "run_at": str(when) if as_text else when}, make_ctx(services={"events": events}))
-    assert events.calls[0]["run_at"] == datetime.fromtimestamp(when, timezone.utc)
+    assert events.calls[0]["run_at"] == datetime.fromtimestamp(when, UTC)
 
 
 async def test_run_at_strings_and_shop_timezone(make_ctx: MakeCtx) -> None:
@@ -105,7 +105,7 @@ async def test_run_at_strings_and_shop_timezone(make_ctx: MakeCtx) -> None:
     # Without an offset, a time is read in the shop's zone.
     await run({"topic": "user/a/b", "run_at": "2999-06-01 12:00"}, ctx)
     first, second = (call["run_at"] for call in events.calls)
-    assert first == datetime(2999, 1, 2, 2, 4, 5, tzinfo=timezone.utc) and first.tzinfo == timezone.utc
+    assert first == datetime(2999, 1, 2, 2, 4, 5, tzinfo=UTC) and first.tzinfo == UTC
     assert second == datetime(2999, 6, 1, 12, 0, tzinfo=ZoneInfo("America/New_York"))
 
 

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, TransientActionError, get_handler
+from ratchet.actions.base import (
+    ActionContext,
+    ActionOptionsError,
+    PermanentActionError,
+    TransientActionError,
+    get_handler,
+)
 from ratchet.actions.http import HttpAction, HttpConfig
 from tests.actions.conftest import free_port
 
@@ -30,7 +36,15 @@ async def run(options: Any, ctx: ActionContext, action: Any = handler) -> Any:
         ({"method": "get", "url": "ftp://x.example/file"}, "url"),
         ({"method": "get", "url": "/relative"}, "url"),
         ({"method": "post", "url": "http://x.example", "body": 5}, "body"),
-        ({"method": "post", "url": "http://x.example", "body": [1], "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, "body"),
+        (
+            {
+                "method": "post",
+                "url": "http://x.example",
+                "body": [1],
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+            "body",
+        ),
         ({"method": "get", "url": "http://x.example", "headers": ["a"]}, "headers"),
         ({"method": "get", "url": "http://x.example", "headers": {"Bad Name": "v"}}, "headers"),
         ({"method": "get", "url": "http://x.example", "headers": {"X-A": "1\r\nX-B: 2"}}, "headers.X-A"),
@@ -52,13 +66,25 @@ def test_invalid_options_name_the_field(options: Any, field: str) -> None:
 
 def test_string_booleans_and_extra_keys_are_accepted() -> None:
     # As written by library tasks (`"verify": "true"`, bookkeeping under `meta`).
-    options = handler.validate({"method": "GET", "url": "https://x.example/", "verify": "false", "error_on_5xx": "true", "meta": {"n": 1}})
-    assert (options["method"], options["verify"], options["error_on_5xx"], options["follow_redirects"]) == ("GET", False, True, True)
+    options = handler.validate(
+        {"method": "GET", "url": "https://x.example/", "verify": "false", "error_on_5xx": "true", "meta": {"n": 1}}
+    )
+    assert (options["method"], options["verify"], options["error_on_5xx"], options["follow_redirects"]) == (
+        "GET",
+        False,
+        True,
+        True,
+    )
 
 
 async def test_json_body_and_result_shape(http_server: str, make_ctx: MakeCtx) -> None:
     result = await run(
-        {"method": "post", "url": f"{http_server}/echo?x=1", "headers": {"X-Token": "abc", "X-Count": 3}, "body": {"name": "Zoë", "n": [1, 2]}},
+        {
+            "method": "post",
+            "url": f"{http_server}/echo?x=1",
+            "headers": {"X-Token": "abc", "X-Count": 3},
+            "body": {"name": "Zoë", "n": [1, 2]},
+        },
         make_ctx(),
     )
     assert result["status"] == 200
@@ -87,7 +113,10 @@ async def test_form_encoded_body(http_server: str, make_ctx: MakeCtx) -> None:
 
 
 async def test_string_body_is_sent_verbatim(http_server: str, make_ctx: MakeCtx) -> None:
-    result = await run({"method": "patch", "url": f"{http_server}/echo", "headers": {"Content-Type": "text/csv"}, "body": "a,b\n1,2"}, make_ctx())
+    result = await run(
+        {"method": "patch", "url": f"{http_server}/echo", "headers": {"Content-Type": "text/csv"}, "body": "a,b\n1,2"},
+        make_ctx(),
+    )
     assert result["body"]["body"] == "a,b\n1,2"
     assert result["body"]["headers"]["content-type"] == "text/csv"
 

@@ -17,7 +17,12 @@ from tests.support.tasks import add_task
 
 async def test_history_is_bounded_and_retries_survive(api: Ratchet) -> None:
     small = Ratchet(dataclasses.replace(api.settings, history_limit=40), api.store, api.client)
-    await add_task(small, "Keeps failing", '{% action "echo", n: 1, __error: "still broken" %}{% action "echo", ok: true %}', ["user/can/go"])
+    await add_task(
+        small,
+        "Keeps failing",
+        '{% action "echo", n: 1, __error: "still broken" %}{% action "echo", ok: true %}',
+        ["user/can/go"],
+    )
     event_id = await small.send_event("user/can/go", None)
     runs = await wait_for_runs(small, event_id, settled(2))
     failed = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.failed)

@@ -69,7 +69,11 @@ async def test_offset_task_run_waits_scheduled_on_a_durable_timer(api: Ratchet) 
 
     def delayed_waiting(runs: list) -> bool:
         tasks = of_kind(runs, RunKind.task)
-        return len(tasks) == 2 and any(t.state == RunState.scheduled for t in tasks) and len(of_kind(runs, RunKind.action)) == 1
+        return (
+            len(tasks) == 2
+            and any(t.state == RunState.scheduled for t in tasks)
+            and len(of_kind(runs, RunKind.action)) == 1
+        )
 
     runs = await wait_for_runs(api, event_id, delayed_waiting, timeout=20)
     (event_run,) = of_kind(runs, RunKind.event)
@@ -117,7 +121,14 @@ async def test_sequenced_actions_run_in_order_and_halt_on_error(api: Ratchet) ->
     {% action "echo", step: 2, __error: "step 2 broke" %}
     {% action "echo", step: 3 %}
     """
-    await add_task(api, "Sequence", script, ["user/seq/go"], perform_action_runs_in_sequence=True, halt_action_run_sequence_on_error=True)
+    await add_task(
+        api,
+        "Sequence",
+        script,
+        ["user/seq/go"],
+        perform_action_runs_in_sequence=True,
+        halt_action_run_sequence_on_error=True,
+    )
     event_id = await api.send_event("user/seq/go", None)
     runs = await wait_for_runs(api, event_id, settled(3))
     actions = sorted(of_kind(runs, RunKind.action), key=lambda r: r.id)

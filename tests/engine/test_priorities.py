@@ -42,7 +42,10 @@ async def test_actions_before_tasks_before_events(api: Ratchet, client: Client, 
         task_events = [await prio.send_event("user/prio/task", None) for _ in range(3)]
         failed_actions = [of_kind(await wait_for_runs(prio, e, settled(1)), RunKind.action)[0] for e in action_events]
         failed_tasks = [
-            of_kind(await wait_for_runs(prio, e, lambda rs: len(rs) == 2 and all(r.state.terminal for r in rs)), RunKind.task)[0]
+            of_kind(
+                await wait_for_runs(prio, e, lambda rs: len(rs) == 2 and all(r.state.terminal for r in rs)),
+                RunKind.task,
+            )[0]
             for e in task_events
         ]
         for event_id in action_events + task_events:
@@ -63,13 +66,25 @@ async def test_actions_before_tasks_before_events(api: Ratchet, client: Client, 
         assert await _pending_activities(client, workflow_ids) == 9
 
         # Phase 3: one activity slot drains the queue.
-        async with build_worker(client, prio.settings, store, task_queue=queue, workflows=False, max_concurrent_activities=1):
+        async with build_worker(
+            client, prio.settings, store, task_queue=queue, workflows=False, max_concurrent_activities=1
+        ):
             for event_id in new_events:
-                await wait_for_runs(prio, event_id, lambda rs: len(rs) == 2 and all(r.state == RunState.succeeded for r in rs))
+                await wait_for_runs(
+                    prio, event_id, lambda rs: len(rs) == 2 and all(r.state == RunState.succeeded for r in rs)
+                )
             for event_id in task_events:
-                await wait_for_runs(prio, event_id, lambda rs: of_kind(rs, RunKind.task)[0].attempts == 2 and all(r.state.terminal for r in rs))
+                await wait_for_runs(
+                    prio,
+                    event_id,
+                    lambda rs: of_kind(rs, RunKind.task)[0].attempts == 2 and all(r.state.terminal for r in rs),
+                )
             for event_id in action_events:
-                await wait_for_runs(prio, event_id, lambda rs: of_kind(rs, RunKind.action)[0].attempts == 2 and all(r.state.terminal for r in rs))
+                await wait_for_runs(
+                    prio,
+                    event_id,
+                    lambda rs: of_kind(rs, RunKind.action)[0].attempts == 2 and all(r.state.terminal for r in rs),
+                )
 
     started = []
     for event_id in new_events:

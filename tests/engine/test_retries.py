@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from sqlmodel import col, select
@@ -18,7 +19,9 @@ from tests.support.tasks import add_task
 
 def attempts_of(api: Ratchet, run_id: str) -> list[RunAttempt]:
     with api.store.session() as session:
-        return list(session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(col(RunAttempt.attempt))))
+        return list(
+            session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(col(RunAttempt.attempt)))
+        )
 
 
 async def test_transient_failures_retry_on_mechanics_exact_schedule(api: Ratchet) -> None:
@@ -41,9 +44,9 @@ async def test_transient_failures_retry_on_mechanics_exact_schedule(api: Ratchet
     assert action.state == RunState.failed and action.attempts == 5
     log = attempts_of(api, action.id)
     assert [a.attempt for a in log] == [1, 2, 3, 4, 5]
-    gaps = [(later.started_at - earlier.stopped_at).total_seconds() for earlier, later in zip(log, log[1:])]
+    gaps = [(later.started_at - earlier.stopped_at).total_seconds() for earlier, later in itertools.pairwise(log)]
     expected = [d * TIME_SCALE for d in RETRY_DELAYS_SECONDS]  # 1.5, 3.8, 7.6, 15.4 s
-    for gap, want in zip(gaps, expected):
+    for gap, want in zip(gaps, expected, strict=False):
         assert want - 0.05 <= gap <= want + 0.6, (gaps, expected)
     assert log[-1].retry_at is None  # the fifth failure is final
 
@@ -66,7 +69,9 @@ async def test_permanent_error_fails_at_once(api: Ratchet) -> None:
 
 
 async def test_retry_eligibility_rules(api: Ratchet) -> None:
-    await add_task(api, "Produces", '{% action "echo", __error: "fail" %}{% action "echo", ok: true %}', ["user/elig/a"])
+    await add_task(
+        api, "Produces", '{% action "echo", __error: "fail" %}{% action "echo", ok: true %}', ["user/elig/a"]
+    )
     await add_task(api, "Logs only", '{% log "just looking" %}', ["user/elig/a"])
     event_id = await api.send_event("user/elig/a", None)
     runs = await wait_for_runs(api, event_id, settled(2))
@@ -93,7 +98,9 @@ async def test_retry_eligibility_rules(api: Ratchet) -> None:
     async def retried() -> bool:
         a = await api.get_run(failed_action.id)
         t = await api.get_run(logs_only.id)
-        return a.attempts == 2 and a.state == RunState.failed and t.manual_retries == 1 and t.state == RunState.succeeded
+        return (
+            a.attempts == 2 and a.state == RunState.failed and t.manual_retries == 1 and t.state == RunState.succeeded
+        )
 
     await eventually(retried)
     detail = await api.get_run(logs_only.id)
@@ -135,7 +142,9 @@ async def test_retried_task_run_uses_latest_script_and_action_keeps_original_opt
     runs_a = await wait_for_runs(api, failing_task_event, settled(1))
     new_action = of_kind(runs_a, RunKind.action)[0]
     assert (await api.get_run(new_action.id)).result == {"version": 2}
-    runs_b = await wait_for_runs(api, failing_action_event, lambda rs: of_kind(rs, RunKind.action)[0].attempts == 2 and all_terminal(rs))
+    runs_b = await wait_for_runs(
+        api, failing_action_event, lambda rs: of_kind(rs, RunKind.action)[0].attempts == 2 and all_terminal(rs)
+    )
     retried = await api.get_run(of_kind(runs_b, RunKind.action)[0].id)
     assert retried.action_options == {"version": 1, "__error": "v1 action fails"}
     assert retried.state == RunState.failed and retried.error == "v1 action fails"
@@ -144,7 +153,9 @@ async def test_retried_task_run_uses_latest_script_and_action_keeps_original_opt
 async def test_disabled_task_runs_fail_when_performed(api: Ratchet) -> None:
     task = await add_task(api, "Soon disabled", '{% action "echo", x: 1 %}', ["user/dis/go+40.seconds"])
     event_id = await api.send_event("user/dis/go", None)
-    await wait_for_runs(api, event_id, lambda rs: any(r.kind == RunKind.task and r.state == RunState.scheduled for r in rs))
+    await wait_for_runs(
+        api, event_id, lambda rs: any(r.kind == RunKind.task and r.state == RunState.scheduled for r in rs)
+    )
     await api.set_enabled(task.id, False)
     runs = await wait_for_runs(api, event_id, lambda rs: all_terminal(rs) and len(rs) == 2, timeout=30)
     task_run = of_kind(runs, RunKind.task)[0]
@@ -157,9 +168,17 @@ async def test_disabled_task_runs_fail_when_performed(api: Ratchet) -> None:
 
 
 async def test_disabled_task_action_runs_fail(api: Ratchet) -> None:
-    task = await add_task(api, "Disable mid-way", '{% action "test_sleep", seconds: 1.5 %}{% action "echo", x: 1 %}', ["user/dis/act"], perform_action_runs_in_sequence=True)
+    task = await add_task(
+        api,
+        "Disable mid-way",
+        '{% action "test_sleep", seconds: 1.5 %}{% action "echo", x: 1 %}',
+        ["user/dis/act"],
+        perform_action_runs_in_sequence=True,
+    )
     event_id = await api.send_event("user/dis/act", None)
-    await wait_for_runs(api, event_id, lambda rs: any(r.kind == RunKind.action and r.state == RunState.started for r in rs))
+    await wait_for_runs(
+        api, event_id, lambda rs: any(r.kind == RunKind.action and r.state == RunState.started for r in rs)
+    )
     await api.set_enabled(task.id, False)
     runs = await wait_for_runs(api, event_id, settled(2))
     second = next(r for r in of_kind(runs, RunKind.action) if r.action_type == "echo")
@@ -209,4 +228,4 @@ async def test_failed_work_is_findable_by_search_attribute(api: Ratchet) -> None
         return [w.id async for w in api.client.list_workflows(query)]
 
     assert await eventually(listed) == [workflow_id]
-    assert [w.id async for w in api.client.list_workflows(f"TaskNames='Finds failures'")] == [workflow_id]
+    assert [w.id async for w in api.client.list_workflows("TaskNames='Finds failures'")] == [workflow_id]

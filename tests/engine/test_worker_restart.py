@@ -23,7 +23,9 @@ async def test_work_continues_on_a_new_worker(api: Ratchet, client: Client, stor
 
     async with build_worker(client, local.settings, store, task_queue=queue):
         event_id = await local.send_event("user/restart/go", None)
-        runs = await wait_for_runs(local, event_id, lambda rs: any(r.kind == RunKind.task and r.state == RunState.scheduled for r in rs))
+        runs = await wait_for_runs(
+            local, event_id, lambda rs: any(r.kind == RunKind.task and r.state == RunState.scheduled for r in rs)
+        )
     # The worker is gone; the 2 s offset timer comes due with nobody polling.
     task_run = of_kind(runs, RunKind.task)[0]
     await asyncio.sleep(3)

@@ -10,16 +10,20 @@ from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
 
 ERROR_TOPICS = ["mechanic/errors/event", "mechanic/errors/task", "mechanic/errors/action"]
-REPORTER = '{% log topic: event.topic, message: error.message %}'
+REPORTER = "{% log topic: event.topic, message: error.message %}"
 
 
 async def error_task_runs(api: Ratchet, error_event_id: str, expected: int) -> list:
-    runs = await wait_for_runs(api, error_event_id, lambda rs: all_terminal(rs) and len(of_kind(rs, RunKind.task)) == expected)
+    runs = await wait_for_runs(
+        api, error_event_id, lambda rs: all_terminal(rs) and len(of_kind(rs, RunKind.task)) == expected
+    )
     return of_kind(runs, RunKind.task)
 
 
 async def test_action_error_payload_and_routing(api: Ratchet) -> None:
-    failing = await add_task(api, "Failing", '{% action "echo", n: 1, __error: "echo says no" %}', ["user/err/act", "mechanic/errors/action"])
+    failing = await add_task(
+        api, "Failing", '{% action "echo", n: 1, __error: "echo says no" %}', ["user/err/act", "mechanic/errors/action"]
+    )
     other = await add_task(api, "Other", REPORTER, ["user/other/topic", "mechanic/errors/action"])
     reporter = await add_task(api, "Reporter", REPORTER, ERROR_TOPICS)
     event_id = await api.send_event("user/err/act", {"order": 1})
@@ -31,14 +35,22 @@ async def test_action_error_payload_and_routing(api: Ratchet) -> None:
     (error,) = await wait_for_children(api, event_id, "mechanic/errors/action")
     data = error.data
     assert data["message"] == "echo says no"
-    assert {k: data["event"][k] for k in ("id", "topic", "source")} == {"id": event_id, "topic": "user/err/act", "source": "user"}
+    assert {k: data["event"][k] for k in ("id", "topic", "source")} == {
+        "id": event_id,
+        "topic": "user/err/act",
+        "source": "user",
+    }
     assert data["event"]["run"]["id"] == event_run.id and data["event"]["run"]["ok"] is True
     assert data["task"]["id"] == failing.id and data["task"]["name"] == "Failing"
     assert data["task"]["subscriptions"] == ["user/err/act", "mechanic/errors/action"]
     assert data["task"]["run"]["id"] == task_run.id
     assert data["action"]["type"] == "echo" and data["action"]["options"] == {"n": 1, "__error": "echo says no"}
     assert data["action"]["run"]["id"] == action_run.id
-    assert (data["action"]["run"]["ok"], data["action"]["run"]["error"], data["action"]["run"]["attempts"]) == (False, "echo says no", 1)
+    assert (data["action"]["run"]["ok"], data["action"]["run"]["error"], data["action"]["run"]["attempts"]) == (
+        False,
+        "echo says no",
+        1,
+    )
 
     # The failing task sees its own error; the error-only reporter sees every error; "Other" does not.
     receivers = await error_task_runs(api, error.id, 2)
@@ -59,12 +71,19 @@ async def test_task_error_has_no_action_part(api: Ratchet) -> None:
     assert "action" not in error.data
     (receiver,) = await error_task_runs(api, error.id, 1)
     assert receiver.task_id == reporter.id
-    assert (await api.get_run(receiver.id)).result == [{"log": {"topic": "mechanic/errors/task", "message": task_run.error}}]
+    assert (await api.get_run(receiver.id)).result == [
+        {"log": {"topic": "mechanic/errors/task", "message": task_run.error}}
+    ]
 
 
 async def test_event_error_reaches_only_error_only_tasks(api: Ratchet) -> None:
     # Fails for this topic only, so the error event itself passes the filters.
-    save_filter(api.store, api.settings.shop, "broken", '{% if event.topic == "user/err/event" %}{{ "x" | parse_json }}{% endif %}')
+    save_filter(
+        api.store,
+        api.settings.shop,
+        "broken",
+        '{% if event.topic == "user/err/event" %}{{ "x" | parse_json }}{% endif %}',
+    )
     await add_task(api, "Mixed", REPORTER, ["user/err/event", *ERROR_TOPICS])
     reporter = await add_task(api, "Reporter", REPORTER, ERROR_TOPICS)
     event_id = await api.send_event("user/err/event", None)

@@ -43,7 +43,7 @@ async def test_filter_output_false_drops_the_event(api: Ratchet) -> None:
 async def test_filter_cli_add_list_remove(api: Ratchet, tmp_path: Path) -> None:
     settings, shop = api.settings, api.settings.shop
     template = tmp_path / "drop.liquid"
-    template.write_text('{% if event.data.drop %}false{% endif %}', encoding="utf-8")
+    template.write_text("{% if event.data.drop %}false{% endif %}", encoding="utf-8")
     added = await ratchet(settings, shop, "filter", "add", "dropper", "--template", f"@{template}")
     assert added.returncode == 0, added.stderr
     listed = await ratchet(settings, shop, "filter", "list", "--json")

@@ -21,8 +21,17 @@ RESPONDER = """
 """
 
 RUN_FIELDS = {
-    "id", "ok", "error", "result", "result_meta", "attempts",
-    "run_at", "enqueued_at", "started_at", "stopped_at", "elapsed_time_ms",
+    "id",
+    "ok",
+    "error",
+    "result",
+    "result_meta",
+    "attempts",
+    "run_at",
+    "enqueued_at",
+    "started_at",
+    "stopped_at",
+    "elapsed_time_ms",
 }
 
 

@@ -24,7 +24,9 @@ TAG_MUTATION = """
 """
 
 
-async def test_saturated_shop_waits_while_other_work_flows(api: Ratchet, shopify_fake_server: ShopifyFake, http_server: str) -> None:
+async def test_saturated_shop_waits_while_other_work_flows(
+    api: Ratchet, shopify_fake_server: ShopifyFake, http_server: str
+) -> None:
     fake = shopify_fake_server
     fake.reset(time_scale=TIME_SCALE)
     # Recovery to half the bucket at 2 points/s takes ~250 Shopify seconds (~12 s here): room
@@ -33,7 +35,9 @@ async def test_saturated_shop_waits_while_other_work_flows(api: Ratchet, shopify
     fake.on_graphql("drain", {"shop": {"name": "Fake"}}, cost=990)
     # Costs more than the half bucket the gate waits for: the action itself is throttled once.
     fake.on_graphql("tagsAdd", {"tagsAdd": {"userErrors": []}}, cost=800)
-    shop_a = await api.set_shop(api.settings.shop, create=False, shopify_domain=fake.base_url, access_token=fake.access_token)
+    shop_a = await api.set_shop(
+        api.settings.shop, create=False, shopify_domain=fake.base_url, access_token=fake.access_token
+    )
     shop_b = f"{shop_a.id}-other"
     await api.set_shop(shop_b, create=True, timezone_name="UTC")
     await add_task(api, "Tagger", TAG_MUTATION, ["user/tag/go"])
@@ -41,7 +45,9 @@ async def test_saturated_shop_waits_while_other_work_flows(api: Ratchet, shopify
         export("Pinger", '{% action "http", method: "get", url: event.data.url %}', ["user/ping/go"]), shop_id=shop_b
     )
 
-    async with AsyncShopifyClient(ShopTarget.from_shop(shop_a), config=ShopifyConfig(time_scale=TIME_SCALE), store=api.store) as client:
+    async with AsyncShopifyClient(
+        ShopTarget.from_shop(shop_a), config=ShopifyConfig(time_scale=TIME_SCALE), store=api.store
+    ) as client:
         await client.graphql("{ drain: shop { name } }")
 
     tagged = await api.send_event("user/tag/go", None)
@@ -69,4 +75,3 @@ async def test_saturated_shop_waits_while_other_work_flows(api: Ratchet, shopify
     assert any("Shopify rate limit reached" in n["note"] for n in detail.notes)
     assert [a["ok"] for a in detail.attempt_log] == [True]
     assert detail.result["data"] == {"tagsAdd": {"userErrors": []}}
-

@@ -19,11 +19,15 @@ from tests.support.tasks import add_task
 
 def _event_for_request(api: Ratchet, shop: str, request_id: str) -> Event:
     with api.store.session() as session:
-        (event,) = session.exec(select(Event).where(Event.shop_id == shop, Event.webhook_request_id == request_id)).all()
+        (event,) = session.exec(
+            select(Event).where(Event.shop_id == shop, Event.webhook_request_id == request_id)
+        ).all()
         return event
 
 
-async def test_cli_adds_a_webhook_whose_url_makes_events_that_run(api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_cli_adds_a_webhook_whose_url_makes_events_that_run(
+    api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     await add_task(api, "Hook echo", '{% action "echo", got: event.data %}', ["user/order/received"])
     added = await asyncio.to_thread(run_cli, api, "webhook", "add", "Orders in", "--topic", "user/order/received")
     assert added.returncode == 0, added.stderr
@@ -59,7 +63,11 @@ async def test_auto_mode_mappings(api: Ratchet, shop: str, ingress: Ingress, htt
     hook = add_webhook(api.store, shop, "auto", "user/auto/mapped")
     url = f"{ingress.url}/webhooks/{hook.id}"
     cases = [
-        ({"content": b"a=1&b[]=x&b[]=y&c[d]=z", "headers": {"content-type": "application/x-www-form-urlencoded"}}, "", {"a": "1", "b": ["x", "y"], "c": {"d": "z"}}),
+        (
+            {"content": b"a=1&b[]=x&b[]=y&c[d]=z", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+            "",
+            {"a": "1", "b": ["x", "y"], "c": {"d": "z"}},
+        ),
         ({"content": b"[1, 2, 3]", "headers": {"content-type": "application/json"}}, "?q=1", [1, 2, 3]),
         ({"content": b"{broken json", "headers": {"content-type": "application/json"}}, "?q=1", {"q": "1"}),
         ({"content": b"{broken json", "headers": {"content-type": "application/json"}}, "", "{broken json"),
@@ -73,7 +81,9 @@ async def test_auto_mode_mappings(api: Ratchet, shop: str, ingress: Ingress, htt
         assert _event_for_request(api, shop, response.headers["x-request-id"]).data == expected, kwargs
 
 
-async def test_multipart_files_and_full_request_mode(api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_multipart_files_and_full_request_mode(
+    api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     hook = add_webhook(api.store, shop, "full", "user/full/request", mode="full")
     content = bytes(range(256)) + b"\r\n--not-a-boundary\r\n"
     response = await http.post(
@@ -87,7 +97,11 @@ async def test_multipart_files_and_full_request_mode(api: Ratchet, shop: str, in
     data = _event_for_request(api, shop, request_id).data
     upload = data["body"]["upload"]
     assert base64.b64decode(upload["content_base64"]) == content
-    assert {k: upload[k] for k in ("mime_type", "name", "size")} == {"mime_type": "application/octet-stream", "name": "report.bin", "size": len(content)}
+    assert {k: upload[k] for k in ("mime_type", "name", "size")} == {
+        "mime_type": "application/octet-stream",
+        "name": "report.bin",
+        "size": len(content),
+    }
     assert data["body"]["note"] == "hello"
     assert data["mime_type"] == "multipart/form-data"
     assert data["query_string"] == "x=1&x=2" and data["query"] == {"x": "2"}
@@ -96,7 +110,9 @@ async def test_multipart_files_and_full_request_mode(api: Ratchet, shop: str, in
     assert base64.b64decode(data["body_base64"]).endswith(b"--\r\n")
 
 
-async def test_signed_webhook_requires_a_valid_hmac_and_idempotency_key_dedupes(api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_signed_webhook_requires_a_valid_hmac_and_idempotency_key_dedupes(
+    api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     hook = add_webhook(api.store, shop, "signed", "user/signed/thing", secret="s3cret")
     url = f"{ingress.url}/webhooks/{hook.id}"
     body = b'{"ok": true}'
@@ -106,13 +122,19 @@ async def test_signed_webhook_requires_a_valid_hmac_and_idempotency_key_dedupes(
     assert "X-Ratchet-Hmac-SHA256" in unsigned.json()["error"]["message"]
     assert count_events(api.store, shop) == 0
 
-    headers = {"x-ratchet-hmac-sha256": signature("s3cret", body), "content-type": "application/json", "idempotency-key": "order-7"}
+    headers = {
+        "x-ratchet-hmac-sha256": signature("s3cret", body),
+        "content-type": "application/json",
+        "idempotency-key": "order-7",
+    }
     first, replay = [await http.post(url, content=body, headers=headers) for _ in range(2)]
     assert first.status_code == replay.status_code == 204
     assert first.headers["x-request-id"] == replay.headers["x-request-id"]
     assert count_events(api.store, shop) == 1
     event = _event_for_request(api, shop, first.headers["x-request-id"])
-    assert event.id == event_id_for(shop, f"webhook:{hook.id}:{first.headers['x-request-id']}") and event.data == {"ok": True}
+    assert event.id == event_id_for(shop, f"webhook:{hook.id}:{first.headers['x-request-id']}") and event.data == {
+        "ok": True
+    }
 
 
 async def test_only_post_and_cors_preflight(api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
@@ -120,6 +142,8 @@ async def test_only_post_and_cors_preflight(api: Ratchet, shop: str, ingress: In
     url = f"{ingress.url}/webhooks/{hook.id}"
     assert (await http.get(url)).status_code == 405
     assert (await http.put(url, content=b"x")).status_code == 405
-    preflight = await http.options(url, headers={"origin": "https://example.com", "access-control-request-method": "POST"})
+    preflight = await http.options(
+        url, headers={"origin": "https://example.com", "access-control-request-method": "POST"}
+    )
     assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == "*"
     assert count_events(api.store, shop) == 0

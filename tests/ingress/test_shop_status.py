@@ -20,7 +20,9 @@ async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, sho
     await add_task(api, "Sleeper", '{% action "test_sleep", seconds: 4 %}', ["user/slow/go"])
     await add_task(api, "Hourly", '{% action "echo", x: 1 %}', ["mechanic/scheduler/hourly"])
     slow_event = await api.send_event("user/slow/go", None)
-    await wait_for_runs(api, slow_event, lambda runs: any(r.state == RunState.started for r in of_kind(runs, RunKind.action)))
+    await wait_for_runs(
+        api, slow_event, lambda runs: any(r.state == RunState.started for r in of_kind(runs, RunKind.action))
+    )
 
     # Events on a queue no worker polls stay Due: a backlog we control.
     parked = EventService(dataclasses.replace(api.settings, task_queue=f"parked-{shop}"), api.store, api.client)
@@ -42,11 +44,22 @@ async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, sho
     result = await asyncio.to_thread(run_cli, api, "shop", "status", "--shop", shop, "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    assert set(printed) >= {"shop", "generated_at", "running", "waiting", "scheduled", "queue_lag_seconds", "top_waiting", "schedules"}
+    assert set(printed) >= {
+        "shop",
+        "generated_at",
+        "running",
+        "waiting",
+        "scheduled",
+        "queue_lag_seconds",
+        "top_waiting",
+        "schedules",
+    }
     assert printed["waiting"]["event"] == 3
 
 
 async def test_status_of_an_unknown_shop_prints_a_json_error(api: Ratchet) -> None:
     result = await asyncio.to_thread(run_cli, api, "shop", "status", "--shop", "nope", "--json")
     assert result.returncode == 1
-    assert json.loads(result.stdout) == {"error": {"message": "unknown shop 'nope'", "status": 404, "retry_after_seconds": None}}
+    assert json.loads(result.stdout) == {
+        "error": {"message": "unknown shop 'nope'", "status": 404, "retry_after_seconds": None}
+    }

@@ -22,10 +22,14 @@ async def shopify_shop(api: Ratchet, shop: str) -> str:
     return shop
 
 
-async def test_verified_webhook_becomes_a_shopify_event_that_runs(api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_verified_webhook_becomes_a_shopify_event_that_runs(
+    api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     await add_task(api, "Order echo", '{% action "echo", name: order.name %}', ["shopify/orders/create"])
     body = shopify_body({"id": 1, "name": "#1001"})
-    response = await http.post(f"{ingress.url}/webhooks/shopify/{shopify_shop}", content=body, headers=shopify_headers(body))
+    response = await http.post(
+        f"{ingress.url}/webhooks/shopify/{shopify_shop}", content=body, headers=shopify_headers(body)
+    )
     assert response.status_code == 200, response.text
     event_id = response.json()["event_id"]
     # Durable before the 200: the event row exists and its workflow has started.
@@ -39,7 +43,9 @@ async def test_verified_webhook_becomes_a_shopify_event_that_runs(api: Ratchet, 
     assert (await api.get_run(action.id)).result == {"name": "#1001"}
 
 
-async def test_redelivery_with_the_same_event_id_creates_no_second_event(api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_redelivery_with_the_same_event_id_creates_no_second_event(
+    api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     body = shopify_body({"id": 2})
     headers = shopify_headers(body, event_id=str(uuid.uuid4()))
     url = f"{ingress.url}/webhooks/shopify/{shopify_shop}"
@@ -76,22 +82,32 @@ async def test_rejected_deliveries_create_nothing(
     assert count_events(api.store, shopify_shop) == 0
 
 
-async def test_invalid_json_is_400_after_a_valid_signature(api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_invalid_json_is_400_after_a_valid_signature(
+    api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     body = b'{"id": 4,'
-    response = await http.post(f"{ingress.url}/webhooks/shopify/{shopify_shop}", content=body, headers=shopify_headers(body))
+    response = await http.post(
+        f"{ingress.url}/webhooks/shopify/{shopify_shop}", content=body, headers=shopify_headers(body)
+    )
     assert response.status_code == 400 and "invalid JSON" in response.json()["error"]["message"]
     assert count_events(api.store, shopify_shop) == 0
 
 
-async def test_unknown_shop_is_404_and_shop_without_secret_is_401(api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_unknown_shop_is_404_and_shop_without_secret_is_401(
+    api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     body = shopify_body({})
-    response = await http.post(f"{ingress.url}/webhooks/shopify/no-such-shop", content=body, headers=shopify_headers(body))
+    response = await http.post(
+        f"{ingress.url}/webhooks/shopify/no-such-shop", content=body, headers=shopify_headers(body)
+    )
     assert response.status_code == 404 and response.json()["error"]["status"] == 404
     response = await http.post(f"{ingress.url}/webhooks/shopify/{shop}", content=body, headers=shopify_headers(body))
     assert response.status_code == 401 and "no webhook secret" in response.json()["error"]["message"]
 
 
-async def test_oversized_bodies_are_413_declared_or_streamed(api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
+async def test_oversized_bodies_are_413_declared_or_streamed(
+    api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
     limit = ingress.config.max_body_bytes
     body = b"x" * (limit + 1)
     url = f"{ingress.url}/webhooks/shopify/{shopify_shop}"

@@ -20,8 +20,15 @@ SHOP = {
 }
 
 
-def run(script: str, *, topic: str = "mechanic/user/trigger", data: Any = None, options: dict | None = None,
-        preview: bool = False, **kwargs: Any) -> RenderResult:
+def run(
+    script: str,
+    *,
+    topic: str = "mechanic/user/trigger",
+    data: Any = None,
+    options: dict | None = None,
+    preview: bool = False,
+    **kwargs: Any,
+) -> RenderResult:
     return render_task(
         RenderRequest(
             script=script,

@@ -10,10 +10,13 @@ from ratchet.check import run_check
 
 def write(tmp_path: Path, name: str, **fields: object) -> Path:
     data = {
-        "name": name, "docs": "", "options": {"tag__required": None},
-        "script": '{% if event.preview %}{% assign order = hash %}{% endif %}'
-                  '{% action "shopify" %}mutation { tagsAdd(id: {{ order.admin_graphql_api_id | json }}, tags: {{ options.tag__required | json }}) { userErrors { field } } }{% endaction %}',
-        "subscriptions": ["shopify/orders/create"], "subscriptions_template": "shopify/orders/create",
+        "name": name,
+        "docs": "",
+        "options": {"tag__required": None},
+        "script": "{% if event.preview %}{% assign order = hash %}{% endif %}"
+        '{% action "shopify" %}mutation { tagsAdd(id: {{ order.admin_graphql_api_id | json }}, tags: {{ options.tag__required | json }}) { userErrors { field } } }{% endaction %}',
+        "subscriptions": ["shopify/orders/create"],
+        "subscriptions_template": "shopify/orders/create",
     }
     data.update(fields)
     path = tmp_path / f"{name}.json"
@@ -29,8 +32,16 @@ def test_check_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code = run_check([good, stale, broken, unparsable], as_json=True)
     reports = {Path(r["file"]).stem: r for r in json.loads(capsys.readouterr().out)}
     assert code == 1
-    assert set(reports["good"]) >= {"file", "parsed", "subscriptions", "subscriptions_match", "previews",
-                                     "previews_ok", "action_types", "errors"}
+    assert set(reports["good"]) >= {
+        "file",
+        "parsed",
+        "subscriptions",
+        "subscriptions_match",
+        "previews",
+        "previews_ok",
+        "action_types",
+        "errors",
+    }
     assert reports["good"]["parsed"] and reports["good"]["subscriptions_match"]
     assert reports["good"]["previews"] == reports["good"]["previews_ok"] == 1
     assert reports["good"]["action_types"] == ["shopify"]
@@ -47,10 +58,20 @@ def test_check_passes_with_stale_subscriptions(tmp_path: Path, capsys: pytest.Ca
 
 def test_preview_event_definitions_are_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(
-        tmp_path, "defs", script="{% log action.run.ok %}",
-        subscriptions=["mechanic/actions/perform"], subscriptions_template="mechanic/actions/perform",
-        preview_event_definitions=[{"description": "ok run", "event_attributes": {
-            "topic": "mechanic/actions/perform", "data": {"type": "echo", "run": {"ok": True}}}}],
+        tmp_path,
+        "defs",
+        script="{% log action.run.ok %}",
+        subscriptions=["mechanic/actions/perform"],
+        subscriptions_template="mechanic/actions/perform",
+        preview_event_definitions=[
+            {
+                "description": "ok run",
+                "event_attributes": {
+                    "topic": "mechanic/actions/perform",
+                    "data": {"type": "echo", "run": {"ok": True}},
+                },
+            }
+        ],
     )
     assert run_check([path], as_json=True) == 0
     [report] = json.loads(capsys.readouterr().out)

@@ -3,19 +3,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from liquid_helpers import run, text
 
 from ratchet.liquid import TaskRenderError
-
-from liquid_helpers import run, text
 
 
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
         ('{{ "a" | json }}', '"a"'),
-        ('{{ x | json }}', '{"k":[1,2.5,null,true],"u":"é"}'),
+        ("{{ x | json }}", '{"k":[1,2.5,null,true],"u":"é"}'),
         ("{{ missing | json }}", "null"),
-        ('{{ \'{"a":1}\' | parse_json | json }}', '{"a":1}'),
+        ("{{ '{\"a\":1}' | parse_json | json }}", '{"a":1}'),
         ('{{ "nope" | parse_json: silent: true | json }}', "null"),
         ('{{ jl | parse_jsonl | map: "a" | join: "," }}', "1,2"),
         ("{{ 3 | pluralize: 'item', 'items' }} {{ 1 | pluralize: 'item', 'items' }}", "items item"),
@@ -29,7 +28,7 @@ from liquid_helpers import run, text
         ("{{ x | keys | json }}{{ x | values | size }}", '["k","u"]2'),
         ('{{ x | except: "k" | json }}', '{"u":"é"}'),
         ("{{ array | push: 1, 2 | unshift: 0 | json }}", "[0,1,2]"),
-        ('{{ rows | csv }}', 'a,b\n"x,y",2\n'),
+        ("{{ rows | csv }}", 'a,b\n"x,y",2\n'),
         ('{{ "h1,h2\nv1,v2" | parse_csv: headers: true | json }}', '[{"h1":"v1","h2":"v2"}]'),
         ('{{ "a10,a2,a1" | split: "," | sort_naturally | join: " " }}', "a1 a2 a10"),
         ("{{ args | graphql_arguments }}", 'first: 10, query: "tag:x", input: {ids: [1, 2]}'),
@@ -57,14 +56,17 @@ def test_parse_json_raises_without_silent() -> None:
 
 
 def test_date_filter_zones_and_relative_inputs() -> None:
-    assert text('{{ "2024-03-01T12:00:00Z" | date: "%Y-%m-%d %H:%M %z", tz: "America/New_York" }}') == "2024-03-01 07:00 -0500"
+    assert (
+        text('{{ "2024-03-01T12:00:00Z" | date: "%Y-%m-%d %H:%M %z", tz: "America/New_York" }}')
+        == "2024-03-01 07:00 -0500"
+    )
     assert text('{{ "2024-03-01T12:00:00Z" | date: "%F", advance: "-1 day" }}') == "2024-02-29"
     assert text('{{ "2024-01-31" | date: "%F", advance: "1 month" }}') == "2024-02-29"
     assert text('{{ 0 | date: "%s" }}') == "0"
     assert text('{{ "2024-03-01T12:00:00.123+01:00" | date: "%H:%M:%S.%L%:z" }}') == "11:00:00.123+00:00"
     assert text('{{ "2024-03-01T12:00:00Z" | date }}') == "2024-03-01T12:00:00+00:00"
     now = int(text('{{ "now" | date: "%s" }}'))
-    assert abs(now - dt.datetime.now(dt.timezone.utc).timestamp()) < 5
+    assert abs(now - dt.datetime.now(dt.UTC).timestamp()) < 5
     yesterday = int(text('{{ "now - 1 day" | date: "%s" }}'))
     assert abs(now - yesterday - 86400) < 5
     assert text('{{ "garbage" | date: "%F" }}') == "garbage"
@@ -88,8 +90,10 @@ def test_shopify_filter_calls_client_and_is_empty_in_preview() -> None:
         calls.append((query, variables))
         return {"data": {"shop": {"name": "Live"}}}
 
-    script = ('{% assign v = hash %}{% assign v["id"] = 1 %}'
-              '{% assign r = "query { shop { name } }" | shopify: variables: v %}{% log r.data.shop.name %}')
+    script = (
+        '{% assign v = hash %}{% assign v["id"] = 1 %}'
+        '{% assign r = "query { shop { name } }" | shopify: variables: v %}{% log r.data.shop.name %}'
+    )
     assert run(script, shopify=client).logs == ["Live"]
     assert calls == [("query { shop { name } }", {"id": 1})]
     assert run(script, shopify=client, preview=True).logs == [None]

@@ -1,23 +1,29 @@
 from __future__ import annotations
 
 import pytest
-
-from ratchet.liquid import RenderLimitError, TaskRenderError
-from ratchet.liquid import limits
-from ratchet.liquid.subjects import subject_variable
-
 from liquid_helpers import run
+
+from ratchet.liquid import RenderLimitError, TaskRenderError, limits
+from ratchet.liquid.subjects import subject_variable
 
 
 @pytest.mark.parametrize(
     ("topic", "name"),
     [
-        ("shopify/orders/create", "order"), ("shopify/customer/tags_added", "customer"),
-        ("shopify/inventory_levels/update", "inventory_level"), ("shopify/fulfillment_events/create", "fulfillment_event"),
-        ("shopify/returns/request", "return"), ("mechanic/actions/perform", "action"),
-        ("mechanic/errors/task", "error"), ("mechanic/shopify/bulk_operation", "bulkOperation"),
-        ("mechanic/emails/received", "email"), ("mechanic/user/form", "input"), ("mechanic/user/order", "order"),
-        ("mechanic/user/orders", "orders"), ("mechanic/user/trigger", None), ("mechanic/scheduler/daily", None),
+        ("shopify/orders/create", "order"),
+        ("shopify/customer/tags_added", "customer"),
+        ("shopify/inventory_levels/update", "inventory_level"),
+        ("shopify/fulfillment_events/create", "fulfillment_event"),
+        ("shopify/returns/request", "return"),
+        ("mechanic/actions/perform", "action"),
+        ("mechanic/errors/task", "error"),
+        ("mechanic/shopify/bulk_operation", "bulkOperation"),
+        ("mechanic/emails/received", "email"),
+        ("mechanic/user/form", "input"),
+        ("mechanic/user/order", "order"),
+        ("mechanic/user/orders", "orders"),
+        ("mechanic/user/trigger", None),
+        ("mechanic/scheduler/daily", None),
         ("user/custom/thing", None),
     ],
 )
@@ -26,8 +32,11 @@ def test_subject_variables(topic: str, name: str | None) -> None:
 
 
 def test_subject_variable_and_event_objects() -> None:
-    r = run("{% log order.name %}{% log event.topic %}{% log event.preview %}{% log task.name %}{% log shop.name %}",
-            topic="shopify/orders/create", data={"name": "#1"})
+    r = run(
+        "{% log order.name %}{% log event.topic %}{% log event.preview %}{% log task.name %}{% log shop.name %}",
+        topic="shopify/orders/create",
+        data={"name": "#1"},
+    )
     assert r.logs == ["#1", "shopify/orders/create", None, "Test task", "Example Shop"]
     assert run("{% if event.preview %}{% log 'p' %}{% endif %}", preview=True).logs == ["p"]
 
@@ -39,8 +48,12 @@ def test_cache_reads_and_preview_has_none() -> None:
 
 
 def test_options_are_rendered_as_liquid_first_without_options() -> None:
-    r = run("{% log options.subject %}", topic="shopify/orders/create", data={"name": "#9"},
-            options={"subject": "Order {{ order.name }} at {{ shop.name }}{{ options.x }}"})
+    r = run(
+        "{% log options.subject %}",
+        topic="shopify/orders/create",
+        data={"name": "#9"},
+        options={"subject": "Order {{ order.name }} at {{ shop.name }}{{ options.x }}"},
+    )
     assert r.logs == ["Order #9 at Example Shop"]
 
 

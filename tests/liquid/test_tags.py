@@ -1,22 +1,25 @@
 from __future__ import annotations
 
 import pytest
+from liquid_helpers import run, text
 
 from ratchet.liquid import ActionObject, TaskRenderError
-
-from liquid_helpers import run, text
 
 
 def test_typed_block_action_with_json_body() -> None:
     r = run('{% action "http" %}{"method": "get", "url": "https://example.com"}{% endaction %}')
     assert r.actions == [ActionObject("http", {"method": "get", "url": "https://example.com"})]
-    assert r.objects == [{"action": {"type": "http", "options": {"method": "get", "url": "https://example.com"}, "meta": None}}]
+    assert r.objects == [
+        {"action": {"type": "http", "options": {"method": "get", "url": "https://example.com"}, "meta": None}}
+    ]
 
 
 def test_shopify_block_body_is_graphql_unless_json() -> None:
-    r = run('{% action "shopify" %}\n  mutation { tagsAdd(id: "x", tags: ["a"]) { userErrors { field } } }\n{% endaction %}'
-            '{% action "shopify" %}["update", ["order", 1], {"note": "x"}]{% endaction %}'
-            '{% action "shopify" %}{ shop { name } }{% endaction %}')
+    r = run(
+        '{% action "shopify" %}\n  mutation { tagsAdd(id: "x", tags: ["a"]) { userErrors { field } } }\n{% endaction %}'
+        '{% action "shopify" %}["update", ["order", 1], {"note": "x"}]{% endaction %}'
+        '{% action "shopify" %}{ shop { name } }{% endaction %}'
+    )
     assert r.actions[0].options.startswith("mutation { tagsAdd")
     assert r.actions[1].options == ["update", ["order", 1], {"note": "x"}]
     assert r.actions[2].options == "{ shop { name } }"
@@ -28,21 +31,25 @@ def test_untyped_block_action() -> None:
 
 
 def test_inline_positional_mapped_single_forms() -> None:
-    r = run('{% assign v = "val" %}'
-            '{% action "cache", "set", "key", v %}'
-            '{% action "echo", a: 1, b: v %}'
-            '{% action "echo" a: 1 %}'
-            '{% action "echo" v %}'
-            '{% action "echo", v %}')
+    r = run(
+        '{% assign v = "val" %}'
+        '{% action "cache", "set", "key", v %}'
+        '{% action "echo", a: 1, b: v %}'
+        '{% action "echo" a: 1 %}'
+        '{% action "echo" v %}'
+        '{% action "echo", v %}'
+    )
     assert [a.options for a in r.actions] == [["set", "key", "val"], {"a": 1, "b": "val"}, {"a": 1}, "val", "val"]
 
 
 def test_control_parameters() -> None:
-    r = run('{% assign m = hash %}{% assign m["mode"] = "first" %}'
-            '{% action "shopify", __meta: m %}query { shop { name } }{% endaction %}'
-            '{% action "echo", foo: 1, __perform_event: false %}'
-            '{% action "echo", foo: 1, __error: "boom" %}'
-            '{% action "http" %}{"method": "get", "url": "u", "__perform_event": false, "__meta": 5}{% endaction %}')
+    r = run(
+        '{% assign m = hash %}{% assign m["mode"] = "first" %}'
+        '{% action "shopify", __meta: m %}query { shop { name } }{% endaction %}'
+        '{% action "echo", foo: 1, __perform_event: false %}'
+        '{% action "echo", foo: 1, __error: "boom" %}'
+        '{% action "http" %}{"method": "get", "url": "u", "__perform_event": false, "__meta": 5}{% endaction %}'
+    )
     first, second, third, fourth = r.actions
     assert first.meta == {"mode": "first"} and first.options == "query { shop { name } }" and first.perform_event
     assert second.options == {"foo": 1} and second.perform_event is False
@@ -51,15 +58,19 @@ def test_control_parameters() -> None:
 
 
 def test_options_and_meta_named_args_and_hash_plus_meta_positional() -> None:
-    r = run('{% assign o = hash %}{% assign o["k"] = 1 %}'
-            '{% action "echo", options: o, meta: "m" %}{% action "echo", o, "m2" %}')
+    r = run(
+        '{% assign o = hash %}{% assign o["k"] = 1 %}'
+        '{% action "echo", options: o, meta: "m" %}{% action "echo", o, "m2" %}'
+    )
     assert [(a.options, a.meta) for a in r.actions] == [({"k": 1}, "m"), ({"k": 1}, "m2")]
 
 
 def test_log_and_error_forms() -> None:
-    r = run('{% log "text" %}{% assign x = 3 %}{% log x %}{% log message: "m", n: x | times: 2, other: "o" %}'
-            '{% log %}{"a": [1, 2]}{% endlog %}'
-            '{% error "bad" %}{% error %}{"why": "x"}{% enderror %}{% error message: "m" %}')
+    r = run(
+        '{% log "text" %}{% assign x = 3 %}{% log x %}{% log message: "m", n: x | times: 2, other: "o" %}'
+        '{% log %}{"a": [1, 2]}{% endlog %}'
+        '{% error "bad" %}{% error %}{"why": "x"}{% enderror %}{% error message: "m" %}'
+    )
     assert r.logs == ["text", 3, {"message": "m", "n": 6, "other": "o"}, {"a": [1, 2]}]
     assert r.errors == ["bad", {"why": "x"}, {"message": "m"}]
 
@@ -98,16 +109,19 @@ def test_second_permissions_block_rejected() -> None:
 
 
 def test_extended_assign_nested_and_append() -> None:
-    out = text('{% assign x = hash %}{% assign x["a"]["b"] = 1 %}{% assign x["list"] = array %}'
-               '{% assign x["list"][x["list"].size] = "p" %}{% assign l = array %}'
-               '{% for i in (1..3) %}{% assign l[l.size] = i %}{% endfor %}{% assign l[5] = 9 %}'
-               '{% assign k = "key" %}{% assign x[k] = l %}{{ x | json }}')
+    out = text(
+        '{% assign x = hash %}{% assign x["a"]["b"] = 1 %}{% assign x["list"] = array %}'
+        '{% assign x["list"][x["list"].size] = "p" %}{% assign l = array %}'
+        "{% for i in (1..3) %}{% assign l[l.size] = i %}{% endfor %}{% assign l[5] = 9 %}"
+        '{% assign k = "key" %}{% assign x[k] = l %}{{ x | json }}'
+    )
     assert out == '{"a":{"b":1},"list":["p"],"key":[1,2,3,null,null,9]}'
 
 
 def test_assign_has_copy_semantics() -> None:
-    out = text('{% assign a = hash %}{% assign a["k"] = 1 %}{% assign b = a %}{% assign b["k"] = 2 %}'
-               '{{ a.k }}{{ b.k }}')
+    out = text(
+        '{% assign a = hash %}{% assign a["k"] = 1 %}{% assign b = a %}{% assign b["k"] = 2 %}{{ a.k }}{{ b.k }}'
+    )
     assert out == "12"
 
 
@@ -118,9 +132,11 @@ def test_assign_into_event_data_does_not_mutate_input() -> None:
 
 
 def test_keyword_literals_are_fresh() -> None:
-    out = text('{% assign a = array | push: 1 %}{% assign b = array %}{{ a | json }}{{ b | json }}'
-               '{{ hash | json }}{{ "x,y" | split: "," | join: newline }}')
-    assert out == '[1][]{}x\ny'
+    out = text(
+        "{% assign a = array | push: 1 %}{% assign b = array %}{{ a | json }}{{ b | json }}"
+        '{{ hash | json }}{{ "x,y" | split: "," | join: newline }}'
+    )
+    assert out == "[1][]{}x\ny"
 
 
 def test_captured_newline_overrides_literal() -> None:
@@ -128,8 +144,10 @@ def test_captured_newline_overrides_literal() -> None:
 
 
 def test_limit_and_offset_as_variable_names() -> None:
-    out = text("{% assign limit = 2 %}{% assign offset = 1 %}"
-               "{% for i in (1..5) limit: limit offset: offset %}{{ i }}{% endfor %}{{ limit }}")
+    out = text(
+        "{% assign limit = 2 %}{% assign offset = 1 %}"
+        "{% for i in (1..5) limit: limit offset: offset %}{{ i }}{% endfor %}{{ limit }}"
+    )
     assert out == "232"
 
 
@@ -145,11 +163,21 @@ def test_break_inside_loop_still_breaks_loop() -> None:
 @pytest.mark.parametrize(
     ("expr", "expected"),
     [
-        ("nil == blank", True), ("undefined_var == blank", True), ("false == blank", True),
-        ('"" == blank', True), ('"  " == blank', True), ("empty_list == blank", True),
-        ("0 == blank", False), ('"x" == blank', False), ("nil != blank", False),
-        ("blank == nil", True), ('"" == empty', True), ("nil == empty", False),
-        ("nil == nil", True), ("undefined_var == nil", True), ("1 == 1", True),
+        ("nil == blank", True),
+        ("undefined_var == blank", True),
+        ("false == blank", True),
+        ('"" == blank', True),
+        ('"  " == blank', True),
+        ("empty_list == blank", True),
+        ("0 == blank", False),
+        ('"x" == blank', False),
+        ("nil != blank", False),
+        ("blank == nil", True),
+        ('"" == empty', True),
+        ("nil == empty", False),
+        ("nil == nil", True),
+        ("undefined_var == nil", True),
+        ("1 == 1", True),
     ],
 )
 def test_blank_and_empty_semantics(expr: str, expected: bool) -> None:

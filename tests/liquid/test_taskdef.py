@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from ratchet.taskdef import TaskImportError, coerce_option, configure_options, option_spec, parse_export, render_subscriptions
+from ratchet.taskdef import (
+    TaskImportError,
+    coerce_option,
+    configure_options,
+    option_spec,
+    parse_export,
+    render_subscriptions,
+)
 
 
 def export(**overrides: object) -> dict:
@@ -41,14 +48,16 @@ def test_nil_option_means_no_offset() -> None:
 
 
 def test_configure_options_validates_and_rerenders() -> None:
-    defn = configure_options(parse_export(export()), {"tag__required": "vip", "delay__number": "5", "flag__boolean": "true"})
+    defn = configure_options(
+        parse_export(export()), {"tag__required": "vip", "delay__number": "5", "flag__boolean": "true"}
+    )
     assert defn.options == {"tag__required": "vip", "delay__number": 5, "flag__boolean": True}
     assert defn.subscriptions == ["shopify/orders/create+5.hours"]
     assert defn.missing_required_options == []
     with pytest.raises(TaskImportError) as exc:
         configure_options(defn, {"delay__number": "abc"})
     assert exc.value.field == "options.delay__number"
-    assert str(exc.value) == "options.delay__number: expected a number, got \"abc\""
+    assert str(exc.value) == 'options.delay__number: expected a number, got "abc"'
     with pytest.raises(TaskImportError, match="unknown option"):
         configure_options(defn, {"nope": 1})
 
@@ -58,7 +67,7 @@ def test_configure_options_validates_and_rerenders() -> None:
     [
         ("a__array", '["x", "y"]', ["x", "y"]),
         ("a__array", "x, y", ["x", "y"]),
-        ("a__array_number", "[1, \"2\"]", [1, 2]),
+        ("a__array_number", '[1, "2"]', [1, 2]),
         ("a__keyval", '{"k": "v"}', {"k": "v"}),
         ("a__keyval_number", {"k": "3.5"}, {"k": 3.5}),
         ("a__boolean", "false", False),
@@ -76,8 +85,15 @@ def test_coercion(key: str, value: object, expected: object) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("a__email", "nope"), ("a__keyval", "[1]"), ("a__boolean", "maybe"), ("a__date", "01/02/2024"),
-     ("a__range_min1_max5", "9"), ("a__multiselect_o1_one_o2_two", '["three"]'), ("a__array", "{bad")],
+    [
+        ("a__email", "nope"),
+        ("a__keyval", "[1]"),
+        ("a__boolean", "maybe"),
+        ("a__date", "01/02/2024"),
+        ("a__range_min1_max5", "9"),
+        ("a__multiselect_o1_one_o2_two", '["three"]'),
+        ("a__array", "{bad"),
+    ],
 )
 def test_coercion_errors(key: str, value: object) -> None:
     with pytest.raises(TaskImportError) as exc:
@@ -95,12 +111,17 @@ def test_option_flag_parsing() -> None:
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"name": ""}, "name"), ({"name": 3}, "name"), ({"options": {"Bad Key": 1}}, "options.Bad Key"),
-        ({"script": "{% if %}"}, "script"), ({"subscriptions": ["not a topic"]}, "subscriptions[0]"),
+        ({"name": ""}, "name"),
+        ({"name": 3}, "name"),
+        ({"options": {"Bad Key": 1}}, "options.Bad Key"),
+        ({"script": "{% if %}"}, "script"),
+        ({"subscriptions": ["not a topic"]}, "subscriptions[0]"),
         ({"subscriptions_template": "shopify/orders/create+x.hours"}, "subscriptions_template"),
         ({"shopify_api_version": "2024"}, "shopify_api_version"),
-        ({"preview_event_definitions": [{"event_attributes": {"topic": "nope"}}]},
-         "preview_event_definitions[0].event_attributes.topic"),
+        (
+            {"preview_event_definitions": [{"event_attributes": {"topic": "nope"}}]},
+            "preview_event_definitions[0].event_attributes.topic",
+        ),
         ({"perform_action_runs_in_sequence": "yes"}, "perform_action_runs_in_sequence"),
     ],
 )
@@ -119,7 +140,9 @@ def test_not_json() -> None:
 def test_render_subscriptions_dedupes_and_keeps_order() -> None:
     template = "mechanic/user/trigger\n\n  shopify/customers/create  \nshopify/customers/create\nmechanic/scheduler/daily+12.hours"
     assert render_subscriptions(template, {}) == [
-        "mechanic/user/trigger", "shopify/customers/create", "mechanic/scheduler/daily+12.hours",
+        "mechanic/user/trigger",
+        "shopify/customers/create",
+        "mechanic/scheduler/daily+12.hours",
     ]
 
 

@@ -35,15 +35,24 @@ async def test_burst_of_webhooks_is_fully_accounted_for(ratchet_api: Ratchet) ->
     random.Random(8).shuffle(sends)
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async with running_ingress(settings, api.store, api.client) as ingress, build_worker(api.client, settings, api.store):
+    async with (
+        running_ingress(settings, api.store, api.client) as ingress,
+        build_worker(api.client, settings, api.store),
+    ):
         async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=CONCURRENCY)) as http:
 
             async def send(event_key: str, body: bytes) -> tuple[str, int, str | None]:
                 async with gate:
                     response = await http.post(
-                        f"{ingress.url}/webhooks/shopify/{shop}", content=body, headers=shopify_headers(body, event_id=event_key)
+                        f"{ingress.url}/webhooks/shopify/{shop}",
+                        content=body,
+                        headers=shopify_headers(body, event_id=event_key),
                     )
-                return event_key, response.status_code, response.json().get("event_id") if response.status_code == 200 else None
+                return (
+                    event_key,
+                    response.status_code,
+                    response.json().get("event_id") if response.status_code == 200 else None,
+                )
 
             started = asyncio.get_running_loop().time()
             results = await asyncio.gather(*(send(key, body) for key, body in sends))
@@ -53,7 +62,9 @@ async def test_burst_of_webhooks_is_fully_accounted_for(ratchet_api: Ratchet) ->
             with api.store.session() as session:
                 return int(
                     session.exec(
-                        select(func.count()).where(Run.shop_id == shop, Run.kind == RunKind.event, Run.state == RunState.succeeded)
+                        select(func.count()).where(
+                            Run.shop_id == shop, Run.kind == RunKind.event, Run.state == RunState.succeeded
+                        )
                     ).one()
                 )
 

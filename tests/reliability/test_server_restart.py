@@ -29,23 +29,42 @@ EVENTS = 20
 
 
 async def test_server_restart_mid_run_leaves_every_run_terminal(ratchet_api: Ratchet, tmp_path: Path) -> None:
-    server = DevServer(db_path=tmp_path / "restart.db", port=free_port(), ui_port=None, log_path=tmp_path / "temporal.log")
+    server = DevServer(
+        db_path=tmp_path / "restart.db", port=free_port(), ui_port=None, log_path=tmp_path / "temporal.log"
+    )
     await server.start()
     try:
-        settings = dataclasses.replace(ratchet_api.settings, temporal_address=server.address, task_queue="restart", shop=f"restart-{uuid.uuid4().hex[:8]}")
+        settings = dataclasses.replace(
+            ratchet_api.settings,
+            temporal_address=server.address,
+            task_queue="restart",
+            shop=f"restart-{uuid.uuid4().hex[:8]}",
+        )
         client = await connect(settings)
         api = Ratchet(settings, ratchet_api.store, client)
         await api.set_shop(settings.shop, create=True, timezone_name="UTC")
-        await add_task(api, "Slow", '{% action "test_sleep", seconds: 1 %}{% action "echo", n: event.data %}', ["user/restart/test"])
+        await add_task(
+            api,
+            "Slow",
+            '{% action "test_sleep", seconds: 1 %}{% action "echo", n: event.data %}',
+            ["user/restart/test"],
+        )
         events = EventService(settings, api.store, client)
         async with build_worker(client, settings, api.store):
-            event_ids = [(await events.create(shop_id=settings.shop, topic="user/restart/test", data=n)).id for n in range(EVENTS)]
+            event_ids = [
+                (await events.create(shop_id=settings.shop, topic="user/restart/test", data=n)).id
+                for n in range(EVENTS)
+            ]
 
             def runs() -> list[Run]:
                 with api.store.session() as session:
                     return list(session.exec(select(Run).where(Run.shop_id == settings.shop)))
 
-            await eventually(lambda: asyncio.to_thread(lambda: any(r.kind == RunKind.action and r.state == RunState.started for r in runs())))
+            await eventually(
+                lambda: asyncio.to_thread(
+                    lambda: any(r.kind == RunKind.action and r.state == RunState.started for r in runs())
+                )
+            )
             server.stop()  # SIGTERM while actions are in flight
             await asyncio.sleep(3)
             await server.start()

@@ -40,14 +40,23 @@ class Target:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
         await reader.readexactly(length)
         self.hits += 1
         if self.hits == 1:
             self.first_hit.set()
             await reader.read()  # held until the killed worker's socket closes
         else:
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}")
+            writer.write(
+                b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{"ok":true}'
+            )
             await writer.drain()
         writer.close()
 
@@ -60,18 +69,29 @@ def _start_worker(api: Ratchet) -> subprocess.Popen[bytes]:
         "RATCHET_TASK_QUEUE": api.settings.task_queue,
         "RATCHET_TIME_SCALE": str(api.settings.time_scale),
     }
-    return subprocess.Popen([sys.executable, "worker.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 async def test_killed_worker_mid_action_completes_the_run_once(api: Ratchet) -> None:
     target = Target()
     server = await asyncio.start_server(target.handle, "127.0.0.1", target.port)
-    queue_api = Ratchet(dataclasses.replace(api.settings, task_queue=f"kill-{uuid.uuid4().hex[:8]}"), api.store, api.client)
-    await add_task(queue_api, "Notify", f'{{% action "http", method: "post", url: "http://127.0.0.1:{target.port}/hook", body: event.data %}}', ["user/kill/test"])
+    queue_api = Ratchet(
+        dataclasses.replace(api.settings, task_queue=f"kill-{uuid.uuid4().hex[:8]}"), api.store, api.client
+    )
+    await add_task(
+        queue_api,
+        "Notify",
+        f'{{% action "http", method: "post", url: "http://127.0.0.1:{target.port}/hook", body: event.data %}}',
+        ["user/kill/test"],
+    )
     first = _start_worker(queue_api)
     second: subprocess.Popen[bytes] | None = None
     try:
-        created = await EventService(queue_api.settings, api.store, api.client).create(shop_id=api.settings.shop, topic="user/kill/test", data={"n": 1})
+        created = await EventService(queue_api.settings, api.store, api.client).create(
+            shop_id=api.settings.shop, topic="user/kill/test", data={"n": 1}
+        )
         await asyncio.wait_for(target.first_hit.wait(), timeout=60)
         first.send_signal(signal.SIGKILL)
         first.wait()

@@ -59,7 +59,11 @@ async def _scenarios(api: Ratchet) -> dict[str, str]:
     await wait_for_runs(api, flow, settled(2))
     runs = await wait_for_runs(api, seq, settled(3))
     await wait_for_runs(api, retry, settled(1))
-    failed = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.failed and not (r.error or "").startswith("halted"))
+    failed = next(
+        r
+        for r in of_kind(runs, RunKind.action)
+        if r.state == RunState.failed and not (r.error or "").startswith("halted")
+    )
     await api.retry_run(failed.id, reason="replay scenario")
 
     async def retried() -> bool:

@@ -31,7 +31,12 @@ async def test_a_flooded_shop_does_not_starve_another(ratchet_api: Ratchet) -> N
     for label in ("a", "b"):
         shops[label] = f"fair-{label}-{uuid.uuid4().hex[:8]}"
         await api.set_shop(shops[label], create=True, timezone_name="UTC")
-        await add_task(Ratchet(dataclasses.replace(settings, shop=shops[label]), api.store, api.client), "Work", '{% action "echo", n: event.data %}', ["user/flood/item"])
+        await add_task(
+            Ratchet(dataclasses.replace(settings, shop=shops[label]), api.store, api.client),
+            "Work",
+            '{% action "echo", n: event.data %}',
+            ["user/flood/item"],
+        )
 
     events = EventService(settings, api.store, api.client)
     gate = asyncio.Semaphore(25)
@@ -52,7 +57,10 @@ async def test_a_flooded_shop_does_not_starve_another(ratchet_api: Ratchet) -> N
     with api.store.session() as session:
         a_done_before_b = session.exec(
             select(func.count()).where(
-                Run.shop_id == shops["a"], Run.kind == RunKind.action, Run.state == RunState.succeeded, Run.stopped_at <= b_action.stopped_at
+                Run.shop_id == shops["a"],
+                Run.kind == RunKind.action,
+                Run.state == RunState.succeeded,
+                Run.stopped_at <= b_action.stopped_at,
             )
         ).one()
         a_events_started = session.exec(

@@ -45,9 +45,14 @@ async def _events(api: Ratchet, shop: str, topic: str) -> list[Event]:
 
 async def test_schedules_follow_enabled_tasks_and_the_shop_time_zone(api: Ratchet, shop: str) -> None:
     await api.set_shop(shop, create=False, timezone_name="America/New_York")
-    daily = await add_task(api, "Nightly", '{% action "echo", x: 1 %}', ["mechanic/scheduler/daily+2.hours", "user/x/y"])
+    daily = await add_task(
+        api, "Nightly", '{% action "echo", x: 1 %}', ["mechanic/scheduler/daily+2.hours", "user/x/y"]
+    )
     await add_task(api, "Frequent", '{% action "echo", x: 2 %}', ["mechanic/scheduler/10min"])
-    assert [t for t in ALL_TOPICS if await _exists(api.client, shop, t)] == ["mechanic/scheduler/10min", "mechanic/scheduler/daily"]
+    assert [t for t in ALL_TOPICS if await _exists(api.client, shop, t)] == [
+        "mechanic/scheduler/10min",
+        "mechanic/scheduler/daily",
+    ]
 
     description = await api.client.get_schedule_handle(schedule_id(shop, "mechanic/scheduler/daily")).describe()
     schedule = description.schedule
@@ -100,7 +105,9 @@ async def test_every_topic_fires_at_local_wall_clock_times(api: Ratchet, shop: s
 
 
 async def test_a_triggered_tick_is_one_scheduler_event_that_runs_subscribers(api: Ratchet, shop: str) -> None:
-    await add_task(api, "Hourly", '{% action "echo", topic: event.topic, data: event.data %}', ["mechanic/scheduler/hourly"])
+    await add_task(
+        api, "Hourly", '{% action "echo", topic: event.topic, data: event.data %}', ["mechanic/scheduler/hourly"]
+    )
     await add_task(api, "Bystander", '{% action "echo", x: 1 %}', ["mechanic/scheduler/daily"])
     await api.client.get_schedule_handle(schedule_id(shop, "mechanic/scheduler/hourly")).trigger()
 
@@ -126,9 +133,15 @@ async def test_a_triggered_tick_is_one_scheduler_event_that_runs_subscribers(api
 
 async def test_a_redelivered_tick_is_still_one_event(api: Ratchet, shop: str) -> None:
     activities = SchedulerActivities(EventService(api.settings, api.store, api.client))
-    tick = TickInput(shop_id=shop, topic="mechanic/scheduler/10min", scheduled_at=datetime(2026, 11, 23, 10, 10, tzinfo=ZoneInfo("UTC")))
+    tick = TickInput(
+        shop_id=shop,
+        topic="mechanic/scheduler/10min",
+        scheduled_at=datetime(2026, 11, 23, 10, 10, tzinfo=ZoneInfo("UTC")),
+    )
     first = await activities.create_scheduled_event(tick)
     second = await activities.create_scheduled_event(tick)
-    later = await activities.create_scheduled_event(tick.model_copy(update={"scheduled_at": tick.scheduled_at + timedelta(minutes=10)}))
+    later = await activities.create_scheduled_event(
+        tick.model_copy(update={"scheduled_at": tick.scheduled_at + timedelta(minutes=10)})
+    )
     assert first == second != later
     assert len(await _events(api, shop, "mechanic/scheduler/10min")) == 2

@@ -38,20 +38,39 @@ mutation CustomerCreate($input: CustomerInput!) {
     ("options", "expected"),
     [
         ("{ shop { name } }", GraphQLRequest("{ shop { name } }")),
-        ({"query": "query Q($a: ID!) { node(id: $a) { id } }", "variables": {"a": "1"}},
-         GraphQLRequest("query Q($a: ID!) { node(id: $a) { id } }", {"a": "1"})),
-        (["create", "customer", {"email": "a@b.c"}], RestRequest("POST", "customers.json", True, {"customer": {"email": "a@b.c"}})),
-        (["update", ["order", 123], {"note": "x"}], RestRequest("PUT", "orders/123.json", True, {"order": {"note": "x"}})),
+        (
+            {"query": "query Q($a: ID!) { node(id: $a) { id } }", "variables": {"a": "1"}},
+            GraphQLRequest("query Q($a: ID!) { node(id: $a) { id } }", {"a": "1"}),
+        ),
+        (
+            ["create", "customer", {"email": "a@b.c"}],
+            RestRequest("POST", "customers.json", True, {"customer": {"email": "a@b.c"}}),
+        ),
+        (
+            ["update", ["order", 123], {"note": "x"}],
+            RestRequest("PUT", "orders/123.json", True, {"order": {"note": "x"}}),
+        ),
         (["delete", ["product", "123"]], RestRequest("DELETE", "products/123.json", True)),
-        (["create", ["customer", 7, "address"], {"city": "X"}],
-         RestRequest("POST", "customers/7/addresses.json", True, {"address": {"city": "X"}})),
-        (["update", ["smart_collection", 5], {"title": "T"}],
-         RestRequest("PUT", "smart_collections/5.json", True, {"smart_collection": {"title": "T"}})),
-        (["get", "/admin/api/2020-01/orders.json", {"status": "any"}],
-         RestRequest("GET", "/admin/api/2020-01/orders.json", False, params={"status": "any"})),
-        (["put", "/admin/api/2020-01/orders/1.json", {"order": {"note": "n"}}],
-         RestRequest("PUT", "/admin/api/2020-01/orders/1.json", False, {"order": {"note": "n"}})),
-        (["delete", "/admin/api/2020-01/orders/1.json"], RestRequest("DELETE", "/admin/api/2020-01/orders/1.json", False)),
+        (
+            ["create", ["customer", 7, "address"], {"city": "X"}],
+            RestRequest("POST", "customers/7/addresses.json", True, {"address": {"city": "X"}}),
+        ),
+        (
+            ["update", ["smart_collection", 5], {"title": "T"}],
+            RestRequest("PUT", "smart_collections/5.json", True, {"smart_collection": {"title": "T"}}),
+        ),
+        (
+            ["get", "/admin/api/2020-01/orders.json", {"status": "any"}],
+            RestRequest("GET", "/admin/api/2020-01/orders.json", False, params={"status": "any"}),
+        ),
+        (
+            ["put", "/admin/api/2020-01/orders/1.json", {"order": {"note": "n"}}],
+            RestRequest("PUT", "/admin/api/2020-01/orders/1.json", False, {"order": {"note": "n"}}),
+        ),
+        (
+            ["delete", "/admin/api/2020-01/orders/1.json"],
+            RestRequest("DELETE", "/admin/api/2020-01/orders/1.json", False),
+        ),
     ],
 )
 def test_shopify_options_forms(options: Any, expected: GraphQLRequest | RestRequest) -> None:
@@ -86,7 +105,11 @@ def test_shopify_invalid_options_name_the_field(options: Any, field: str) -> Non
 async def test_graphql_result_is_whole_response_with_result_meta(
     sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
 ) -> None:
-    fake.on_graphql("CustomerCreate", {"customerCreate": {"customer": {"id": "gid://shopify/Customer/1"}, "userErrors": []}}, cost=10)
+    fake.on_graphql(
+        "CustomerCreate",
+        {"customerCreate": {"customer": {"id": "gid://shopify/Customer/1"}, "userErrors": []}},
+        cost=10,
+    )
     ctx = make_ctx(sqlite_store, sqlite_shop, api_version="2024-10")
     options = shopify.validate({"query": CUSTOMER_CREATE, "variables": {"input": {"email": "a@b.c"}}})
 
@@ -106,7 +129,12 @@ async def test_graphql_result_is_whole_response_with_result_meta(
 async def test_user_errors_fail_permanently(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
     fake.on_graphql(
         "CustomerCreate",
-        {"customerCreate": {"customer": None, "userErrors": [{"field": ["input", "email"], "message": "Email has already been taken"}]}},
+        {
+            "customerCreate": {
+                "customer": None,
+                "userErrors": [{"field": ["input", "email"], "message": "Email has already been taken"}],
+            }
+        },
     )
     ctx = make_ctx(sqlite_store, sqlite_shop)
     with pytest.raises(PermanentActionError) as caught:
@@ -118,20 +146,30 @@ async def test_user_errors_fail_permanently(sqlite_store: Store, sqlite_shop: Sh
     assert ctx.result_meta["shopify_admin_graphql_api_requests_count"] == 1
 
 
-async def test_variant_user_errors_are_found_anywhere(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
-    fake.on_graphql("customerActivate", {"a": {"customerActivate": {"customerUserErrors": [{"field": None, "message": "Invalid"}]}}})
+async def test_variant_user_errors_are_found_anywhere(
+    sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
+) -> None:
+    fake.on_graphql(
+        "customerActivate", {"a": {"customerActivate": {"customerUserErrors": [{"field": None, "message": "Invalid"}]}}}
+    )
     with pytest.raises(PermanentActionError, match=r"a\.customerActivate\.customerUserErrors\): Invalid"):
         await shopify.perform(shopify.validate("mutation { customerActivate }"), make_ctx(sqlite_store, sqlite_shop))
 
 
 async def test_top_level_errors_fail_permanently(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
-    fake.on_graphql("orders", errors=[{"message": "Access denied for orders field.", "extensions": {"code": "ACCESS_DENIED"}}])
+    fake.on_graphql(
+        "orders", errors=[{"message": "Access denied for orders field.", "extensions": {"code": "ACCESS_DENIED"}}]
+    )
     with pytest.raises(PermanentActionError) as caught:
-        await shopify.perform(shopify.validate("{ orders(first: 1) { nodes { id } } }"), make_ctx(sqlite_store, sqlite_shop))
+        await shopify.perform(
+            shopify.validate("{ orders(first: 1) { nodes { id } } }"), make_ctx(sqlite_store, sqlite_shop)
+        )
     assert caught.value.message == "Received a Shopify error (ACCESS_DENIED): Access denied for orders field."
 
 
-async def test_throttled_graphql_raises_shopify_throttled(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
+async def test_throttled_graphql_raises_shopify_throttled(
+    sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
+) -> None:
     fake.clock.freeze()
     fake.set_graphql_bucket(available=0)
     fake.on_graphql("shop", {"shop": {"name": "x"}})
@@ -184,13 +222,19 @@ async def test_rest_resourceful_forms_reach_the_right_endpoint(
     assert ctx.result_meta["shopify_admin_rest_api_requests_count"] == 1
 
 
-async def test_rest_explicit_form_keeps_the_given_path(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
+async def test_rest_explicit_form_keeps_the_given_path(
+    sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
+) -> None:
     fake.on_rest("GET", "/admin/api/2020-01/orders.json", 200, {"orders": [{"id": 1}]})
     ctx = make_ctx(sqlite_store, sqlite_shop, api_version="2025-10")
     result = await shopify.perform(shopify.validate(["get", "/admin/api/2020-01/orders.json", {"status": "any"}]), ctx)
     assert result == {"orders": [{"id": 1}]}
     (request,) = fake.requests
-    assert (request.method, request.path, request.params) == ("GET", "/admin/api/2020-01/orders.json", {"status": "any"})
+    assert (request.method, request.path, request.params) == (
+        "GET",
+        "/admin/api/2020-01/orders.json",
+        {"status": "any"},
+    )
 
 
 async def test_rest_422_is_permanent_with_mechanic_message(
@@ -205,7 +249,9 @@ async def test_rest_422_is_permanent_with_mechanic_message(
 async def test_rest_5xx_is_transient(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
     fake.on_rest("PUT", "/admin/api/2025-10/orders/1.json", 503, {"errors": "Unavailable"})
     with pytest.raises(TransientActionError, match="Unavailable"):
-        await shopify.perform(shopify.validate(["update", ["order", 1], {"note": "x"}]), make_ctx(sqlite_store, sqlite_shop))
+        await shopify.perform(
+            shopify.validate(["update", ["order", 1], {"note": "x"}]), make_ctx(sqlite_store, sqlite_shop)
+        )
 
 
 async def test_rest_429_raises_shopify_throttled(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
@@ -275,7 +321,10 @@ async def test_flow_sends_flow_trigger_receive(sqlite_store: Store, sqlite_shop:
 
 
 async def test_flow_user_errors_fail(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
-    fake.on_graphql("flowTriggerReceive", {"flowTriggerReceive": {"userErrors": [{"field": ["handle"], "message": "Invalid handle"}]}})
+    fake.on_graphql(
+        "flowTriggerReceive",
+        {"flowTriggerReceive": {"userErrors": [{"field": ["handle"], "message": "Invalid handle"}]}},
+    )
     with pytest.raises(PermanentActionError, match="handle: Invalid handle"):
         await flow.perform(flow.validate({}), make_ctx(sqlite_store, sqlite_shop))
 

@@ -74,9 +74,7 @@ async def test_graphql_returns_whole_response_and_records_cost(
     assert client.stats.rest_requests == 0
 
 
-async def test_bucket_size_and_rate_are_read_from_responses(
-    db_store: Store, db_shop: Shop, fake: ShopifyFake
-) -> None:
+async def test_bucket_size_and_rate_are_read_from_responses(db_store: Store, db_shop: Shop, fake: ShopifyFake) -> None:
     fake.clock.freeze()
     fake.set_graphql_bucket(maximum=20000, restore_rate=1000, available=20000)
     fake.on_graphql("ShopName", {"shop": {"name": "Plus"}})
@@ -167,9 +165,7 @@ def test_liquid_callable_waits_out_throttling(sqlite_store: Store, sqlite_shop: 
     # 500 points at 50/s: 10 Shopify seconds (0.5 s of wall time at this scale) to recover.
     fake.set_graphql_bucket(available=0, restore_rate=50)
     fake.on_graphql("ShopName", {"shop": {"name": "Fake Shop"}}, cost=500)
-    shopify = make_liquid_shopify_callable(
-        sqlite_store, sqlite_shop, "2025-07", config=ShopifyConfig(time_scale=scale)
-    )
+    shopify = make_liquid_shopify_callable(sqlite_store, sqlite_shop, "2025-07", config=ShopifyConfig(time_scale=scale))
 
     response = shopify(SHOP_QUERY, None)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete
@@ -25,7 +25,7 @@ from ratchet.shopify.throttle import (
 from ratchet.store import Store
 from tests.shopify_fake import ShopifyFake
 
-T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -53,7 +53,11 @@ def test_graphql_exhaustion_projects_recovery(db_store: Store, shop_id: str) -> 
     record_graphql(db_store, shop_id, GraphQLThrottleStatus(1000, 50, 50), observed_at=T0)
     state = get_state(db_store, shop_id)
     assert state is not None
-    assert (state.graphql_currently_available, state.graphql_maximum_available, state.graphql_restore_rate) == (50, 1000, 50)
+    assert (state.graphql_currently_available, state.graphql_maximum_available, state.graphql_restore_rate) == (
+        50,
+        1000,
+        50,
+    )
 
     # 50 of 1000 is below 10 %: wait until half the bucket is back, at 50 points/s.
     assert seconds_until_available(db_store, shop_id, T0) == pytest.approx((500 - 50) / 50)

@@ -72,7 +72,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def shopify_headers(body: bytes, topic: str = "orders/create", event_id: str | None = None, secret: str = SHOPIFY_SECRET) -> dict[str, str]:
+def shopify_headers(
+    body: bytes, topic: str = "orders/create", event_id: str | None = None, secret: str = SHOPIFY_SECRET
+) -> dict[str, str]:
     return {
         "content-type": "application/json",
         "x-shopify-topic": topic,

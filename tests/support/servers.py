@@ -23,7 +23,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from ratchet.devserver import free_port
 from tests.shopify_fake import ShopifyFake
 
-
 # -- HTTP server ------------------------------------------------------------------------------------
 
 
@@ -67,7 +66,11 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(2)
             self._send(200, b"late", [("Content-Type", "text/plain")])
         elif url.path == "/text":
-            self._send(200, "héllo".encode(), [("Content-Type", "text/plain; charset=utf-8"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+            self._send(
+                200,
+                "héllo".encode(),
+                [("Content-Type", "text/plain; charset=utf-8"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")],
+            )
         elif url.path == "/binary":
             self._send(200, b"\x00\xff\x10", [("Content-Type", "application/octet-stream")])
         else:
@@ -97,7 +100,9 @@ class RecordingSmtpHandler:
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         local = address.split("@", 1)[0]
         if local == "unknown":
             return "550 5.1.1 no such user"

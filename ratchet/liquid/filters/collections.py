@@ -108,7 +108,7 @@ def in_groups(value: object, number: object, *, fill_with: object = None) -> lis
         group = items[start : start + size]
         start += size
         if fill_with is not False and extra and i >= extra:
-            group = group + [None if _nil(fill_with) else fill_with]
+            group = [*group, None if _nil(fill_with) else fill_with]
         groups.append(group)
     return groups
 

@@ -7,7 +7,7 @@ import binascii
 import gzip as gzip_module
 import hashlib
 import hmac
-from typing import Callable
+from collections.abc import Callable
 
 from liquid import Environment
 from liquid.exceptions import FilterArgumentError

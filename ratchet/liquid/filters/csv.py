@@ -44,9 +44,7 @@ def parse_csv(value: object, *, headers: object = False) -> list[Any]:
     if not rows:
         return []
     head = rows[0]
-    return [
-        {name: (row[i] if i < len(row) else None) for i, name in enumerate(head)} for row in rows[1:]
-    ]
+    return [{name: (row[i] if i < len(row) else None) for i, name in enumerate(head)} for row in rows[1:]]
 
 
 def register(env: Environment) -> None:

@@ -22,8 +22,13 @@ from liquid.filter import with_context
 from liquid.undefined import Undefined
 
 _UNITS = {
-    "second": "seconds", "minute": "minutes", "hour": "hours", "day": "days",
-    "week": "weeks", "month": "months", "year": "years",
+    "second": "seconds",
+    "minute": "minutes",
+    "hour": "hours",
+    "day": "days",
+    "week": "weeks",
+    "month": "months",
+    "year": "years",
 }
 _SHIFT = re.compile(r"([+-]?)\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week|month|year)s?\b", re.I)
 _RELATIVE = re.compile(r"^\s*(now|today|yesterday|tomorrow)\b\s*(.*)$", re.I)

@@ -156,9 +156,25 @@ def money_without_currency(value: object, *, context: RenderContext) -> str:
 
 
 _SYMBOLS = {
-    "USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "EUR": "€", "GBP": "£", "JPY": "¥",
-    "CNY": "¥", "INR": "₹", "KRW": "₩", "BRL": "R$", "MXN": "$", "CHF": "CHF ",
-    "SEK": "kr ", "NOK": "kr ", "DKK": "kr ", "PLN": "zł ", "ZAR": "R", "SGD": "$",
+    "USD": "$",
+    "CAD": "$",
+    "AUD": "$",
+    "NZD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+    "KRW": "₩",
+    "BRL": "R$",
+    "MXN": "$",
+    "CHF": "CHF ",
+    "SEK": "kr ",
+    "NOK": "kr ",
+    "DKK": "kr ",
+    "PLN": "zł ",
+    "ZAR": "R",
+    "SGD": "$",
     "HKD": "$",
 }
 

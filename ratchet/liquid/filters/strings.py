@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from liquid import Environment
@@ -118,8 +119,11 @@ _BROWSERS = (
     ("Internet Explorer", r"(?:MSIE |rv:)([\d.]+)"),
 )
 _PLATFORMS = (
-    ("ios", r"iPhone|iPad|iPod"), ("android", r"Android"), ("mac", r"Mac OS X|Macintosh"),
-    ("windows", r"Windows"), ("linux", r"Linux"),
+    ("ios", r"iPhone|iPad|iPod"),
+    ("android", r"Android"),
+    ("mac", r"Mac OS X|Macintosh"),
+    ("windows", r"Windows"),
+    ("linux", r"Linux"),
 )
 
 
@@ -161,10 +165,28 @@ def _nil_safe(func: Callable[..., Any]) -> Callable[..., Any]:
 
 # Stock string filters whose nil handling differs from Ruby's.
 _NIL_SAFE = (
-    "append", "prepend", "capitalize", "downcase", "upcase", "strip", "lstrip", "rstrip",
-    "replace", "replace_first", "remove", "remove_first", "split", "truncate",
-    "truncatewords", "newline_to_br", "strip_html", "strip_newlines", "escape", "url_encode",
-    "url_decode", "slice",
+    "append",
+    "prepend",
+    "capitalize",
+    "downcase",
+    "upcase",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "replace",
+    "replace_first",
+    "remove",
+    "remove_first",
+    "split",
+    "truncate",
+    "truncatewords",
+    "newline_to_br",
+    "strip_html",
+    "strip_newlines",
+    "escape",
+    "url_encode",
+    "url_decode",
+    "slice",
 )
 
 

@@ -15,8 +15,9 @@ it starts the tag's next keyword (`{% log a: x | times: 2, b: y %}`).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from liquid.builtin.expressions import (
     Filter,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 class TagArguments:
     """Parsed positional and keyword arguments, evaluated together at render time."""
 
-    __slots__ = ("positional", "keyword")
+    __slots__ = ("keyword", "positional")
 
     def __init__(self, positional: list[Expression], keyword: list[tuple[str, Expression]]) -> None:
         self.positional = positional
@@ -106,9 +107,7 @@ def _parse_filter_args(
             break
         if tok.kind == TOKEN_COMMA:
             after, after2 = tokens.peek, _peek2(tokens)
-            if after.kind == TOKEN_WORD and after2.kind == TOKEN_COLON and not _accepts(
-                accepted, after.value
-            ):
+            if after.kind == TOKEN_WORD and after2.kind == TOKEN_COLON and not _accepts(accepted, after.value):
                 # `, name:` that the filter cannot take: the tag's next keyword.
                 break
             next(tokens)

@@ -1,18 +1,19 @@
 """`{% action %}`: every style documented in spec 6.3.
 
-    {% action %}{"type": "http", "options": {...}}{% endaction %}       untyped block
-    {% action "http" %}{...options JSON...}{% endaction %}              typed block
-    {% action "shopify" %}mutation { ... }{% endaction %}               GraphQL body
-    {% action "cache", "set", key, value %}                             positional
-    {% action "echo", a: 1, b: 2 %}  /  {% action "echo" a: 1 %}        mapped
-    {% action "echo" value %}                                           single
-    ... plus `__perform_event: false` and `__meta: x` in any style.
+{% action %}{"type": "http", "options": {...}}{% endaction %}       untyped block
+{% action "http" %}{...options JSON...}{% endaction %}              typed block
+{% action "shopify" %}mutation { ... }{% endaction %}               GraphQL body
+{% action "cache", "set", key, value %}                             positional
+{% action "echo", a: 1, b: 2 %}  /  {% action "echo" a: 1 %}        mapped
+{% action "echo" value %}                                           single
+... plus `__perform_event: false` and `__meta: x` in any style.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Iterable, TextIO
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TextIO
 
 from liquid.ast import BlockNode, Node
 from liquid.builtin.expressions import StringLiteral
@@ -100,9 +101,7 @@ class ActionNode(Node):
             else:
                 options = rest
             if keyword:
-                raise TagBodyError(
-                    "action tag mixes positional options with named options", token=self.token
-                )
+                raise TagBodyError("action tag mixes positional options with named options", token=self.token)
         elif keyword.keys() and keyword.keys() <= {"options", "meta"} and "options" in keyword:
             options, meta = _plain(keyword["options"]), _plain(keyword.get("meta"))
         elif keyword:
@@ -114,7 +113,7 @@ class ActionNode(Node):
     def expressions(self) -> Iterable[Expression]:
         return self.args.expressions()
 
-    def children(self, static_context: RenderContext, *, include_partials: bool = True) -> Iterable[Node]:  # noqa: ARG002
+    def children(self, static_context: RenderContext, *, include_partials: bool = True) -> Iterable[Node]:
         return [self.block] if self.block is not None else []
 
 
@@ -142,9 +141,7 @@ class ActionTag(Tag):
             args = TagArguments([], [])
             stream.pos -= 1  # stay on the tag token like tags with expressions do
 
-        options_given = len(args.positional) > 1 or any(
-            name not in CONTROL_KEYS for name, _ in args.keyword
-        )
+        options_given = len(args.positional) > 1 or any(name not in CONTROL_KEYS for name, _ in args.keyword)
         typed_by_literal = not args.positional or isinstance(args.positional[0], StringLiteral)
         if options_given or not typed_by_literal or not closes_ahead(stream, self.name, self.end):
             if not args.positional:

@@ -12,7 +12,8 @@ Ruby's `Array#[]=` does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TextIO
 
 from liquid.ast import Node
 from liquid.builtin.expressions import FilteredExpression, Path
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 
 class AssignNode(Node):
-    __slots__ = ("name", "target", "expression")
+    __slots__ = ("expression", "name", "target")
 
     def __init__(self, token: Token, name: str, target: Path | None, expression: Expression) -> None:
         super().__init__(token)
@@ -46,9 +47,7 @@ class AssignNode(Node):
         if self.target is None:
             context.assign(self.name, value)
             return 0
-        keys = [
-            seg.evaluate(context) if isinstance(seg, Path) else seg for seg in self.target.path[1:]
-        ]
+        keys = [seg.evaluate(context) if isinstance(seg, Path) else seg for seg in self.target.path[1:]]
         current = context.resolve(self.name, default=None)
         context.assign(self.name, _set_in(current, keys, value, self.token))
         return 0
@@ -83,9 +82,7 @@ def _set_in(container: Any, keys: list[Any], value: Any, token: Token) -> Any:
         if isinstance(key, str) and key.lstrip("-").isdigit():
             key = int(key)
         if not isinstance(key, int) or isinstance(key, bool):
-            raise LiquidTypeError(
-                f"cannot assign array element with non-integer index {key!r}", token=token
-            )
+            raise LiquidTypeError(f"cannot assign array element with non-integer index {key!r}", token=token)
         new = list(container)
         if key < 0:
             key += len(new)
@@ -96,9 +93,7 @@ def _set_in(container: Any, keys: list[Any], value: Any, token: Token) -> Any:
         new[key] = _set_in(new[key], keys[1:], value, token) if len(keys) > 1 else value
         return new
 
-    raise LiquidTypeError(
-        f"cannot assign into {type(container).__name__} with index {key!r}", token=token
-    )
+    raise LiquidTypeError(f"cannot assign into {type(container).__name__} with index {key!r}", token=token)
 
 
 class AssignTag(Tag):
@@ -110,15 +105,11 @@ class AssignTag(Tag):
         token = stream.eat(TOKEN_TAG)
         tokens = stream.into_inner(tag=token, eat=False)
         if tokens.current.kind != TOKEN_WORD:
-            raise LiquidSyntaxError(
-                f"expected a variable name, found {tokens.current.kind}", token=tokens.current
-            )
+            raise LiquidSyntaxError(f"expected a variable name, found {tokens.current.kind}", token=tokens.current)
         target = Path.parse(self.env, tokens)
         head = target.path[0]
         if not isinstance(head, str) or head.endswith("?"):
             raise LiquidSyntaxError("invalid assignment target", token=target.token)
         tokens.eat(TOKEN_ASSIGN)
         expression = FilteredExpression.parse(self.env, tokens)
-        return self.node_class(
-            token, head, target if len(target.path) > 1 else None, expression
-        )
+        return self.node_class(token, head, target if len(target.path) > 1 else None, expression)

@@ -10,7 +10,8 @@ An error object does not stop rendering; the engine fails the run afterwards
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, TextIO
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TextIO
 
 from liquid.ast import BlockNode, Node
 from liquid.parser import get_parser
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 class ObjectNode(Node):
     """Emits `{"<kind>": value}`."""
 
-    __slots__ = ("kind", "args", "block")
+    __slots__ = ("args", "block", "kind")
 
     def __init__(self, token: Token, kind: str, args: TagArguments, block: BlockNode | None) -> None:
         super().__init__(token)
@@ -62,7 +63,7 @@ class ObjectNode(Node):
     def expressions(self) -> Iterable[Expression]:
         return self.args.expressions()
 
-    def children(self, static_context: RenderContext, *, include_partials: bool = True) -> Iterable[Node]:  # noqa: ARG002
+    def children(self, static_context: RenderContext, *, include_partials: bool = True) -> Iterable[Node]:
         return [self.block] if self.block is not None else []
 
 

@@ -31,7 +31,7 @@ class PermissionsNode(Node):
     def __str__(self) -> str:
         return "{% permissions %}" + "\n".join(self.scopes) + "{% endpermissions %}"
 
-    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:  # noqa: ARG002
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
         return 0
 
 
@@ -49,9 +49,7 @@ class PermissionsTag(Tag):
             if stream.current.kind == TOKEN_EOF:
                 raise LiquidSyntaxError("permissions block is not closed", token=token)
             if stream.current.kind != "content":
-                raise LiquidSyntaxError(
-                    "permissions block may only list scopes (no Liquid)", token=stream.current
-                )
+                raise LiquidSyntaxError("permissions block may only list scopes (no Liquid)", token=stream.current)
             text.append(stream.current.value)
             next(stream)
         scopes: list[str] = []
