@@ -17,15 +17,15 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.runs import RunActivities
-from activities.scheduler import SchedulerActivities
-from ratchet.cache import purge_expired
+from activities.scheduler_tick import SchedulerActivities
 from ratchet.config import Settings, load_settings
-from ratchet.events import EventService
-from ratchet.scheduler import sync_all_schedules
-from ratchet.store import Store, get_store
-from ratchet.temporal import connect, ensure_search_attributes
+from ratchet.engine.connection import connect, ensure_search_attributes
+from ratchet.engine.schedules import sync_all_schedules
+from ratchet.services.events import EventService
+from ratchet.services.shop_cache import purge_expired
+from ratchet.store.database import Store, get_store
 from workflows.event import EventWorkflow
-from workflows.scheduler import SchedulerTickWorkflow
+from workflows.scheduler_tick import SchedulerTickWorkflow
 
 # The sandbox re-imports every module a workflow touches, for every workflow instance (measured:
 # the largest CPU cost per event in benchmarks/throughput.py). Our workflow modules import only

@@ -19,14 +19,12 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ratchet import followups, ledger
 from ratchet.actions.base import ActionContext, ActionError, get_handler
-from ratchet.cache import CacheView
 from ratchet.config import Settings
-from ratchet.filters import FilterError, rejecting_filter
-from ratchet.messages import (
-    MAX_ATTEMPTS,
-    RETRY_DELAYS_SECONDS,
+from ratchet.core.clock import utcnow
+from ratchet.core.routing import match_tasks
+from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, RunKind, RunState
+from ratchet.engine.contract import (
     ActionRunOutcome,
     EventRunOutcome,
     FailRunsInput,
@@ -37,9 +35,10 @@ from ratchet.messages import (
     RunOutcome,
     TaskRunOutcome,
 )
-from ratchet.models import Event, Run, RunKind, RunState, Shop, Task, utcnow
-from ratchet.render_context import event_object, shop_object, task_object
-from ratchet.routing import match_tasks
+from ratchet.services import followups
+from ratchet.services.event_filters import FilterError, rejecting_filter
+from ratchet.services.render_context import event_object, shop_object, task_object
+from ratchet.services.shop_cache import CacheView
 from ratchet.shopify.client import (
     ShopifyConfig,
     ShopifyRateLimitExceeded,
@@ -47,7 +46,9 @@ from ratchet.shopify.client import (
     make_liquid_shopify_callable,
 )
 from ratchet.shopify.throttle import seconds_until_available
-from ratchet.store import Store
+from ratchet.store import ledger
+from ratchet.store.database import Store
+from ratchet.store.tables import Event, Run, Shop, Task
 
 OutcomeT = TypeVar("OutcomeT", bound=RunOutcome)
 

@@ -36,12 +36,17 @@ sys.path.insert(0, str(ROOT))
 from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy  # noqa: E402
 
 from ratchet.config import load_settings  # noqa: E402
-from ratchet.devserver import DevServer, free_port  # noqa: E402
+from ratchet.core.runs import (  # noqa: E402
+    PRIORITY_EVENT,
+    RunKind,
+    RunState,
+)
+from ratchet.engine.connection import RUN_STATE, SHOP_ID, TOPIC, connect  # noqa: E402
+from ratchet.engine.contract import EventWorkflowInput  # noqa: E402
+from ratchet.engine.devserver import DevServer, free_port  # noqa: E402
 from ratchet.ingress.webhooks import signature  # noqa: E402
-from ratchet.messages import PRIORITY_EVENT, EventWorkflowInput  # noqa: E402
-from ratchet.models import Run, RunKind, RunState  # noqa: E402
-from ratchet.store import Store, get_store  # noqa: E402
-from ratchet.temporal import RUN_STATE, SHOP_ID, TOPIC, connect  # noqa: E402
+from ratchet.store.database import Store, get_store  # noqa: E402
+from ratchet.store.tables import Run  # noqa: E402
 from starter.api import Ratchet  # noqa: E402
 
 SECRET = "bench-secret"

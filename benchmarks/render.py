@@ -20,10 +20,10 @@ from typing import Any
 
 from liquid import Environment, Mode
 
-from ratchet.check import preview_events, preview_request
+from ratchet.core.task_export import TaskImportError, parse_export
 from ratchet.liquid import RenderRequest, TaskRenderError, render_task
 from ratchet.liquid.render import build_variables
-from ratchet.taskdef import TaskImportError, parse_export
+from ratchet.services.check import preview_events, preview_request
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "tasks"
 

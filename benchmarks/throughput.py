@@ -34,10 +34,11 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bare import BARE_QUEUE, BareEventWorkflow  # noqa: E402
 from ratchet.config import load_settings  # noqa: E402
-from ratchet.devserver import DevServer, free_port  # noqa: E402
-from ratchet.models import Run, RunKind, RunState  # noqa: E402
-from ratchet.store import get_store  # noqa: E402
-from ratchet.temporal import connect  # noqa: E402
+from ratchet.core.runs import RunKind, RunState  # noqa: E402
+from ratchet.engine.connection import connect  # noqa: E402
+from ratchet.engine.devserver import DevServer, free_port  # noqa: E402
+from ratchet.store.database import get_store  # noqa: E402
+from ratchet.store.tables import Run  # noqa: E402
 from starter.api import Ratchet  # noqa: E402
 
 

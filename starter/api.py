@@ -22,14 +22,16 @@ from sqlmodel import col, or_, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from ratchet import ledger
 from ratchet.config import Settings, load_settings
-from ratchet.events import EventService, UnknownShop
-from ratchet.messages import RetryAccepted, RetryRequest
-from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Shop, Task, utcnow
-from ratchet.store import Store, get_store
-from ratchet.subscriptions import BUTTON_TOPICS, parse_subscriptions, validate_topic
-from ratchet.temporal import connect
+from ratchet.core.clock import utcnow
+from ratchet.core.runs import RunKind, RunState
+from ratchet.core.subscriptions import BUTTON_TOPICS, parse_subscriptions, validate_topic
+from ratchet.engine.connection import connect
+from ratchet.engine.contract import RetryAccepted, RetryRequest
+from ratchet.services.events import EventService, UnknownShop
+from ratchet.store import ledger
+from ratchet.store.database import Store, get_store
+from ratchet.store.tables import Event, Run, RunAttempt, Shop, Task
 
 
 class RatchetError(Exception):
@@ -144,7 +146,7 @@ class Ratchet:
 
     async def _sync_schedules(self, shop_id: str) -> None:
         """Match the shop's scheduler schedules to its tasks; offline (no Temporal) the next worker start does it."""
-        from ratchet.scheduler import sync_schedules
+        from ratchet.engine.schedules import sync_schedules
 
         client = self._client
         if client is None:
@@ -207,7 +209,7 @@ class Ratchet:
 
     async def import_task(self, source: Path | str | dict[str, Any], shop_id: str | None = None) -> ImportedTask:
         """Import a Mechanic export; enabled when its required options are filled, else disabled."""
-        from ratchet.taskdef import TaskImportError, parse_export
+        from ratchet.core.task_export import TaskImportError, parse_export
 
         shop_id = shop_id or self.settings.shop
         if isinstance(source, Path):
@@ -273,7 +275,7 @@ class Ratchet:
         return await self._db(read)
 
     async def set_enabled(self, ref: str, enabled: bool, shop_id: str | None = None) -> Task:
-        from ratchet.taskdef import missing_required
+        from ratchet.core.task_export import missing_required
 
         def write() -> Task:
             with self.store.session() as session:
@@ -295,7 +297,7 @@ class Ratchet:
         return task
 
     async def configure_task(self, ref: str, updates: dict[str, Any], shop_id: str | None = None) -> Task:
-        from ratchet.taskdef import TaskDefinition, TaskImportError, configure_options
+        from ratchet.core.task_export import TaskDefinition, TaskImportError, configure_options
 
         def write() -> Task:
             with self.store.session() as session:

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ratchet.config import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, Settings, load_settings
-from ratchet.models import RunKind, RunState
-from ratchet.subscriptions import TopicError, validate_topic
+from ratchet.core.runs import RunKind, RunState
+from ratchet.core.subscriptions import TopicError, validate_topic
 from starter.api import Ratchet, RatchetError, load_json_argument
 
 app = typer.Typer(
@@ -272,7 +272,7 @@ def task_run(
 @task_app.command("check")
 def task_check(files: list[Path], as_json: JsonOpt = False) -> None:
     """Check task exports offline: parse, subscriptions, preview renders."""
-    from ratchet.check import run_check
+    from ratchet.services.check import run_check
 
     raise typer.Exit(run_check(files, as_json))
 

@@ -7,7 +7,7 @@ import signal
 import sys
 
 from ratchet.config import Settings
-from ratchet.devserver import DevServer, DevServerError
+from ratchet.engine.devserver import DevServer, DevServerError
 from starter.api import RatchetError
 
 

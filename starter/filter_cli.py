@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ratchet.filters import FilterError, list_filters, remove_filter, save_filter
+from ratchet.services.event_filters import FilterError, list_filters, remove_filter, save_filter
 from starter.api import RatchetError
 
 

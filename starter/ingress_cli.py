@@ -123,8 +123,8 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
     @shop_app.command("status")
     def shop_status(shop: ShopOpt = "default", as_json: JsonOpt = False, temporal_address: AddressOpt = None) -> None:
         """Running and waiting runs, queue lag, top waiting tasks/actions/topics, schedules."""
-        from ratchet.status import UnknownShopStatus
-        from ratchet.status import shop_status as compute
+        from ratchet.services.status import UnknownShopStatus
+        from ratchet.services.status import shop_status as compute
 
         async def go() -> None:
             settings = _settings(temporal_address, shop)
@@ -176,7 +176,7 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
         temporal_address: AddressOpt = None,
     ) -> None:
         """Create, update and delete scheduler schedules to match enabled tasks and shop time zones."""
-        from ratchet.scheduler import sync_all_schedules, sync_schedules
+        from ratchet.engine.schedules import sync_all_schedules, sync_schedules
 
         async def go() -> None:
             api = await _api(_settings(temporal_address))

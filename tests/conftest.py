@@ -18,9 +18,9 @@ import pytest
 from temporalio.client import Client
 
 from ratchet.config import Settings, load_settings
-from ratchet.devserver import DevServer, free_port
-from ratchet.store import Store
-from ratchet.temporal import connect
+from ratchet.engine.connection import connect
+from ratchet.engine.devserver import DevServer, free_port
+from ratchet.store.database import Store
 from starter.api import Ratchet
 from tests.support import actions as test_actions  # noqa: F401  (registers test-only actions)
 
@@ -67,7 +67,7 @@ async def client(base_settings: Settings) -> Client:
 
 @pytest.fixture(scope="session")
 def store(base_settings: Settings) -> Store:
-    from ratchet.store import get_store
+    from ratchet.store.database import get_store
 
     return get_store(base_settings.effective_database_url)
 

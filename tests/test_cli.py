@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ratchet.config import Settings
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet
 from tests.support.runs import settled, wait_for_runs
 from tests.support.tasks import export

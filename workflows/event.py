@@ -20,7 +20,8 @@ from temporalio.common import Priority, RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from ratchet.messages import (
+    from ratchet.core.runs import (
+        ATTENTION,
         MAX_ATTEMPTS,
         PRIORITY_ACTION,
         PRIORITY_EVENT,
@@ -29,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
         RETRY_DELAYS_SECONDS,
         SHOPIFY_GATED_ACTION_TYPES,
         THROTTLE_GIVE_UP_SECONDS,
+        RunKind,
+        RunState,
+    )
+    from ratchet.engine.contract import (
         ActionRunOutcome,
         EventRunOutcome,
         EventWorkflowInput,
@@ -39,10 +44,9 @@ with workflow.unsafe.imports_passed_through():
         RetryRequest,
         RunInput,
         RunNoteInput,
-        RunView,
         TaskRunOutcome,
+        TrackedRun,
     )
-    from ratchet.models import ATTENTION, RunKind, RunState
 
 R = TypeVar("R")
 
@@ -71,7 +75,7 @@ _OUTCOMES: dict[RunKind, type] = {
 }
 
 
-def summary_state(runs: list[RunView]) -> RunState:
+def summary_state(runs: list[TrackedRun]) -> RunState:
     """The state most in need of attention (Failed > Started > Due > Scheduled > Succeeded)."""
     present = {r.state for r in runs}
     for state in ATTENTION:
@@ -83,7 +87,7 @@ def summary_state(runs: list[RunView]) -> RunState:
 @workflow.defn(name="EventWorkflow")
 class EventWorkflow:
     def __init__(self) -> None:
-        self._runs: dict[str, RunView] = {}
+        self._runs: dict[str, TrackedRun] = {}
         self._in_flight = 0
         self._published: tuple[str, tuple[str, ...]] | None = None
         self._input: EventWorkflowInput | None = None
@@ -100,7 +104,9 @@ class EventWorkflow:
         else:
             delayed = inp.run_at is not None and inp.run_at > workflow.now()
             self._add(
-                RunView(id=inp.event_run_id, kind=RunKind.event, state=RunState.scheduled if delayed else RunState.due)
+                TrackedRun(
+                    id=inp.event_run_id, kind=RunKind.event, state=RunState.scheduled if delayed else RunState.due
+                )
             )
             self._spawn(self._event_run(delayed))
         retention = timedelta(seconds=RETENTION_SECONDS * inp.time_scale)
@@ -131,7 +137,7 @@ class EventWorkflow:
         self._runs[self._input.event_run_id].produced = len(outcome.task_runs)
         for planned in outcome.task_runs:
             self._add(
-                RunView(
+                TrackedRun(
                     id=planned.run_id,
                     kind=RunKind.task,
                     state=RunState.scheduled if planned.delay_seconds > 0 else RunState.due,
@@ -160,7 +166,7 @@ class EventWorkflow:
         for planned_action in outcome.action_runs:
             follower = outcome.in_sequence and planned_action.position > 0
             self._add(
-                RunView(
+                TrackedRun(
                     id=planned_action.run_id,
                     kind=RunKind.action,
                     state=RunState.unscheduled if follower else RunState.due,
@@ -261,7 +267,7 @@ class EventWorkflow:
     async def _record_failed(self, run_id: str, reason: str) -> None:
         await self._bookkeep("fail_runs", FailRunsInput(run_ids=[run_id], reason=reason))
 
-    def _summary(self, view: RunView) -> str:
+    def _summary(self, view: TrackedRun) -> str:
         assert self._input is not None
         if view.kind == RunKind.event:
             return f"event run {self._input.topic}"
@@ -301,7 +307,7 @@ class EventWorkflow:
         self._spawn(self._retry(view, req))
         return RetryAccepted(run_id=req.run_id, kind=view.kind)
 
-    async def _retry(self, view: RunView, req: RetryRequest) -> None:
+    async def _retry(self, view: TrackedRun, req: RetryRequest) -> None:
         note = f"manual retry{': ' + req.reason if req.reason else ''}"
         if view.kind == RunKind.event:
             await self._event_run(delayed=False, retry_note=note)
@@ -339,7 +345,7 @@ class EventWorkflow:
             raise ValueError(reason)
 
     @workflow.query(name="runs")
-    def runs_query(self) -> list[RunView]:
+    def runs_query(self) -> list[TrackedRun]:
         return list(self._runs.values())
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -355,7 +361,7 @@ class EventWorkflow:
 
         asyncio.create_task(tracked())  # noqa: RUF006  (the workflow event loop keeps every task alive until the run completes; _in_flight counts them)
 
-    def _add(self, view: RunView) -> None:
+    def _add(self, view: TrackedRun) -> None:
         self._runs[view.id] = view
 
     def _set_state(self, run_id: str, state: RunState) -> None:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from ratchet.config import Settings
-    from ratchet.models import Shop
-    from ratchet.store import Store
+    from ratchet.store.database import Store
+    from ratchet.store.tables import Shop
 
 
 class ActionError(Exception):

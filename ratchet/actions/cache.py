@@ -13,7 +13,7 @@ import re
 from typing import Any, ClassVar
 
 from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, register
-from ratchet.cache import (
+from ratchet.services.shop_cache import (
     DEFAULT_TTL_SECONDS,
     KEY_RE,
     MAX_KEY_LENGTH,

@@ -34,8 +34,8 @@ from ratchet.actions.base import (
     register,
 )
 from ratchet.actions.http import header_options
-from ratchet.mail import MailConfigError, SmtpSettings, load_smtp_settings
-from ratchet.models import utcnow
+from ratchet.actions.smtp_settings import MailConfigError, SmtpSettings, load_smtp_settings
+from ratchet.core.clock import utcnow
 
 # Deliberately simple: catches typos and junk, leaves the rest to the SMTP server.
 _ADDR_SPEC = (

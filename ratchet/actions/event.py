@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from dateutil import parser as date_parser
 
 from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, register
-from ratchet.models import utcnow
-from ratchet.subscriptions import TopicError, validate_topic
+from ratchet.core.clock import utcnow
+from ratchet.core.subscriptions import TopicError, validate_topic
 
 _UNIX_TIME = re.compile(r"[+-]?\d+(?:\.\d+)?")
 

@@ -25,7 +25,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ratchet.config import Settings
-from ratchet.events import CreatedEvent, EventService, UnknownShop
 from ratchet.ingress import BadSignature, BodyTooLarge, IngressError, NotFound, Unavailable
 from ratchet.ingress.shopify_webhooks import shop_secret, verify_delivery
 from ratchet.ingress.webhooks import (
@@ -37,7 +36,8 @@ from ratchet.ingress.webhooks import (
     request_id_for,
     signature_matches,
 )
-from ratchet.store import Store
+from ratchet.services.events import CreatedEvent, EventService, UnknownShop
+from ratchet.store.database import Store
 
 log = logging.getLogger("ratchet.ingress")
 
@@ -263,7 +263,7 @@ async def serve(
 
 async def serve_with_settings(settings: Settings, stop: asyncio.Event, config: IngressConfig | None = None) -> None:
     """`ratchet dev`'s ingress: its own Temporal client and the process-wide store."""
-    from ratchet.store import get_store
-    from ratchet.temporal import connect
+    from ratchet.engine.connection import connect
+    from ratchet.store.database import get_store
 
     await serve(settings, get_store(settings.effective_database_url), await connect(settings), stop, config)

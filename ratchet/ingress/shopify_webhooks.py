@@ -15,8 +15,8 @@ from typing import Any
 
 from ratchet.ingress import BadSignature, InvalidRequest, NotFound
 from ratchet.ingress.webhooks import signature_matches
-from ratchet.models import Shop
-from ratchet.store import Store
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop
 
 SHOPIFY_TOPIC_RE = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+$")
 

@@ -21,18 +21,17 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import Column, UniqueConstraint
-from sqlmodel import Field, SQLModel, or_, select
+from sqlmodel import or_, select
 
-from ratchet.models import Shop, UTCDateTime, utcnow
-from ratchet.store import Store
-from ratchet.subscriptions import TopicError, validate_topic
+from ratchet.core.clock import utcnow
+from ratchet.core.subscriptions import TopicError, validate_topic
+from ratchet.store.database import Store
+from ratchet.store.tables import MechanicWebhook, Shop
 
 MODES = ("auto", "full")
 SIGNATURE_HEADER = "x-ratchet-hmac-sha256"
@@ -41,20 +40,6 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 
 class WebhookConfigError(ValueError):
     """An invalid `ratchet webhook add|remove` request; the message is one readable line."""
-
-
-class MechanicWebhook(SQLModel, table=True):
-    __tablename__ = "mechanic_webhooks"
-    __table_args__ = (UniqueConstraint("shop_id", "name", name="uq_webhook_shop_name"),)
-
-    id: str = Field(primary_key=True, max_length=36)
-    shop_id: str = Field(index=True, max_length=255)
-    name: str = Field(max_length=512)
-    topic: str = Field(max_length=255)
-    mode: str = Field(default="auto", max_length=8)
-    # Optional shared secret: requests must then carry X-Ratchet-Hmac-SHA256.
-    secret: str | None = Field(default=None, max_length=512)
-    created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 # -- configuration ---------------------------------------------------------------------------------

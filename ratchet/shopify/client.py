@@ -36,8 +36,8 @@ from ratchet.shopify.throttle import GraphQLThrottleStatus
 
 if TYPE_CHECKING:
     from ratchet.config import Settings
-    from ratchet.models import Shop
-    from ratchet.store import Store
+    from ratchet.store.database import Store
+    from ratchet.store.tables import Shop
 
 logger = logging.getLogger(__name__)
 

@@ -18,12 +18,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, or_, update
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from ratchet.models import UTCDateTime, utcnow
+from ratchet.core.clock import utcnow
+from ratchet.store.tables import ShopifyThrottleState, UTCDateTime
 
 if TYPE_CHECKING:
-    from ratchet.store import Store
+    from ratchet.store.database import Store
 
 # GraphQL is "exhausted" below this share of the bucket (spec 4.3 recommends < 10 %) ...
 GRAPHQL_EXHAUSTED_FRACTION = 0.10
@@ -42,22 +43,6 @@ UNKNOWN_RATE_RECHECK_SECONDS = 1.0
 
 def _ts() -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime()))
-
-
-class ShopifyThrottleState(SQLModel, table=True):
-    __tablename__ = "shopify_throttle_state"
-
-    shop_id: str = Field(primary_key=True, max_length=255)
-    graphql_currently_available: float | None = None
-    graphql_maximum_available: float | None = None
-    graphql_restore_rate: float | None = None
-    graphql_observed_at: datetime | None = _ts()
-    rest_used: int | None = None
-    rest_limit: int | None = None
-    rest_observed_at: datetime | None = _ts()
-    # Last THROTTLED / 429: Shopify's wait, counted from throttled_at (the "retry-after window").
-    throttled_retry_after_seconds: float | None = None
-    throttled_at: datetime | None = _ts()
 
 
 @dataclass(frozen=True)

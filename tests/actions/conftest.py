@@ -18,10 +18,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import delete
 
 from ratchet.actions.base import ActionContext
-from ratchet.cache import CacheEntry
 from ratchet.config import Settings, load_settings
-from ratchet.models import Shop
-from ratchet.store import Store
+from ratchet.store.database import Store
+from ratchet.store.tables import CacheEntry, Shop
 from tests.support.servers import (  # noqa: F401  (fixtures and helpers used by this package's tests)
     RecordingSmtpHandler,
     SmtpServer,

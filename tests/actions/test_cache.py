@@ -11,9 +11,10 @@ import pytest
 from sqlmodel import select
 
 from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, get_handler
-from ratchet.cache import MAX_TTL_SECONDS, CacheEntry, CacheView, cache_get, cache_set, purge_expired
-from ratchet.models import utcnow
-from ratchet.store import Store
+from ratchet.core.clock import utcnow
+from ratchet.services.shop_cache import MAX_TTL_SECONDS, CacheView, cache_get, cache_set, purge_expired
+from ratchet.store.database import Store
+from ratchet.store.tables import CacheEntry
 from tests.actions.conftest import scaled_settings
 
 handler = get_handler("cache")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, get_handler
-from ratchet.models import utcnow
+from ratchet.core.clock import utcnow
 
 handler = get_handler("event")
 MakeCtx = Callable[..., ActionContext]

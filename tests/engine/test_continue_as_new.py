@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from ratchet.ledger import event_workflow_id
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.store.ledger import event_workflow_id
 from starter.api import Ratchet, RatchetError
 from tests.conftest import eventually
 from tests.support.events import wait_until_idle

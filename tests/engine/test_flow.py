@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet, RatchetError
 from tests.conftest import TIME_SCALE
 from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
@@ -101,7 +101,7 @@ async def test_duplicate_event_key_creates_one_event(api: Ratchet) -> None:
 
 async def test_event_run_at_waits_in_scheduled(api: Ratchet) -> None:
     await add_task(api, "At", '{% action "echo", x: 1 %}', ["user/at/time"])
-    from ratchet.models import utcnow
+    from ratchet.core.clock import utcnow
 
     sent_at = utcnow()
     event_id = await api.send_event("user/at/time", None, run_at=sent_at + timedelta(seconds=40))

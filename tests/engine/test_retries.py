@@ -8,9 +8,10 @@ import itertools
 import pytest
 from sqlmodel import col, select
 
-from ratchet.ledger import event_workflow_id
-from ratchet.messages import RETRY_DELAYS_SECONDS, RetryRequest
-from ratchet.models import RunAttempt, RunKind, RunState
+from ratchet.core.runs import RETRY_DELAYS_SECONDS, RunKind, RunState
+from ratchet.engine.contract import RetryRequest
+from ratchet.store.ledger import event_workflow_id
+from ratchet.store.tables import RunAttempt
 from starter.api import Ratchet, RatchetError
 from tests.conftest import TIME_SCALE, eventually
 from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs

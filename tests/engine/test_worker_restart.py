@@ -8,8 +8,8 @@ import uuid
 
 from temporalio.client import Client
 
-from ratchet.models import RunKind, RunState
-from ratchet.store import Store
+from ratchet.core.runs import RunKind, RunState
+from ratchet.store.database import Store
 from starter.api import Ratchet
 from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task

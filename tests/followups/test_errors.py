@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ratchet.filters import save_filter
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.services.event_filters import save_filter
 from starter.api import Ratchet
 from tests.support.events import child_events, wait_for_children, wait_until_idle
 from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ratchet.cache import CacheView
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.services.shop_cache import CacheView
 from starter.api import Ratchet
 from tests.conftest import eventually
 from tests.support.runs import settled, wait_for_runs

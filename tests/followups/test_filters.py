@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from ratchet.cache import cache_set
-from ratchet.filters import list_filters, save_filter
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.services.event_filters import list_filters, save_filter
+from ratchet.services.shop_cache import cache_set
 from starter.api import Ratchet
 from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ratchet.followups import PERFORM_TOPIC
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.services.followups import PERFORM_TOPIC
 from starter.api import Ratchet
 from tests.support.events import child_events, wait_for_children, wait_until_idle
 from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
 from ratchet.shopify import AsyncShopifyClient, ShopifyConfig, ShopTarget
 from starter.api import Ratchet
 from tests.conftest import TIME_SCALE

@@ -8,9 +8,10 @@ import base64
 import httpx
 from sqlmodel import select
 
-from ratchet.events import event_id_for
+from ratchet.core.runs import RunKind, RunState
 from ratchet.ingress.webhooks import add_webhook, signature
-from ratchet.models import Event, RunKind, RunState
+from ratchet.services.events import event_id_for
+from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.support.ingress import Ingress, count_events, run_cli
 from tests.support.runs import of_kind, settled, wait_for_runs

@@ -7,9 +7,10 @@ import dataclasses
 import json
 from datetime import timedelta
 
-from ratchet.events import EventService
-from ratchet.models import RunKind, RunState, utcnow
-from ratchet.status import ledger_status, shop_status
+from ratchet.core.clock import utcnow
+from ratchet.core.runs import RunKind, RunState
+from ratchet.services.events import EventService
+from ratchet.services.status import ledger_status, shop_status
 from starter.api import Ratchet
 from tests.support.ingress import run_cli
 from tests.support.runs import of_kind, wait_for_runs

@@ -8,8 +8,9 @@ import uuid
 import httpx
 import pytest
 
+from ratchet.core.runs import RunKind, RunState
 from ratchet.ingress.webhooks import signature
-from ratchet.models import Event, RunKind, RunState
+from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.support.ingress import SHOPIFY_SECRET, Ingress, count_events, shopify_body, shopify_headers
 from tests.support.runs import of_kind, settled, wait_for_runs

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.check import run_check
+from ratchet.services.check import run_check
 
 
 def write(tmp_path: Path, name: str, **fields: object) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.check import CheckReport, check_file
+from ratchet.services.check import CheckReport, check_file
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "tasks"
 

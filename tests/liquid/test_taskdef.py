@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ratchet.taskdef import (
+from ratchet.core.task_export import (
     TaskImportError,
     coerce_option,
     configure_options,

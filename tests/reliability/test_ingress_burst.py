@@ -12,7 +12,8 @@ import httpx
 import pytest
 from sqlmodel import func, select
 
-from ratchet.models import Run, RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.store.tables import Run
 from starter.api import Ratchet
 from tests.conftest import eventually
 from tests.support.ingress import SHOPIFY_SECRET, count_events, running_ingress, shopify_body, shopify_headers

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from ratchet.devserver import DevServer, free_port
-from ratchet.events import EventService
-from ratchet.models import Run, RunKind, RunState
-from ratchet.temporal import connect
+from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.connection import connect
+from ratchet.engine.devserver import DevServer, free_port
+from ratchet.services.events import EventService
+from ratchet.store.tables import Run
 from starter.api import Ratchet
 from tests.conftest import eventually
 from tests.support.tasks import add_task

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.devserver import free_port
-from ratchet.events import EventService
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.devserver import free_port
+from ratchet.services.events import EventService
 from starter.api import Ratchet
 from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task

@@ -16,8 +16,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from ratchet.ledger import event_workflow_id
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.store.ledger import event_workflow_id
 from starter.api import Ratchet
 from tests.conftest import eventually
 from tests.support.runs import of_kind, settled, wait_for_runs

@@ -13,8 +13,9 @@ import uuid
 
 from sqlmodel import func, select
 
-from ratchet.events import EventService
-from ratchet.models import Run, RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
+from ratchet.services.events import EventService
+from ratchet.store.tables import Run
 from starter.api import Ratchet
 from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task

@@ -15,15 +15,16 @@ from sqlmodel import select
 from temporalio.client import Client, ScheduleOverlapPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.scheduler import SchedulerActivities
-from ratchet.events import EventService, event_id_for
-from ratchet.models import Event, RunKind, RunState
-from ratchet.scheduler import SCHEDULER_TOPICS, TickInput, schedule_id, sync_schedules, tick_idempotency_key
+from activities.scheduler_tick import SchedulerActivities
+from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.schedules import SCHEDULER_TOPICS, TickInput, schedule_id, sync_schedules, tick_idempotency_key
+from ratchet.services.events import EventService, event_id_for
+from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.conftest import eventually
 from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
-from workflows.scheduler import SCHEDULED_START_TIME
+from workflows.scheduler_tick import SCHEDULED_START_TIME
 
 ALL_TOPICS = list(SCHEDULER_TOPICS)
 

@@ -12,9 +12,8 @@ from sqlalchemy import delete
 
 from ratchet.actions.base import ActionContext
 from ratchet.config import Settings
-from ratchet.models import Shop
-from ratchet.shopify.throttle import ShopifyThrottleState
-from ratchet.store import Store
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop, ShopifyThrottleState
 from tests.shopify_fake import ShopifyFake
 from tests.support.servers import shopify_fake_server  # noqa: F401  (fixture)
 

@@ -16,9 +16,9 @@ from ratchet.actions.base import (
 )
 from ratchet.actions.flow import FLOW_TRIGGER_HANDLES
 from ratchet.actions.shopify import GraphQLRequest, RestRequest
-from ratchet.models import Shop
 from ratchet.shopify import ShopifyThrottled
-from ratchet.store import Store
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop
 from tests.shopify.conftest import make_ctx
 from tests.shopify_fake import ShopifyFake
 

@@ -6,7 +6,6 @@ import socket
 
 import pytest
 
-from ratchet.models import Shop
 from ratchet.shopify import (
     AsyncShopifyClient,
     ShopifyClient,
@@ -20,7 +19,8 @@ from ratchet.shopify import (
     make_liquid_shopify_callable,
 )
 from ratchet.shopify.throttle import get_state, seconds_until_available
-from ratchet.store import Store
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop
 from tests.shopify_fake import ShopifyFake
 
 SHOP_QUERY = "query ShopName { shop { name } }"

@@ -10,19 +10,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete
 
-from ratchet.models import Shop
 from ratchet.shopify import AsyncShopifyClient, ShopifyConfig, ShopifyThrottled, ShopTarget
 from ratchet.shopify.throttle import (
     GRAPHQL_RECOVERED_FRACTION,
     GraphQLThrottleStatus,
-    ShopifyThrottleState,
     get_state,
     record_graphql,
     record_rest,
     record_throttled,
     seconds_until_available,
 )
-from ratchet.store import Store
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop, ShopifyThrottleState
 from tests.shopify_fake import ShopifyFake
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)

@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import select
 
-from ratchet import ledger
-from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Shop, Task, utcnow
-from ratchet.store import Store
+from ratchet.core.clock import utcnow
+from ratchet.core.runs import RunKind, RunState
+from ratchet.store import ledger
+from ratchet.store.database import Store
+from ratchet.store.tables import Event, Run, RunAttempt, Shop, Task
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from ratchet import ledger
-from ratchet.messages import RunView as WorkflowRunView
-from ratchet.models import Event
+from ratchet.engine.contract import TrackedRun
+from ratchet.store import ledger
+from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.conftest import eventually
 
@@ -37,7 +37,7 @@ async def wait_until_idle(api: Ratchet, event_id: str) -> None:
     handle = api.client.get_workflow_handle(ledger.event_workflow_id(api.settings.shop, event_id))
 
     async def check() -> bool:
-        runs = await handle.query("runs", result_type=list[WorkflowRunView])
+        runs = await handle.query("runs", result_type=list[TrackedRun])
         return bool(runs) and all(r.state.terminal for r in runs)
 
     await eventually(check)

@@ -20,11 +20,11 @@ from sqlmodel import func, select
 from temporalio.client import Client
 
 from ratchet.config import Settings
-from ratchet.devserver import free_port
+from ratchet.engine.devserver import free_port
 from ratchet.ingress.app import IngressConfig, serve
 from ratchet.ingress.webhooks import signature
-from ratchet.models import Event
-from ratchet.store import Store
+from ratchet.store.database import Store
+from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.conftest import eventually
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ratchet.models import RunKind, RunState
+from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet, RunView
 from tests.conftest import eventually
 

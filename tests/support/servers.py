@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from ratchet.devserver import free_port
+from ratchet.engine.devserver import free_port
 from tests.shopify_fake import ShopifyFake
 
 # -- HTTP server ------------------------------------------------------------------------------------

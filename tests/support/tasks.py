@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ratchet.models import Task
+from ratchet.store.tables import Task
 from starter.api import Ratchet
 
 

@@ -6,7 +6,6 @@ retention, and carry what Mechanic's error events expose for every run.
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,9 +13,11 @@ from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from ratchet.core.runs import RunKind, RunState
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# Mechanic documents no cache-key length; ours keeps keys well inside index-entry limits.
+MAX_CACHE_KEY_LENGTH = 1024
+MAX_FILTER_NAME_LENGTH = 255
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -46,39 +47,6 @@ def _json(default: Any = None) -> Any:
     if callable(default):
         return Field(default_factory=default, sa_column=Column(JSON))
     return Field(default=default, sa_column=Column(JSON))
-
-
-class RunKind(str, enum.Enum):
-    event = "event"
-    task = "task"
-    action = "action"
-
-
-class RunState(str, enum.Enum):
-    """Mechanic's six run states. Order of attention for a workflow's summary state is in `ATTENTION`."""
-
-    unscheduled = "Unscheduled"
-    scheduled = "Scheduled"
-    due = "Due"
-    started = "Started"
-    failed = "Failed"
-    succeeded = "Succeeded"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (RunState.failed, RunState.succeeded)
-
-
-# The state "most in need of attention" first: it is what the event workflow's RunState search
-# attribute shows, so `RunState='Failed'` finds every event with unresolved failed work.
-ATTENTION: tuple[RunState, ...] = (
-    RunState.failed,
-    RunState.started,
-    RunState.due,
-    RunState.scheduled,
-    RunState.unscheduled,
-    RunState.succeeded,
-)
 
 
 class Shop(SQLModel, table=True):
@@ -185,3 +153,53 @@ class RunAttempt(SQLModel, table=True):
     ok: bool | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     retry_at: datetime | None = _ts()
+
+
+class CacheEntry(SQLModel, table=True):
+    __tablename__ = "cache_entries"
+    __table_args__ = (Index("ix_cache_entries_expires_at", "expires_at"),)
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    key: str = Field(primary_key=True, max_length=MAX_CACHE_KEY_LENGTH)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EventFilter(SQLModel, table=True):
+    __tablename__ = "event_filters"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    name: str = Field(primary_key=True, max_length=MAX_FILTER_NAME_LENGTH)
+    template: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class MechanicWebhook(SQLModel, table=True):
+    __tablename__ = "mechanic_webhooks"
+    __table_args__ = (UniqueConstraint("shop_id", "name", name="uq_webhook_shop_name"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    shop_id: str = Field(index=True, max_length=255)
+    name: str = Field(max_length=512)
+    topic: str = Field(max_length=255)
+    mode: str = Field(default="auto", max_length=8)
+    # Optional shared secret: requests must then carry X-Ratchet-Hmac-SHA256.
+    secret: str | None = Field(default=None, max_length=512)
+    created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class ShopifyThrottleState(SQLModel, table=True):
+    __tablename__ = "shopify_throttle_state"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    graphql_currently_available: float | None = None
+    graphql_maximum_available: float | None = None
+    graphql_restore_rate: float | None = None
+    graphql_observed_at: datetime | None = _ts()
+    rest_used: int | None = None
+    rest_limit: int | None = None
+    rest_observed_at: datetime | None = _ts()
+    # Last THROTTLED / 429: Shopify's wait, counted from throttled_at (the "retry-after window").
+    throttled_retry_after_seconds: float | None = None
+    throttled_at: datetime | None = _ts()

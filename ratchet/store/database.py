@@ -7,7 +7,6 @@ never duplicate a row.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from ratchet import models
 from ratchet.config import DEFAULT_SHOP
-from ratchet.models import Shop, utcnow
+from ratchet.core.clock import utcnow
+from ratchet.store.tables import Shop
 
 
 def _normalise_url(url: str) -> str:
@@ -59,8 +58,6 @@ class Store:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
     def create_schema(self) -> None:
-        for module in TABLE_MODULES:
-            importlib.import_module(module)
         SQLModel.metadata.create_all(self.engine)
         with self.session() as session:
             if session.get(Shop, DEFAULT_SHOP) is None:
@@ -100,9 +97,6 @@ class Store:
         self.engine.dispose()
 
 
-# Modules outside models.py that define tables (feature-owned state such as the cache).
-TABLE_MODULES: list[str] = ["ratchet.cache", "ratchet.shopify.throttle", "ratchet.ingress.webhooks", "ratchet.filters"]
-
 _stores: dict[str, Store] = {}
 
 
@@ -116,4 +110,4 @@ def get_store(url: str) -> Store:
     return store
 
 
-__all__ = ["Store", "get_store", "models"]
+__all__ = ["Store", "get_store"]

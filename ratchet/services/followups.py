@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from ratchet import ledger
-from ratchet.models import Event, Run, RunKind, RunState, Task
-from ratchet.render_context import task_object
-from ratchet.subscriptions import ERROR_TOPICS, TopicError, parse_subscriptions
+from ratchet.core.runs import RunKind, RunState
+from ratchet.core.subscriptions import ERROR_TOPICS, TopicError, parse_subscriptions
+from ratchet.services.render_context import task_object
+from ratchet.store import ledger
+from ratchet.store.tables import Event, Run, Task
 
 if TYPE_CHECKING:
-    from ratchet.events import EventService
-    from ratchet.store import Store
+    from ratchet.services.events import EventService
+    from ratchet.store.database import Store
 
 PERFORM_TOPIC = "mechanic/actions/perform"
 # Mechanic makes these events itself; tasks can tell them from user events by `event.source`.

@@ -43,10 +43,10 @@ from temporalio.client import (
 from temporalio.common import Priority
 from temporalio.service import RPCError, RPCStatusCode
 
-from ratchet.messages import PRIORITY_EVENT
-from ratchet.models import Shop, Task
-from ratchet.store import Store
-from ratchet.subscriptions import TopicError, parse_subscription
+from ratchet.core.runs import PRIORITY_EVENT
+from ratchet.core.subscriptions import TopicError, parse_subscription
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop, Task
 
 TICK_WORKFLOW = "SchedulerTickWorkflow"
 _EVERY_HOUR = [ScheduleRange(0, 23)]

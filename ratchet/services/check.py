@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ratchet.core.samples import sample_event, sample_shop
+from ratchet.core.task_export import TaskDefinition, TaskImportError, option_spec, parse_export
 from ratchet.liquid import RenderRequest, TaskRenderError, render_task
-from ratchet.samples import sample_event, sample_shop
-from ratchet.taskdef import TaskDefinition, TaskImportError, option_spec, parse_export
 
 PREVIEW_TASK_ID = "00000000-0000-4000-8000-0000000000aa"
 

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import func, literal, update
 from sqlmodel import Session, col, select
 
-from ratchet.models import Event, Run, RunAttempt, RunKind, RunState, Task, UTCDateTime, utcnow
-from ratchet.store import Store
+from ratchet.core.clock import utcnow
+from ratchet.core.runs import RunKind, RunState
+from ratchet.store.database import Store
+from ratchet.store.tables import Event, Run, RunAttempt, Task, UTCDateTime
 
 RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
 

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ratchet.core.subscriptions import SUBSCRIPTION_RE as SUBSCRIPTION
 from ratchet.liquid.errors import TaskRenderError
 from ratchet.liquid.render import parse_template, render_template
-from ratchet.subscriptions import SUBSCRIPTION_RE as SUBSCRIPTION
 
 OPTION_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 API_VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")

@@ -17,31 +17,21 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Column, Index, delete, func, select, update
-from sqlmodel import Field, Session, SQLModel, col
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session, col
 
-from ratchet.models import UTCDateTime, utcnow
+from ratchet.core.clock import utcnow
+from ratchet.store.tables import MAX_CACHE_KEY_LENGTH, CacheEntry
 
 if TYPE_CHECKING:
-    from ratchet.store import Store
+    from ratchet.store.database import Store
 
 MAX_TTL_SECONDS = 5_184_000  # 60 days; also the default (spec section 0)
 DEFAULT_TTL_SECONDS = MAX_TTL_SECONDS
 MAX_VALUE_BYTES = 256 * 1024
-# Mechanic documents no key length; ours keeps keys well inside index-entry limits.
-MAX_KEY_LENGTH = 1024
+MAX_KEY_LENGTH = MAX_CACHE_KEY_LENGTH
 # Spec section 13.4: whole-string match, case-insensitive.
 KEY_RE = re.compile(r"[A-Za-z0-9_:\-./]+")
-
-
-class CacheEntry(SQLModel, table=True):
-    __tablename__ = "cache_entries"
-    __table_args__ = (Index("ix_cache_entries_expires_at", "expires_at"),)
-
-    shop_id: str = Field(primary_key=True, max_length=255)
-    key: str = Field(primary_key=True, max_length=MAX_KEY_LENGTH)
-    value: Any = Field(default=None, sa_column=Column(JSON))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class CacheValueError(ValueError):

@@ -6,22 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from ratchet.models import RunKind, RunState
-
-# Mechanic's automatic retry schedule: 4 retries after these delays, 5 attempts in all.
-RETRY_DELAYS_SECONDS: tuple[float, ...] = (30, 76, 152, 308)
-MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
-# Events stay retryable this long after they complete (Mechanic's fixed data retention).
-RETENTION_SECONDS = 15 * 24 * 3600
-# A run waiting for the shop's Shopify rate limits fails permanently after waiting this long.
-THROTTLE_GIVE_UP_SECONDS = 15 * 60
-# Action types that spend the shop's Shopify API limits, and so wait while they are exhausted.
-SHOPIFY_GATED_ACTION_TYPES = frozenset({"shopify", "flow"})
-
-# Temporal priority keys: lower runs first. Actions before tasks before events.
-PRIORITY_ACTION = 1
-PRIORITY_TASK = 2
-PRIORITY_EVENT = 3
+from ratchet.core.runs import RunKind, RunState
 
 
 class EventWorkflowInput(BaseModel):
@@ -37,10 +22,10 @@ class EventWorkflowInput(BaseModel):
     # Continue-as-new (only ever while idle) once the history has more events than this.
     history_limit: int = 4000
     # Carried across continue-as-new so the workflow keeps serving retries.
-    runs: list[RunView] | None = None
+    runs: list[TrackedRun] | None = None
 
 
-class RunView(BaseModel):
+class TrackedRun(BaseModel):
     """The workflow's in-memory view of one run; enough to judge retry eligibility."""
 
     id: str

@@ -19,7 +19,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from ratchet.config import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT
-from ratchet.temporal import SEARCH_ATTRIBUTES
+from ratchet.engine.connection import SEARCH_ATTRIBUTES
 
 DYNAMIC_CONFIG = {
     "matching.numTaskqueueReadPartitions": "1",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ratchet.models import Event, Task
-from ratchet.subscriptions import (
+from ratchet.core.subscriptions import (
     BUTTON_TOPICS,
     ERROR_TOPICS,
     ORIGINATING_TASK_TOPICS,
     Subscription,
     parse_subscriptions,
 )
+
+if TYPE_CHECKING:
+    # Only the rows' attributes are read: routing stays pure and testable without a database.
+    from ratchet.store.tables import Event, Task
 
 
 @dataclass(frozen=True)

@@ -12,29 +12,18 @@ uses the current set. Mechanic promises no order; ours is by name, stopping at t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import Column, Text
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from ratchet.cache import CacheView
+from ratchet.core.clock import utcnow
 from ratchet.liquid import TaskRenderError
 from ratchet.liquid.render import parse_template, render_template
-from ratchet.models import Event, Shop, UTCDateTime, utcnow
-from ratchet.render_context import event_object, shop_object
-from ratchet.store import Store
+from ratchet.services.render_context import event_object, shop_object
+from ratchet.services.shop_cache import CacheView
+from ratchet.store.database import Store
+from ratchet.store.tables import MAX_FILTER_NAME_LENGTH, Event, EventFilter, Shop
 
-MAX_NAME_LENGTH = 255
-
-
-class EventFilter(SQLModel, table=True):
-    __tablename__ = "event_filters"
-
-    shop_id: str = Field(primary_key=True, max_length=255)
-    name: str = Field(primary_key=True, max_length=MAX_NAME_LENGTH)
-    template: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+MAX_NAME_LENGTH = MAX_FILTER_NAME_LENGTH
 
 
 class FilterError(Exception):

@@ -25,13 +25,15 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from ratchet import ledger
 from ratchet.config import Settings
-from ratchet.messages import PRIORITY_EVENT, EventWorkflowInput
-from ratchet.models import Event, Run, RunKind, RunState, Shop, utcnow
-from ratchet.store import Store
-from ratchet.subscriptions import validate_topic
-from ratchet.temporal import RUN_STATE, SHOP_ID, TOPIC
+from ratchet.core.clock import utcnow
+from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
+from ratchet.core.subscriptions import validate_topic
+from ratchet.engine.connection import RUN_STATE, SHOP_ID, TOPIC
+from ratchet.engine.contract import EventWorkflowInput
+from ratchet.store import ledger
+from ratchet.store.database import Store
+from ratchet.store.tables import Event, Run, Shop
 
 
 class UnknownShop(LookupError):

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from ratchet.models import Event, Shop, Task
+from ratchet.store.tables import Event, Shop, Task
 
 PARENT_GENERATIONS = 5
 

@@ -8,8 +8,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ratchet.events import EventService, UnknownShop
-from ratchet.scheduler import TickInput, tick_idempotency_key
+from ratchet.engine.schedules import TickInput, tick_idempotency_key
+from ratchet.services.events import EventService, UnknownShop
 
 
 class SchedulerActivities:

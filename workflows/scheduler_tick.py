@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from ratchet.scheduler import TICK_WORKFLOW, SchedulerTick, TickInput
+    from ratchet.engine.schedules import TICK_WORKFLOW, SchedulerTick, TickInput
 
 # Set by the schedule on every workflow it starts: the tick's nominal time (not when it ran).
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")

@@ -17,9 +17,11 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from ratchet.models import Run, RunKind, RunState, Shop, Task, UTCDateTime, utcnow
-from ratchet.scheduler import SCHEDULER_TOPICS, schedule_id
-from ratchet.store import Store
+from ratchet.core.clock import utcnow
+from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.schedules import SCHEDULER_TOPICS, schedule_id
+from ratchet.store.database import Store
+from ratchet.store.tables import Run, Shop, Task, UTCDateTime
 
 TOP_N = 10
 

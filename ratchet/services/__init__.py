@@ -1,0 +1,3 @@
+"""Use cases shared by the CLI, the Python API, ingress and activities (events, filters, the
+shop cache, follow-ups, status, checks), each opening its own sessions on the store.
+"""
