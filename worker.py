@@ -27,10 +27,13 @@ from ratchet.store.database import Store, get_store
 from workflows.event import EventWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
 
-# The sandbox re-imports every module a workflow touches, for every workflow instance (measured:
-# the largest CPU cost per event in benchmarks/throughput.py). Our workflow modules import only
-# deterministic code (payload models, constants), so every import is shared instead; the
-# sandbox still guards the workflow code itself against non-deterministic calls.
+# By default the sandbox re-imports, per workflow run, every module a workflow imports
+# (measured: the largest CPU cost per event in benchmarks/throughput.py). Passing *all* modules
+# through means nothing is re-imported: whatever a workflow module imports runs in this
+# interpreter, shared. That is safe only because workflow modules import nothing but
+# deterministic code (ratchet.core and the contract, ratchet.engine.contract);
+# tests/engine/test_contract.py fails if one ever pulls in the store, the network or the Temporal
+# client. The sandbox still guards the workflow code itself against non-deterministic calls.
 SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_all_modules()
 
 BUILD_ID = f"ratchet-{version('ratchet')}"

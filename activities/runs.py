@@ -25,16 +25,24 @@ from ratchet.core.clock import utcnow
 from ratchet.core.routing import match_tasks
 from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, RunKind, RunState
 from ratchet.engine.contract import (
+    FAIL_RUNS,
+    NOTE_RUN,
+    PERFORM_ACTION_RUN,
+    PERFORM_EVENT_RUN,
+    PERFORM_TASK_RUN,
+    RUN_FAILED,
     ActionRunOutcome,
     EventRunOutcome,
     FailRunsInput,
     PlannedActionRun,
     PlannedTaskRun,
+    RunActivitiesInterface,
     RunInput,
     RunNoteInput,
     RunOutcome,
     TaskRunOutcome,
 )
+from ratchet.errors import RatchetError, is_retryable
 from ratchet.services import followups
 from ratchet.services.event_filters import FilterError, rejecting_filter
 from ratchet.services.render_context import event_object, shop_object, task_object
@@ -52,12 +60,10 @@ from ratchet.store.tables import Event, Run, Shop, Task
 
 OutcomeT = TypeVar("OutcomeT", bound=RunOutcome)
 
-# The ApplicationError type that tells the workflow "this run failed and the ledger says so".
-RUN_FAILED = "RunFailed"
 HEARTBEAT_AFTER_SECONDS = 5.0
 
 
-class PermanentRunError(Exception):
+class PermanentRunError(RatchetError):
     """A failure that retrying cannot fix (disabled task, Liquid error, error object, …)."""
 
 
@@ -75,7 +81,7 @@ def _describe(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-class RunActivities:
+class RunActivities(RunActivitiesInterface):
     def __init__(self, settings: Settings, store: Store, services: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -132,7 +138,7 @@ class RunActivities:
     async def _record_failure(self, run_id: str, exc: Exception, attempt: int, budget_attempt: int) -> ApplicationError:
         """Record the failed attempt and return the error that tells Temporal what to do next."""
         message = _describe(exc)
-        permanent = isinstance(exc, PermanentRunError) or (isinstance(exc, ActionError) and exc.permanent)
+        permanent = not is_retryable(exc)
         result = exc.result if isinstance(exc, ActionError) else None
         if permanent or budget_attempt >= MAX_ATTEMPTS:
             result_meta = getattr(exc, "result_meta", None)
@@ -157,7 +163,7 @@ class RunActivities:
 
     # -- event runs --------------------------------------------------------------------------------
 
-    @activity.defn(name="perform_event_run")
+    @activity.defn(name=PERFORM_EVENT_RUN)
     async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
         async def body(run: Run, attempt: int) -> EventRunOutcome:
             planned = await asyncio.to_thread(self._event_run, run)
@@ -216,7 +222,7 @@ class RunActivities:
 
     # -- task runs ---------------------------------------------------------------------------------
 
-    @activity.defn(name="perform_task_run")
+    @activity.defn(name=PERFORM_TASK_RUN)
     async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
         async def body(run: Run, attempt: int) -> TaskRunOutcome:
             return await asyncio.to_thread(self._task_run, run, attempt)
@@ -301,7 +307,7 @@ class RunActivities:
 
     # -- action runs -------------------------------------------------------------------------------
 
-    @activity.defn(name="perform_action_run")
+    @activity.defn(name=PERFORM_ACTION_RUN)
     async def perform_action_run(self, inp: RunInput) -> ActionRunOutcome:
         async def body(run: Run, attempt: int) -> ActionRunOutcome:
             with self.store.session() as session:
@@ -342,7 +348,7 @@ class RunActivities:
 
     # -- bookkeeping the workflow asks for ---------------------------------------------------------
 
-    @activity.defn(name="fail_runs")
+    @activity.defn(name=FAIL_RUNS)
     async def fail_runs(self, inp: FailRunsInput) -> None:
         report = await asyncio.to_thread(followups.runs_to_report, self.store, inp.run_ids)
         await asyncio.to_thread(ledger.fail_many, self.store, inp.run_ids, inp.reason)
@@ -351,7 +357,7 @@ class RunActivities:
         for run_id in report:
             await followups.emit_followups(self.store, self.services.get("events"), run_id)
 
-    @activity.defn(name="note_run")
+    @activity.defn(name=NOTE_RUN)
     async def note_run(self, inp: RunNoteInput) -> None:
         with contextlib.suppress(ledger.RunNotFound):
             await asyncio.to_thread(ledger.add_note, self.store, inp.run_id, inp.note)

@@ -8,15 +8,16 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ratchet.engine.schedules import TickInput, tick_idempotency_key
+from ratchet.engine.contract import CREATE_SCHEDULED_EVENT, UNKNOWN_SHOP, SchedulerActivitiesInterface, TickInput
+from ratchet.engine.schedules import tick_idempotency_key
 from ratchet.services.events import EventService, UnknownShop
 
 
-class SchedulerActivities:
+class SchedulerActivities(SchedulerActivitiesInterface):
     def __init__(self, events: EventService) -> None:
         self.events = events
 
-    @activity.defn(name="create_scheduled_event")
+    @activity.defn(name=CREATE_SCHEDULED_EVENT)
     async def create_scheduled_event(self, tick: TickInput) -> str:
         try:
             created = await self.events.create(
@@ -29,7 +30,7 @@ class SchedulerActivities:
             )
         except UnknownShop as exc:
             # The shop is gone; its schedules go at the next sync. Retrying cannot help.
-            raise ApplicationError(str(exc), type="UnknownShop", non_retryable=True) from exc
+            raise ApplicationError(str(exc), type=UNKNOWN_SHOP, non_retryable=True) from exc
         return created.id
 
     def all(self) -> list[Callable[..., Any]]:

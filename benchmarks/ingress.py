@@ -33,21 +33,26 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy  # noqa: E402
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
-from ratchet.config import load_settings  # noqa: E402
-from ratchet.core.runs import (  # noqa: E402
+from ratchet.config import load_settings
+from ratchet.core.runs import (
     PRIORITY_EVENT,
     RunKind,
     RunState,
 )
-from ratchet.engine.connection import RUN_STATE, SHOP_ID, TOPIC, connect  # noqa: E402
-from ratchet.engine.contract import EventWorkflowInput  # noqa: E402
-from ratchet.engine.devserver import DevServer, free_port  # noqa: E402
-from ratchet.ingress.webhooks import signature  # noqa: E402
-from ratchet.store.database import Store, get_store  # noqa: E402
-from ratchet.store.tables import Run  # noqa: E402
-from starter.api import Ratchet  # noqa: E402
+from ratchet.engine.connection import connect
+from ratchet.engine.contract import (
+    RUN_STATE,
+    SHOP_ID,
+    TOPIC,
+    EventWorkflowInput,
+)
+from ratchet.engine.devserver import DevServer, free_port
+from ratchet.ingress.webhooks import signature
+from ratchet.store.database import Store, get_store
+from ratchet.store.tables import Run
+from starter.api import Ratchet
 
 SECRET = "bench-secret"
 SHOP = "bench"

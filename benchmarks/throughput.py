@@ -32,14 +32,14 @@ from temporalio.common import Priority
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bare import BARE_QUEUE, BareEventWorkflow  # noqa: E402
-from ratchet.config import load_settings  # noqa: E402
-from ratchet.core.runs import RunKind, RunState  # noqa: E402
-from ratchet.engine.connection import connect  # noqa: E402
-from ratchet.engine.devserver import DevServer, free_port  # noqa: E402
-from ratchet.store.database import get_store  # noqa: E402
-from ratchet.store.tables import Run  # noqa: E402
-from starter.api import Ratchet  # noqa: E402
+from benchmarks.bare import BARE_QUEUE, BareEventWorkflow
+from ratchet.config import load_settings
+from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.connection import connect
+from ratchet.engine.devserver import DevServer, free_port
+from ratchet.store.database import get_store
+from ratchet.store.tables import Run
+from starter.api import Ratchet
 
 
 def cpu_seconds(pid: int) -> float:

@@ -20,22 +20,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel
 from sqlmodel import col, or_, select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from ratchet.config import Settings, load_settings
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.core.subscriptions import BUTTON_TOPICS, parse_subscriptions, validate_topic
 from ratchet.engine.connection import connect
-from ratchet.engine.contract import RetryAccepted, RetryRequest
+from ratchet.engine.contract import RETRY_RUN_IN_FLIGHT, RetryAccepted, RetryRequest
+from ratchet.errors import RatchetError
 from ratchet.services.events import EventService, UnknownShop
 from ratchet.store import ledger
 from ratchet.store.database import Store, get_store
 from ratchet.store.tables import Event, Run, RunAttempt, Shop, Task
-
-
-class RatchetError(Exception):
-    """A user-facing failure: the message is one readable line."""
+from workflows.event import EventWorkflow
 
 
 class RunView(BaseModel):
@@ -439,13 +438,14 @@ class Ratchet:
         # for in that moment is let through once the workflow has caught up.
         for _ in range(20):
             try:
-                return await handle.execute_update("retry_run", request, result_type=RetryAccepted)
+                return await handle.execute_update(EventWorkflow.retry_update, request)
             except WorkflowUpdateFailedError as exc:
-                message = str(getattr(exc.cause, "message", None) or exc.cause)
-                if not (run.state.terminal and "only finished runs" in message):
-                    raise RatchetError(f"cannot retry: {message}") from exc
+                cause = exc.cause
+                in_flight = isinstance(cause, ApplicationError) and cause.type == RETRY_RUN_IN_FLIGHT
+                if not (run.state.terminal and in_flight):
+                    raise RatchetError(f"cannot retry: {getattr(cause, 'message', None) or cause}") from exc
             except RPCError as exc:
-                if "already completed" in str(exc):
+                if exc.status == RPCStatusCode.NOT_FOUND:
                     raise RatchetError(
                         f"cannot retry: the event's retention window has passed ({run.event_id})"
                     ) from exc

@@ -123,7 +123,7 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
     @shop_app.command("status")
     def shop_status(shop: ShopOpt = "default", as_json: JsonOpt = False, temporal_address: AddressOpt = None) -> None:
         """Running and waiting runs, queue lag, top waiting tasks/actions/topics, schedules."""
-        from ratchet.services.status import UnknownShopStatus
+        from ratchet.services.events import UnknownShop
         from ratchet.services.status import shop_status as compute
 
         async def go() -> None:
@@ -136,7 +136,7 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
                 api, client = await _api(settings, temporal=False), None
             try:
                 status = await compute(api.store, shop, client)
-            except UnknownShopStatus as exc:
+            except UnknownShop as exc:
                 if as_json:
                     _print_json({"error": {"message": str(exc), "status": 404, "retry_after_seconds": None}})
                     raise typer.Exit(1) from exc

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy, SearchAttributeKey
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -34,7 +34,15 @@ with workflow.unsafe.imports_passed_through():
         RunState,
     )
     from ratchet.engine.contract import (
-        ActionRunOutcome,
+        EVENT_WORKFLOW,
+        RETRY_INELIGIBLE,
+        RETRY_RUN_IN_FLIGHT,
+        RETRY_SIGNAL,
+        RETRY_UPDATE,
+        RUN_FAILED,
+        RUN_STATE,
+        RUNS_QUERY,
+        TASK_NAMES,
         EventRunOutcome,
         EventWorkflowInput,
         FailRunsInput,
@@ -42,18 +50,16 @@ with workflow.unsafe.imports_passed_through():
         PlannedTaskRun,
         RetryAccepted,
         RetryRequest,
+        RunActivitiesInterface,
         RunInput,
         RunNoteInput,
         TaskRunOutcome,
         TrackedRun,
     )
 
-R = TypeVar("R")
 
-RUN_STATE = SearchAttributeKey.for_keyword("RunState")
-TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
+Bookkeeping = FailRunsInput | RunNoteInput
 
-RUN_FAILED = "RunFailed"
 # How long a retry signal for a run still in flight waits for that run's outcome.
 SIGNAL_SETTLE_WAIT = timedelta(seconds=5)
 
@@ -64,14 +70,9 @@ _TIMEOUTS = {
 }
 _PRIORITIES = {RunKind.event: PRIORITY_EVENT, RunKind.task: PRIORITY_TASK, RunKind.action: PRIORITY_ACTION}
 _ACTIVITIES = {
-    RunKind.event: "perform_event_run",
-    RunKind.task: "perform_task_run",
-    RunKind.action: "perform_action_run",
-}
-_OUTCOMES: dict[RunKind, type] = {
-    RunKind.event: EventRunOutcome,
-    RunKind.task: TaskRunOutcome,
-    RunKind.action: ActionRunOutcome,
+    RunKind.event: RunActivitiesInterface.perform_event_run,
+    RunKind.task: RunActivitiesInterface.perform_task_run,
+    RunKind.action: RunActivitiesInterface.perform_action_run,
 }
 
 
@@ -84,7 +85,7 @@ def summary_state(runs: list[TrackedRun]) -> RunState:
     return RunState.succeeded
 
 
-@workflow.defn(name="EventWorkflow")
+@workflow.defn(name=EVENT_WORKFLOW)
 class EventWorkflow:
     def __init__(self) -> None:
         self._runs: dict[str, TrackedRun] = {}
@@ -189,7 +190,7 @@ class EventWorkflow:
                 rest = [a.run_id for a in actions[index + 1 :]]
                 if rest:
                     reason = f"halted: action run {action.run_id} ({action.action_type}) failed earlier in the sequence"
-                    await self._bookkeep("fail_runs", FailRunsInput(run_ids=rest, reason=reason))
+                    await self._bookkeep(RunActivitiesInterface.fail_runs, FailRunsInput(run_ids=rest, reason=reason))
                     for run_id in rest:
                         self._set_state(run_id, RunState.failed)
                 return
@@ -213,10 +214,9 @@ class EventWorkflow:
         while True:
             self._set_state(run_id, RunState.started)
             try:
-                outcome = await workflow.execute_activity(
+                outcome = await workflow.execute_activity_method(
                     _ACTIVITIES[view.kind],
                     inp,
-                    result_type=_OUTCOMES[view.kind],
                     start_to_close_timeout=_TIMEOUTS[view.kind],
                     heartbeat_timeout=timedelta(seconds=30),
                     retry_policy=RetryPolicy(
@@ -265,7 +265,7 @@ class EventWorkflow:
             )
 
     async def _record_failed(self, run_id: str, reason: str) -> None:
-        await self._bookkeep("fail_runs", FailRunsInput(run_ids=[run_id], reason=reason))
+        await self._bookkeep(RunActivitiesInterface.fail_runs, FailRunsInput(run_ids=[run_id], reason=reason))
 
     def _summary(self, view: TrackedRun) -> str:
         assert self._input is not None
@@ -275,9 +275,9 @@ class EventWorkflow:
             return f"task run {view.task_name}"
         return f"action {view.action_type} ({view.task_name})"
 
-    async def _bookkeep(self, name: str, arg: Any) -> None:
-        await workflow.execute_activity(
-            name,
+    async def _bookkeep(self, activity: Callable[[Any, Bookkeeping], Awaitable[None]], arg: Bookkeeping) -> None:
+        await workflow.execute_activity_method(
+            activity,
             arg,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
@@ -316,7 +316,7 @@ class EventWorkflow:
         else:
             await self._perform(view.id, retry_note=note)
 
-    @workflow.signal(name="retry")
+    @workflow.signal(name=RETRY_SIGNAL)
     async def retry_signal(self, req: RetryRequest) -> None:
         """Retry from the Web UI or `temporal workflow signal`; ineligible requests are noted, not run."""
         view = self._runs.get(req.run_id)
@@ -331,10 +331,13 @@ class EventWorkflow:
             return
         if req.run_id in self._runs:
             self._spawn(
-                self._bookkeep("note_run", RunNoteInput(run_id=req.run_id, note=f"ignored retry signal: {reason}"))
+                self._bookkeep(
+                    RunActivitiesInterface.note_run,
+                    RunNoteInput(run_id=req.run_id, note=f"ignored retry signal: {reason}"),
+                )
             )
 
-    @workflow.update(name="retry_run")
+    @workflow.update(name=RETRY_UPDATE)
     async def retry_update(self, req: RetryRequest) -> RetryAccepted:
         return self._start_retry(req)
 
@@ -342,9 +345,11 @@ class EventWorkflow:
     def validate_retry(self, req: RetryRequest) -> None:
         reason = self._ineligible(req.run_id)
         if reason is not None:
-            raise ValueError(reason)
+            view = self._runs.get(req.run_id)
+            in_flight = view is not None and not view.state.terminal
+            raise ApplicationError(reason, type=RETRY_RUN_IN_FLIGHT if in_flight else RETRY_INELIGIBLE)
 
-    @workflow.query(name="runs")
+    @workflow.query(name=RUNS_QUERY)
     def runs_query(self) -> list[TrackedRun]:
         return list(self._runs.values())
 

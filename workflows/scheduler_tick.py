@@ -9,29 +9,32 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from ratchet.engine.schedules import TICK_WORKFLOW, SchedulerTick, TickInput
+    from ratchet.engine.contract import (
+        SCHEDULED_START_TIME,
+        SCHEDULER_TICK_WORKFLOW,
+        UNKNOWN_SHOP,
+        SchedulerActivitiesInterface,
+        SchedulerTick,
+        TickInput,
+    )
 
-# Set by the schedule on every workflow it starts: the tick's nominal time (not when it ran).
-SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
-
-@workflow.defn(name=TICK_WORKFLOW)
+@workflow.defn(name=SCHEDULER_TICK_WORKFLOW)
 class SchedulerTickWorkflow:
     @workflow.run
     async def run(self, tick: SchedulerTick) -> str:
         scheduled_at: datetime = (
             workflow.info().typed_search_attributes.get(SCHEDULED_START_TIME) or workflow.info().start_time
         )
-        return await workflow.execute_activity(
-            "create_scheduled_event",
+        return await workflow.execute_activity_method(
+            SchedulerActivitiesInterface.create_scheduled_event,
             TickInput(shop_id=tick.shop_id, topic=tick.topic, scheduled_at=scheduled_at),
-            result_type=str,
             start_to_close_timeout=timedelta(minutes=1),
             # Keep trying through database or cluster hiccups; the idempotency key makes
             # a late success the same single event.
             schedule_to_close_timeout=timedelta(hours=1),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), non_retryable_error_types=["UnknownShop"]),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), non_retryable_error_types=[UNKNOWN_SHOP]),
         )

@@ -1,11 +1,5 @@
 """Built-in action handlers; importing this package registers them."""
 
-from ratchet.actions import (
-    cache,  # noqa: F401
-    echo,  # noqa: F401
-    email,  # noqa: F401
-    event,  # noqa: F401
-    flow,  # noqa: F401
-    http,  # noqa: F401
-    shopify,  # noqa: F401
-)
+from ratchet.actions import cache, echo, email, event, flow, http, shopify
+
+__all__ = ["cache", "echo", "email", "event", "flow", "http", "shopify"]

@@ -10,29 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from ratchet.errors import RatchetError
+
 if TYPE_CHECKING:
     from ratchet.config import Settings
     from ratchet.store.database import Store
     from ratchet.store.tables import Shop
 
 
-class ActionError(Exception):
-    """Base of action failures. `permanent` decides whether the engine retries."""
-
-    permanent: ClassVar[bool] = True
+class ActionError(RatchetError):
+    """Base of action failures; `retryable` decides whether the engine retries."""
 
     def __init__(self, message: str, *, result: Any = None) -> None:
         super().__init__(message)
-        self.message = message
         self.result = result
 
 
 class PermanentActionError(ActionError):
-    permanent = True
+    retryable = False
 
 
 class TransientActionError(ActionError):
-    permanent = False
+    retryable = True
 
 
 class ActionOptionsError(PermanentActionError):
@@ -102,6 +101,6 @@ def get_handler(action_type: str) -> ActionHandler:
 
 
 def registered_types() -> list[str]:
-    from ratchet import actions  # noqa: F401
+    from ratchet import actions  # noqa: F401  (importing the package registers the built-in handlers)
 
     return sorted(_REGISTRY)

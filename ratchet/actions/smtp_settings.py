@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Literal
 
+from ratchet.errors import InvalidInput
+
 TlsMode = Literal["none", "starttls", "tls"]
 _DEFAULT_PORTS: dict[TlsMode, int] = {"none": 25, "starttls": 587, "tls": 465}
 
 
-class MailConfigError(ValueError):
+class MailConfigError(InvalidInput):
     """The SMTP environment is missing or malformed."""
 
 

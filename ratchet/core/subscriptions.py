@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from ratchet.errors import InvalidInput
+
 TOPIC_RE = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+/[a-z0-9_]+$")
 SUBSCRIPTION_RE = re.compile(
     r"^(?P<topic>[a-z0-9_]+/[a-z0-9_]+/[a-z0-9_]+)"
@@ -23,7 +25,7 @@ ORIGINATING_TASK_TOPICS = frozenset({"mechanic/actions/perform", "mechanic/shopi
 ERROR_TOPICS = frozenset({"mechanic/errors/event", "mechanic/errors/task", "mechanic/errors/action"})
 
 
-class TopicError(ValueError):
+class TopicError(InvalidInput):
     pass
 
 

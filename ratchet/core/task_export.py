@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ratchet.core.subscriptions import SUBSCRIPTION_RE as SUBSCRIPTION
+from ratchet.errors import InvalidInput
 from ratchet.liquid.errors import TaskRenderError
 from ratchet.liquid.render import parse_template, render_template
 
@@ -25,7 +26,7 @@ EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _OPTION_REF = re.compile(r"""options(?:\.([a-z][a-z0-9_]*)|\[\s*["']([a-z][a-z0-9_]*)["']\s*\])""")
 
 
-class TaskImportError(ValueError):
+class TaskImportError(InvalidInput):
     """An export or option value is invalid; `field` names the offending field."""
 
     def __init__(self, field_name: str, message: str) -> None:

@@ -1,26 +1,13 @@
-"""Connecting to Temporal, and the search attributes Ratchet's workflows carry."""
+"""Connecting to Temporal, and registering the search attributes Ratchet's workflows carry."""
 
 from __future__ import annotations
 
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from ratchet.config import Settings
-
-SHOP_ID = SearchAttributeKey.for_keyword("ShopId")
-TOPIC = SearchAttributeKey.for_keyword("Topic")
-RUN_STATE = SearchAttributeKey.for_keyword("RunState")
-TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
-
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "ShopId": "Keyword",
-    "Topic": "Keyword",
-    "RunState": "Keyword",
-    "TaskNames": "KeywordList",
-}
+from ratchet.engine.contract import CUSTOM_SEARCH_ATTRIBUTES
 
 
 async def connect(settings: Settings, address: str | None = None) -> Client:
@@ -39,9 +26,9 @@ async def ensure_search_attributes(client: Client) -> None:
         ListSearchAttributesRequest(namespace=client.namespace)
     )
     missing = {
-        name: getattr(IndexedValueType, f"INDEXED_VALUE_TYPE_{kind.upper().replace('KEYWORDLIST', 'KEYWORD_LIST')}")
-        for name, kind in SEARCH_ATTRIBUTES.items()
-        if name not in existing.custom_attributes
+        key.name: key.indexed_value_type
+        for key in CUSTOM_SEARCH_ATTRIBUTES
+        if key.name not in existing.custom_attributes
     }
     if missing:
         await client.operator_service.add_search_attributes(

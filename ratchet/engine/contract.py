@@ -1,12 +1,67 @@
-"""Typed payloads between starters, workflows and activities (pydantic, via pydantic_data_converter)."""
+"""The Temporal contract: everything starters, workflows and activities agree on, in one place.
+
+* names: workflow types, activities, the signal, update and query, error types;
+* search-attribute keys (typed; their value types also drive registration on a cluster);
+* payload models (pydantic, through `pydantic_data_converter`);
+* activity interfaces: typed stubs the workflows call by method reference
+  (`workflow.execute_activity_method(RunActivitiesInterface.perform_task_run, ...)`), so a
+  workflow imports this light module and never the activities' database and network code.
+  activities/ implements each interface under the same names; tests/engine/test_contract.py
+  checks that they match.
+
+Renaming anything here breaks events in flight: Temporal stores these names in histories.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.common import SearchAttributeKey
 
 from ratchet.core.runs import RunKind, RunState
+
+# -- workflow types, activities, handlers ------------------------------------------------------------
+
+EVENT_WORKFLOW = "EventWorkflow"
+SCHEDULER_TICK_WORKFLOW = "SchedulerTickWorkflow"
+
+PERFORM_EVENT_RUN = "perform_event_run"
+PERFORM_TASK_RUN = "perform_task_run"
+PERFORM_ACTION_RUN = "perform_action_run"
+FAIL_RUNS = "fail_runs"
+NOTE_RUN = "note_run"
+CREATE_SCHEDULED_EVENT = "create_scheduled_event"
+
+RETRY_SIGNAL = "retry"
+RETRY_UPDATE = "retry_run"
+RUNS_QUERY = "runs"
+
+# -- error types (ApplicationError.type): compared across processes, never message text --------------
+
+# An activity's run failed for good and the ledger already says so: no more Temporal retries.
+RUN_FAILED = "RunFailed"
+# The event's shop no longer exists (a scheduler tick for a deleted shop).
+UNKNOWN_SHOP = "UnknownShop"
+# A manual retry the workflow refuses (the run is not eligible); the message says why.
+RETRY_INELIGIBLE = "RetryIneligible"
+# A manual retry of a run the workflow still sees in flight, although the ledger may show it
+# finished: the outcome is on its way, so asking again shortly succeeds.
+RETRY_RUN_IN_FLIGHT = "RetryRunInFlight"
+
+# -- search attributes -------------------------------------------------------------------------------
+
+SHOP_ID = SearchAttributeKey.for_keyword("ShopId")
+TOPIC = SearchAttributeKey.for_keyword("Topic")
+RUN_STATE = SearchAttributeKey.for_keyword("RunState")
+TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
+# Temporal's own: set by a schedule on each workflow it starts (the tick's nominal time).
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+# Ours, registered on the cluster by `ratchet worker` (the dev server gets them as flags).
+CUSTOM_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (SHOP_ID, TOPIC, RUN_STATE, TASK_NAMES)
+
+# -- payloads ----------------------------------------------------------------------------------------
 
 
 class EventWorkflowInput(BaseModel):
@@ -112,4 +167,52 @@ class RunNoteInput(BaseModel):
     note: str
 
 
+class SchedulerTick(BaseModel):
+    """The schedule action's argument: which shop's which topic."""
+
+    shop_id: str
+    topic: str
+
+
+class TickInput(BaseModel):
+    shop_id: str
+    topic: str
+    scheduled_at: datetime
+
+
 EventWorkflowInput.model_rebuild()
+
+
+# -- activity interfaces -----------------------------------------------------------------------------
+
+
+class RunActivitiesInterface:
+    """The run activities as the event workflow calls them (implemented in activities/runs.py)."""
+
+    @activity.defn(name=PERFORM_EVENT_RUN)
+    async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
+        raise NotImplementedError
+
+    @activity.defn(name=PERFORM_TASK_RUN)
+    async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
+        raise NotImplementedError
+
+    @activity.defn(name=PERFORM_ACTION_RUN)
+    async def perform_action_run(self, inp: RunInput) -> ActionRunOutcome:
+        raise NotImplementedError
+
+    @activity.defn(name=FAIL_RUNS)
+    async def fail_runs(self, inp: FailRunsInput) -> None:
+        raise NotImplementedError
+
+    @activity.defn(name=NOTE_RUN)
+    async def note_run(self, inp: RunNoteInput) -> None:
+        raise NotImplementedError
+
+
+class SchedulerActivitiesInterface:
+    """The scheduler tick's activity (implemented in activities/scheduler_tick.py)."""
+
+    @activity.defn(name=CREATE_SCHEDULED_EVENT)
+    async def create_scheduled_event(self, tick: TickInput) -> str:
+        raise NotImplementedError

@@ -16,10 +16,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.client import Client
 
 from ratchet.config import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT
-from ratchet.engine.connection import SEARCH_ATTRIBUTES
+from ratchet.engine.contract import CUSTOM_SEARCH_ATTRIBUTES
+from ratchet.errors import RatchetError
 
 DYNAMIC_CONFIG = {
     "matching.numTaskqueueReadPartitions": "1",
@@ -28,7 +30,7 @@ DYNAMIC_CONFIG = {
 }
 
 
-class DevServerError(RuntimeError):
+class DevServerError(RatchetError):
     pass
 
 
@@ -94,8 +96,8 @@ class DevServer:
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         for key, value in DYNAMIC_CONFIG.items():
             cmd += ["--dynamic-config-value", f"{key}={value}"]
-        for name, kind in SEARCH_ATTRIBUTES.items():
-            cmd += ["--search-attribute", f"{name}={kind}"]
+        for key in CUSTOM_SEARCH_ATTRIBUTES:
+            cmd += ["--search-attribute", f"{key.name}={_cli_type_name(key.indexed_value_type)}"]
         return cmd
 
     async def start(self, timeout: float = 60.0) -> None:
@@ -136,3 +138,9 @@ class DevServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _cli_type_name(indexed_value_type: int) -> str:
+    """INDEXED_VALUE_TYPE_KEYWORD_LIST -> KeywordList, as `temporal server start-dev` spells it."""
+    words = IndexedValueType.Name(indexed_value_type).removeprefix("INDEXED_VALUE_TYPE_").split("_")
+    return "".join(word.capitalize() for word in words)

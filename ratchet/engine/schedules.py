@@ -25,7 +25,6 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from sqlmodel import select
 from temporalio.client import (
     Client,
@@ -45,10 +44,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ratchet.core.runs import PRIORITY_EVENT
 from ratchet.core.subscriptions import TopicError, parse_subscription
+from ratchet.engine.contract import SCHEDULER_TICK_WORKFLOW, SchedulerTick
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop, Task
 
-TICK_WORKFLOW = "SchedulerTickWorkflow"
 _EVERY_HOUR = [ScheduleRange(0, 23)]
 _DAY = timedelta(days=1)
 _WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")  # Temporal: Sunday = 0
@@ -80,19 +79,6 @@ SCHEDULER_TOPICS: dict[str, tuple[ScheduleCalendarSpec, timedelta]] = {
 }
 
 
-class SchedulerTick(BaseModel):
-    """The schedule action's argument: which shop's which topic."""
-
-    shop_id: str
-    topic: str
-
-
-class TickInput(BaseModel):
-    shop_id: str
-    topic: str
-    scheduled_at: datetime
-
-
 def schedule_id(shop_id: str, topic: str) -> str:
     return f"scheduler/{shop_id}/{topic.rsplit('/', 1)[1]}"
 
@@ -105,7 +91,7 @@ def build_schedule(shop_id: str, topic: str, time_zone: str, task_queue: str) ->
     calendar, catchup = SCHEDULER_TOPICS[topic]
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            TICK_WORKFLOW,
+            SCHEDULER_TICK_WORKFLOW,
             SchedulerTick(shop_id=shop_id, topic=topic),
             # Temporal appends the tick's scheduled time, so each tick's workflow id is unique
             # and a re-delivered tick collides with its first delivery.

@@ -6,34 +6,14 @@ can load its table without pulling in FastAPI; the ASGI app lives in `app`.
 
 from __future__ import annotations
 
-
-class IngressError(Exception):
-    """A request the ingress refuses; `status` is the HTTP answer, the message its JSON body."""
-
-    status: int = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+from ratchet.errors import InvalidInput
 
 
-class InvalidRequest(IngressError):
-    status = 400
+class BadSignature(InvalidInput):
+    """The request's HMAC signature is missing or wrong."""
+
+    http_status = 401
 
 
-class BadSignature(IngressError):
-    status = 401
-
-
-class NotFound(IngressError):
-    status = 404
-
-
-class BodyTooLarge(IngressError):
-    status = 413
-
-
-class Unavailable(IngressError):
-    """Temporal or the database could not take the event; the sender should retry later."""
-
-    status = 503
+class BodyTooLarge(InvalidInput):
+    http_status = 413

@@ -25,7 +25,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ratchet.config import Settings
-from ratchet.ingress import BadSignature, BodyTooLarge, IngressError, NotFound, Unavailable
+from ratchet.errors import RatchetError, Unavailable
+from ratchet.ingress import BadSignature, BodyTooLarge
 from ratchet.ingress.shopify_webhooks import shop_secret, verify_delivery
 from ratchet.ingress.webhooks import (
     IDEMPOTENCY_HEADER,
@@ -36,7 +37,7 @@ from ratchet.ingress.webhooks import (
     request_id_for,
     signature_matches,
 )
-from ratchet.services.events import CreatedEvent, EventService, UnknownShop
+from ratchet.services.events import CreatedEvent, EventService
 from ratchet.store.database import Store
 
 log = logging.getLogger("ratchet.ingress")
@@ -107,7 +108,7 @@ class LimitBody:
                 if seen > self.max_bytes:
                     if message.get("more_body"):
                         await self._drain(receive, seen)
-                    # Raised into the handler's body read; the app's IngressError handler answers.
+                    # Raised into the handler's body read; the app's RatchetError handler answers.
                     raise BodyTooLarge(self._message())
             return message
 
@@ -126,13 +127,13 @@ class LimitBody:
         return f"request body exceeds {self.max_bytes} bytes (RATCHET_MAX_BODY_BYTES)"
 
 
-def _error_response(exc: IngressError) -> JSONResponse:
+def _error_response(exc: RatchetError) -> JSONResponse:
     headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if isinstance(exc, Unavailable) else None
     # 413 closes the connection: the unread rest of the body must not be parsed as a request.
     if isinstance(exc, BodyTooLarge):
         headers = {"connection": "close"}
     return JSONResponse(
-        {"error": {"message": exc.message, "status": exc.status}}, status_code=exc.status, headers=headers
+        {"error": {"message": exc.message, "status": exc.http_status}}, status_code=exc.http_status, headers=headers
     )
 
 
@@ -141,8 +142,6 @@ def _durable() -> Iterator[None]:
     """Map failures to start the event onto answers a sender can act on."""
     try:
         yield
-    except UnknownShop as exc:
-        raise NotFound(str(exc)) from exc
     except (RPCError, OperationalError, RuntimeError) as exc:
         log.warning("event not accepted: %s", exc)
         raise Unavailable("the event could not be stored; retry later") from exc
@@ -167,8 +166,8 @@ def create_app(settings: Settings, store: Store, client: Client, config: Ingress
         expose_headers=["x-request-id"],
     )
 
-    @app.exception_handler(IngressError)
-    async def ingress_error(_request: Request, exc: IngressError) -> JSONResponse:
+    @app.exception_handler(RatchetError)
+    async def ratchet_error(_request: Request, exc: RatchetError) -> JSONResponse:
         return _error_response(exc)
 
     @app.get("/healthz")

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ratchet.ingress import BadSignature, InvalidRequest, NotFound
+from ratchet.errors import InvalidInput, NotFound
+from ratchet.ingress import BadSignature
 from ratchet.ingress.webhooks import signature_matches
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
@@ -45,11 +46,11 @@ def verify_delivery(secret: str, body: bytes, headers: Mapping[str, str]) -> Sho
         raise BadSignature("invalid or missing X-Shopify-Hmac-SHA256")
     shopify_topic = (headers.get("x-shopify-topic") or "").strip()
     if not SHOPIFY_TOPIC_RE.match(shopify_topic):
-        raise InvalidRequest(f"invalid or missing X-Shopify-Topic {shopify_topic!r}: expected resource/verb")
+        raise InvalidInput(f"invalid or missing X-Shopify-Topic {shopify_topic!r}: expected resource/verb")
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest(f"invalid JSON body: {exc}") from exc
+        raise InvalidInput(f"invalid JSON body: {exc}") from exc
     # X-Shopify-Event-Id names the event across redeliveries; older API versions only send
     # X-Shopify-Webhook-Id, which is stable across retries of one delivery.
     event_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")

@@ -30,6 +30,7 @@ from sqlmodel import or_, select
 
 from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import TopicError, validate_topic
+from ratchet.errors import InvalidInput, NotFound
 from ratchet.store.database import Store
 from ratchet.store.tables import MechanicWebhook, Shop
 
@@ -38,7 +39,7 @@ SIGNATURE_HEADER = "x-ratchet-hmac-sha256"
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
-class WebhookConfigError(ValueError):
+class WebhookConfigError(InvalidInput):
     """An invalid `ratchet webhook add|remove` request; the message is one readable line."""
 
 
@@ -94,7 +95,7 @@ def remove_webhook(store: Store, shop_id: str, ref: str) -> MechanicWebhook:
             )
         ).first()
         if hook is None:
-            raise WebhookConfigError(f"unknown webhook {ref!r} in shop {shop_id!r}")
+            raise NotFound(f"unknown webhook {ref!r} in shop {shop_id!r}")
         session.delete(hook)
         return hook
 

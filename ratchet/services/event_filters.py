@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from ratchet.core.clock import utcnow
+from ratchet.errors import InvalidInput
 from ratchet.liquid import TaskRenderError
 from ratchet.liquid.render import parse_template, render_template
 from ratchet.services.render_context import event_object, shop_object
@@ -26,7 +27,7 @@ from ratchet.store.tables import MAX_FILTER_NAME_LENGTH, Event, EventFilter, Sho
 MAX_NAME_LENGTH = MAX_FILTER_NAME_LENGTH
 
 
-class FilterError(Exception):
+class FilterError(InvalidInput):
     """An invalid filter definition, or a filter that failed while running."""
 
 

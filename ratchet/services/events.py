@@ -29,15 +29,15 @@ from ratchet.config import Settings
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.core.subscriptions import validate_topic
-from ratchet.engine.connection import RUN_STATE, SHOP_ID, TOPIC
-from ratchet.engine.contract import EventWorkflowInput
+from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TOPIC, EventWorkflowInput
+from ratchet.errors import NotFound
 from ratchet.store import ledger
 from ratchet.store.database import Store
 from ratchet.store.tables import Event, Run, Shop
 
 
-class UnknownShop(LookupError):
-    pass
+class UnknownShop(NotFound):
+    """The event's shop does not exist."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class EventService:
         state = RunState.scheduled if run_at else RunState.due
         try:
             await self.client.start_workflow(
-                "EventWorkflow",
+                EVENT_WORKFLOW,
                 EventWorkflowInput(
                     event_id=event_id,
                     event_run_id=event_run_id,

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
 from ratchet.core.clock import utcnow
+from ratchet.errors import InvalidInput
 from ratchet.store.tables import MAX_CACHE_KEY_LENGTH, CacheEntry
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ MAX_KEY_LENGTH = MAX_CACHE_KEY_LENGTH
 KEY_RE = re.compile(r"[A-Za-z0-9_:\-./]+")
 
 
-class CacheValueError(ValueError):
+class CacheValueError(InvalidInput):
     """A command does not apply to the stored value (incr on a non-integer)."""
 
 

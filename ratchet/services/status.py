@@ -20,14 +20,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.schedules import SCHEDULER_TOPICS, schedule_id
+from ratchet.services.events import UnknownShop
 from ratchet.store.database import Store
 from ratchet.store.tables import Run, Shop, Task, UTCDateTime
 
 TOP_N = 10
-
-
-class UnknownShopStatus(LookupError):
-    pass
 
 
 def _by_kind(rows: list[tuple[RunKind, int]]) -> dict[str, int]:
@@ -41,7 +38,7 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
     now = now or utcnow()
     with store.session() as session:
         if session.get(Shop, shop_id) is None:
-            raise UnknownShopStatus(f"unknown shop {shop_id!r}")
+            raise UnknownShop(f"unknown shop {shop_id!r}")
         in_shop = Run.shop_id == shop_id
         due = (Run.shop_id == shop_id) & (Run.state == RunState.due)
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from ratchet.errors import InvalidInput, RatchetError, Unavailable
 from ratchet.shopify import throttle
 from ratchet.shopify.throttle import GraphQLThrottleStatus
 
@@ -67,15 +68,15 @@ class ShopifyConfig:
 # -- errors ------------------------------------------------------------------------------------------
 
 
-class ShopifyError(Exception):
+class ShopifyError(RatchetError):
     """Base of every error raised by the Shopify client."""
 
 
-class ShopifyConfigurationError(ShopifyError):
+class ShopifyConfigurationError(ShopifyError, InvalidInput):
     """The shop cannot be called: it lacks an access token."""
 
 
-class ShopifyTransportError(ShopifyError):
+class ShopifyTransportError(ShopifyError, Unavailable):
     """No complete response arrived (connection error, timeout, broken stream)."""
 
 
@@ -86,12 +87,9 @@ class ShopifyHTTPError(ShopifyError):
         super().__init__(message)
         self.status_code = status_code
         self.body = body
-
-    @property
-    def retryable(self) -> bool:
         # 5xx are Shopify-side outages; a 2xx whose body is not JSON is a broken proxy or
         # maintenance page, equally worth another attempt. 4xx will fail the same way again.
-        return self.status_code >= 500 or self.status_code < 400
+        self.retryable = status_code >= 500 or status_code < 400
 
 
 class ShopifyThrottled(ShopifyError):
@@ -100,6 +98,8 @@ class ShopifyThrottled(ShopifyError):
     Deliberately not an ActionError: the engine waits it out without spending an attempt.
     `retry_after_seconds` is in Shopify (unscaled) seconds.
     """
+
+    retryable = True
 
     def __init__(self, retry_after_seconds: float, message: str, *, response: Any = None) -> None:
         super().__init__(message)

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
+from ratchet.errors import NotFound
 from ratchet.store.database import Store
 from ratchet.store.tables import Event, Run, RunAttempt, Task, UTCDateTime
 
@@ -30,7 +31,7 @@ def elapsed_ms(start: datetime | None, stop: datetime) -> int | None:
     return int((stop - start).total_seconds() * 1000) if start else None
 
 
-class RunNotFound(LookupError):
+class RunNotFound(NotFound):
     pass
 
 

@@ -16,6 +16,7 @@ from starter.api import Ratchet, RatchetError
 from tests.conftest import TIME_SCALE, eventually
 from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from workflows.event import EventWorkflow
 
 
 def attempts_of(api: Ratchet, run_id: str) -> list[RunAttempt]:
@@ -197,7 +198,7 @@ async def test_ineligible_retry_signal_is_ignored_and_recorded(api: Ratchet) -> 
     runs = await wait_for_runs(api, event_id, settled(1))
     action = of_kind(runs, RunKind.action)[0]
     handle = api.client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
-    await handle.signal("retry", RetryRequest(run_id=action.id, reason="from the web ui"))
+    await handle.signal(EventWorkflow.retry_signal, RetryRequest(run_id=action.id, reason="from the web ui"))
 
     async def noted() -> list:
         return (await api.get_run(action.id)).notes
@@ -214,7 +215,7 @@ async def test_eligible_retry_signal_runs_the_retry(api: Ratchet) -> None:
     runs = await wait_for_runs(api, event_id, settled(1))
     action = of_kind(runs, RunKind.action)[0]
     handle = api.client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
-    await handle.signal("retry", RetryRequest(run_id=action.id))
+    await handle.signal(EventWorkflow.retry_signal, RetryRequest(run_id=action.id))
     await eventually(lambda: _attempts_at_least(api, action.id, 2))
 
 

@@ -17,7 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.scheduler_tick import SchedulerActivities
 from ratchet.core.runs import RunKind, RunState
-from ratchet.engine.schedules import SCHEDULER_TOPICS, TickInput, schedule_id, sync_schedules, tick_idempotency_key
+from ratchet.engine.contract import TickInput
+from ratchet.engine.schedules import SCHEDULER_TOPICS, schedule_id, sync_schedules, tick_idempotency_key
 from ratchet.services.events import EventService, event_id_for
 from ratchet.store.tables import Event
 from starter.api import Ratchet

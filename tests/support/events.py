@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from ratchet.engine.contract import TrackedRun
 from ratchet.store import ledger
 from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.conftest import eventually
+from workflows.event import EventWorkflow
 
 
 def child_events(api: Ratchet, parent_id: str, topic: str | None = None) -> list[Event]:
@@ -37,7 +37,7 @@ async def wait_until_idle(api: Ratchet, event_id: str) -> None:
     handle = api.client.get_workflow_handle(ledger.event_workflow_id(api.settings.shop, event_id))
 
     async def check() -> bool:
-        runs = await handle.query("runs", result_type=list[TrackedRun])
+        runs = await handle.query(EventWorkflow.runs_query)
         return bool(runs) and all(r.state.terminal for r in runs)
 
     await eventually(check)

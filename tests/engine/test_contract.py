@@ -1,0 +1,54 @@
+"""The Temporal contract holds: workflows stay free of I/O imports, activities match their interfaces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from temporalio import activity
+
+from activities.runs import RunActivities
+from activities.scheduler_tick import SchedulerActivities
+from ratchet.engine.contract import RunActivitiesInterface, SchedulerActivitiesInterface
+
+WORKFLOW_MODULES = ["workflows.event", "workflows.scheduler_tick"]
+# What a workflow must never pull in, even indirectly: all modules are passed through the
+# sandbox (worker.py), so anything imported here would run in the host interpreter.
+FORBIDDEN = (
+    "ratchet.store",
+    "ratchet.services",
+    "ratchet.engine.connection",
+    "activities",
+    "sqlalchemy",
+    "sqlmodel",
+    "psycopg",
+    "httpx",
+    "aiosmtplib",
+    "temporalio.client",
+)
+
+
+@pytest.mark.parametrize("module", WORKFLOW_MODULES)
+def test_workflow_modules_import_no_store_network_or_client(module: str) -> None:
+    probe = f"import sys, json, {module}; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True).stdout)
+    offending = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN))
+    assert offending == [], f"{module} imports {offending[:5]}"
+
+
+@pytest.mark.parametrize(
+    ("interface", "implementation"),
+    [(RunActivitiesInterface, RunActivities), (SchedulerActivitiesInterface, SchedulerActivities)],
+)
+def test_activities_implement_their_interface_under_the_same_names(interface: type, implementation: type) -> None:
+    declared = {
+        name: activity._Definition.must_from_callable(member).name
+        for name, member in vars(interface).items()
+        if activity._Definition.from_callable(member) is not None
+    }
+    assert declared, "an interface declares at least one activity"
+    for attribute, activity_name in declared.items():
+        implemented = activity._Definition.from_callable(getattr(implementation, attribute))
+        assert implemented is not None and implemented.name == activity_name
