@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -275,7 +275,9 @@ class EventWorkflow:
             return f"task run {view.task_name}"
         return f"action {view.action_type} ({view.task_name})"
 
-    async def _bookkeep(self, activity: Callable[[Any, Bookkeeping], Awaitable[None]], arg: Bookkeeping) -> None:
+    async def _bookkeep(
+        self, activity: Callable[[RunActivitiesInterface, Any], Awaitable[None]], arg: Bookkeeping
+    ) -> None:
         await workflow.execute_activity_method(
             activity,
             arg,
@@ -389,7 +391,7 @@ class EventWorkflow:
         names = tuple(sorted({r.task_name for r in self._runs.values() if r.task_name}))
         if self._published == (state, names):
             return
-        updates = [RUN_STATE.value_set(state)]
+        updates: list[SearchAttributeUpdate[Any]] = [RUN_STATE.value_set(state)]
         if names and (self._published is None or self._published[1] != names):
             updates.append(TASK_NAMES.value_set(list(names)))
         self._published = (state, names)

@@ -96,8 +96,8 @@ class DevServer:
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         for key, value in DYNAMIC_CONFIG.items():
             cmd += ["--dynamic-config-value", f"{key}={value}"]
-        for key in CUSTOM_SEARCH_ATTRIBUTES:
-            cmd += ["--search-attribute", f"{key.name}={_cli_type_name(key.indexed_value_type)}"]
+        for attribute in CUSTOM_SEARCH_ATTRIBUTES:
+            cmd += ["--search-attribute", f"{attribute.name}={_cli_type_name(attribute.indexed_value_type)}"]
         return cmd
 
     async def start(self, timeout: float = 60.0) -> None:
@@ -142,5 +142,9 @@ class DevServer:
 
 def _cli_type_name(indexed_value_type: int) -> str:
     """INDEXED_VALUE_TYPE_KEYWORD_LIST -> KeywordList, as `temporal server start-dev` spells it."""
-    words = IndexedValueType.Name(indexed_value_type).removeprefix("INDEXED_VALUE_TYPE_").split("_")
+    words = (
+        IndexedValueType.Name(IndexedValueType.ValueType(indexed_value_type))
+        .removeprefix("INDEXED_VALUE_TYPE_")
+        .split("_")
+    )
     return "".join(word.capitalize() for word in words)
