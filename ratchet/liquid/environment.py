@@ -25,6 +25,7 @@ from liquid.ast import Node
 from liquid.builtin.expressions import FilteredExpression, tokenize
 from liquid.builtin.expressions.logical import EqExpression, NeExpression
 from liquid.builtin.output import Output, OutputNode
+from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
 from liquid.context import RenderContext
 from liquid.exceptions import BreakLoop, ContinueLoop, StopRender
 from liquid.expression import Expression
@@ -52,7 +53,7 @@ from liquid.token import (
 )
 from liquid.utils import ReadOnlyChainMap
 
-from . import limits
+from . import limits, ruby
 from .errors import RenderLimitError
 from .semantics import MechanicEq, MechanicNe
 
@@ -108,8 +109,35 @@ class MechanicTokenStream(TokenStream):
         return TokenStream(iter(mechanic_tokenize(token.value, token, name)))
 
 
+class RubyOutputNode(OutputNode):
+    """`{{ ... }}` writing values as Ruby Liquid does (nil empty, `true`, `{"a"=>1}`)."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
+        return buffer.write(ruby.output(self.expression.evaluate(context)))
+
+    async def render_to_output_async(self, context: RenderContext, buffer: TextIO) -> int:
+        return buffer.write(ruby.output(await self.expression.evaluate_async(context)))
+
+
+class RubyEchoNode(EchoNode):
+    """`{% echo %}` with Ruby Liquid's output rules."""
+
+    __slots__ = ()
+
+    render_to_output = RubyOutputNode.render_to_output
+    render_to_output_async = RubyOutputNode.render_to_output_async
+
+
+class MechanicEcho(EchoTag):
+    node_class = RubyEchoNode
+
+
 class MechanicOutput(Output):
     """`{{ ... }}` parsed with Mechanic's tokenizer."""
+
+    node_class = RubyOutputNode
 
     def parse(self, stream: TokenStream) -> OutputNode:
         token = stream.eat(TOKEN_OUTPUT)
@@ -253,6 +281,7 @@ class MechanicEnvironment(Environment):
         from .tags import register_tags
 
         self.add_tag(MechanicOutput)
+        self.add_tag(MechanicEcho)
         register_tags(self)
         register_filters(self)
 

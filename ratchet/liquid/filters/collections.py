@@ -40,15 +40,6 @@ def unshift(value: object, *items: object) -> list[Any]:
     return [*(None if _nil(i) else i for i in items), *as_list(value)]
 
 
-def concat(value: object, other: object) -> list[Any]:
-    """Stock `concat`, except that nil on either side is an empty array."""
-    if _nil(other):
-        return list(as_list(value))
-    if not isinstance(other, (list, tuple)):
-        raise FilterArgumentError(f"concat expected an array, found {type(other).__name__}", token=None)
-    return [*as_list(value), *other]
-
-
 def keys(value: object) -> list[Any]:
     if isinstance(value, dict):
         return list(value.keys())
@@ -184,7 +175,6 @@ def sum_(value: object, key: object = None) -> int | float:
 def register(env: Environment) -> None:
     env.add_filter("push", push)
     env.add_filter("unshift", unshift)
-    env.add_filter("concat", concat)
     env.add_filter("keys", keys)
     env.add_filter("values", values)
     env.add_filter("except", except_)

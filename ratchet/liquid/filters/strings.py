@@ -148,52 +148,7 @@ def browser(value: object) -> dict[str, Any]:
     }
 
 
-def _nil_safe(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a stock filter so nil/undefined input behaves like "" (Ruby Liquid)."""
-
-    def wrapper(value: object, *args: object, **kwargs: object) -> Any:
-        if value is None or isinstance(value, Undefined):
-            value = ""
-        return func(value, *args, **kwargs)
-
-    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
-    for attr in ("with_context", "with_environment"):
-        if getattr(func, attr, False):
-            setattr(wrapper, attr, True)
-    return wrapper
-
-
-# Stock string filters whose nil handling differs from Ruby's.
-_NIL_SAFE = (
-    "append",
-    "prepend",
-    "capitalize",
-    "downcase",
-    "upcase",
-    "strip",
-    "lstrip",
-    "rstrip",
-    "replace",
-    "replace_first",
-    "remove",
-    "remove_first",
-    "split",
-    "truncate",
-    "truncatewords",
-    "newline_to_br",
-    "strip_html",
-    "strip_newlines",
-    "escape",
-    "url_encode",
-    "url_decode",
-    "slice",
-)
-
-
 def register(env: Environment) -> None:
-    for name in _NIL_SAFE:
-        if name in env.filters:
-            env.add_filter(name, _nil_safe(env.filters[name]))
     env.add_filter("unindent", unindent)
     env.add_filter("match", match)
     env.add_filter("scan", scan)
