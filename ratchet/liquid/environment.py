@@ -24,7 +24,9 @@ from liquid import Environment, Mode
 from liquid.ast import Node
 from liquid.builtin.expressions import FilteredExpression, tokenize
 from liquid.builtin.expressions.logical import EqExpression, NeExpression
+from liquid.builtin.expressions.loop import LoopExpression
 from liquid.builtin.output import Output, OutputNode
+from liquid.builtin.tags.case_tag import _AnyExpression
 from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
 from liquid.context import RenderContext
 from liquid.exceptions import BreakLoop, ContinueLoop, StopRender
@@ -55,7 +57,7 @@ from liquid.utils import ReadOnlyChainMap
 
 from . import limits, ruby
 from .errors import RenderLimitError
-from .semantics import MechanicEq, MechanicNe
+from .semantics import MechanicAnyExpression, MechanicEq, MechanicNe
 
 # Keywords python-liquid reserves everywhere but Ruby Liquid only inside specific
 # tags. Outside `for`/`tablerow` they are ordinary names (`{% assign limit = 5 %}`).
@@ -227,9 +229,61 @@ class MechanicContext(RenderContext):
         self.check_deadline()
         super().raise_for_loop_limit(length)
 
+    def get_item(self, obj: Any, key: Any) -> Any:
+        """Ruby Liquid's lookup: keys first, then the `size`/`first`/`last` commands.
+
+        Strings answer `size`, `first` and `last` (ActiveSupport) but not indexes;
+        a hash's `first` is its first `[key, value]` pair; integers have `size` 8.
+        """
+        if isinstance(obj, Mapping):
+            try:
+                return obj[key]
+            except KeyError:
+                if key == "size":
+                    return len(obj)
+                if key == "first" and obj:
+                    return list(next(iter(obj.items())))
+                raise
+        if isinstance(obj, str):
+            if key == "size":
+                return len(obj)
+            if key == "first":
+                return obj[:1]
+            if key == "last":
+                return obj[-1:]
+            raise KeyError(key)
+        if key == "size" and isinstance(obj, int) and not isinstance(obj, bool):
+            return 8
+        return super().get_item(obj, key)
+
     def get_buffer(self, buf: TextIO | None = None) -> StringIO:
         carry = buf.size if isinstance(buf, CharLimitedStringIO) else 0
         return CharLimitedStringIO(self.env.output_stream_limit - carry)  # type: ignore[operator]
+
+
+class MechanicLoopExpression(LoopExpression):
+    """`for` arguments as Ruby reads them: `limit: 0` is no items, `limit: nil` no limit."""
+
+    __slots__ = ()
+
+    def _to_int(self, obj: object, *, token: Token) -> int:
+        if ruby.is_nil(obj):
+            return None  # type: ignore[return-value]
+        return super()._to_int(obj, token=token)
+
+    def _slice(
+        self,
+        it: Iterator[object],
+        length: int,
+        context: RenderContext,
+        *,
+        limit: int | None,
+        offset: int | str | None,
+    ) -> tuple[Iterator[object], int]:
+        # The stock slice reads a zero stop as "to the end".
+        if limit is not None and limit <= 0:
+            return iter(()), 0
+        return super()._slice(it, length, context, limit=limit, offset=offset)
 
 
 class MechanicTemplate(BoundTemplate):
@@ -307,6 +361,10 @@ def _rewrite(obj: object, seen: set[int]) -> None:
         obj.__class__ = MechanicEq
     elif type(obj) is NeExpression:
         obj.__class__ = MechanicNe
+    elif type(obj) is _AnyExpression:
+        obj.__class__ = MechanicAnyExpression
+    elif type(obj) is LoopExpression:
+        obj.__class__ = MechanicLoopExpression
     for value in _attributes(obj):
         if isinstance(value, (Node, Expression)) or _is_walkable(value):
             _rewrite(value, seen)

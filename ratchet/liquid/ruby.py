@@ -15,7 +15,6 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from liquid.builtin.expressions.primitive import Blank, Empty
 from liquid.undefined import Undefined
@@ -39,7 +38,7 @@ def float_to_s(value: float) -> str:
     digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
     decpt = len(digit_tuple) + int(exponent)
     prefix = "-" if sign else ""
-    if 0 < decpt and (decpt <= 15 or (decpt == 16 and len(digits) > decpt)):
+    if decpt > 0 and (decpt <= 15 or (decpt == 16 and len(digits) > decpt)):
         whole = digits[:decpt].ljust(decpt, "0")
         return f"{prefix}{whole}.{digits[decpt:] or '0'}"
     if -4 < decpt <= 0:
@@ -189,12 +188,3 @@ def divide(left: Number, right: Number) -> Number:
         return Decimal(left) / Decimal(right)
     except InvalidOperation:
         return Decimal("NaN")
-
-
-def compare_key(value: Any) -> tuple[int, Any]:
-    """Sort key for values Ruby's `<=>` orders among themselves (numbers, strings)."""
-    if isinstance(value, bool):
-        return (2, value)
-    if isinstance(value, (int, float, Decimal)):
-        return (0, value)
-    return (1, value)

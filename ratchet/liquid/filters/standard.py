@@ -66,10 +66,10 @@ def input_items(value: object) -> list[Any]:
     """Ruby Liquid's `InputIterator`: what array filters iterate over."""
     if isinstance(value, (list, tuple)):
         return _flatten(value)
+    if is_nil(value):  # before Mapping: python-liquid's Undefined is a Mapping
+        return []
     if isinstance(value, Mapping):
         return [value]
-    if is_nil(value):
-        return []
     if isinstance(value, range):
         return list(value)
     return [value]
@@ -365,9 +365,9 @@ def sort(value: object, prop: object = None) -> list[Any] | None:
         return sorted(items, key=functools.cmp_to_key(_nil_safe_compare))
     if not _all_indexable(items):
         return None
-    keyed = [(_index(item, prop), item) for item in items]
-    keyed.sort(key=functools.cmp_to_key(lambda a, b: _nil_safe_compare(a[0], b[0])))
-    return [item for _, item in keyed]
+    keys = [_index(item, prop) for item in items]
+    order = sorted(range(len(items)), key=functools.cmp_to_key(lambda a, b: _nil_safe_compare(keys[a], keys[b])))
+    return [items[i] for i in order]
 
 
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -482,10 +482,8 @@ def concat(value: object, other: object) -> list[Any]:
 
 
 def default(value: object, fallback: object = "", *, allow_false: object = False) -> object:
-    if allow_false is not False and not is_nil(allow_false):
-        missing = is_nil(value)
-    else:
-        missing = is_nil(value) or value is False
+    false_counts = allow_false is False or is_nil(allow_false)
+    missing = is_nil(value) or (false_counts and value is False)
     if missing or (isinstance(value, (str, list, tuple, Mapping)) and not value):
         return fallback
     return value
@@ -525,7 +523,8 @@ def modulo(value: object, operand: object) -> int | float:
 
 
 def abs_(value: object) -> int | float:
-    return number_result(abs(to_number(value)))
+    number = to_number(value)
+    return number_result(-number if number < 0 else number)
 
 
 def _finite(number: Number, name: str) -> Number:

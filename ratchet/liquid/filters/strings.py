@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus
