@@ -366,8 +366,11 @@ def sort(value: object, prop: object = None) -> list[Any] | None:
     if not _all_indexable(items):
         return None
     keys = [_index(item, prop) for item in items]
-    order = sorted(range(len(items)), key=functools.cmp_to_key(lambda a, b: _nil_safe_compare(keys[a], keys[b])))
-    return [items[i] for i in order]
+
+    def compare(a: int, b: int) -> int:
+        return _nil_safe_compare(keys[a], keys[b])
+
+    return [items[i] for i in sorted(range(len(items)), key=functools.cmp_to_key(compare))]
 
 
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -524,7 +527,7 @@ def modulo(value: object, operand: object) -> int | float:
 
 def abs_(value: object) -> int | float:
     number = to_number(value)
-    return number_result(-number if number < 0 else number)
+    return number_result(abs(number) if isinstance(number, int) else number.copy_abs())
 
 
 def _finite(number: Number, name: str) -> Number:
