@@ -22,14 +22,14 @@ from typing import Any, ClassVar, TextIO
 
 from liquid import Environment, Mode
 from liquid.ast import Node
-from liquid.builtin.expressions import FilteredExpression, tokenize
+from liquid.builtin.expressions import Filter, FilteredExpression, tokenize
 from liquid.builtin.expressions.logical import EqExpression, NeExpression
 from liquid.builtin.expressions.loop import LoopExpression
 from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.tags.case_tag import _AnyExpression
 from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
 from liquid.context import RenderContext
-from liquid.exceptions import BreakLoop, ContinueLoop, StopRender
+from liquid.exceptions import BreakLoop, ContinueLoop, LiquidSyntaxError, StopRender
 from liquid.expression import Expression
 from liquid.parser import get_parser
 from liquid.stream import TokenStream
@@ -161,7 +161,7 @@ class _KeywordLiterals(Mapping[str, object]):
         if key == "hash":
             return {}
         if key == "newline":
-            return "\n"
+            return ruby.NEWLINE
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
@@ -342,13 +342,15 @@ class MechanicEnvironment(Environment):
     def _parse(self, source: str) -> list[Node]:
         parser = get_parser(self)
         nodes = parser.parse(MechanicTokenStream(self.tokenizer()(source)))
+        seen: set[int] = set()
         for node in nodes:
-            _rewrite(node, set())
+            _rewrite(node, seen, self.filters)
         return nodes
 
 
-def _rewrite(obj: object, seen: set[int]) -> None:
-    """Swap stock comparison nodes for Mechanic's (blank/empty semantics).
+def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None:
+    """Swap stock nodes for Mechanic's (blank/empty semantics, loop arguments) and
+    reject filters Mechanic lacks at parse time, with their position.
 
     Walks node and expression attributes generically so it covers every tag that
     embeds expressions (if, unless, elsif, ternaries) without re-implementing them.
@@ -365,13 +367,15 @@ def _rewrite(obj: object, seen: set[int]) -> None:
         obj.__class__ = MechanicAnyExpression
     elif type(obj) is LoopExpression:
         obj.__class__ = MechanicLoopExpression
+    elif type(obj) is Filter and obj.name not in filters:
+        raise LiquidSyntaxError(f"unknown filter '{obj.name}'", token=obj.token)
     for value in _attributes(obj):
         if isinstance(value, (Node, Expression)) or _is_walkable(value):
-            _rewrite(value, seen)
+            _rewrite(value, seen, filters)
         elif isinstance(value, (list, tuple)) and not isinstance(value, Token):
             for item in value:
                 if isinstance(item, (Node, Expression)) or _is_walkable(item):
-                    _rewrite(item, seen)
+                    _rewrite(item, seen, filters)
 
 
 def _is_walkable(value: object) -> bool:

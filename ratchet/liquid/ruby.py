@@ -22,8 +22,39 @@ from liquid.undefined import Undefined
 Number = int | Decimal
 
 
+class Newline(str):
+    """The `newline` keyword's value: "\n" that `split`/`replace` read as `/\r?\n/`."""
+
+    __slots__ = ()
+
+
+NEWLINE = Newline("\n")
+
+
+class RubyObject:
+    """A value with its own Ruby `to_s` (e.g. `MatchData` prints the matched text)."""
+
+    def to_s(self) -> str:
+        raise NotImplementedError
+
+
 def is_nil(value: object) -> bool:
     return value is None or isinstance(value, Undefined)
+
+
+class BinaryString(str):
+    """Bytes that are not (necessarily) UTF-8 (`gzip` output), one code point per byte."""
+
+    __slots__ = ()
+
+
+def to_bytes(value: object) -> bytes:
+    """A Liquid string's bytes: UTF-8, or the raw bytes a `BinaryString` carries."""
+    if isinstance(value, BinaryString):
+        return value.encode("latin-1")
+    if isinstance(value, bytes):
+        return value
+    return to_s(value).encode("utf-8")
 
 
 def float_to_s(value: float) -> str:
@@ -61,6 +92,8 @@ def to_s(value: object) -> str:
         return float_to_s(value)
     if isinstance(value, Decimal):
         return float_to_s(float(value))
+    if isinstance(value, RubyObject):
+        return value.to_s()
     if isinstance(value, (list, tuple, dict, range)):
         return inspect(value)
     if isinstance(value, (Blank, Empty)):
@@ -105,6 +138,8 @@ def inspect(value: object) -> str:
         return '"' + _INSPECT_SPECIAL.sub(_inspect_char, value) + '"'
     if is_nil(value):
         return "nil"
+    if isinstance(value, RubyObject):
+        return value.to_s()
     if isinstance(value, Mapping):
         if not value:
             return "{}"

@@ -26,11 +26,14 @@ from liquid.undefined import Undefined
 
 from ..ruby import (
     InvalidInteger,
+    Newline,
+    RubyObject,
     Number,
     divide,
     floor_mod,
     is_nil,
     number_result,
+    to_bytes,
     to_integer,
     to_number,
     to_s,
@@ -82,6 +85,11 @@ def _index(item: object, prop: object) -> object:
             return item.get(prop)
         except TypeError:
             return None
+    if isinstance(item, RubyObject):
+        try:
+            return item[prop]  # type: ignore[index]
+        except KeyError:
+            return None
     if isinstance(item, str):
         if isinstance(prop, str):
             return prop if prop in item else None
@@ -98,12 +106,15 @@ def _index(item: object, prop: object) -> object:
 
 
 def _responds_to_index(item: object) -> bool:
-    return isinstance(item, (Mapping, str, list, tuple)) or (isinstance(item, int) and not isinstance(item, bool))
+    return isinstance(item, (Mapping, str, list, tuple, RubyObject)) or (
+        isinstance(item, int) and not isinstance(item, bool)
+    )
 
 
 # Strings ------------------------------------------------------------------------
 
 _RUBY_WHITESPACE = " \t\n\v\f\r"
+_NEWLINE = re.compile(r"\r?\n")
 
 
 def append(value: object, other: object) -> str:
@@ -162,16 +173,16 @@ def url_decode(value: object) -> str | None:
 
 
 def base64_encode(value: object) -> str:
-    return base64.b64encode(to_s(value).encode()).decode("ascii")
+    return base64.b64encode(to_bytes(value)).decode("ascii")
 
 
 def base64_url_safe_encode(value: object) -> str:
-    return base64.urlsafe_b64encode(to_s(value).encode()).decode("ascii")
+    return base64.urlsafe_b64encode(to_bytes(value)).decode("ascii")
 
 
 def _b64decode(value: object, decoder: Callable[[bytes], bytes], name: str) -> str:
     try:
-        data = decoder(to_s(value).encode())
+        data = decoder(to_bytes(value))
     except (binascii.Error, ValueError):
         raise FilterArgumentError(f"invalid base64 provided to {name}", token=None) from None
     return data.decode("utf-8", errors="replace")
@@ -199,7 +210,11 @@ def slice_(value: object, offset: object, length: object = None) -> object:
     start = _integer(offset)
     count = 1 if length is None or isinstance(length, Undefined) else _integer(length)
     if isinstance(value, (list, tuple)):
-        return _slice_sequence(list(value), start, count) or []
+        found = _slice_sequence(list(value), start, count)
+        if count == 1:
+            # Mechanic documents a single element for length 1, not a one-item array.
+            return found[0] if found else None
+        return found or []
     return _slice_sequence(to_s(value), start, count) or ""
 
 
@@ -235,7 +250,10 @@ def split(value: object, separator: object) -> list[str]:
         return []
     if sep == " ":
         return text.split()
-    parts = list(text) if sep == "" else text.split(sep)
+    if isinstance(separator, Newline):
+        parts = _NEWLINE.split(text)
+    else:
+        parts = list(text) if sep == "" else text.split(sep)
     while parts and parts[-1] == "":
         parts.pop()
     return parts
@@ -249,9 +267,6 @@ def strip_html(value: object) -> str:
     return _STRIP_HTML_TAGS.sub("", _STRIP_HTML_BLOCKS.sub("", to_s(value)))
 
 
-_NEWLINE = re.compile(r"\r?\n")
-
-
 def strip_newlines(value: object) -> str:
     return _NEWLINE.sub("", to_s(value))
 
@@ -261,10 +276,14 @@ def newline_to_br(value: object) -> str:
 
 
 def replace(value: object, search: object, replacement: object = "") -> str:
+    if isinstance(search, Newline):  # Mechanic: `newline` matches "\r\n" too
+        return _NEWLINE.sub(lambda _: to_s(replacement), to_s(value))
     return to_s(value).replace(to_s(search), to_s(replacement))
 
 
 def replace_first(value: object, search: object, replacement: object = "") -> str:
+    if isinstance(search, Newline):
+        return _NEWLINE.sub(lambda _: to_s(replacement), to_s(value), count=1)
     return to_s(value).replace(to_s(search), to_s(replacement), 1)
 
 
@@ -392,7 +411,7 @@ def sort_natural(value: object, prop: object = None) -> list[Any] | None:
     return sorted(items, key=lambda item: _casecmp_key(_index(item, prop)))
 
 
-def _ruby_equal(left: object, right: object) -> bool:
+def ruby_equal(left: object, right: object) -> bool:
     # Ruby: true and 1 differ; 1 == 1.0 holds as in Python.
     if isinstance(left, bool) or isinstance(right, bool):
         return left is right
@@ -409,7 +428,7 @@ def where(value: object, prop: object, target: object = None) -> list[Any] | Non
             return None
         found = _index(item, prop)
         if (is_nil(target) and found is not None and found is not False) or (
-            not is_nil(target) and _ruby_equal(found, target)
+            not is_nil(target) and ruby_equal(found, target)
         ):
             selected.append(item)
     return selected
