@@ -2,8 +2,8 @@
 
 `date` extends Liquid's: the store's time zone is the default zone, the format is
 optional (ISO 8601), and it accepts `"now"`/`"today"`, relative strings such as
-`"now - 1 day"`, `tz:` to convert zones and `advance:` ("1 week", "-2 hours") to
-shift the time. Formats use Ruby's `strftime` directives (`%L`, `%:z`, `%s`, `%P`…).
+`"now - 1 day"`, `tz:` to convert zones, `beginning_of_*`/`end_of_*` to snap to a
+calendar boundary and `advance:` ("1 week", "-2 hours") to shift the time. Formats use Ruby's `strftime` directives (`%L`, `%:z`, `%s`, `%P`…).
 """
 
 from __future__ import annotations
@@ -144,8 +144,14 @@ def iso8601(moment: dt.datetime) -> str:
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_END = {"hour": 23, "minute": 59, "second": 59, "microsecond": 999999}
-_DAY_START = {"hour": 0, "minute": 0, "second": 0, "microsecond": 0}
+
+
+def _day_start(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _day_end(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(hour=23, minute=59, second=59, microsecond=999999)
 
 
 def _set(option: object) -> bool:
@@ -157,38 +163,38 @@ def _week_start(moment: dt.datetime, first_day: object) -> dt.datetime:
     if name not in _WEEKDAYS:
         raise FilterArgumentError(f"date: unknown weekday {first_day!r}", token=None)
     back = (moment.weekday() - _WEEKDAYS.index(name)) % 7
-    return (moment - dt.timedelta(days=back)).replace(**_DAY_START)
+    return _day_start(moment - dt.timedelta(days=back))
 
 
 def _month_end(moment: dt.datetime) -> dt.datetime:
-    return (moment.replace(day=1) + relativedelta(months=1) - dt.timedelta(days=1)).replace(**_DAY_END)
+    return _day_end(moment.replace(day=1) + relativedelta(months=1) - dt.timedelta(days=1))
 
 
 def snap(moment: dt.datetime, options: dict[str, object]) -> dt.datetime:
     """Mechanic's `beginning_of_*`/`end_of_*` options, in their documented order."""
     if _set(options.get("beginning_of_year")):
-        moment = moment.replace(month=1, day=1, **_DAY_START)
+        moment = _day_start(moment.replace(month=1, day=1))
     if _set(options.get("end_of_year")):
-        moment = moment.replace(month=12, day=31, **_DAY_END)
+        moment = _day_end(moment.replace(month=12, day=31))
     quarter_month = 3 * ((moment.month - 1) // 3) + 1
     if _set(options.get("beginning_of_quarter")):
-        moment = moment.replace(month=quarter_month, day=1, **_DAY_START)
+        moment = _day_start(moment.replace(month=quarter_month, day=1))
     if _set(options.get("end_of_quarter")):
         moment = _month_end(moment.replace(month=quarter_month + 2, day=1))
     if _set(options.get("beginning_of_month")):
-        moment = moment.replace(day=1, **_DAY_START)
+        moment = _day_start(moment.replace(day=1))
     if _set(options.get("end_of_month")):
         moment = _month_end(moment)
     if _set(options.get("beginning_of_week")):
         moment = _week_start(moment, options["beginning_of_week"])
     if _set(options.get("end_of_week")):
-        moment = (_week_start(moment, options["end_of_week"]) + dt.timedelta(days=6)).replace(**_DAY_END)
+        moment = _day_end(_week_start(moment, options["end_of_week"]) + dt.timedelta(days=6))
     if _set(options.get("beginning_of_day")):
-        moment = moment.replace(**_DAY_START)
+        moment = _day_start(moment)
     if _set(options.get("middle_of_day")):
         moment = moment.replace(hour=12, minute=0, second=0, microsecond=0)
     if _set(options.get("end_of_day")):
-        moment = moment.replace(**_DAY_END)
+        moment = _day_end(moment)
     return moment
 
 

@@ -27,8 +27,8 @@ from liquid.undefined import Undefined
 from ..ruby import (
     InvalidInteger,
     Newline,
-    RubyObject,
     Number,
+    RubyObject,
     divide,
     floor_mod,
     is_nil,
@@ -252,8 +252,10 @@ def split(value: object, separator: object) -> list[str]:
         return text.split()
     if isinstance(separator, Newline):
         parts = _NEWLINE.split(text)
+    elif sep == "":
+        parts = list(text)
     else:
-        parts = list(text) if sep == "" else text.split(sep)
+        parts = text.split(sep)
     while parts and parts[-1] == "":
         parts.pop()
     return parts

@@ -59,9 +59,7 @@ def ruby_regex(pattern: str) -> str:
 
     def posix(match: re.Match[str]) -> str:
         body = _POSIX_CLASSES.get(match.group(1))
-        if body is None:
-            return match.group(0)
-        return f"[{body}]" if not body.startswith("^") else f"[{body}]"
+        return match.group(0) if body is None else f"[{body}]"
 
     return _POSIX_CLASS.sub(posix, pattern)
 
