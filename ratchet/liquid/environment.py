@@ -196,7 +196,7 @@ class CharLimitedStringIO(StringIO):
 class MechanicContext(RenderContext):
     """Render context with Mechanic's keyword literals and a render deadline."""
 
-    __slots__ = ("deadline", "render_state")
+    __slots__ = ("assigned_sizes", "deadline", "render_state")
 
     def __init__(self, template: BoundTemplate, **kwargs: Any) -> None:
         super().__init__(template, **kwargs)
@@ -205,7 +205,10 @@ class MechanicContext(RenderContext):
         if isinstance(parent, MechanicContext):
             self.deadline: float = parent.deadline
             self.render_state: dict[str, Any] = parent.render_state
+            self.assigned_sizes: dict[str, int] = parent.assigned_sizes
         else:
+            # Size of each variable's value, and their total under "" (see limits.py).
+            self.assigned_sizes = {"": 0}
             self.deadline = time.monotonic() + limits.RENDER_TIME_LIMIT_SECONDS
             # Per-render services for filters (the shopify client, preview flag), set
             # by `render.py`; kept off the Liquid scope so templates cannot reach it.
@@ -221,8 +224,14 @@ class MechanicContext(RenderContext):
 
     def assign(self, key: str, val: Any) -> None:
         # Assignments happen on nearly every line of task code, so this is a cheap,
-        # frequent place to enforce the time limit.
+        # frequent place to enforce the time and memory limits.
         self.check_deadline()
+        sizes = self.assigned_sizes
+        size = limits.value_size(val)
+        total = sizes[""] + size - sizes.get(key, 0)
+        limits.check_size(total, f"the variables after assigning {key!r}")
+        sizes[key] = size
+        sizes[""] = total
         self.locals[key] = val
 
     def raise_for_loop_limit(self, length: int = 1) -> None:

@@ -220,8 +220,10 @@ def date(
 ) -> object:
     if value is None or isinstance(value, Undefined):
         return None
-    target = zone(str(tz)) if tz and not isinstance(tz, Undefined) else store_zone(context)
-    moment = to_datetime(value, target)
+    shop_zone = store_zone(context)
+    target = zone(str(tz)) if tz and not isinstance(tz, Undefined) else shop_zone
+    # A time without a zone is shop-local; `tz:` only converts it.
+    moment = to_datetime(value, shop_zone)
     if moment is None:
         # Ruby Liquid returns unparseable input unchanged.
         return value

@@ -24,6 +24,7 @@ from liquid import Environment
 from liquid.exceptions import FilterArgumentError, LiquidError
 from liquid.undefined import Undefined
 
+from ..limits import check_size
 from ..ruby import (
     InvalidInteger,
     Newline,
@@ -74,6 +75,7 @@ def input_items(value: object) -> list[Any]:
     if isinstance(value, Mapping):
         return [value]
     if isinstance(value, range):
+        check_size(8 * len(value), "a range")
         return list(value)
     return [value]
 
@@ -118,11 +120,15 @@ _NEWLINE = re.compile(r"\r?\n")
 
 
 def append(value: object, other: object) -> str:
-    return to_s(value) + to_s(other)
+    left, right = to_s(value), to_s(other)
+    check_size(len(left) + len(right), "append")
+    return left + right
 
 
 def prepend(value: object, other: object) -> str:
-    return to_s(other) + to_s(value)
+    left, right = to_s(other), to_s(value)
+    check_size(len(left) + len(right), "prepend")
+    return left + right
 
 
 def downcase(value: object) -> str:
@@ -278,9 +284,14 @@ def newline_to_br(value: object) -> str:
 
 
 def replace(value: object, search: object, replacement: object = "") -> str:
+    text, find, new = to_s(value), to_s(search), to_s(replacement)
     if isinstance(search, Newline):  # Mechanic: `newline` matches "\r\n" too
-        return _NEWLINE.sub(lambda _: to_s(replacement), to_s(value))
-    return to_s(value).replace(to_s(search), to_s(replacement))
+        return _NEWLINE.sub(lambda _: new, text)
+    if len(new) > len(find):
+        # Each match grows the text: refuse before building something huge.
+        matches = text.count(find) if find else len(text) + 1
+        check_size(len(text) + matches * (len(new) - len(find)), "replace")
+    return text.replace(find, new)
 
 
 def replace_first(value: object, search: object, replacement: object = "") -> str:
@@ -339,7 +350,10 @@ def last(value: object) -> object:
 
 
 def join(value: object, glue: object = " ") -> str:
-    return to_s(glue).join(to_s(item) for item in input_items(value))
+    parts = [to_s(item) for item in input_items(value)]
+    separator = to_s(glue)
+    check_size(sum(map(len, parts)) + len(separator) * max(len(parts) - 1, 0), "join")
+    return separator.join(parts)
 
 
 def _ruby_cmp(left: object, right: object) -> int | None:
