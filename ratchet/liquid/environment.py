@@ -244,7 +244,8 @@ class MechanicContext(RenderContext):
         Strings answer `size`, `first` and `last` (ActiveSupport) but not indexes;
         a hash's `first` is its first `[key, value]` pair; integers have `size` 8.
         """
-        if isinstance(obj, Mapping):
+        # `type(...) is` first: ABC isinstance checks dominate lookups otherwise.
+        if type(obj) is dict or isinstance(obj, Mapping):
             try:
                 return obj[key]
             except KeyError:
@@ -253,6 +254,8 @@ class MechanicContext(RenderContext):
                 if key == "first" and obj:
                     return list(next(iter(obj.items())))
                 raise
+        if type(obj) is list:
+            return super().get_item(obj, key)
         if isinstance(obj, str):
             if key == "size":
                 return len(obj)

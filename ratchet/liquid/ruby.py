@@ -103,7 +103,7 @@ def to_s(value: object) -> str:
 
 def output(value: object) -> str:
     """What `{{ value }}` writes: arrays are flattened and joined, the rest `to_s`."""
-    if isinstance(value, str):
+    if type(value) is str:
         return value
     if isinstance(value, (list, tuple)):
         return "".join(output(item) for item in value)
