@@ -22,11 +22,14 @@ from typing import Any, ClassVar, TextIO
 
 from liquid import Environment, Mode
 from liquid.ast import Node
-from liquid.builtin.expressions import FilteredExpression, tokenize
+from liquid.builtin.expressions import Filter, FilteredExpression, tokenize
 from liquid.builtin.expressions.logical import EqExpression, NeExpression
+from liquid.builtin.expressions.loop import LoopExpression
 from liquid.builtin.output import Output, OutputNode
+from liquid.builtin.tags.case_tag import _AnyExpression
+from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
 from liquid.context import RenderContext
-from liquid.exceptions import BreakLoop, ContinueLoop, StopRender
+from liquid.exceptions import BreakLoop, ContinueLoop, LiquidSyntaxError, StopRender
 from liquid.expression import Expression
 from liquid.parser import get_parser
 from liquid.stream import TokenStream
@@ -52,9 +55,9 @@ from liquid.token import (
 )
 from liquid.utils import ReadOnlyChainMap
 
-from . import limits
+from . import limits, ruby
 from .errors import RenderLimitError
-from .semantics import MechanicEq, MechanicNe
+from .semantics import MechanicAnyExpression, MechanicEq, MechanicNe
 
 # Keywords python-liquid reserves everywhere but Ruby Liquid only inside specific
 # tags. Outside `for`/`tablerow` they are ordinary names (`{% assign limit = 5 %}`).
@@ -108,8 +111,35 @@ class MechanicTokenStream(TokenStream):
         return TokenStream(iter(mechanic_tokenize(token.value, token, name)))
 
 
+class RubyOutputNode(OutputNode):
+    """`{{ ... }}` writing values as Ruby Liquid does (nil empty, `true`, `{"a"=>1}`)."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
+        return buffer.write(ruby.output(self.expression.evaluate(context)))
+
+    async def render_to_output_async(self, context: RenderContext, buffer: TextIO) -> int:
+        return buffer.write(ruby.output(await self.expression.evaluate_async(context)))
+
+
+class RubyEchoNode(EchoNode):
+    """`{% echo %}` with Ruby Liquid's output rules."""
+
+    __slots__ = ()
+
+    render_to_output = RubyOutputNode.render_to_output
+    render_to_output_async = RubyOutputNode.render_to_output_async
+
+
+class MechanicEcho(EchoTag):
+    node_class = RubyEchoNode
+
+
 class MechanicOutput(Output):
     """`{{ ... }}` parsed with Mechanic's tokenizer."""
+
+    node_class = RubyOutputNode
 
     def parse(self, stream: TokenStream) -> OutputNode:
         token = stream.eat(TOKEN_OUTPUT)
@@ -131,7 +161,7 @@ class _KeywordLiterals(Mapping[str, object]):
         if key == "hash":
             return {}
         if key == "newline":
-            return "\n"
+            return ruby.NEWLINE
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
@@ -166,7 +196,7 @@ class CharLimitedStringIO(StringIO):
 class MechanicContext(RenderContext):
     """Render context with Mechanic's keyword literals and a render deadline."""
 
-    __slots__ = ("deadline", "render_state")
+    __slots__ = ("assigned_sizes", "deadline", "render_state")
 
     def __init__(self, template: BoundTemplate, **kwargs: Any) -> None:
         super().__init__(template, **kwargs)
@@ -175,7 +205,10 @@ class MechanicContext(RenderContext):
         if isinstance(parent, MechanicContext):
             self.deadline: float = parent.deadline
             self.render_state: dict[str, Any] = parent.render_state
+            self.assigned_sizes: dict[str, int] = parent.assigned_sizes
         else:
+            # Size of each variable's value, and their total under "" (see limits.py).
+            self.assigned_sizes = {"": 0}
             self.deadline = time.monotonic() + limits.RENDER_TIME_LIMIT_SECONDS
             # Per-render services for filters (the shopify client, preview flag), set
             # by `render.py`; kept off the Liquid scope so templates cannot reach it.
@@ -191,17 +224,78 @@ class MechanicContext(RenderContext):
 
     def assign(self, key: str, val: Any) -> None:
         # Assignments happen on nearly every line of task code, so this is a cheap,
-        # frequent place to enforce the time limit.
+        # frequent place to enforce the time and memory limits.
         self.check_deadline()
+        sizes = self.assigned_sizes
+        size = limits.value_size(val)
+        total = sizes[""] + size - sizes.get(key, 0)
+        limits.check_size(total, f"the variables after assigning {key!r}")
+        sizes[key] = size
+        sizes[""] = total
         self.locals[key] = val
 
     def raise_for_loop_limit(self, length: int = 1) -> None:
         self.check_deadline()
         super().raise_for_loop_limit(length)
 
+    def get_item(self, obj: Any, key: Any) -> Any:
+        """Ruby Liquid's lookup: keys first, then the `size`/`first`/`last` commands.
+
+        Strings answer `size`, `first` and `last` (ActiveSupport) but not indexes;
+        a hash's `first` is its first `[key, value]` pair; integers have `size` 8.
+        """
+        # `type(...) is` first: ABC isinstance checks dominate lookups otherwise.
+        if type(obj) is dict or isinstance(obj, Mapping):
+            try:
+                return obj[key]
+            except KeyError:
+                if key == "size":
+                    return len(obj)
+                if key == "first" and obj:
+                    return list(next(iter(obj.items())))
+                raise
+        if type(obj) is list:
+            return super().get_item(obj, key)
+        if isinstance(obj, str):
+            if key == "size":
+                return len(obj)
+            if key == "first":
+                return obj[:1]
+            if key == "last":
+                return obj[-1:]
+            raise KeyError(key)
+        if key == "size" and isinstance(obj, int) and not isinstance(obj, bool):
+            return 8
+        return super().get_item(obj, key)
+
     def get_buffer(self, buf: TextIO | None = None) -> StringIO:
         carry = buf.size if isinstance(buf, CharLimitedStringIO) else 0
         return CharLimitedStringIO(self.env.output_stream_limit - carry)  # type: ignore[operator]
+
+
+class MechanicLoopExpression(LoopExpression):
+    """`for` arguments as Ruby reads them: `limit: 0` is no items, `limit: nil` no limit."""
+
+    __slots__ = ()
+
+    def _to_int(self, obj: object, *, token: Token) -> int:
+        if ruby.is_nil(obj):
+            return None  # type: ignore[return-value]
+        return super()._to_int(obj, token=token)
+
+    def _slice(
+        self,
+        it: Iterator[object],
+        length: int,
+        context: RenderContext,
+        *,
+        limit: int | None,
+        offset: int | str | None,
+    ) -> tuple[Iterator[object], int]:
+        # The stock slice reads a zero stop as "to the end".
+        if limit is not None and limit <= 0:
+            return iter(()), 0
+        return super()._slice(it, length, context, limit=limit, offset=offset)
 
 
 class MechanicTemplate(BoundTemplate):
@@ -253,19 +347,22 @@ class MechanicEnvironment(Environment):
         from .tags import register_tags
 
         self.add_tag(MechanicOutput)
+        self.add_tag(MechanicEcho)
         register_tags(self)
         register_filters(self)
 
     def _parse(self, source: str) -> list[Node]:
         parser = get_parser(self)
         nodes = parser.parse(MechanicTokenStream(self.tokenizer()(source)))
+        seen: set[int] = set()
         for node in nodes:
-            _rewrite(node, set())
+            _rewrite(node, seen, self.filters)
         return nodes
 
 
-def _rewrite(obj: object, seen: set[int]) -> None:
-    """Swap stock comparison nodes for Mechanic's (blank/empty semantics).
+def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None:
+    """Swap stock nodes for Mechanic's (blank/empty semantics, loop arguments) and
+    reject filters Mechanic lacks at parse time, with their position.
 
     Walks node and expression attributes generically so it covers every tag that
     embeds expressions (if, unless, elsif, ternaries) without re-implementing them.
@@ -278,13 +375,19 @@ def _rewrite(obj: object, seen: set[int]) -> None:
         obj.__class__ = MechanicEq
     elif type(obj) is NeExpression:
         obj.__class__ = MechanicNe
+    elif type(obj) is _AnyExpression:
+        obj.__class__ = MechanicAnyExpression
+    elif type(obj) is LoopExpression:
+        obj.__class__ = MechanicLoopExpression
+    elif type(obj) is Filter and obj.name not in filters:
+        raise LiquidSyntaxError(f"unknown filter '{obj.name}'", token=obj.token)
     for value in _attributes(obj):
         if isinstance(value, (Node, Expression)) or _is_walkable(value):
-            _rewrite(value, seen)
+            _rewrite(value, seen, filters)
         elif isinstance(value, (list, tuple)) and not isinstance(value, Token):
             for item in value:
                 if isinstance(item, (Node, Expression)) or _is_walkable(item):
-                    _rewrite(item, seen)
+                    _rewrite(item, seen, filters)
 
 
 def _is_walkable(value: object) -> bool:

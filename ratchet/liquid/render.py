@@ -16,6 +16,7 @@ from typing import Any
 
 from liquid.exceptions import LiquidError
 
+from . import limits
 from .environment import CharLimitedStringIO, MechanicContext, MechanicEnvironment, MechanicTemplate
 from .errors import TaskRenderError
 from .output import ActionObject, parse_output
@@ -151,6 +152,16 @@ def render_options(req: RenderRequest, variables: Mapping[str, Any], state: dict
 
 def render_task(req: RenderRequest) -> RenderResult:
     """Render a task script for one event and parse its output objects."""
+    bulk = req.event.get("topic") == limits.BULK_OPERATION_TOPIC
+    budget = limits.BULK_RENDER_MEMORY_LIMIT_CHARS if bulk else limits.RENDER_MEMORY_LIMIT_CHARS
+    token = limits.memory_limit.set(budget)
+    try:
+        return _render_task(req)
+    finally:
+        limits.memory_limit.reset(token)
+
+
+def _render_task(req: RenderRequest) -> RenderResult:
     parsed = parse_template(req.script)
     variables = build_variables(req)
     state: dict[str, Any] = {"preview": req.preview, "shopify": req.shopify, "timezone": req.timezone}

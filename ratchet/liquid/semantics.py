@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from liquid.builtin.expressions.logical import EqExpression, NeExpression, _eq
 from liquid.builtin.expressions.primitive import Blank, Empty
+from liquid.builtin.tags.case_tag import _AnyExpression
 from liquid.context import RenderContext
 from liquid.undefined import Undefined
 
@@ -63,3 +64,17 @@ class MechanicNe(NeExpression):
 
     async def evaluate_async(self, context: RenderContext) -> object:
         return not mechanic_eq(await self.left.evaluate_async(context), await self.right.evaluate_async(context))
+
+
+class MechanicAnyExpression(_AnyExpression):
+    """`{% when a, b %}` compared with Mechanic's `==` (so `when blank` matches "")."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> list[bool]:
+        left = self.left.evaluate(context)
+        return [mechanic_eq(left, right.evaluate(context)) for right in self.expressions]
+
+    async def evaluate_async(self, context: RenderContext) -> list[bool]:
+        left = await self.left.evaluate_async(context)
+        return [mechanic_eq(left, await right.evaluate_async(context)) for right in self.expressions]

@@ -46,7 +46,9 @@ def test_check_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert reports["good"]["previews"] == reports["good"]["previews_ok"] == 1
     assert reports["good"]["action_types"] == ["shopify"]
     assert not reports["stale"]["subscriptions_match"] and reports["stale"]["previews_ok"] == 1
-    assert reports["broken"]["previews_ok"] == 0 and reports["broken"]["errors"][0]["line"] == 2
+    # A filter Mechanic lacks is refused when the script is parsed, with its position.
+    assert not reports["broken"]["parsed"]
+    assert "unknown filter 'nope' (line 2, column" in reports["broken"]["errors"][0]["message"]
     assert not reports["unparsable"]["parsed"] and reports["unparsable"]["errors"][0]["field"] == "script"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from liquid import Environment
 
-from . import collections, crypto, csv, dates, json, shopify, strings
+from . import collections, crypto, csv, dates, json, shopify, standard, strings
 
 
 def register_filters(env: Environment) -> None:
-    # strings first: it wraps stock filters for nil safety before others add theirs.
+    # Ruby Liquid's standard filters first: Mechanic's groups extend some of them.
+    standard.register(env)
     strings.register(env)
     json.register(env)
     dates.register(env)

@@ -1,5 +1,6 @@
 """Array and hash filters Mechanic adds: push, unshift, keys, values, except,
-in_groups_of, in_groups, index_by, sample, sort_naturally, group_by.
+in_groups_of, in_groups, index_by, sample, sort_naturally, group_by, sum, and the
+hash forms of `slice` and `compact`.
 
 All return new values and never mutate their input: variables have value semantics
 in Mechanic (see `tags/assign.py`).
@@ -14,6 +15,8 @@ from typing import Any
 from liquid import Environment
 from liquid.exceptions import FilterArgumentError
 from liquid.undefined import Undefined
+
+from . import standard
 
 
 def _nil(value: object) -> bool:
@@ -40,15 +43,6 @@ def unshift(value: object, *items: object) -> list[Any]:
     return [*(None if _nil(i) else i for i in items), *as_list(value)]
 
 
-def concat(value: object, other: object) -> list[Any]:
-    """Stock `concat`, except that nil on either side is an empty array."""
-    if _nil(other):
-        return list(as_list(value))
-    if not isinstance(other, (list, tuple)):
-        raise FilterArgumentError(f"concat expected an array, found {type(other).__name__}", token=None)
-    return [*as_list(value), *other]
-
-
 def keys(value: object) -> list[Any]:
     if isinstance(value, dict):
         return list(value.keys())
@@ -62,10 +56,27 @@ def values(value: object) -> list[Any]:
 
 
 def except_(value: object, *names: object) -> object:
+    """Hash: drop the named keys. Array: drop the given values."""
+    if isinstance(value, list):
+        return [item for item in value if not any(standard.ruby_equal(item, name) for name in names)]
     if not isinstance(value, dict):
         return value
     drop = {str(n) for n in names}
     return {k: v for k, v in value.items() if str(k) not in drop}
+
+
+def slice_(value: object, *args: object) -> object:
+    """Hash: keep the named keys. Anything else: Liquid's `slice`."""
+    if isinstance(value, dict):
+        return only(value, *args)
+    return standard.slice_(value, *args)
+
+
+def compact(value: object, prop: object = None) -> object:
+    """Hash: drop nil values (top level only). Anything else: Liquid's `compact`."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if not _nil(v)}
+    return standard.compact(value, prop)
 
 
 def only(value: object, *names: object) -> object:
@@ -152,8 +163,10 @@ _NATURAL = re.compile(r"(\d+)")
 
 
 def _natural_key(value: object) -> list[Any]:
+    # The `naturally` gem: digit runs compare as numbers, text case-sensitively
+    # ("Order #10" sorts before "order #2").
     text = "" if _nil(value) else str(value)
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in _NATURAL.split(text) if p]
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in _NATURAL.split(text) if p]
 
 
 def sort_naturally(value: object, key: object = None) -> list[Any]:
@@ -184,10 +197,11 @@ def sum_(value: object, key: object = None) -> int | float:
 def register(env: Environment) -> None:
     env.add_filter("push", push)
     env.add_filter("unshift", unshift)
-    env.add_filter("concat", concat)
     env.add_filter("keys", keys)
     env.add_filter("values", values)
     env.add_filter("except", except_)
+    env.add_filter("slice", slice_)
+    env.add_filter("compact", compact)
     env.add_filter("only", only)
     env.add_filter("in_groups_of", in_groups_of)
     env.add_filter("in_groups", in_groups)

@@ -11,22 +11,23 @@ from collections.abc import Callable
 
 from liquid import Environment
 from liquid.exceptions import FilterArgumentError
-from liquid.undefined import Undefined
+
+from ..ruby import BinaryString, to_bytes
 
 
-def _bytes(value: object) -> bytes:
-    if value is None or isinstance(value, Undefined):
-        return b""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bool):
-        return b"true" if value else b"false"
-    return str(value).encode("utf-8")
+def _text_from(data: bytes, force_utf8: object) -> str:
+    """Mechanic's `force_utf8` (default true): invalid UTF-8 is repaired, else kept as bytes."""
+    if force_utf8 is False:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return BinaryString(data.decode("latin-1"))
+    return data.decode("utf-8", errors="replace")
 
 
 def _digest(algorithm: str) -> Callable[[object], str]:
     def digest(value: object) -> str:
-        return hashlib.new(algorithm, _bytes(value)).hexdigest()
+        return hashlib.new(algorithm, to_bytes(value)).hexdigest()
 
     digest.__name__ = algorithm
     return digest
@@ -34,52 +35,49 @@ def _digest(algorithm: str) -> Callable[[object], str]:
 
 def _hmac(algorithm: str) -> Callable[[object, object], str]:
     def sign(value: object, secret: object) -> str:
-        return hmac.new(_bytes(secret), _bytes(value), algorithm).hexdigest()
+        return hmac.new(to_bytes(secret), to_bytes(value), algorithm).hexdigest()
 
     sign.__name__ = f"hmac_{algorithm}"
     return sign
 
 
 def base64_encode(value: object) -> str:
-    return base64.b64encode(_bytes(value)).decode("ascii")
+    return base64.b64encode(to_bytes(value)).decode("ascii")
 
 
 def base64url_encode(value: object) -> str:
-    return base64.urlsafe_b64encode(_bytes(value)).decode("ascii")
+    return base64.urlsafe_b64encode(to_bytes(value)).decode("ascii")
 
 
-def _decode(value: object, decoder: Callable[[bytes], bytes], name: str) -> str:
-    raw = _bytes(value).strip()
+def _decode(value: object, decoder: Callable[[bytes], bytes], name: str, force_utf8: object) -> str:
+    raw = to_bytes(value).strip()
     raw += b"=" * (-len(raw) % 4)
     try:
         data = decoder(raw)
     except (binascii.Error, ValueError) as err:
         raise FilterArgumentError(f"{name}: invalid base64 input", token=None) from err
-    # Binary payloads are kept byte-for-byte as latin-1 code points.
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    return _text_from(data, force_utf8)
 
 
-def decode_base64(value: object) -> str:
-    return _decode(value, base64.b64decode, "decode_base64")
+def decode_base64(value: object, *, force_utf8: object = True) -> str:
+    return _decode(value, base64.b64decode, "decode_base64", force_utf8)
 
 
-def decode_base64url(value: object) -> str:
-    return _decode(value, base64.urlsafe_b64decode, "decode_base64url")
+def decode_base64url(value: object, *, force_utf8: object = True) -> str:
+    return _decode(value, base64.urlsafe_b64decode, "decode_base64url", force_utf8)
 
 
 def gzip(value: object) -> str:
-    """Gzip then base64 (Liquid strings cannot carry raw bytes)."""
-    return base64.b64encode(gzip_module.compress(_bytes(value), mtime=0)).decode("ascii")
+    """Gzip-compressed bytes (binary; pipe through `base64` to put them in JSON)."""
+    return BinaryString(gzip_module.compress(to_bytes(value)).decode("latin-1"))
 
 
-def gunzip(value: object) -> str:
+def gunzip(value: object, *, force_utf8: object = True) -> str:
     try:
-        return gzip_module.decompress(base64.b64decode(_bytes(value))).decode("utf-8")
-    except (OSError, binascii.Error, UnicodeDecodeError) as err:
-        raise FilterArgumentError("gunzip: input is not base64-encoded gzip data", token=None) from err
+        data = gzip_module.decompress(to_bytes(value))
+    except (OSError, EOFError) as err:
+        raise FilterArgumentError("gunzip: input is not gzip data", token=None) from err
+    return _text_from(data, force_utf8)
 
 
 def register(env: Environment) -> None:

@@ -2,8 +2,8 @@
 
 `date` extends Liquid's: the store's time zone is the default zone, the format is
 optional (ISO 8601), and it accepts `"now"`/`"today"`, relative strings such as
-`"now - 1 day"`, `tz:` to convert zones and `advance:` ("1 week", "-2 hours") to
-shift the time. Formats use Ruby's `strftime` directives (`%L`, `%:z`, `%s`, `%P`…).
+`"now - 1 day"`, `tz:` to convert zones, `beginning_of_*`/`end_of_*` to snap to a
+calendar boundary and `advance:` ("1 week", "-2 hours") to shift the time. Formats use Ruby's `strftime` directives (`%L`, `%:z`, `%s`, `%P`…).
 """
 
 from __future__ import annotations
@@ -49,19 +49,24 @@ def store_zone(context: RenderContext) -> dt.tzinfo:
 
 
 def apply_shift(moment: dt.datetime, text: str) -> dt.datetime:
-    """Shift by every `N unit` in `text`; a leading sign applies to following terms."""
-    sign = 1
+    """Shift by every `[+-]N unit` in `text`, left to right; each term has its own sign.
+
+    Seconds, minutes and hours are constant intervals; days and longer move the
+    wall clock, so "1 day" across a DST change is still the same time of day.
+    """
     matched = False
     for m in _SHIFT.finditer(text):
         matched = True
-        if m.group(1):
-            sign = -1 if m.group(1) == "-" else 1
+        sign = -1 if m.group(1) == "-" else 1
         amount = float(m.group(2))
         unit = _UNITS[m.group(3).lower()]
         if unit in ("months", "years"):
             moment += relativedelta(**{unit: sign * int(amount)})
-        else:
+        elif unit in ("days", "weeks"):
             moment += dt.timedelta(**{unit: sign * amount})
+        else:
+            zone_of_moment = moment.tzinfo
+            moment = (moment.astimezone(dt.UTC) + dt.timedelta(**{unit: sign * amount})).astimezone(zone_of_moment)
     if not matched and re.search(r"\d", text):
         # Text without any number ("- days" from an empty option) shifts by nothing.
         raise FilterArgumentError(f"date: cannot understand time shift {text!r}", token=None)
@@ -131,6 +136,68 @@ def ruby_strftime(moment: dt.datetime, fmt: str) -> str:
     return _STRFTIME.sub(directive, fmt)
 
 
+def iso8601(moment: dt.datetime) -> str:
+    """ActiveSupport `TimeWithZone#iso8601`: "Z" in the UTC zone, else an offset."""
+    if getattr(moment.tzinfo, "key", None) in ("UTC", "Etc/UTC") or moment.tzinfo is dt.UTC:
+        return ruby_strftime(moment, "%Y-%m-%dT%H:%M:%SZ")
+    return ruby_strftime(moment, "%Y-%m-%dT%H:%M:%S%:z")
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day_start(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _day_end(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(hour=23, minute=59, second=59, microsecond=999999)
+
+
+def _set(option: object) -> bool:
+    return option is not None and option is not False and not isinstance(option, Undefined)
+
+
+def _week_start(moment: dt.datetime, first_day: object) -> dt.datetime:
+    name = str(first_day).lower() if isinstance(first_day, str) else "monday"
+    if name not in _WEEKDAYS:
+        raise FilterArgumentError(f"date: unknown weekday {first_day!r}", token=None)
+    back = (moment.weekday() - _WEEKDAYS.index(name)) % 7
+    return _day_start(moment - dt.timedelta(days=back))
+
+
+def _month_end(moment: dt.datetime) -> dt.datetime:
+    return _day_end(moment.replace(day=1) + relativedelta(months=1) - dt.timedelta(days=1))
+
+
+def snap(moment: dt.datetime, options: dict[str, object]) -> dt.datetime:
+    """Mechanic's `beginning_of_*`/`end_of_*` options, in their documented order."""
+    if _set(options.get("beginning_of_year")):
+        moment = _day_start(moment.replace(month=1, day=1))
+    if _set(options.get("end_of_year")):
+        moment = _day_end(moment.replace(month=12, day=31))
+    quarter_month = 3 * ((moment.month - 1) // 3) + 1
+    if _set(options.get("beginning_of_quarter")):
+        moment = _day_start(moment.replace(month=quarter_month, day=1))
+    if _set(options.get("end_of_quarter")):
+        moment = _month_end(moment.replace(month=quarter_month + 2, day=1))
+    if _set(options.get("beginning_of_month")):
+        moment = _day_start(moment.replace(day=1))
+    if _set(options.get("end_of_month")):
+        moment = _month_end(moment)
+    if _set(options.get("beginning_of_week")):
+        moment = _week_start(moment, options["beginning_of_week"])
+    if _set(options.get("end_of_week")):
+        moment = _day_end(_week_start(moment, options["end_of_week"]) + dt.timedelta(days=6))
+    if _set(options.get("beginning_of_day")):
+        moment = _day_start(moment)
+    if _set(options.get("middle_of_day")):
+        moment = moment.replace(hour=12, minute=0, second=0, microsecond=0)
+    if _set(options.get("end_of_day")):
+        moment = _day_end(moment)
+    return moment
+
+
 @with_context
 def date(
     value: object,
@@ -139,19 +206,47 @@ def date(
     context: RenderContext,
     tz: object = None,
     advance: object = None,
+    beginning_of_year: object = None,
+    end_of_year: object = None,
+    beginning_of_quarter: object = None,
+    end_of_quarter: object = None,
+    beginning_of_month: object = None,
+    end_of_month: object = None,
+    beginning_of_week: object = None,
+    end_of_week: object = None,
+    beginning_of_day: object = None,
+    middle_of_day: object = None,
+    end_of_day: object = None,
 ) -> object:
     if value is None or isinstance(value, Undefined):
         return None
-    target = zone(str(tz)) if tz and not isinstance(tz, Undefined) else store_zone(context)
-    moment = to_datetime(value, target)
+    shop_zone = store_zone(context)
+    target = zone(str(tz)) if tz and not isinstance(tz, Undefined) else shop_zone
+    # A time without a zone is shop-local; `tz:` only converts it.
+    moment = to_datetime(value, shop_zone)
     if moment is None:
         # Ruby Liquid returns unparseable input unchanged.
         return value
-    moment = moment.astimezone(target)
+    moment = snap(
+        moment.astimezone(target),
+        {
+            "beginning_of_year": beginning_of_year,
+            "end_of_year": end_of_year,
+            "beginning_of_quarter": beginning_of_quarter,
+            "end_of_quarter": end_of_quarter,
+            "beginning_of_month": beginning_of_month,
+            "end_of_month": end_of_month,
+            "beginning_of_week": beginning_of_week,
+            "end_of_week": end_of_week,
+            "beginning_of_day": beginning_of_day,
+            "middle_of_day": middle_of_day,
+            "end_of_day": end_of_day,
+        },
+    )
     if advance and not isinstance(advance, Undefined):
         moment = apply_shift(moment, str(advance))
     if fmt is None or isinstance(fmt, Undefined) or str(fmt) == "":
-        return ruby_strftime(moment, "%Y-%m-%dT%H:%M:%S%:z")
+        return iso8601(moment)
     return ruby_strftime(moment, str(fmt))
 
 
@@ -159,13 +254,15 @@ _STRPTIME_FIXES = {"%F": "%Y-%m-%d", "%T": "%H:%M:%S", "%L": "%f", "%:z": "%z", 
 
 
 @with_context
-def parse_date(value: object, fmt: object = None, *, context: RenderContext) -> dt.datetime | None:
-    """Parse `value` with an strptime format in the store zone; nil if it does not match."""
+def parse_date(value: object, fmt: object = None, *, context: RenderContext) -> str | None:
+    """Parse `value` with an strptime format in the store zone: an ISO 8601 string, or
+    nil if it does not match."""
     if value is None or isinstance(value, Undefined) or not str(value).strip():
         return None
     tz = store_zone(context)
     if fmt is None or isinstance(fmt, Undefined):
-        return to_datetime(value, tz)
+        moment = to_datetime(value, tz)
+        return iso8601(moment.astimezone(tz)) if moment is not None else None
     pattern = str(fmt)
     for ruby, python in _STRPTIME_FIXES.items():
         pattern = pattern.replace(ruby, python)
@@ -173,7 +270,7 @@ def parse_date(value: object, fmt: object = None, *, context: RenderContext) -> 
         parsed = dt.datetime.strptime(str(value).strip(), pattern)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    return iso8601(parsed.astimezone(tz) if parsed.tzinfo else parsed.replace(tzinfo=tz))
 
 
 def register(env: Environment) -> None:

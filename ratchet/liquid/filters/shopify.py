@@ -62,9 +62,8 @@ def _graphql_value(value: object) -> str:
         return "[" + ", ".join(_graphql_value(v) for v in value) + "]"
     if isinstance(value, Undefined) or value is None:
         return "null"
-    if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Z0-9_]*", value):
-        # Enum values (e.g. ACTIVE) are passed bare, as Mechanic does.
-        return value
+    # Every string is a quoted GraphQL string, ALL-CAPS ones included: Mechanic does
+    # not guess enums (an enum argument belongs in the query text or in variables).
     return to_json(value)
 
 
@@ -179,21 +178,44 @@ _SYMBOLS = {
 }
 
 
+# Thousands and decimal separators per locale (rails-i18n), as Mechanic's
+# `currency` uses them; the symbol and its position come from the currency.
+_LOCALE_SEPARATORS = {
+    "en": (",", "."),
+    "fr": (" ", ","),
+    "de": (".", ","),
+    "es": (".", ","),
+    "it": (".", ","),
+    "nl": (".", ","),
+    "pt": (".", ","),
+    "pt-BR": (".", ","),
+    "da": (".", ","),
+    "sv": (" ", ","),
+    "nb": (" ", ","),
+    "fi": (" ", ","),
+    "pl": (" ", ","),
+    "cs": (" ", ","),
+    "ja": (",", "."),
+    "zh-CN": (",", "."),
+    "de-CH": ("'", "."),
+    "en-GB": (",", "."),
+}
+
+
 @with_context
-def currency(value: object, code: object = None, *, context: RenderContext) -> str:
-    """Format an amount in a currency: `12.5 | currency` -> `$12.50` (shop currency)."""
+def currency(value: object, code: object = None, *, context: RenderContext, locale: object = None) -> str:
+    """`12.5 | currency` -> `$12.50` (shop currency); `locale:` sets the separators."""
     if value is None or isinstance(value, Undefined):
         return ""
     shop = _shop(context)
     code_str = str(code) if code and not isinstance(code, Undefined) else str(shop.get("currency") or "USD")
-    amount = _to_decimal(value)
-    if code_str == str(shop.get("currency") or "") and shop.get("money_format"):
-        return _strip_html(format_money(amount, str(shop["money_format"])))
-    digits = 0 if code_str in ("JPY", "KRW") else 2
-    q = amount.quantize(Decimal(1) if digits == 0 else Decimal("0.01"), rounding=ROUND_HALF_UP)
+    locale_name = str(locale) if locale and not isinstance(locale, Undefined) else "en"
+    thousands, decimal_mark = _LOCALE_SEPARATORS.get(locale_name, _LOCALE_SEPARATORS.get(locale_name[:2], (",", ".")))
+    digits = 0 if code_str.upper() in ("JPY", "KRW") else 2
+    q = _to_decimal(value).quantize(Decimal(1) if digits == 0 else Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "-" if q < 0 else ""
     whole, _, cents = f"{abs(q):.{digits}f}".partition(".")
-    number = _group(whole, ",") + (f".{cents}" if cents else "")
+    number = _group(whole, thousands) + (f"{decimal_mark}{cents}" if cents else "")
     symbol = _SYMBOLS.get(code_str.upper())
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code_str}"
 

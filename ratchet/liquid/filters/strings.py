@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -17,6 +16,8 @@ from urllib.parse import quote, quote_plus
 from liquid import Environment
 from liquid.exceptions import FilterArgumentError
 from liquid.undefined import Undefined
+
+from ..ruby import RubyObject
 
 
 def _text(value: object) -> str:
@@ -31,19 +32,36 @@ def unindent(value: object) -> str:
     return textwrap.dedent(_text(value))
 
 
+_POSIX_CLASSES = {
+    "alpha": r"^\W\d_",
+    "digit": r"0-9",
+    "alnum": r"^\W_",
+    "upper": r"A-Z",
+    "lower": r"a-z",
+    "space": r"\s",
+    "word": r"\w",
+    "xdigit": r"0-9A-Fa-f",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+}
 _RUBY_REGEX = (
     (re.compile(r"\(\?<(?=[A-Za-z_])"), "(?P<"),  # named group (?<name>...)
     (re.compile(r"\\k<([A-Za-z_]\w*)>"), r"(?P=\1)"),  # named backreference
     (re.compile(r"\\z"), r"\\Z"),
     (re.compile(r"\\h"), "[0-9a-fA-F]"),
 )
+_POSIX_CLASS = re.compile(r"\[\[:(\w+):\]\]")
 
 
 def ruby_regex(pattern: str) -> str:
     """Translate the Ruby-only regex syntax tasks use into Python's."""
     for find, replace in _RUBY_REGEX:
         pattern = find.sub(replace, pattern)
-    return pattern
+
+    def posix(match: re.Match[str]) -> str:
+        body = _POSIX_CLASSES.get(match.group(1))
+        return match.group(0) if body is None else f"[{body}]"
+
+    return _POSIX_CLASS.sub(posix, pattern)
 
 
 @lru_cache(maxsize=256)
@@ -58,48 +76,63 @@ def _regex(pattern: object, name: str) -> re.Pattern[str]:
         raise FilterArgumentError(f"{name}: invalid regular expression: {err}", token=None) from err
 
 
-class MatchData(dict):  # type: ignore[type-arg]
-    """Ruby MatchData stand-in: `m[0]`, `m[1]`, `m["name"]`, `m.size`."""
+class MatchData(RubyObject):
+    """Ruby `MatchData`: prints the matched text; `m[0]`, `m[1]`, `m["name"]`,
+    `m.captures`, `m.named_captures`, `m.size`."""
+
+    __slots__ = ("_match",)
+
+    def __init__(self, match: re.Match[str]) -> None:
+        self._match = match
+
+    def to_s(self) -> str:
+        return self._match.group(0)
 
     def __str__(self) -> str:
-        return str(self.get(0, ""))
+        return self.to_s()
+
+    def __getitem__(self, key: object) -> object:
+        m = self._match
+        if key == "captures":
+            return list(m.groups())
+        if key == "named_captures":
+            return m.groupdict()
+        if key in ("size", "length"):
+            return len(m.groups()) + 1
+        if key in ("pre_match", "post_match"):
+            return m.string[: m.start()] if key == "pre_match" else m.string[m.end() :]
+        if isinstance(key, int) and not isinstance(key, bool):
+            try:
+                return m.group(key)
+            except IndexError:
+                return None
+        if isinstance(key, str) and key in m.re.groupindex:
+            return m.group(key)
+        raise KeyError(key)
+
+    def to_liquid_json(self) -> str:
+        return self.to_s()
 
 
 def match(value: object, pattern: object) -> MatchData | None:
     found = _regex(pattern, "match").search(_text(value))
-    if found is None:
-        return None
-    data = MatchData({i: g for i, g in enumerate([found.group(0), *found.groups()])})
-    data.update(found.groupdict())
-    return data
+    return MatchData(found) if found is not None else None
 
 
-def scan(value: object, pattern: object) -> list[Any]:
-    regex = _regex(pattern, "scan")
-    out: list[Any] = []
-    for m in regex.finditer(_text(value)):
-        if regex.groups == 0:
-            out.append(m.group(0))
-        else:
-            out.append(list(m.groups()))
-    return out
+def scan(value: object, pattern: object) -> list[MatchData]:
+    """Every match, each a `MatchData` (its text; `captures` for the groups)."""
+    return [MatchData(m) for m in _regex(pattern, "scan").finditer(_text(value))]
 
 
-def e164(value: object, country_code: object = "1") -> str | None:
-    """Normalise a phone number to E.164 (+CCNNN…); nil when it cannot be."""
+def e164(value: object) -> str | None:
+    """Digits of an international number, country code included (no "+"); nil if invalid."""
     text = _text(value).strip()
     digits = re.sub(r"\D", "", text)
-    if not digits:
+    if text.startswith("00"):
+        digits = digits[2:]
+    if not 8 <= len(digits) <= 15 or digits.startswith("0"):
         return None
-    if text.startswith("+") or text.startswith("00"):
-        digits = digits[2:] if text.startswith("00") else digits
-    elif len(digits) == 10 and str(country_code) == "1":
-        digits = "1" + digits
-    elif not digits.startswith(str(country_code)):
-        digits = str(country_code) + digits.lstrip("0")
-    if not 8 <= len(digits) <= 15:
-        return None
-    return "+" + digits
+    return digits
 
 
 def url_param_escape(value: object) -> str:
@@ -148,52 +181,7 @@ def browser(value: object) -> dict[str, Any]:
     }
 
 
-def _nil_safe(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a stock filter so nil/undefined input behaves like "" (Ruby Liquid)."""
-
-    def wrapper(value: object, *args: object, **kwargs: object) -> Any:
-        if value is None or isinstance(value, Undefined):
-            value = ""
-        return func(value, *args, **kwargs)
-
-    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
-    for attr in ("with_context", "with_environment"):
-        if getattr(func, attr, False):
-            setattr(wrapper, attr, True)
-    return wrapper
-
-
-# Stock string filters whose nil handling differs from Ruby's.
-_NIL_SAFE = (
-    "append",
-    "prepend",
-    "capitalize",
-    "downcase",
-    "upcase",
-    "strip",
-    "lstrip",
-    "rstrip",
-    "replace",
-    "replace_first",
-    "remove",
-    "remove_first",
-    "split",
-    "truncate",
-    "truncatewords",
-    "newline_to_br",
-    "strip_html",
-    "strip_newlines",
-    "escape",
-    "url_encode",
-    "url_decode",
-    "slice",
-)
-
-
 def register(env: Environment) -> None:
-    for name in _NIL_SAFE:
-        if name in env.filters:
-            env.add_filter(name, _nil_safe(env.filters[name]))
     env.add_filter("unindent", unindent)
     env.add_filter("match", match)
     env.add_filter("scan", scan)
