@@ -2,55 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ratchet.config import Settings
 from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet
-from tests.support.runs import settled, wait_for_runs
+from tests.support.cli import one_line_error, ratchet
 from tests.support.tasks import export
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-async def ratchet(settings: Settings, shop: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a real process; off the event loop, because the test's worker shares it."""
-    return await asyncio.to_thread(_run_cli, settings, shop, args)
-
-
-def _run_cli(settings: Settings, shop: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "RATCHET_HOME": str(settings.home),
-        "RATCHET_DATABASE_URL": settings.effective_database_url,
-        "RATCHET_TEMPORAL_ADDRESS": settings.effective_temporal_address,
-        "RATCHET_TASK_QUEUE": settings.task_queue,
-        "RATCHET_TIME_SCALE": str(settings.time_scale),
-        "RATCHET_SHOP": shop,
-    }
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ratchet"), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def one_line_error(result: subprocess.CompletedProcess[str], contains: str) -> None:
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert contains in lines[0]
-    assert "Traceback" not in result.stderr
+from tests.support.waiting import settled, wait_for_runs
 
 
 async def test_import_send_list_show(api: Ratchet, tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from ratchet.actions.base import (
     get_handler,
 )
 from ratchet.actions.email import html_to_text
-from tests.actions.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer, free_port
+from ratchet.engine.devserver import free_port
+from tests.support.servers import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
 # The AUTH test server allows plain-text AUTH on loopback, which aiosmtpd warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -17,7 +17,7 @@ from ratchet.actions.base import (
     get_handler,
 )
 from ratchet.actions.http import HttpAction, HttpConfig
-from tests.actions.conftest import free_port
+from ratchet.engine.devserver import free_port
 
 handler = get_handler("http")
 MakeCtx = Callable[..., ActionContext]

@@ -9,10 +9,8 @@ import pytest
 from ratchet.core.runs import RunKind, RunState
 from ratchet.store.ledger import event_workflow_id
 from starter.api import Ratchet, RatchetError
-from tests.conftest import eventually
-from tests.support.events import wait_until_idle
-from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import eventually, of_kind, settled, wait_for_runs, wait_until_idle
 
 
 async def test_history_is_bounded_and_retries_survive(api: Ratchet) -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet, RatchetError
-from tests.conftest import TIME_SCALE
-from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
+from tests.support.engine import TIME_SCALE
 from tests.support.tasks import add_task
+from tests.support.waiting import all_terminal, of_kind, settled, wait_for_runs
 
 
 async def test_event_runs_task_and_echo_action(api: Ratchet) -> None:

@@ -13,9 +13,9 @@ from ratchet.engine.contract import RetryRequest
 from ratchet.store.ledger import event_workflow_id
 from ratchet.store.tables import RunAttempt
 from starter.api import Ratchet, RatchetError
-from tests.conftest import TIME_SCALE, eventually
-from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
+from tests.support.engine import TIME_SCALE
 from tests.support.tasks import add_task
+from tests.support.waiting import all_terminal, eventually, of_kind, settled, wait_for_runs
 from workflows.event import EventWorkflow
 
 

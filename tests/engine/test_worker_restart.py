@@ -11,8 +11,8 @@ from temporalio.client import Client
 from ratchet.core.runs import RunKind, RunState
 from ratchet.store.database import Store
 from starter.api import Ratchet
-from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import of_kind, settled, wait_for_runs
 from worker import build_worker
 
 

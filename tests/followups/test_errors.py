@@ -5,9 +5,16 @@ from __future__ import annotations
 from ratchet.core.runs import RunKind, RunState
 from ratchet.services.event_filters import save_filter
 from starter.api import Ratchet
-from tests.support.events import child_events, wait_for_children, wait_until_idle
-from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import (
+    all_terminal,
+    child_events,
+    of_kind,
+    settled,
+    wait_for_children,
+    wait_for_runs,
+    wait_until_idle,
+)
 
 ERROR_TOPICS = ["mechanic/errors/event", "mechanic/errors/task", "mechanic/errors/action"]
 REPORTER = "{% log topic: event.topic, message: error.message %}"

@@ -7,9 +7,8 @@ from pathlib import Path
 from ratchet.core.runs import RunKind, RunState
 from ratchet.services.shop_cache import CacheView
 from starter.api import Ratchet
-from tests.conftest import eventually
-from tests.support.runs import settled, wait_for_runs
 from tests.support.servers import SmtpServer
+from tests.support.waiting import eventually, settled, wait_for_runs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -10,9 +10,9 @@ from ratchet.core.runs import RunKind, RunState
 from ratchet.services.event_filters import list_filters, save_filter
 from ratchet.services.shop_cache import cache_set
 from starter.api import Ratchet
-from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
+from tests.support.cli import one_line_error, ratchet
 from tests.support.tasks import add_task
-from tests.test_cli import one_line_error, ratchet
+from tests.support.waiting import all_terminal, of_kind, settled, wait_for_runs
 
 # The debouncing technique: drop an event while a cache flag is set, whitespace around "false".
 DEBOUNCE = """

@@ -7,10 +7,17 @@ import pytest
 from ratchet.core.runs import RunKind, RunState
 from ratchet.services.followups import PERFORM_TOPIC
 from starter.api import Ratchet
-from tests.support.events import child_events, wait_for_children, wait_until_idle
-from tests.support.runs import all_terminal, of_kind, settled, wait_for_runs
 from tests.support.servers import SmtpServer
 from tests.support.tasks import add_task
+from tests.support.waiting import (
+    all_terminal,
+    child_events,
+    of_kind,
+    settled,
+    wait_for_children,
+    wait_for_runs,
+    wait_until_idle,
+)
 
 RESPONDER = """
 {% if event.topic == "mechanic/actions/perform" %}

@@ -12,10 +12,10 @@ import dataclasses
 from ratchet.core.runs import RunKind, RunState
 from ratchet.shopify import AsyncShopifyClient, ShopifyConfig, ShopTarget
 from starter.api import Ratchet
-from tests.conftest import TIME_SCALE
-from tests.shopify_fake import ShopifyFake
-from tests.support.runs import of_kind, settled, wait_for_runs
+from tests.support.engine import TIME_SCALE
+from tests.support.shopify_fake import ShopifyFake
 from tests.support.tasks import add_task, export
+from tests.support.waiting import of_kind, settled, wait_for_runs
 
 TAG_MUTATION = """
 {% action "shopify" %}

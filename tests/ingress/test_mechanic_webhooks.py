@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 import httpx
@@ -13,9 +12,10 @@ from ratchet.ingress.webhooks import add_webhook, signature
 from ratchet.services.events import event_id_for
 from ratchet.store.tables import Event
 from starter.api import Ratchet
-from tests.support.ingress import Ingress, count_events, run_cli
-from tests.support.runs import of_kind, settled, wait_for_runs
+from tests.support.cli import ratchet
+from tests.support.ingress import Ingress, count_events
 from tests.support.tasks import add_task
+from tests.support.waiting import of_kind, settled, wait_for_runs
 
 
 def _event_for_request(api: Ratchet, shop: str, request_id: str) -> Event:
@@ -30,7 +30,9 @@ async def test_cli_adds_a_webhook_whose_url_makes_events_that_run(
     api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient
 ) -> None:
     await add_task(api, "Hook echo", '{% action "echo", got: event.data %}', ["user/order/received"])
-    added = await asyncio.to_thread(run_cli, api, "webhook", "add", "Orders in", "--topic", "user/order/received")
+    added = await ratchet(
+        api.settings, api.settings.shop, "webhook", "add", "Orders in", "--topic", "user/order/received"
+    )
     assert added.returncode == 0, added.stderr
     path = "/" + added.stdout.strip().splitlines()[-1].split("/", 3)[3]
     assert path.startswith("/webhooks/")
@@ -46,9 +48,9 @@ async def test_cli_adds_a_webhook_whose_url_makes_events_that_run(
     (action,) = of_kind(runs, RunKind.action)
     assert action.state == RunState.succeeded
 
-    listed = await asyncio.to_thread(run_cli, api, "webhook", "list", "--json")
+    listed = await ratchet(api.settings, api.settings.shop, "webhook", "list", "--json")
     assert '"Orders in"' in listed.stdout
-    removed = await asyncio.to_thread(run_cli, api, "webhook", "remove", "Orders in")
+    removed = await ratchet(api.settings, api.settings.shop, "webhook", "remove", "Orders in")
     assert removed.returncode == 0, removed.stderr
     # Like Mechanic: 204 even for an unknown id, and no event.
     gone = await http.post(f"{ingress.url}{path}", json={"id": 43})
@@ -56,7 +58,7 @@ async def test_cli_adds_a_webhook_whose_url_makes_events_that_run(
 
 
 async def test_cli_rejects_non_user_topics(api: Ratchet, shop: str) -> None:
-    result = await asyncio.to_thread(run_cli, api, "webhook", "add", "Bad", "--topic", "mechanic/user/trigger")
+    result = await ratchet(api.settings, api.settings.shop, "webhook", "add", "Bad", "--topic", "mechanic/user/trigger")
     assert result.returncode == 1 and "start with user/" in result.stderr
 
 

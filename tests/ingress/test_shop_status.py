@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from datetime import timedelta
@@ -12,9 +11,9 @@ from ratchet.core.runs import RunKind, RunState
 from ratchet.services.events import EventService
 from ratchet.services.status import ledger_status, shop_status
 from starter.api import Ratchet
-from tests.support.ingress import run_cli
-from tests.support.runs import of_kind, wait_for_runs
+from tests.support.cli import ratchet
 from tests.support.tasks import add_task
+from tests.support.waiting import of_kind, wait_for_runs
 
 
 async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, shop: str) -> None:
@@ -42,7 +41,7 @@ async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, sho
     later = ledger_status(api.store, shop, now=utcnow() + timedelta(seconds=100))
     assert later["queue_lag_seconds"] >= 100
 
-    result = await asyncio.to_thread(run_cli, api, "shop", "status", "--shop", shop, "--json")
+    result = await ratchet(api.settings, api.settings.shop, "shop", "status", "--shop", shop, "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert set(printed) >= {
@@ -59,7 +58,7 @@ async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, sho
 
 
 async def test_status_of_an_unknown_shop_prints_a_json_error(api: Ratchet) -> None:
-    result = await asyncio.to_thread(run_cli, api, "shop", "status", "--shop", "nope", "--json")
+    result = await ratchet(api.settings, api.settings.shop, "shop", "status", "--shop", "nope", "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout) == {
         "error": {"message": "unknown shop 'nope'", "status": 404, "retry_after_seconds": None}

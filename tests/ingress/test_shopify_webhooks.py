@@ -13,8 +13,8 @@ from ratchet.ingress.webhooks import signature
 from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.support.ingress import SHOPIFY_SECRET, Ingress, count_events, shopify_body, shopify_headers
-from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import of_kind, settled, wait_for_runs
 
 
 @pytest.fixture

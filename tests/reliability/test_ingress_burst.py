@@ -15,8 +15,8 @@ from sqlmodel import func, select
 from ratchet.core.runs import RunKind, RunState
 from ratchet.store.tables import Run
 from starter.api import Ratchet
-from tests.conftest import eventually
 from tests.support.ingress import SHOPIFY_SECRET, count_events, running_ingress, shopify_body, shopify_headers
+from tests.support.waiting import eventually
 from worker import build_worker
 
 pytestmark = pytest.mark.reliability

@@ -21,8 +21,8 @@ from ratchet.engine.devserver import DevServer, free_port
 from ratchet.services.events import EventService
 from ratchet.store.tables import Run
 from starter.api import Ratchet
-from tests.conftest import eventually
 from tests.support.tasks import add_task
+from tests.support.waiting import eventually
 from worker import build_worker
 
 pytestmark = pytest.mark.reliability

@@ -23,8 +23,8 @@ from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.devserver import free_port
 from ratchet.services.events import EventService
 from starter.api import Ratchet
-from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import of_kind, settled, wait_for_runs
 
 pytestmark = pytest.mark.reliability
 REPO = Path(__file__).resolve().parents[2]

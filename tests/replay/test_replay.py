@@ -19,9 +19,8 @@ from temporalio.worker import Replayer
 from ratchet.core.runs import RunKind, RunState
 from ratchet.store.ledger import event_workflow_id
 from starter.api import Ratchet
-from tests.conftest import eventually
-from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import eventually, of_kind, settled, wait_for_runs
 from workflows.event import EventWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -19,8 +19,8 @@ from ratchet.actions.shopify import GraphQLRequest, RestRequest
 from ratchet.shopify import ShopifyThrottled
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
-from tests.shopify.conftest import make_ctx
-from tests.shopify_fake import ShopifyFake
+from tests.support.actions import action_context
+from tests.support.shopify_fake import ShopifyFake
 
 shopify = get_handler("shopify")
 flow = get_handler("flow")
@@ -110,7 +110,7 @@ async def test_graphql_result_is_whole_response_with_result_meta(
         {"customerCreate": {"customer": {"id": "gid://shopify/Customer/1"}, "userErrors": []}},
         cost=10,
     )
-    ctx = make_ctx(sqlite_store, sqlite_shop, api_version="2024-10")
+    ctx = action_context(sqlite_store, sqlite_shop, api_version="2024-10")
     options = shopify.validate({"query": CUSTOMER_CREATE, "variables": {"input": {"email": "a@b.c"}}})
 
     result = await shopify.perform(options, ctx)
@@ -136,7 +136,7 @@ async def test_user_errors_fail_permanently(sqlite_store: Store, sqlite_shop: Sh
             }
         },
     )
-    ctx = make_ctx(sqlite_store, sqlite_shop)
+    ctx = action_context(sqlite_store, sqlite_shop)
     with pytest.raises(PermanentActionError) as caught:
         await shopify.perform(shopify.validate(CUSTOMER_CREATE), ctx)
     assert caught.value.message == (
@@ -153,7 +153,9 @@ async def test_variant_user_errors_are_found_anywhere(
         "customerActivate", {"a": {"customerActivate": {"customerUserErrors": [{"field": None, "message": "Invalid"}]}}}
     )
     with pytest.raises(PermanentActionError, match=r"a\.customerActivate\.customerUserErrors\): Invalid"):
-        await shopify.perform(shopify.validate("mutation { customerActivate }"), make_ctx(sqlite_store, sqlite_shop))
+        await shopify.perform(
+            shopify.validate("mutation { customerActivate }"), action_context(sqlite_store, sqlite_shop)
+        )
 
 
 async def test_top_level_errors_fail_permanently(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
@@ -162,7 +164,7 @@ async def test_top_level_errors_fail_permanently(sqlite_store: Store, sqlite_sho
     )
     with pytest.raises(PermanentActionError) as caught:
         await shopify.perform(
-            shopify.validate("{ orders(first: 1) { nodes { id } } }"), make_ctx(sqlite_store, sqlite_shop)
+            shopify.validate("{ orders(first: 1) { nodes { id } } }"), action_context(sqlite_store, sqlite_shop)
         )
     assert caught.value.message == "Received a Shopify error (ACCESS_DENIED): Access denied for orders field."
 
@@ -173,7 +175,7 @@ async def test_throttled_graphql_raises_shopify_throttled(
     fake.clock.freeze()
     fake.set_graphql_bucket(available=0)
     fake.on_graphql("shop", {"shop": {"name": "x"}})
-    ctx = make_ctx(sqlite_store, sqlite_shop)
+    ctx = action_context(sqlite_store, sqlite_shop)
     with pytest.raises(ShopifyThrottled) as caught:
         await shopify.perform(shopify.validate("{ shop { name } }"), ctx)
     # The engine must be able to tell it from an attempt-spending failure.
@@ -188,13 +190,13 @@ async def test_transport_error_is_transient(sqlite_store: Store) -> None:
         port = sock.getsockname()[1]
     shop = Shop(id="unreachable", shopify_domain=f"http://127.0.0.1:{port}", access_token="t")
     with pytest.raises(TransientActionError):
-        await shopify.perform(shopify.validate("{ shop { name } }"), make_ctx(sqlite_store, shop))
+        await shopify.perform(shopify.validate("{ shop { name } }"), action_context(sqlite_store, shop))
 
 
 async def test_missing_token_is_permanent(sqlite_store: Store, fake: ShopifyFake) -> None:
     shop = Shop(id="no-token", shopify_domain=fake.base_url)
     with pytest.raises(PermanentActionError, match="access token"):
-        await shopify.perform(shopify.validate("{ shop { name } }"), make_ctx(sqlite_store, shop))
+        await shopify.perform(shopify.validate("{ shop { name } }"), action_context(sqlite_store, shop))
     assert fake.requests == []
 
 
@@ -204,7 +206,7 @@ async def test_missing_token_is_permanent(sqlite_store: Store, fake: ShopifyFake
 async def test_rest_resourceful_forms_reach_the_right_endpoint(
     sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
 ) -> None:
-    ctx = make_ctx(sqlite_store, sqlite_shop, api_version="2024-01")
+    ctx = action_context(sqlite_store, sqlite_shop, api_version="2024-01")
 
     created = await shopify.perform(shopify.validate(["create", "customer", {"email": "a@b.c"}]), ctx)
     updated = await shopify.perform(shopify.validate(["update", ["order", 123], {"note": "hi"}]), ctx)
@@ -226,7 +228,7 @@ async def test_rest_explicit_form_keeps_the_given_path(
     sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
 ) -> None:
     fake.on_rest("GET", "/admin/api/2020-01/orders.json", 200, {"orders": [{"id": 1}]})
-    ctx = make_ctx(sqlite_store, sqlite_shop, api_version="2025-10")
+    ctx = action_context(sqlite_store, sqlite_shop, api_version="2025-10")
     result = await shopify.perform(shopify.validate(["get", "/admin/api/2020-01/orders.json", {"status": "any"}]), ctx)
     assert result == {"orders": [{"id": 1}]}
     (request,) = fake.requests
@@ -242,7 +244,9 @@ async def test_rest_422_is_permanent_with_mechanic_message(
 ) -> None:
     fake.on_rest("POST", "/admin/api/2025-10/draft_orders.json", 422, {"errors": {"base": ["Add at least 1 product"]}})
     with pytest.raises(PermanentActionError) as caught:
-        await shopify.perform(shopify.validate(["create", "draft_order", {}]), make_ctx(sqlite_store, sqlite_shop))
+        await shopify.perform(
+            shopify.validate(["create", "draft_order", {}]), action_context(sqlite_store, sqlite_shop)
+        )
     assert caught.value.message == "Received a Shopify error (resource invalid): Add at least 1 product"
 
 
@@ -250,7 +254,7 @@ async def test_rest_5xx_is_transient(sqlite_store: Store, sqlite_shop: Shop, fak
     fake.on_rest("PUT", "/admin/api/2025-10/orders/1.json", 503, {"errors": "Unavailable"})
     with pytest.raises(TransientActionError, match="Unavailable"):
         await shopify.perform(
-            shopify.validate(["update", ["order", 1], {"note": "x"}]), make_ctx(sqlite_store, sqlite_shop)
+            shopify.validate(["update", ["order", 1], {"note": "x"}]), action_context(sqlite_store, sqlite_shop)
         )
 
 
@@ -258,7 +262,7 @@ async def test_rest_429_raises_shopify_throttled(sqlite_store: Store, sqlite_sho
     fake.clock.freeze()
     fake.set_rest_used(40)
     with pytest.raises(ShopifyThrottled) as caught:
-        await shopify.perform(shopify.validate(["delete", ["product", 1]]), make_ctx(sqlite_store, sqlite_shop))
+        await shopify.perform(shopify.validate(["delete", ["product", 1]]), action_context(sqlite_store, sqlite_shop))
     assert caught.value.retry_after_seconds == pytest.approx(0.5)
 
 
@@ -298,7 +302,7 @@ def test_flow_invalid_options(options: Any, field: str) -> None:
 
 async def test_flow_sends_flow_trigger_receive(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
     fake.on_graphql("flowTriggerReceive", {"flowTriggerReceive": {"userErrors": []}})
-    ctx = make_ctx(sqlite_store, sqlite_shop)
+    ctx = action_context(sqlite_store, sqlite_shop)
     options = flow.validate({"order_id": "450789469", "user_string": "hello", "user_number": 2.5})
 
     result = await flow.perform(options, ctx)
@@ -326,11 +330,11 @@ async def test_flow_user_errors_fail(sqlite_store: Store, sqlite_shop: Shop, fak
         {"flowTriggerReceive": {"userErrors": [{"field": ["handle"], "message": "Invalid handle"}]}},
     )
     with pytest.raises(PermanentActionError, match="handle: Invalid handle"):
-        await flow.perform(flow.validate({}), make_ctx(sqlite_store, sqlite_shop))
+        await flow.perform(flow.validate({}), action_context(sqlite_store, sqlite_shop))
 
 
 async def test_graphql_401_is_permanent(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
     shop = sqlite_shop.model_copy(update={"access_token": "revoked"})
     with pytest.raises(PermanentActionError) as caught:
-        await shopify.perform(shopify.validate("{ shop { name } }"), make_ctx(sqlite_store, shop))
+        await shopify.perform(shopify.validate("{ shop { name } }"), action_context(sqlite_store, shop))
     assert caught.value.message.startswith("Received a Shopify error (unauthorized access): [API] Invalid API key")

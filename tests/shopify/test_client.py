@@ -21,7 +21,7 @@ from ratchet.shopify import (
 from ratchet.shopify.throttle import get_state, seconds_until_available
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
-from tests.shopify_fake import ShopifyFake
+from tests.support.shopify_fake import ShopifyFake
 
 SHOP_QUERY = "query ShopName { shop { name } }"
 

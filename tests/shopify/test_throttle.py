@@ -22,7 +22,7 @@ from ratchet.shopify.throttle import (
 )
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop, ShopifyThrottleState
-from tests.shopify_fake import ShopifyFake
+from tests.support.shopify_fake import ShopifyFake
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 

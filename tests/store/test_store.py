@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,17 +14,6 @@ from ratchet.core.runs import RunKind, RunState
 from ratchet.store import ledger
 from ratchet.store.database import Store
 from ratchet.store.tables import Event, Run, RunAttempt, Shop, Task
-
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'r.db'}" if request.param == "sqlite" else POSTGRES_URL
-    store = Store(url)
-    store.create_schema()
-    yield store
-    store.dispose()
 
 
 def _event(store: Store, shop_id: str) -> Event:
@@ -44,29 +32,29 @@ def _event(store: Store, shop_id: str) -> Event:
     return event
 
 
-def test_default_shop_exists(db: Store) -> None:
-    with db.session() as session:
+def test_default_shop_exists(db_store: Store) -> None:
+    with db_store.session() as session:
         assert session.get(Shop, "default") is not None
 
 
-def test_insert_ignore_never_duplicates(db: Store) -> None:
-    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
+def test_insert_ignore_never_duplicates(db_store: Store) -> None:
+    event = _event(db_store, f"s-{uuid.uuid4().hex[:8]}")
     run_id = ledger.derived_id("test", event.id)
     row = ledger.new_run_row(
         run_id=run_id, kind=RunKind.event, event=event, parent_id=None, state=RunState.due, run_at=utcnow()
     )
     for _ in range(3):  # a retried or replayed activity writes the same rows again
-        with db.session() as session:
-            db.insert_ignore(session, Run, [row])
-    with db.session() as session:
+        with db_store.session() as session:
+            db_store.insert_ignore(session, Run, [row])
+    with db_store.session() as session:
         assert len(list(session.exec(select(Run).where(Run.event_id == event.id)))) == 1
 
 
-def test_attempts_are_keyed_by_run_and_number(db: Store) -> None:
-    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
+def test_attempts_are_keyed_by_run_and_number(db_store: Store) -> None:
+    event = _event(db_store, f"s-{uuid.uuid4().hex[:8]}")
     run_id = ledger.derived_id("attempts", event.id)
-    with db.session() as session:
-        db.insert_ignore(
+    with db_store.session() as session:
+        db_store.insert_ignore(
             session,
             Run,
             [
@@ -75,12 +63,12 @@ def test_attempts_are_keyed_by_run_and_number(db: Store) -> None:
                 )
             ],
         )
-    ledger.begin_attempt(db, run_id, 1, None)
-    ledger.begin_attempt(db, run_id, 1, None)  # the same attempt replayed
-    retry_at = ledger.schedule_retry(db, run_id, "boom", timedelta(seconds=30))
-    ledger.begin_attempt(db, run_id, 2, None)
-    ledger.fail(db, run_id, "boom again")
-    with db.session() as session:
+    ledger.begin_attempt(db_store, run_id, 1, None)
+    ledger.begin_attempt(db_store, run_id, 1, None)  # the same attempt replayed
+    retry_at = ledger.schedule_retry(db_store, run_id, "boom", timedelta(seconds=30))
+    ledger.begin_attempt(db_store, run_id, 2, None)
+    ledger.fail(db_store, run_id, "boom again")
+    with db_store.session() as session:
         attempts = list(session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id)))
         run = session.get(Run, run_id)
     assert sorted(a.attempt for a in attempts) == [1, 2]
@@ -89,34 +77,34 @@ def test_attempts_are_keyed_by_run_and_number(db: Store) -> None:
     assert run is not None and run.state == RunState.failed and run.attempts == 2 and run.ok is False
 
 
-def test_timestamps_come_back_timezone_aware(db: Store) -> None:
-    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
-    with db.session() as session:
+def test_timestamps_come_back_timezone_aware(db_store: Store) -> None:
+    event = _event(db_store, f"s-{uuid.uuid4().hex[:8]}")
+    with db_store.session() as session:
         loaded = session.get(Event, event.id)
     assert loaded is not None and loaded.created_at is not None
     assert loaded.created_at.tzinfo is not None
     assert loaded.created_at == event.created_at
     assert loaded.data == {"k": [1, 2]}
-    with pytest.raises(StatementError, match="naive datetimes"), db.session() as session:
+    with pytest.raises(StatementError, match="naive datetimes"), db_store.session() as session:
         session.add(Shop(id=f"naive-{uuid.uuid4().hex[:6]}", created_at=datetime(2026, 1, 1)))
 
 
-def test_task_names_are_unique_per_shop(db: Store) -> None:
+def test_task_names_are_unique_per_shop(db_store: Store) -> None:
     shop = f"s-{uuid.uuid4().hex[:8]}"
-    _event(db, shop)
-    with db.session() as session:
+    _event(db_store, shop)
+    with db_store.session() as session:
         session.add(Task(id=str(uuid.uuid4()), shop_id=shop, name="Same"))
-    with pytest.raises(IntegrityError), db.session() as session:
+    with pytest.raises(IntegrityError), db_store.session() as session:
         session.add(Task(id=str(uuid.uuid4()), shop_id=shop, name="Same"))
-    with db.session() as session:
+    with db_store.session() as session:
         assert len(list(session.exec(select(Task).where(Task.shop_id == shop)))) == 1
 
 
-def test_withdrawn_attempt_leaves_no_trace(db: Store) -> None:
-    event = _event(db, f"s-{uuid.uuid4().hex[:8]}")
+def test_withdrawn_attempt_leaves_no_trace(db_store: Store) -> None:
+    event = _event(db_store, f"s-{uuid.uuid4().hex[:8]}")
     run_id = ledger.derived_id("withdraw", event.id)
-    with db.session() as session:
-        db.insert_ignore(
+    with db_store.session() as session:
+        db_store.insert_ignore(
             session,
             Run,
             [
@@ -125,9 +113,9 @@ def test_withdrawn_attempt_leaves_no_trace(db: Store) -> None:
                 )
             ],
         )
-    ledger.begin_attempt(db, run_id, 1, None)
-    ledger.withdraw_attempt(db, run_id, 1, "throttled")
-    with db.session() as session:
+    ledger.begin_attempt(db_store, run_id, 1, None)
+    ledger.withdraw_attempt(db_store, run_id, 1, "throttled")
+    with db_store.session() as session:
         run = session.get(Run, run_id)
         assert run is not None and run.attempts == 0 and run.state == RunState.due
         assert session.get(RunAttempt, (run_id, 1)) is None

@@ -1,11 +1,17 @@
-"""Test-only action types, registered beside the built-in ones (the registry is the seam)."""
+"""Test-only action types, registered beside the built-in ones (the registry is the seam), and the
+context an action is performed in, for tests that call an action type directly."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import uuid
 from typing import Any, ClassVar
 
 from ratchet.actions.base import ActionContext, ActionOptionsError, TransientActionError, register
+from ratchet.config import Settings, load_settings
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop
 
 
 class FlakyAction:
@@ -40,3 +46,31 @@ class SlowAction:
 
 register(FlakyAction())
 register(SlowAction())
+
+
+def scaled_settings(time_scale: float) -> Settings:
+    return dataclasses.replace(load_settings(), time_scale=time_scale)
+
+
+def action_context(
+    store: Store,
+    shop: Shop,
+    *,
+    settings: Settings | None = None,
+    services: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    api_version: str | None = None,
+) -> ActionContext:
+    """The first attempt of a fresh action run (a new run id unless one is given) for `shop`."""
+    return ActionContext(
+        settings=settings or load_settings(),
+        store=store,
+        shop=shop,
+        run_id=run_id or str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
+        task_id=str(uuid.uuid4()),
+        task_name="action test",
+        shopify_api_version=api_version,
+        attempt=1,
+        services=services or {},
+    )

@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,8 +21,7 @@ from ratchet.ingress.app import IngressConfig, serve
 from ratchet.ingress.webhooks import signature
 from ratchet.store.database import Store
 from ratchet.store.tables import Event
-from starter.api import Ratchet
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 SHOPIFY_SECRET = "shpss_test_secret"
 
@@ -91,15 +86,3 @@ def shopify_body(data: Any) -> bytes:
 def count_events(store: Store, shop_id: str) -> int:
     with store.session() as session:
         return int(session.exec(select(func.count()).select_from(Event).where(Event.shop_id == shop_id)).one())
-
-
-def run_cli(api: Ratchet, *args: str) -> subprocess.CompletedProcess[str]:
-    """The installed `ratchet` entry point, as users run it, against the test store and server."""
-    env = {
-        **os.environ,
-        "RATCHET_DATABASE_URL": api.settings.effective_database_url,
-        "RATCHET_TEMPORAL_ADDRESS": api.settings.effective_temporal_address,
-        "RATCHET_SHOP": api.settings.shop,
-    }
-    ratchet = str(Path(sys.executable).parent / "ratchet")
-    return subprocess.run([ratchet, *args], capture_output=True, text=True, env=env, timeout=60)

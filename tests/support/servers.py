@@ -1,7 +1,4 @@
-"""Real local servers shared by test packages: an HTTP server, an SMTP sink, the Shopify fake.
-
-Test packages pull the fixtures into their conftest by importing them.
-"""
+"""Real local servers shared by test packages: an HTTP server, SMTP sinks (open and with AUTH), the Shopify fake."""
 
 from __future__ import annotations
 
@@ -18,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ratchet.engine.devserver import free_port
-from tests.shopify_fake import ShopifyFake
+from tests.support.shopify_fake import ShopifyFake
 
 # -- HTTP server ------------------------------------------------------------------------------------
 
@@ -147,6 +144,26 @@ def start_smtp(**kwargs: Any) -> tuple[Controller, SmtpServer]:
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[SmtpServer]:
     controller, server = start_smtp()
+    yield server
+    controller.stop()
+
+
+SMTP_USER, SMTP_PASSWORD = "mailer", "s3cret pass"
+
+
+def _authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        SMTP_USER.encode(),
+        SMTP_PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture(scope="session")
+def smtp_auth_server() -> Iterator[SmtpServer]:
+    """Requires AUTH as SMTP_USER / SMTP_PASSWORD."""
+    # Plain-text AUTH is fine on loopback; it keeps the test free of certificates.
+    controller, server = start_smtp(authenticator=_authenticate, auth_required=True, auth_require_tls=False)
     yield server
     controller.stop()
 

@@ -17,8 +17,8 @@ from ratchet.core.runs import RunKind, RunState
 from ratchet.services.events import EventService
 from ratchet.store.tables import Run
 from starter.api import Ratchet
-from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import of_kind, settled, wait_for_runs
 from worker import build_worker
 
 FLOOD = 500

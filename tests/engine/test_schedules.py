@@ -22,9 +22,8 @@ from ratchet.engine.schedules import SCHEDULER_TOPICS, schedule_id, sync_schedul
 from ratchet.services.events import EventService, event_id_for
 from ratchet.store.tables import Event
 from starter.api import Ratchet
-from tests.conftest import eventually
-from tests.support.runs import of_kind, settled, wait_for_runs
 from tests.support.tasks import add_task
+from tests.support.waiting import eventually, of_kind, settled, wait_for_runs
 from workflows.scheduler_tick import SCHEDULED_START_TIME
 
 ALL_TOPICS = list(SCHEDULER_TOPICS)

@@ -1,1 +1,0 @@
-from tests.support.ingress import http, ingress  # noqa: F401  (fixtures)
