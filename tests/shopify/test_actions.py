@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from ratchet.actions.base import (
 )
 from ratchet.actions.flow import FLOW_TRIGGER_HANDLES
 from ratchet.actions.shopify import GraphQLRequest, RestRequest
+from ratchet.engine.devserver import free_port
 from ratchet.shopify import ShopifyThrottled
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
@@ -185,10 +185,7 @@ async def test_throttled_graphql_raises_shopify_throttled(
 
 
 async def test_transport_error_is_transient(sqlite_store: Store) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    shop = Shop(id="unreachable", shopify_domain=f"http://127.0.0.1:{port}", access_token="t")
+    shop = Shop(id="unreachable", shopify_domain=f"http://127.0.0.1:{free_port()}", access_token="t")
     with pytest.raises(TransientActionError):
         await shopify.perform(shopify.validate("{ shop { name } }"), action_context(sqlite_store, shop))
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
+from ratchet.engine.devserver import free_port
 from ratchet.shopify import (
     AsyncShopifyClient,
     ShopifyClient,
@@ -24,12 +23,6 @@ from ratchet.store.tables import Shop
 from tests.support.shopify_fake import ShopifyFake
 
 SHOP_QUERY = "query ShopName { shop { name } }"
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_shop_target_base_url() -> None:
@@ -142,7 +135,7 @@ async def test_http_errors_and_transport_errors(sqlite_shop: Shop, fake: Shopify
     assert caught.value.status_code == 401
     assert not caught.value.retryable
 
-    nowhere = ShopTarget(sqlite_shop.id, f"http://127.0.0.1:{_closed_port()}", "t")
+    nowhere = ShopTarget(sqlite_shop.id, f"http://127.0.0.1:{free_port()}", "t")
     async with AsyncShopifyClient(nowhere) as client:
         with pytest.raises(ShopifyTransportError):
             await client.graphql(SHOP_QUERY)
