@@ -3,9 +3,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from liquid_helpers import run, text
 
 from ratchet.liquid import TaskRenderError
+from tests.support.liquid import run, text
 
 
 @pytest.mark.parametrize(

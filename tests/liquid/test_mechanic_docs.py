@@ -4,10 +4,10 @@ each as a test: the template and the output the docs show."""
 from __future__ import annotations
 
 import pytest
-from liquid_helpers import run, text
 
 from ratchet.liquid import RenderLimitError
 from ratchet.liquid.render import render_template
+from tests.support.liquid import run, text
 
 LOVELY = "It's a lovely day!"
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from liquid_helpers import run
 
 from ratchet.liquid import RenderLimitError, TaskRenderError, limits
 from ratchet.liquid.subjects import subject_variable
+from tests.support.liquid import run
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from liquid_helpers import run, text
 
 from ratchet.liquid import ActionObject, TaskRenderError
+from tests.support.liquid import run, text
 
 
 def test_typed_block_action_with_json_body() -> None:

@@ -1,7 +1,4 @@
-"""Helpers for the Liquid dialect tests (plain, synchronous pytest).
-
-Imported by module name: pytest puts this directory on sys.path (no package, so
-the directory name cannot shadow the `liquid` library)."""
+"""Rendering with Mechanic's Liquid dialect for the Liquid tests (plain, synchronous pytest)."""
 
 from __future__ import annotations
 
