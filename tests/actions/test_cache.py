@@ -61,7 +61,7 @@ def test_invalid_options_name_the_field(options: Any, field: str) -> None:
     with pytest.raises(ActionOptionsError) as raised:
         handler.validate(options)
     assert raised.value.field_name == field
-    assert raised.value.permanent
+    assert not raised.value.retryable
 
 
 def test_both_forms_normalise_alike() -> None:

@@ -59,7 +59,7 @@ def test_invalid_options_name_the_field(changes: dict[str, Any], field: str) -> 
     with pytest.raises(ActionOptionsError) as raised:
         handler.validate({**BASE, **changes})
     assert raised.value.field_name == field
-    assert raised.value.permanent
+    assert not raised.value.retryable
 
 
 def test_html_to_text() -> None:

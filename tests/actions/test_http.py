@@ -61,7 +61,7 @@ def test_invalid_options_name_the_field(options: Any, field: str) -> None:
     with pytest.raises(ActionOptionsError) as raised:
         handler.validate(options)
     assert raised.value.field_name == field
-    assert raised.value.permanent
+    assert not raised.value.retryable
 
 
 def test_string_booleans_and_extra_keys_are_accepted() -> None:
@@ -148,7 +148,7 @@ async def test_5xx_is_an_error_only_when_asked(http_server: str, make_ctx: MakeC
     assert not_found["status"] == 404
     with pytest.raises(TransientActionError) as raised:
         await run({"method": "get", "url": f"{http_server}/status/502", "error_on_5xx": "true"}, make_ctx())
-    assert not raised.value.permanent
+    assert raised.value.retryable
     assert raised.value.result["status"] == 502
 
 
