@@ -42,11 +42,13 @@ from ratchet.engine.contract import (
     RunOutcome,
     TaskRunOutcome,
 )
+from ratchet.engine.schedules import sync_schedules
 from ratchet.errors import RatchetError, is_retryable
 from ratchet.services import followups
 from ratchet.services.event_filters import FilterError, rejecting_filter
 from ratchet.services.render_context import event_object, shop_object, task_object
 from ratchet.services.shop_cache import CacheView
+from ratchet.services.shop_connection import apply_shop_update
 from ratchet.shopify.client import (
     ShopifyConfig,
     ShopifyRateLimitExceeded,
@@ -61,6 +63,7 @@ from ratchet.store.tables import Event, Run, Shop, Task
 OutcomeT = TypeVar("OutcomeT", bound=RunOutcome)
 
 HEARTBEAT_AFTER_SECONDS = 5.0
+SHOP_UPDATE_TOPIC = "shopify/shop/update"
 
 
 class PermanentRunError(RatchetError):
@@ -166,10 +169,24 @@ class RunActivities(RunActivitiesInterface):
     @activity.defn(name=PERFORM_EVENT_RUN)
     async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
         async def body(run: Run, attempt: int) -> EventRunOutcome:
+            if run.topic == SHOP_UPDATE_TOPIC:
+                await self._refresh_shop(run)
             planned = await asyncio.to_thread(self._event_run, run)
             return EventRunOutcome(task_runs=planned, attempts=attempt)
 
         return await self._attempt(inp, EventRunOutcome, body)
+
+    async def _refresh_shop(self, run: Run) -> None:
+        """`shopify/shop/update` carries the shop itself: refresh the snapshot, move schedules with the zone."""
+
+        def apply() -> bool:
+            with self.store.session() as session:
+                event = session.get(Event, run.event_id)
+            return event is not None and apply_shop_update(self.store, run.shop_id, event.data)
+
+        events = self.services.get("events")
+        if await asyncio.to_thread(apply) and events is not None:
+            await sync_schedules(events.client, self.store, run.shop_id, task_queue=self.settings.task_queue)
 
     def _event_run(self, run: Run) -> list[PlannedTaskRun]:
         now = utcnow()
@@ -251,7 +268,7 @@ class RunActivities(RunActivitiesInterface):
                 options=task.options or {},
                 event=event_object(session, event),
                 task=task_object(task),
-                shop=shop_object(shop),
+                shop=shop_object(session, shop),
                 cache=CacheView(self.store, shop.id),
                 shopify=make_liquid_shopify_callable(
                     self.store, shop, task.shopify_api_version, config=ShopifyConfig.from_settings(self.settings)

@@ -36,6 +36,9 @@ class Settings:
     history_limit: int = field(default_factory=lambda: int(_env("RATCHET_HISTORY_LIMIT", "4000")))
     temporal_api_key: str | None = field(default_factory=lambda: _env("RATCHET_TEMPORAL_API_KEY"))
     temporal_tls: bool = field(default_factory=lambda: _env("RATCHET_TEMPORAL_TLS", "0") in ("1", "true", "yes"))
+    # Where Shopify reaches this deployment's ingress (https://ratchet.example.com); without it
+    # no Shopify webhook can be registered.
+    public_url: str | None = field(default_factory=lambda: (_env("RATCHET_PUBLIC_URL") or "").rstrip("/") or None)
 
     def __post_init__(self) -> None:
         if not self.time_scale > 0:

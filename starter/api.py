@@ -31,6 +31,13 @@ from ratchet.engine.connection import connect
 from ratchet.engine.contract import RETRY_RUN_IN_FLIGHT, RetryAccepted, RetryRequest
 from ratchet.errors import RatchetError
 from ratchet.services.events import EventService, UnknownShop
+from ratchet.services.shop_connection import (
+    ShopConnectionError,
+    connection_for_update,
+    save_connection,
+    sync_connection,
+)
+from ratchet.shopify.client import ShopifyConfig
 from ratchet.store import ledger
 from ratchet.store.database import Store, get_store
 from ratchet.store.tables import Event, Run, RunAttempt, Shop, Task
@@ -169,8 +176,21 @@ class Ratchet:
     ) -> Shop:
         if timezone_name is not None:
             _check_timezone(timezone_name)
+        try:
+            fetched = await connection_for_update(
+                self.store,
+                shop_id,
+                shopify_domain=shopify_domain,
+                access_token=access_token,
+                timezone_name=timezone_name,
+                config=ShopifyConfig.from_settings(self.settings),
+            )
+        except ShopConnectionError as exc:
+            raise RatchetError(str(exc)) from exc
+        zone_changed = False
 
         def write() -> Shop:
+            nonlocal zone_changed
             with self.store.session() as session:
                 shop = session.get(Shop, shop_id)
                 if create and shop is not None:
@@ -187,12 +207,24 @@ class Ratchet:
                     if value is not None:
                         setattr(shop, field, value)
                 session.add(shop)
+                if fetched is not None:
+                    zone_changed = save_connection(session, shop, fetched)
                 return shop
 
         shop = await self._db(write)
-        if timezone_name is not None and not create:
+        if (timezone_name is not None or zone_changed) and not create:
             await self._sync_schedules(shop_id)
         return shop
+
+    async def sync_shop(self, shop_id: str) -> Shop:
+        """Refresh the shop's Shopify snapshot (and with it its zone, currency and scopes)."""
+        try:
+            zone_changed = await sync_connection(self.store, shop_id, ShopifyConfig.from_settings(self.settings))
+        except ShopConnectionError as exc:
+            raise RatchetError(str(exc)) from exc
+        if zone_changed:
+            await self._sync_schedules(shop_id)
+        return await self.get_shop(shop_id)
 
     async def get_shop(self, shop_id: str) -> Shop:
         def read() -> Shop:

@@ -142,7 +142,7 @@ def shop_add(
     webhook_secret: SecretOpt = None,
 ) -> None:
     """Add a shop."""
-    _shop_command(name, True, timezone or "UTC", shopify_domain, access_token, webhook_secret)
+    _shop_command(name, True, timezone, shopify_domain, access_token, webhook_secret)
 
 
 @shop_app.command("set")
@@ -155,6 +155,18 @@ def shop_set(
 ) -> None:
     """Change a shop's settings."""
     _shop_command(name, False, timezone, shopify_domain, access_token, webhook_secret)
+
+
+@shop_app.command("sync")
+def shop_sync(name: Annotated[str, typer.Argument(envvar="RATCHET_SHOP")] = "default") -> None:
+    """Refresh the shop from Shopify: name, time zone, currency, granted scopes."""
+
+    async def go() -> None:
+        api = await _api(_settings(), temporal=False)
+        shop = await api.sync_shop(name)
+        out.print(f"shop {shop.id}: synced from Shopify; timezone {shop.timezone}")
+
+    _run(go())
 
 
 # -- tasks ----------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
                 # The ledger answers on its own; only the schedules need Temporal.
                 api, client = await _api(settings, temporal=False), None
             try:
-                status = await compute(api.store, shop, client)
+                status = await compute(api.store, shop, client, public_url=api.settings.public_url)
             except UnknownShop as exc:
                 if as_json:
                     _print_json({"error": {"message": str(exc), "status": 404, "retry_after_seconds": None}})
@@ -165,6 +165,16 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
                     out.print(f"  {title}:")
                     for row in rows:
                         out.print(f"    {row['count']:>6}  {label(row)}")
+            shopify = status["shopify"]
+            if shopify["connected"]:
+                out.print(
+                    f"  shopify {shopify['name']} ({shopify['myshopify_domain']}): {shopify['iana_timezone']}, "
+                    f"{shopify['currency']}; scopes {', '.join(shopify['access_scopes'])}"
+                )
+                for hook in shopify["webhooks"]:
+                    out.print(f"  webhook {hook['topic']}: {hook['error'] or 'registered'}")
+                if shopify["webhooks_note"]:
+                    out.print(f"  {shopify['webhooks_note']}")
             for entry in status.get("schedules", []):
                 out.print(f"  schedule {entry['topic']}: next {entry['next_run_at']} ({entry['time_zone']})")
 

@@ -10,6 +10,7 @@ import pytest
 from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet
 from tests.support.cli import one_line_error, ratchet
+from tests.support.shopify_fake import ShopifyFake
 from tests.support.tasks import export
 from tests.support.waiting import settled, wait_for_runs
 
@@ -138,18 +139,24 @@ async def test_required_options_import_disabled_until_configured(api: Ratchet, t
     assert (await api.get_task("Needs options")).enabled
 
 
-async def test_shop_secrets_are_never_printed(api: Ratchet) -> None:
-    result = await ratchet(
-        api.settings,
-        api.settings.shop,
-        "shop",
-        "set",
-        api.settings.shop,
-        "--access-token",
-        "shpat_secret123",
-        "--webhook-secret",
-        "whsec_456",
-    )
+async def test_shop_secrets_are_never_printed(api: Ratchet, shopify_fake_server: ShopifyFake) -> None:
+    fake = shopify_fake_server
+    fake.reset()
+    shop = api.settings.shop
+    args = ("shop", "set", shop, "--shopify-domain", fake.base_url, "--webhook-secret", "whsec_456")
+    result = await ratchet(api.settings, shop, *args, "--access-token", fake.access_token)
     assert result.returncode == 0, result.stderr
-    assert "shpat_secret123" not in result.stdout + result.stderr and "whsec_456" not in result.stdout
-    assert "access token set" in result.stdout
+    assert fake.access_token not in result.stdout + result.stderr and "whsec_456" not in result.stdout
+    assert "access token set" in result.stdout and "timezone America/New_York" in result.stdout
+
+
+async def test_a_wrong_access_token_is_refused_in_one_line(api: Ratchet, shopify_fake_server: ShopifyFake) -> None:
+    fake = shopify_fake_server
+    fake.reset()
+    shop = api.settings.shop
+    result = await ratchet(
+        api.settings, shop, "shop", "set", shop, "--shopify-domain", fake.base_url, "--access-token", "shpat_wrong"
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "Shopify refused the access token" in result.stderr
+    assert (await api.get_shop(shop)).access_token is None

@@ -89,7 +89,11 @@ def rejecting_filter(session: Session, store: Store, event: Event, shop: Shop) -
     filters = _filters(session, shop.id)
     if not filters:
         return None
-    variables = {"event": event_object(session, event), "shop": shop_object(shop), "cache": CacheView(store, shop.id)}
+    variables = {
+        "event": event_object(session, event),
+        "shop": shop_object(session, shop),
+        "cache": CacheView(store, shop.id),
+    }
     # No Shopify access in filters: Mechanic documents none, and a filter runs for every event.
     state = {"preview": False, "shopify": None, "timezone": shop.timezone}
     for row in filters:

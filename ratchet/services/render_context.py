@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from ratchet.store.tables import Event, Shop, Task
+from ratchet.shopify.shop_snapshot import liquid_shop
+from ratchet.store.tables import Event, Shop, ShopifyConnection, Task
 
 PARENT_GENERATIONS = 5
 
@@ -52,15 +53,9 @@ def task_object(task: Task) -> dict[str, Any]:
     }
 
 
-def shop_object(shop: Shop) -> dict[str, Any]:
-    domain = shop.shopify_domain or f"{shop.id}.myshopify.com"
-    return {
-        "name": shop.id,
-        "domain": domain,
-        "myshopify_domain": domain,
-        "iana_timezone": shop.timezone,
-        "timezone": shop.timezone,
-        "currency": "USD",
-        "money_format": "${{amount}}",
-        "money_with_currency_format": "${{amount}} USD",
-    }
+def shop_object(session: Session, shop: Shop) -> dict[str, Any]:
+    """The Liquid `shop` object: Shopify's snapshot of the shop when it is connected."""
+    connection = session.get(ShopifyConnection, shop.id)
+    return liquid_shop(
+        shop.id, connection.snapshot if connection else None, timezone=shop.timezone, shopify_domain=shop.shopify_domain
+    )

@@ -21,6 +21,7 @@ from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.schedules import SCHEDULER_TOPICS, schedule_id
 from ratchet.services.events import UnknownShop
+from ratchet.services.shop_connection import connection_status
 from ratchet.store.database import Store
 from ratchet.store.tables import Run, Shop, Task, UTCDateTime
 
@@ -123,8 +124,11 @@ async def schedules_status(client: Client, shop_id: str) -> list[dict[str, Any]]
     return [entry for entry in found if entry is not None]
 
 
-async def shop_status(store: Store, shop_id: str, client: Client | None = None) -> dict[str, Any]:
+async def shop_status(
+    store: Store, shop_id: str, client: Client | None = None, *, public_url: str | None = None
+) -> dict[str, Any]:
     status = await asyncio.to_thread(ledger_status, store, shop_id)
+    status["shopify"] = await asyncio.to_thread(connection_status, store, shop_id, public_url)
     if client is not None:
         status["schedules"] = await schedules_status(client, shop_id)
     return status

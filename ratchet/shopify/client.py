@@ -125,11 +125,17 @@ class ShopTarget:
     @classmethod
     def from_shop(cls, shop: Shop) -> ShopTarget:
         if not shop.access_token:
-            raise ShopifyConfigurationError(f"shop {shop.id!r} has no Shopify access token configured")
+            raise ShopifyConfigurationError(
+                f"shop {shop.id!r} has no Shopify access token; set one with `ratchet shop set --access-token`"
+            )
         # Same fallback the Liquid `shop` object shows, so both agree on the shop's domain.
-        domain = (shop.shopify_domain or f"{shop.id}.myshopify.com").strip().rstrip("/")
+        return cls.for_domain(shop.id, shop.shopify_domain or f"{shop.id}.myshopify.com", shop.access_token)
+
+    @classmethod
+    def for_domain(cls, shop_id: str, shopify_domain: str, access_token: str) -> ShopTarget:
+        domain = shopify_domain.strip().rstrip("/")
         base_url = domain if "://" in domain else f"https://{domain}"
-        return cls(shop_id=shop.id, base_url=base_url, access_token=shop.access_token)
+        return cls(shop_id=shop_id, base_url=base_url, access_token=access_token)
 
 
 @dataclass

@@ -60,6 +60,36 @@ class Shop(SQLModel, table=True):
     created_at: datetime | None = _ts()
 
 
+class ShopifyConnection(SQLModel, table=True):
+    """What Shopify said about a connected shop, kept beside `shops` (one row per connected shop).
+
+    `snapshot` is the shop in Shopify's REST shape (the Liquid `shop` object and the
+    `shop/update` webhook payload share it), `access_scopes` the token's granted scopes.
+    """
+
+    __tablename__ = "shopify_connections"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    snapshot: dict[str, Any] = _json(dict)
+    access_scopes: list[str] = _json(list)
+    synced_at: datetime | None = _ts()
+
+
+class ShopifyWebhookSubscription(SQLModel, table=True):
+    """One Shopify webhook subscription Ratchet wants (or had) for a shop, and how registering it went."""
+
+    __tablename__ = "shopify_webhook_subscriptions"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    # Shopify's topic name as webhooks spell it: `orders/create`.
+    topic: str = Field(primary_key=True, max_length=255)
+    shopify_id: str | None = Field(default=None, max_length=255)
+    callback_url: str | None = Field(default=None, max_length=1024)
+    # Why Shopify refused it (missing scope, topic not deliverable); None when registered.
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime | None = _ts()
+
+
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (UniqueConstraint("shop_id", "name", name="uq_task_shop_name"),)

@@ -13,7 +13,12 @@ exercised over the network exactly as against Shopify:
   `X-Shopify-Shop-Api-Call-Limit: used/limit`; a full bucket answers 429 with `Retry-After`.
   POST/PUT echo the wrapped body (with an id), DELETE answers `{}`, GET needs a canned answer
   (`on_rest`), otherwise 404.
-* A wrong `X-Shopify-Access-Token` answers 401.
+* A wrong `X-Shopify-Access-Token` answers 401; `fail_graphql(match, status)` answers any status
+  (403, 404, 500, ...) for queries containing `match`.
+* Built in, after canned answers: the `shop` query (`shop` attribute, GraphQL shape) and
+  `currentAppInstallation { accessScopes }` (`access_scopes`); `webhookSubscriptions` (list),
+  `webhookSubscriptionCreate` and `webhookSubscriptionDelete` over the `webhooks` dict, with
+  userErrors for topics given to `refuse_topic`.
 
 Time: the buckets run on `clock`, which counts Shopify seconds = wall seconds / time_scale (so
 a test running the engine with RATCHET_TIME_SCALE=0.05 sees Shopify refill 20x faster), and can
@@ -23,6 +28,7 @@ be frozen/advanced for exact assertions.
 from __future__ import annotations
 
 import math
+import re
 import socket
 import threading
 import time
@@ -37,6 +43,51 @@ INVALID_TOKEN_ERROR = "[API] Invalid API key or access token (unrecognized login
 REST_THROTTLED_ERROR = (
     "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
 )
+
+
+DEFAULT_SCOPES = ("read_orders", "write_products", "read_customers")
+# The shop as the Admin GraphQL `shop` query answers it.
+DEFAULT_SHOP: dict[str, Any] = {
+    "id": "gid://shopify/Shop/548380009",
+    "name": "Fake Outfitters",
+    "email": "owner@fake-outfitters.example",
+    "contactEmail": "help@fake-outfitters.example",
+    "myshopifyDomain": "fake-outfitters.myshopify.com",
+    "primaryDomain": {"host": "fake-outfitters.example", "url": "https://fake-outfitters.example"},
+    "ianaTimezone": "America/New_York",
+    "timezoneAbbreviation": "EST",
+    "timezoneOffset": "-0500",
+    "currencyCode": "EUR",
+    "enabledPresentmentCurrencies": ["EUR"],
+    "currencyFormats": {
+        "moneyFormat": "€{{amount_with_comma_separator}}",
+        "moneyWithCurrencyFormat": "€{{amount_with_comma_separator}} EUR",
+        "moneyInEmailsFormat": "€{{amount_with_comma_separator}}",
+        "moneyWithCurrencyInEmailsFormat": "€{{amount_with_comma_separator}} EUR",
+    },
+    "plan": {"publicDisplayName": "Basic", "partnerDevelopment": False, "shopifyPlus": False},
+    "weightUnit": "KILOGRAMS",
+    "taxesIncluded": True,
+    "taxShipping": False,
+    "setupRequired": False,
+    "checkoutApiSupported": True,
+    "shopOwnerName": "Fay Ke",
+    "billingAddress": {
+        "address1": "1 Fake Street",
+        "address2": None,
+        "city": "New York",
+        "province": "New York",
+        "provinceCode": "NY",
+        "country": "United States",
+        "countryCodeV2": "US",
+        "zip": "10001",
+        "phone": "+12125550100",
+        "latitude": 40.75,
+        "longitude": -73.99,
+    },
+    "createdAt": "2020-01-01T00:00:00Z",
+    "updatedAt": "2026-01-01T00:00:00Z",
+}
 
 
 class FakeClock:
@@ -103,6 +154,10 @@ class ShopifyFake:
     rest_leak_rate: float = 2.0
     time_scale: float = 1.0
     requests: list[RecordedRequest] = field(default_factory=list)
+    shop: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SHOP))
+    access_scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
+    # Webhook subscriptions by gid: {"topic": "ORDERS_CREATE", "uri": "https://..."}.
+    webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -128,7 +183,12 @@ class ShopifyFake:
             self._rest: _Bucket = _Bucket(0.0, float(self.rest_limit), self.rest_leak_rate, now)
             self._canned_graphql.clear()
             self._canned_rest.clear()
+            self._graphql_failures: list[tuple[str, int]] = []
+            self._refused_topics: dict[str, str] = {}
             self.requests.clear()
+            self.shop = dict(DEFAULT_SHOP)
+            self.access_scopes = list(DEFAULT_SCOPES)
+            self.webhooks.clear()
 
     def set_graphql_bucket(
         self, *, available: float | None = None, maximum: float | None = None, restore_rate: float | None = None
@@ -153,6 +213,16 @@ class ShopifyFake:
         """Answer queries containing `match` with `data`/`errors`, charging `cost` points."""
         with self._lock:
             self._canned_graphql.append(CannedGraphQL(match, data, errors, cost))
+
+    def fail_graphql(self, match: str, status: int) -> None:
+        """Answer queries containing `match` with HTTP `status` (401, 403, 404, 500, ...)."""
+        with self._lock:
+            self._graphql_failures.append((match, status))
+
+    def refuse_topic(self, topic: str, message: str) -> None:
+        """webhookSubscriptionCreate for `topic` (enum, e.g. ORDERS_CREATE) answers this userError."""
+        with self._lock:
+            self._refused_topics[topic] = message
 
     def on_rest(self, method: str, path: str, status: int, body: Any) -> None:
         with self._lock:
@@ -204,6 +274,10 @@ class ShopifyFake:
             body = await self._record(request)
             if request.headers.get("x-shopify-access-token") != self.access_token:
                 return JSONResponse({"errors": INVALID_TOKEN_ERROR}, status_code=401)
+            query = str(body.get("query") or "") if isinstance(body, dict) else ""
+            failure = next((status for match, status in self._graphql_failures if match in query), None)
+            if failure is not None:
+                return JSONResponse({"errors": f"fake failure {failure}"}, status_code=failure)
             return JSONResponse(self._answer_graphql(body if isinstance(body, dict) else {}))
 
         @app.api_route("/admin/api/{version}/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
@@ -268,6 +342,9 @@ class ShopifyFake:
                 "extensions": extensions,
             }
         if canned is None:
+            builtin = self._builtin_graphql(query, body.get("variables") or {})
+            if builtin is not None:
+                return {"data": builtin, "extensions": extensions}
             return {
                 "errors": [
                     {
@@ -284,6 +361,47 @@ class ShopifyFake:
             response["data"] = canned.data
         response["extensions"] = extensions
         return response
+
+    def _builtin_graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            if "webhookSubscriptionCreate" in query:
+                return {"webhookSubscriptionCreate": self._create_webhook(variables)}
+            if "webhookSubscriptionDelete" in query:
+                found = self.webhooks.pop(str(variables.get("id")), None)
+                errors = [] if found else [{"field": ["id"], "message": "Webhook subscription does not exist"}]
+                return {
+                    "webhookSubscriptionDelete": {
+                        "deletedWebhookSubscriptionId": variables.get("id") if found else None,
+                        "userErrors": errors,
+                    }
+                }
+            if "webhookSubscriptions" in query:
+                nodes = [{"id": gid, **hook} for gid, hook in self.webhooks.items()]
+                return {"webhookSubscriptions": {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+            data: dict[str, Any] = {}
+            if re.search(r"\bshop\s*\{", query):
+                data["shop"] = dict(self.shop)
+            if "currentAppInstallation" in query:
+                data["currentAppInstallation"] = {"accessScopes": [{"handle": h} for h in self.access_scopes]}
+            return data or None
+
+    def _create_webhook(self, variables: dict[str, Any]) -> dict[str, Any]:
+        topic = str(variables.get("topic"))
+        uri = str((variables.get("webhookSubscription") or {}).get("uri"))
+        if topic in self._refused_topics:
+            return {
+                "webhookSubscription": None,
+                "userErrors": [{"field": ["topic"], "message": self._refused_topics[topic]}],
+            }
+        if any(h["topic"] == topic and h["uri"] == uri for h in self.webhooks.values()):
+            return {
+                "webhookSubscription": None,
+                "userErrors": [{"field": ["address"], "message": "Address for this topic has already been taken"}],
+            }
+        self._next_id += 1
+        gid = f"gid://shopify/WebhookSubscription/{self._next_id}"
+        self.webhooks[gid] = {"topic": topic, "uri": uri}
+        return {"webhookSubscription": {"id": gid, "topic": topic, "uri": uri}, "userErrors": []}
 
     def _answer_rest(self, method: str, path: str, rest: str, body: Any) -> Response:
         with self._lock:
