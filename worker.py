@@ -23,6 +23,8 @@ from ratchet.engine.connection import connect, ensure_search_attributes
 from ratchet.engine.schedules import sync_all_schedules
 from ratchet.services.events import EventService
 from ratchet.services.shop_cache import purge_expired
+from ratchet.shopify.client import ShopifyConfig
+from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store, get_store
 from workflows.event import EventWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
@@ -44,8 +46,23 @@ STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
 
 def build_services(settings: Settings, store: Store, client: Client) -> dict[str, Any]:
     """Services handed to activities and actions; optional features register here when present."""
-    services: dict[str, Any] = {"events": EventService(settings, store, client)}
+    services: dict[str, Any] = {
+        "events": EventService(settings, store, client),
+        "shopify_pools": ShopifyPools(ShopifyConfig.from_settings(settings)),
+    }
     return services
+
+
+class RatchetWorker(Worker):
+    """A Worker that also releases the process's Shopify connection pools when it shuts down."""
+
+    def __init__(self, client: Client, *, shopify_pools: ShopifyPools, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self.shopify_pools = shopify_pools
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self.shopify_pools.aclose()
 
 
 def build_worker(
@@ -63,8 +80,9 @@ def build_worker(
     kwargs: dict[str, Any] = {}
     if max_concurrent_activities is not None:
         kwargs["max_concurrent_activities"] = max_concurrent_activities
-    return Worker(
+    return RatchetWorker(
         client,
+        shopify_pools=services["shopify_pools"],
         task_queue=task_queue or settings.task_queue,
         workflows=[EventWorkflow, SchedulerTickWorkflow] if workflows else [],
         activities=run_activities.all() + SchedulerActivities(services["events"]).all() if activities else [],

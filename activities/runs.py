@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -43,7 +44,8 @@ from ratchet.engine.contract import (
     TaskRunOutcome,
 )
 from ratchet.engine.schedules import sync_schedules
-from ratchet.errors import RatchetError, is_retryable
+from ratchet.errors import RatchetError, Unavailable, is_retryable
+from ratchet.liquid.errors import shopify_read_failure
 from ratchet.services import followups
 from ratchet.services.event_filters import FilterError, rejecting_filter
 from ratchet.services.render_context import event_object, shop_object, task_object
@@ -51,8 +53,8 @@ from ratchet.services.shop_cache import CacheView
 from ratchet.services.shop_connection import apply_shop_update
 from ratchet.shopify.client import (
     ShopifyConfig,
-    ShopifyRateLimitExceeded,
     ShopifyThrottled,
+    is_transient,
     make_liquid_shopify_callable,
 )
 from ratchet.shopify.throttle import seconds_until_available
@@ -64,6 +66,28 @@ OutcomeT = TypeVar("OutcomeT", bound=RunOutcome)
 
 HEARTBEAT_AFTER_SECONDS = 5.0
 SHOP_UPDATE_TOPIC = "shopify/shop/update"
+
+
+# A render is alive while its Shopify calls keep answering: one call (30 s HTTP timeout) plus an
+# in-place throttle wait (at most 60 s) plus the render's own time limit (20 s) fit in this.
+RENDER_STALL_SECONDS = 120.0
+
+
+class RenderProgress:
+    """When the render last showed progress; written from the render thread, read by the heartbeat."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def mark(self) -> None:
+        self.last = time.monotonic()
+
+    def stalled(self) -> bool:
+        return time.monotonic() - self.last > RENDER_STALL_SECONDS
+
+
+class TransientReadError(Unavailable):
+    """A Shopify read during the render failed in a way another attempt may not (5xx, transport)."""
 
 
 class PermanentRunError(RatchetError):
@@ -93,7 +117,11 @@ class RunActivities(RunActivitiesInterface):
     # -- the attempt protocol shared by every run kind -------------------------------------------
 
     async def _attempt(
-        self, inp: RunInput, outcome_type: type[OutcomeT], body: Callable[[Run, int], Awaitable[OutcomeT]]
+        self,
+        inp: RunInput,
+        outcome_type: type[OutcomeT],
+        body: Callable[[Run, int], Awaitable[OutcomeT]],
+        progress: RenderProgress | None = None,
     ) -> OutcomeT:
         info = activity.info()
         budget_attempt = inp.budget_used + info.attempt
@@ -118,7 +146,7 @@ class RunActivities(RunActivitiesInterface):
         run = await asyncio.to_thread(
             ledger.begin_attempt, self.store, inp.run_id, attempt, info.current_attempt_scheduled_time, retry_note
         )
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat = asyncio.create_task(self._heartbeat(progress))
         try:
             return await body(run, attempt)
         except ApplicationError:
@@ -156,11 +184,13 @@ class RunActivities(RunActivitiesInterface):
         return ApplicationError(message, type=type(exc).__name__, next_retry_delay=delay)
 
     @staticmethod
-    async def _heartbeat() -> None:
+    async def _heartbeat(progress: RenderProgress | None) -> None:
         # Long runs heartbeat so a killed worker's attempt is retried within the heartbeat
-        # timeout; short runs (the common case) never pay for a heartbeat call.
+        # timeout; short runs (the common case) never pay for a heartbeat call. A render stops
+        # heartbeating once its Shopify calls stop making progress, so Temporal times out a stuck
+        # render while one paging through a big catalogue runs as long as it needs.
         await asyncio.sleep(HEARTBEAT_AFTER_SECONDS)
-        while True:
+        while progress is None or not progress.stalled():
             activity.heartbeat()
             await asyncio.sleep(HEARTBEAT_AFTER_SECONDS)
 
@@ -241,10 +271,12 @@ class RunActivities(RunActivitiesInterface):
 
     @activity.defn(name=PERFORM_TASK_RUN)
     async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
-        async def body(run: Run, attempt: int) -> TaskRunOutcome:
-            return await asyncio.to_thread(self._task_run, run, attempt)
+        progress = RenderProgress()
 
-        return await self._attempt(inp, TaskRunOutcome, body)
+        async def body(run: Run, attempt: int) -> TaskRunOutcome:
+            return await asyncio.to_thread(self._task_run, run, attempt, progress)
+
+        return await self._attempt(inp, TaskRunOutcome, body, progress)
 
     def _load_task(self, session: Any, run: Run) -> Task:
         task = session.get(Task, run.task_id) if run.task_id else None
@@ -254,9 +286,10 @@ class RunActivities(RunActivitiesInterface):
             raise TaskUnavailableError(f"task {task.name!r} is disabled")
         return task
 
-    def _task_run(self, run: Run, attempt: int) -> TaskRunOutcome:
+    def _task_run(self, run: Run, attempt: int, progress: RenderProgress) -> TaskRunOutcome:
         from ratchet.liquid import RenderRequest, TaskRenderError, render_task
 
+        pools = self.services.get("shopify_pools")
         with self.store.session() as session:
             # Retry context: always the task's latest script and options.
             task = self._load_task(session, run)
@@ -271,13 +304,24 @@ class RunActivities(RunActivitiesInterface):
                 shop=shop_object(session, shop),
                 cache=CacheView(self.store, shop.id),
                 shopify=make_liquid_shopify_callable(
-                    self.store, shop, task.shopify_api_version, config=ShopifyConfig.from_settings(self.settings)
+                    self.store,
+                    shop,
+                    task.shopify_api_version,
+                    config=ShopifyConfig.from_settings(self.settings),
+                    http=pools.sync_client(shop.id) if pools is not None else None,
+                    on_progress=progress.mark,
                 ),
                 timezone=shop.timezone,
             )
         try:
             rendered = render_task(request)
-        except (TaskRenderError, ShopifyRateLimitExceeded) as exc:
+        except TaskRenderError as exc:
+            # Shopify reads fail like Mechanic's: outages get the usual retries, everything
+            # else (401/403/404, no token, GraphQL errors, limits that never recovered) fails
+            # the run at once, naming the query's line.
+            read = shopify_read_failure(exc)
+            if read is not None and is_transient(read.cause):
+                raise TransientReadError(str(exc)) from exc
             raise PermanentRunError(str(exc)) from exc
         objects = rendered.objects
         if rendered.errors:

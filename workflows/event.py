@@ -65,7 +65,9 @@ SIGNAL_SETTLE_WAIT = timedelta(seconds=5)
 
 _TIMEOUTS = {
     RunKind.event: timedelta(minutes=2),
-    RunKind.task: timedelta(minutes=5),
+    # A render lives as long as its Shopify calls make progress (the activity stops heartbeating
+    # when they stall); this only bounds a render that pages forever.
+    RunKind.task: timedelta(hours=6),
     RunKind.action: timedelta(minutes=10),
 }
 _PRIORITIES = {RunKind.event: PRIORITY_EVENT, RunKind.task: PRIORITY_TASK, RunKind.action: PRIORITY_ACTION}

@@ -266,11 +266,13 @@ async def _client(ctx: ActionContext) -> AsyncIterator[AsyncShopifyClient]:
         target = ShopTarget.from_shop(ctx.shop)
     except ShopifyConfigurationError as exc:
         raise PermanentActionError(str(exc)) from exc
+    pools = ctx.services.get("shopify_pools")
     async with AsyncShopifyClient(
         target,
         api_version=ctx.shopify_api_version,
         config=ShopifyConfig.from_settings(ctx.settings),
         store=ctx.store,
+        http=pools.async_client(ctx.shop.id) if pools is not None else None,
     ) as client:
         try:
             yield client

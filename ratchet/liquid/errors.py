@@ -7,7 +7,7 @@ a position when one is known so users can find the offending line.
 
 from __future__ import annotations
 
-from liquid.exceptions import LiquidError
+from liquid.exceptions import FilterArgumentError, LiquidError
 
 
 class TaskRenderError(Exception):
@@ -63,6 +63,28 @@ class TaskRenderError(Exception):
         current = source[line_start : line_end if line_end != -1 else len(source)]
         col = index - line_start
         return cls(message, line=line, column=col + 1, excerpt=_caret(line, col, current))
+
+
+class ShopifyReadError(FilterArgumentError):
+    """A read through the `shopify` filter failed; `cause` is the client's error.
+
+    A FilterArgumentError so that python-liquid stamps it with the filter's token: the task
+    run's error then names the line of the query.
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(f"Shopify read failed: {cause}", token=None)
+        self.cause = cause
+
+
+def shopify_read_failure(error: BaseException) -> ShopifyReadError | None:
+    """The Shopify read failure behind a render error, if that is what it was."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ShopifyReadError):
+            return seen
+        seen = seen.__cause__
+    return None
 
 
 class RenderLimitError(TaskRenderError):

@@ -18,7 +18,7 @@ from liquid.exceptions import LiquidError
 
 from . import limits
 from .environment import CharLimitedStringIO, MechanicContext, MechanicEnvironment, MechanicTemplate
-from .errors import TaskRenderError
+from .errors import ShopifyReadError, TaskRenderError
 from .output import ActionObject, parse_output
 from .subjects import subject_variable
 from .tags.permissions import PermissionsNode
@@ -109,6 +109,8 @@ def render_template(
     buffer = CharLimitedStringIO(ENV.output_stream_limit or 0)
     try:
         template.render_with_context(context, buffer)
+    except ShopifyReadError as err:
+        raise TaskRenderError.from_liquid(err) from err
     except LiquidError as err:
         raise TaskRenderError.from_liquid(err, "Liquid error: ") from err
     return buffer.getvalue()

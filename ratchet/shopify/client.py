@@ -8,6 +8,7 @@ interpretation and one exception hierarchy rooted at `ShopifyError`:
     ├── ShopifyTransportError       no complete response (connection refused, timeout, ...)
     ├── ShopifyHTTPError            non-2xx (other than 429) or a body that is not JSON
     ├── ShopifyThrottled            THROTTLED / 429: wait `retry_after_seconds`, then try again
+    ├── ShopifyGraphQLError         (sync callable) a read answered with non-throttling GraphQL errors
     └── ShopifyRateLimitExceeded    (sync callable) throttled calls did not recover in its bound
 
 Every response updates the shop's shared throttle state (`ratchet.shopify.throttle`) when the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,10 @@ class ShopifyThrottled(ShopifyError):
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
         self.response = response
+
+
+class ShopifyGraphQLError(ShopifyError):
+    """A read answered with GraphQL errors other than throttling (bad query, missing scope, ...)."""
 
 
 class ShopifyRateLimitExceeded(ShopifyError):
@@ -194,10 +199,25 @@ def _retry_after_header(response: httpx.Response) -> float | None:
         return None
 
 
+_STATUS_HINTS = {
+    401: "the shop's access token is invalid or was revoked; set a new one with `ratchet shop set --access-token`",
+    403: "the shop's access token lacks a scope this call needs; grant it in the app's configuration",
+    404: "no such resource or API version at this shop",
+}
+
+
 def _http_error(response: httpx.Response, body: Any) -> ShopifyHTTPError:
+    hint = _STATUS_HINTS.get(response.status_code)
     return ShopifyHTTPError(
-        response.status_code, body, f"Shopify answered HTTP {response.status_code}: {str(body)[:500]}"
+        response.status_code,
+        body,
+        f"Shopify answered HTTP {response.status_code}" + (f" ({hint})" if hint else "") + f": {str(body)[:500]}",
     )
+
+
+def is_transient(error: BaseException) -> bool:
+    """Shopify-side outages and broken connections are worth another attempt; everything else is not."""
+    return isinstance(error, ShopifyTransportError) or (isinstance(error, ShopifyHTTPError) and error.retryable)
 
 
 def _graphql_outcome(response: httpx.Response) -> _Outcome:
@@ -270,17 +290,12 @@ class _ClientBase:
             raise ValueError(f"REST path must start with '/', got {path!r}")
         return f"{self.target.base_url}{path}"
 
-    def _http_options(self) -> dict[str, Any]:
+    def _headers(self) -> dict[str, str]:
+        # Sent per request, not set on the HTTP client: a shop's pooled client outlives token changes.
         return {
-            "headers": {
-                "X-Shopify-Access-Token": self.target.access_token,
-                "Accept": "application/json",
-                "User-Agent": self.config.user_agent,
-            },
-            "timeout": self.config.timeout_seconds,
-            # A redirect from the Admin API means a renamed/moved shop; following it would
-            # re-send the access token to wherever it points.
-            "follow_redirects": False,
+            "X-Shopify-Access-Token": self.target.access_token,
+            "Accept": "application/json",
+            "User-Agent": self.config.user_agent,
         }
 
     @staticmethod
@@ -325,12 +340,25 @@ class _ClientBase:
         return outcome.body
 
 
-class AsyncShopifyClient(_ClientBase):
-    """Async client for one shop; use as `async with AsyncShopifyClient(...) as client`."""
+def http_client_options(config: ShopifyConfig) -> dict[str, Any]:
+    return {
+        "timeout": config.timeout_seconds,
+        # A redirect from the Admin API means a renamed/moved shop; following it would
+        # re-send the access token to wherever it points.
+        "follow_redirects": False,
+    }
 
-    def __init__(self, target: ShopTarget, **kwargs: Any) -> None:
+
+class AsyncShopifyClient(_ClientBase):
+    """Async client for one shop; use as `async with AsyncShopifyClient(...) as client`.
+
+    With `http`, requests go through that shared connection pool, which the client never closes.
+    """
+
+    def __init__(self, target: ShopTarget, *, http: httpx.AsyncClient | None = None, **kwargs: Any) -> None:
         super().__init__(target, **kwargs)
-        self._http = httpx.AsyncClient(**self._http_options())
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(**http_client_options(self.config))
 
     async def __aenter__(self) -> AsyncShopifyClient:
         return self
@@ -339,7 +367,8 @@ class AsyncShopifyClient(_ClientBase):
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._owns_http:
+            await self._http.aclose()
 
     async def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """POST a query/mutation; returns the whole response (`data`, `errors`, `extensions`)."""
@@ -352,7 +381,7 @@ class AsyncShopifyClient(_ClientBase):
     async def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            response = await self._http.request(method, url, **kwargs)
+            response = await self._http.request(method, url, headers=self._headers(), **kwargs)
         except httpx.TransportError as exc:
             raise ShopifyTransportError(f"Shopify request failed: {exc!r}") from exc
         outcome = _graphql_outcome(response) if kind == "graphql" else _rest_outcome(response)
@@ -364,9 +393,10 @@ class AsyncShopifyClient(_ClientBase):
 class ShopifyClient(_ClientBase):
     """Blocking client for one shop (the Liquid filter runs inside a synchronous render)."""
 
-    def __init__(self, target: ShopTarget, **kwargs: Any) -> None:
+    def __init__(self, target: ShopTarget, *, http: httpx.Client | None = None, **kwargs: Any) -> None:
         super().__init__(target, **kwargs)
-        self._http = httpx.Client(**self._http_options())
+        self._owns_http = http is None
+        self._http = http or httpx.Client(**http_client_options(self.config))
 
     def __enter__(self) -> ShopifyClient:
         return self
@@ -375,7 +405,8 @@ class ShopifyClient(_ClientBase):
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return self._send("graphql", "POST", self.graphql_url, json=self._graphql_payload(query, variables))
@@ -386,7 +417,7 @@ class ShopifyClient(_ClientBase):
     def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            response = self._http.request(method, url, **kwargs)
+            response = self._http.request(method, url, headers=self._headers(), **kwargs)
         except httpx.TransportError as exc:
             raise ShopifyTransportError(f"Shopify request failed: {exc!r}") from exc
         outcome = _graphql_outcome(response) if kind == "graphql" else _rest_outcome(response)
@@ -403,14 +434,18 @@ class LiquidShopifyCallable:
     """`callable(query, variables) -> whole GraphQL response`, waiting out throttling in place.
 
     Spec 4.3: inside a run, a throttled call is waited on and retried a bounded number of times;
-    `ShopifyRateLimitExceeded` (permanent) when it does not recover. Other `ShopifyError`s pass
-    through unchanged. `stats` accumulates over every call of the render.
+    `ShopifyRateLimitExceeded` (permanent) when it does not recover. A response with other
+    GraphQL errors raises `ShopifyGraphQLError`, as Mechanic fails such reads; other
+    `ShopifyError`s pass through unchanged. `stats` accumulates over every call of the render;
+    `on_progress` is told after every answer and before every wait (the run's liveness signal).
     """
 
     shop: Shop
     api_version: str | None
     config: ShopifyConfig
     store: Store | None
+    http: httpx.Client | None = None
+    on_progress: Callable[[], None] | None = None
     stats: CallStats = field(default_factory=CallStats)
 
     def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -418,25 +453,53 @@ class LiquidShopifyCallable:
         target = ShopTarget.from_shop(self.shop)
         waited = 0.0
         with ShopifyClient(
-            target, api_version=self.api_version, config=self.config, store=self.store, stats=self.stats
+            target,
+            api_version=self.api_version,
+            config=self.config,
+            store=self.store,
+            stats=self.stats,
+            http=self.http,
         ) as client:
             for retry in range(self.config.throttle_retries + 1):
                 try:
-                    return client.graphql(query, variables)
+                    response = client.graphql(query, variables)
                 except ShopifyThrottled as exc:
                     wait = exc.retry_after_seconds
                     if retry == self.config.throttle_retries or wait > self.config.max_throttle_wait_seconds:
                         break
+                    self._progress()
                     time.sleep(wait * self.config.time_scale)
                     waited += wait
+                    continue
+                self._progress()
+                errors = response.get("errors")
+                if errors:
+                    raise ShopifyGraphQLError(f"Shopify answered with GraphQL errors: {_error_messages(errors)}")
+                return response
         raise ShopifyRateLimitExceeded(
             f"Shopify API rate limit for shop {target.shop_id!r} did not recover: still throttled after "
             f"{retry} retries and {waited:g} s of waiting (next wait would be {wait:g} s)"
         )
 
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress()
+
+
+def _error_messages(errors: Any) -> str:
+    if isinstance(errors, list):
+        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)[:500]
+    return str(errors)[:500]
+
 
 def make_liquid_shopify_callable(
-    store: Store | None, shop: Shop, api_version: str | None, *, config: ShopifyConfig | None = None
+    store: Store | None,
+    shop: Shop,
+    api_version: str | None,
+    *,
+    config: ShopifyConfig | None = None,
+    http: httpx.Client | None = None,
+    on_progress: Callable[[], None] | None = None,
 ) -> LiquidShopifyCallable:
     """The GraphQL function behind the Liquid `shopify` filter for one shop and API version.
 
@@ -446,4 +509,4 @@ def make_liquid_shopify_callable(
         from ratchet.config import load_settings
 
         config = ShopifyConfig.from_settings(load_settings())
-    return LiquidShopifyCallable(shop, api_version, config, store)
+    return LiquidShopifyCallable(shop, api_version, config, store, http=http, on_progress=on_progress)

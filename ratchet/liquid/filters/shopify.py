@@ -14,10 +14,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from liquid import Environment, RenderContext
-from liquid.exceptions import FilterArgumentError
+from liquid.exceptions import FilterArgumentError, LiquidError
 from liquid.filter import with_context
 from liquid.undefined import Undefined
 
+from ..errors import ShopifyReadError
 from .json import to_json
 
 # Returned in preview or when no client is configured: tasks stub data after the call
@@ -39,6 +40,11 @@ def shopify(query: object, *, context: RenderContext, variables: object = None) 
     started = time.monotonic()
     try:
         return client(str(query), variables if isinstance(variables, dict) else None)
+    except LiquidError:
+        raise
+    except Exception as exc:
+        # Whatever the client raised, the run's error must point at this query's line.
+        raise ShopifyReadError(exc) from exc
     finally:
         # Network time does not count against the render time limit.
         extend = getattr(context, "extend_deadline", None)
