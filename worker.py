@@ -18,9 +18,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
+from activities.shop_webhooks import WebhookActivities
 from ratchet.config import Settings, load_settings
 from ratchet.engine.connection import connect, ensure_search_attributes
 from ratchet.engine.schedules import sync_all_schedules
+from ratchet.engine.webhook_reconcile import request_all as request_all_reconciles
 from ratchet.services.events import EventService
 from ratchet.services.shop_cache import purge_expired
 from ratchet.shopify.client import ShopifyConfig
@@ -28,6 +30,7 @@ from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store, get_store
 from workflows.event import EventWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
+from workflows.shop_webhooks import ShopWebhooksWorkflow
 
 # By default the sandbox re-imports, per workflow run, every module a workflow imports
 # (measured: the largest CPU cost per event in benchmarks/throughput.py). Passing *all* modules
@@ -84,8 +87,12 @@ def build_worker(
         client,
         shopify_pools=services["shopify_pools"],
         task_queue=task_queue or settings.task_queue,
-        workflows=[EventWorkflow, SchedulerTickWorkflow] if workflows else [],
-        activities=run_activities.all() + SchedulerActivities(services["events"]).all() if activities else [],
+        workflows=[EventWorkflow, SchedulerTickWorkflow, ShopWebhooksWorkflow] if workflows else [],
+        activities=run_activities.all()
+        + SchedulerActivities(services["events"]).all()
+        + WebhookActivities(settings, store, services).all()
+        if activities
+        else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
         workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
         # Without an explicit build id the SDK hashes the code of every loaded module at start.
@@ -101,6 +108,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     worker = build_worker(client, settings, store)
     # Catch up schedule changes made while no Temporal was reachable (offline CLI edits).
     await sync_all_schedules(client, store, task_queue=settings.task_queue)
+    await request_all_reconciles(client, settings, store)
     await asyncio.to_thread(purge_expired, store)
     async with worker:
         await (stop.wait() if stop else asyncio.Event().wait())

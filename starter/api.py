@@ -153,6 +153,7 @@ class Ratchet:
     async def _sync_schedules(self, shop_id: str) -> None:
         """Match the shop's scheduler schedules to its tasks; offline (no Temporal) the next worker start does it."""
         from ratchet.engine.schedules import sync_schedules
+        from ratchet.engine.webhook_reconcile import request_reconcile
 
         client = self._client
         if client is None:
@@ -161,6 +162,8 @@ class Ratchet:
             except (TimeoutError, RuntimeError):
                 return
         await sync_schedules(client, self.store, shop_id, task_queue=self.settings.task_queue)
+        # The same task and shop changes decide which Shopify webhooks the shop needs.
+        await request_reconcile(client, self.settings, shop_id)
 
     # -- shops -----------------------------------------------------------------------------------
 
@@ -212,18 +215,17 @@ class Ratchet:
                 return shop
 
         shop = await self._db(write)
-        if (timezone_name is not None or zone_changed) and not create:
+        if timezone_name is not None or zone_changed or fetched is not None:
             await self._sync_schedules(shop_id)
         return shop
 
     async def sync_shop(self, shop_id: str) -> Shop:
-        """Refresh the shop's Shopify snapshot (and with it its zone, currency and scopes)."""
+        """Refresh the shop's Shopify snapshot (zone, currency, scopes); schedules and webhooks follow."""
         try:
-            zone_changed = await sync_connection(self.store, shop_id, ShopifyConfig.from_settings(self.settings))
+            await sync_connection(self.store, shop_id, ShopifyConfig.from_settings(self.settings))
         except ShopConnectionError as exc:
             raise RatchetError(str(exc)) from exc
-        if zone_changed:
-            await self._sync_schedules(shop_id)
+        await self._sync_schedules(shop_id)
         return await self.get_shop(shop_id)
 
     async def get_shop(self, shop_id: str) -> Shop:

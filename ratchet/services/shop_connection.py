@@ -144,8 +144,8 @@ def apply_shop_update(store: Store, shop_id: str, payload: Any) -> bool:
         return _follow_zone(session, shop, row.snapshot)
 
 
-async def sync_connection(store: Store, shop_id: str, config: ShopifyConfig) -> bool:
-    """`ratchet shop sync`: fetch the shop again. True when the zone changed."""
+async def sync_connection(store: Store, shop_id: str, config: ShopifyConfig) -> None:
+    """`ratchet shop sync`: fetch the shop again."""
     shop = await asyncio.to_thread(_get_shop, store, shop_id)
     if not shop.access_token:
         raise ShopConnectionError(
@@ -154,13 +154,13 @@ async def sync_connection(store: Store, shop_id: str, config: ShopifyConfig) -> 
         )
     fetched = await verify_connection(ShopTarget.from_shop(shop), config)
 
-    def write() -> bool:
+    def write() -> None:
         with store.session() as session:
             current = session.get(Shop, shop_id)
             assert current is not None
-            return save_connection(session, current, fetched)
+            save_connection(session, current, fetched)
 
-    return await asyncio.to_thread(write)
+    await asyncio.to_thread(write)
 
 
 def _get_shop(store: Store, shop_id: str) -> Shop:

@@ -1,0 +1,53 @@
+"""The reconcile activity behind ShopWebhooksWorkflow."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ratchet.config import Settings
+from ratchet.engine.webhook_reconcile import RECONCILE_ACTIVITY
+from ratchet.services.shopify_webhooks import reconcile_webhooks
+from ratchet.shopify.client import ShopifyConfig, ShopifyError, ShopifyThrottled, is_transient
+from ratchet.store.database import Store
+from workflows.shop_webhooks import NOT_RETRYABLE
+
+logger = logging.getLogger(__name__)
+
+
+class WebhookActivities:
+    def __init__(self, settings: Settings, store: Store, services: dict[str, Any]) -> None:
+        self.settings = settings
+        self.store = store
+        self.services = services
+
+    @activity.defn(name=RECONCILE_ACTIVITY)
+    async def reconcile_shop_webhooks(self, shop_id: str) -> dict[str, Any]:
+        pools = self.services.get("shopify_pools")
+        try:
+            result = await reconcile_webhooks(
+                self.store,
+                shop_id,
+                public_url=self.settings.public_url,
+                config=ShopifyConfig.from_settings(self.settings),
+                http=pools.async_client(shop_id) if pools is not None else None,
+            )
+        except ShopifyError as exc:
+            if isinstance(exc, ShopifyThrottled) or is_transient(exc):
+                raise  # Shopify is busy or down: Temporal retries with backoff
+            raise ApplicationError(str(exc), type=NOT_RETRYABLE, non_retryable=True) from exc
+        if result.skipped:
+            logger.info("Shopify webhooks of shop %s not reconciled: %s", shop_id, result.skipped)
+        return {
+            "skipped": result.skipped,
+            "created": result.created,
+            "deleted": result.deleted,
+            "errors": result.errors,
+        }
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.reconcile_shop_webhooks]
