@@ -367,11 +367,12 @@ class ShopifyFake:
             if "webhookSubscriptionCreate" in query:
                 return {"webhookSubscriptionCreate": self._create_webhook(variables)}
             if "webhookSubscriptionDelete" in query:
-                found = self.webhooks.pop(str(variables.get("id")), None)
+                gid = next((v for v in variables.values() if str(v).startswith("gid://")), None)
+                found = self.webhooks.pop(str(gid), None)
                 errors = [] if found else [{"field": ["id"], "message": "Webhook subscription does not exist"}]
                 return {
                     "webhookSubscriptionDelete": {
-                        "deletedWebhookSubscriptionId": variables.get("id") if found else None,
+                        "deletedWebhookSubscriptionId": gid if found else None,
                         "userErrors": errors,
                     }
                 }
@@ -386,8 +387,9 @@ class ShopifyFake:
             return data or None
 
     def _create_webhook(self, variables: dict[str, Any]) -> dict[str, Any]:
-        topic = str(variables.get("topic"))
-        uri = str((variables.get("webhookSubscription") or {}).get("uri"))
+        # Variables are named by the caller's query: find them by shape.
+        topic = str(next((v for v in variables.values() if isinstance(v, str) and v.isupper()), None))
+        uri = str(next((v for v in variables.values() if isinstance(v, dict) and "uri" in v), {}).get("uri"))
         if topic in self._refused_topics:
             return {
                 "webhookSubscription": None,

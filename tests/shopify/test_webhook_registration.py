@@ -1,0 +1,90 @@
+"""Ratchet keeps the shop's Shopify webhook subscriptions equal to what its enabled tasks need."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+
+from ratchet.services.status import shop_status
+from ratchet.shopify.webhook_topics import WebhookTopic, webhook_topic_for
+from ratchet.store.database import Store
+from starter.api import Ratchet
+from tests.conftest import eventually
+from tests.shopify_fake import ShopifyFake
+from tests.support.tasks import add_task
+from worker import build_worker
+
+PUBLIC_URL = "https://ratchet.example.com"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "tasks"
+
+
+def _ours(fake: ShopifyFake, shop: str) -> set[str]:
+    callback = f"{PUBLIC_URL}/webhooks/shopify/{shop}"
+    return {hook["topic"] for hook in fake.webhooks.values() if hook["uri"] == callback}
+
+
+async def test_subscriptions_follow_enabled_tasks_and_leave_others_alone(
+    api: Ratchet, client: Client, store: Store, fake: ShopifyFake
+) -> None:
+    # A worker that knows the public URL, on its own queue, for a shop only it has seen.
+    shop = f"hooks-{uuid.uuid4().hex[:8]}"
+    settings = dataclasses.replace(api.settings, public_url=PUBLIC_URL, task_queue=f"webhooks-{shop}", shop=shop)
+    public = Ratchet(settings, store, client)
+    fake.webhooks["gid://shopify/WebhookSubscription/1"] = {"topic": "ORDERS_CREATE", "uri": "https://other.example/x"}
+    fake.refuse_topic("PRODUCTS_UPDATE", "Access denied for products/update webhook: requires read_products")
+    async with build_worker(client, settings, store):
+        await public.set_shop(shop, create=True, shopify_domain=fake.base_url, access_token=fake.access_token)
+        for name, topics in (
+            ("Orders", ["shopify/orders/create", "shopify/products/update"]),
+            ("Bulk", ["mechanic/shopify/bulk_operation", "shopify/customers/create"]),
+        ):
+            await add_task(public, name, '{% action "echo", x: 1 %}', topics)
+
+        async def registered() -> set[str] | None:
+            ours = _ours(fake, shop)
+            return (
+                ours if ours == {"ORDERS_CREATE", "SHOP_UPDATE", "BULK_OPERATIONS_FINISH", "CUSTOMERS_CREATE"} else None
+            )
+
+        await eventually(registered)
+        # One subscription per topic, however many changes were made in a burst.
+        assert len([h for h in fake.webhooks.values() if h["uri"].startswith(PUBLIC_URL)]) == 4
+        status = (await shop_status(store, shop, public_url=PUBLIC_URL))["shopify"]
+        refused = {hook["topic"]: hook["error"] for hook in status["webhooks"] if hook["error"]}
+        assert "requires read_products" in refused["products/update"]
+
+        await public.set_enabled("Bulk", False)
+
+        async def shrunk() -> bool:
+            return _ours(fake, shop) == {"ORDERS_CREATE", "SHOP_UPDATE"}
+
+        await eventually(shrunk)
+    # Someone else's subscription to the same topic was never touched.
+    assert fake.webhooks["gid://shopify/WebhookSubscription/1"]["uri"] == "https://other.example/x"
+
+
+async def test_without_a_public_url_nothing_is_registered(api: Ratchet, fake: ShopifyFake) -> None:
+    await api.set_shop(api.settings.shop, create=False, shopify_domain=fake.base_url, access_token=fake.access_token)
+    await add_task(api, "Orders", '{% action "echo", x: 1 %}', ["shopify/orders/create"])
+    status = (await shop_status(api.store, api.settings.shop, public_url=None))["shopify"]
+    assert "set RATCHET_PUBLIC_URL" in status["webhooks_note"] and status["webhooks"] == []
+    assert fake.webhooks == {}
+
+
+def test_every_documented_mechanic_topic_maps_to_a_shopify_enum() -> None:
+    assert webhook_topic_for("shopify/orders/create") == WebhookTopic("orders/create")
+    assert WebhookTopic("customer/tags_added").graphql_enum == "CUSTOMER_TAGS_ADDED"
+    assert webhook_topic_for("mechanic/shopify/bulk_operation") == WebhookTopic("bulk_operations/finish")
+    assert webhook_topic_for("user/orders/create") is None
+    # Every Shopify topic the task library subscribes to is one Ratchet can register.
+    subscribed = {
+        line.split("+", 1)[0].strip()
+        for path in CORPUS.glob("*.json")
+        for line in json.loads(path.read_text()).get("subscriptions") or []
+        if line.startswith("shopify/")
+    }
+    assert subscribed and all(webhook_topic_for(topic) for topic in subscribed)
