@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, select
 
 from ratchet.core.clock import utcnow
+from ratchet.errors import InvalidInput
 from ratchet.shopify.client import (
     AsyncShopifyClient,
     ShopifyConfig,
@@ -31,7 +32,7 @@ from ratchet.store.database import Store
 from ratchet.store.tables import Shop, ShopifyConnection, ShopifyWebhookSubscription
 
 
-class ShopConnectionError(Exception):
+class ShopConnectionError(InvalidInput):
     """The shop's Shopify connection is unusable; the message is one line saying what to fix."""
 
 
