@@ -8,10 +8,9 @@ import pytest
 
 from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet
-from tests.conftest import eventually
-from tests.shopify_fake import ShopifyFake
-from tests.support.runs import wait_for_runs
+from tests.support.shopify_fake import ShopifyFake
 from tests.support.tasks import add_task
+from tests.support.waiting import eventually, wait_for_runs
 
 # The query sits on line 2, so errors must say "line 2".
 SCRIPT = """{% comment %}probe the shop{% endcomment %}

@@ -13,9 +13,9 @@ from ratchet.services.status import shop_status
 from ratchet.shopify.webhook_topics import WebhookTopic, webhook_topic_for
 from ratchet.store.database import Store
 from starter.api import Ratchet
-from tests.conftest import eventually
-from tests.shopify_fake import ShopifyFake
+from tests.support.shopify_fake import ShopifyFake
 from tests.support.tasks import add_task
+from tests.support.waiting import eventually
 from worker import build_worker
 
 PUBLIC_URL = "https://ratchet.example.com"
