@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from ratchet.core.subscriptions import BUTTON_TOPICS, parse_subscriptions, valid
 from ratchet.engine.connection import connect
 from ratchet.engine.contract import RETRY_RUN_IN_FLIGHT, RetryAccepted, RetryRequest
 from ratchet.errors import RatchetError
+from ratchet.services.compatibility import CompatibilityWarning
 from ratchet.services.events import EventService, UnknownShop
 from ratchet.services.shop_connection import (
     ShopConnectionError,
@@ -86,6 +87,10 @@ class ImportedTask:
     task: Task
     missing_required_options: list[str]
     replaced: bool
+    # What a re-import changed, or kept, of the user's task (empty for a first import or --reset).
+    changes: list[str] = field(default_factory=list)
+    # Features of the task that will not work on this installation.
+    warnings: list[CompatibilityWarning] = field(default_factory=list)
 
 
 def _parse_when(value: str | datetime | None) -> datetime | None:
@@ -240,9 +245,17 @@ class Ratchet:
 
     # -- tasks -----------------------------------------------------------------------------------
 
-    async def import_task(self, source: Path | str | dict[str, Any], shop_id: str | None = None) -> ImportedTask:
-        """Import a Mechanic export; enabled when its required options are filled, else disabled."""
-        from ratchet.core.task_export import TaskImportError, parse_export
+    async def import_task(
+        self, source: Path | str | dict[str, Any], shop_id: str | None = None, *, reset: bool = False
+    ) -> ImportedTask:
+        """Import a Mechanic export; enabled when its required options are filled, else disabled.
+
+        Importing over a task with the same name replaces its code but keeps what the user set:
+        its enabled state and the values of options both versions have (`changes` says what
+        differs). `reset` replaces those too, as a first import would.
+        """
+        from ratchet.core.task_export import TaskImportError, keep_user_options, parse_export
+        from ratchet.services.check import compatibility_warnings
 
         shop_id = shop_id or self.settings.shop
         if isinstance(source, Path):
@@ -251,17 +264,30 @@ class Ratchet:
             except OSError as exc:
                 raise RatchetError(f"cannot read {source}: {exc.strerror}") from exc
         try:
-            definition = parse_export(source)
+            exported = parse_export(source)
         except TaskImportError as exc:
             raise RatchetError(f"invalid task export: {exc}") from exc
         await self.get_shop(shop_id)
+        warnings = compatibility_warnings(exported)
 
         def write() -> ImportedTask:
             now = utcnow()
             with self.store.session() as session:
-                task = session.exec(select(Task).where(Task.shop_id == shop_id, Task.name == definition.name)).first()
+                task = session.exec(select(Task).where(Task.shop_id == shop_id, Task.name == exported.name)).first()
                 replaced = task is not None
+                keep_settings = task is not None and not reset
+                definition, changes = exported, list[str]()
+                if task is not None and keep_settings:
+                    try:
+                        definition, changes = keep_user_options(exported, task.options or {})
+                    except TaskImportError as exc:
+                        raise RatchetError(f"{exc}; re-import with --reset to take the export's values") from exc
+                    if task.script != definition.script:
+                        changes.append("script changed")
+                    if set(task.subscriptions or []) != set(definition.subscriptions):
+                        changes.append("subscriptions now: " + (", ".join(definition.subscriptions) or "none"))
                 task = task or Task(id=str(uuid.uuid4()), shop_id=shop_id, name=definition.name, created_at=now)
+                was_enabled = task.enabled if keep_settings else True
                 task.script = definition.script
                 task.options = definition.options
                 task.subscriptions = definition.subscriptions
@@ -274,10 +300,12 @@ class Ratchet:
                 task.online_store_javascript = definition.online_store_javascript
                 task.order_status_javascript = definition.order_status_javascript
                 task.tags = definition.tags
-                task.enabled = not definition.missing_required_options
+                task.enabled = was_enabled and not definition.missing_required_options
+                if keep_settings and was_enabled and not task.enabled:
+                    changes.append("disabled until its empty required options are set")
                 task.updated_at = now
                 session.add(task)
-                return ImportedTask(task, list(definition.missing_required_options), replaced)
+                return ImportedTask(task, list(definition.missing_required_options), replaced, changes, warnings)
 
         imported = await self._db(write)
         await self._sync_schedules(shop_id)

@@ -173,22 +173,34 @@ def shop_sync(name: Annotated[str, typer.Argument(envvar="RATCHET_SHOP")] = "def
 
 
 @task_app.command("import")
-def task_import(file: Path, shop: ShopOpt = "default") -> None:
+def task_import(
+    file: Path,
+    shop: ShopOpt = "default",
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Over an existing task: take the export's options and enabled state too.")
+    ] = False,
+) -> None:
     """Import a Mechanic task export (JSON). Prints the task id last."""
 
     async def go() -> None:
         api = await _api(_settings(shop=shop), temporal=False)
-        imported = await api.import_task(file)
+        imported = await api.import_task(file, reset=reset)
         verb = "replaced" if imported.replaced else "imported"
         if imported.missing_required_options:
             out.print(
                 f"{verb} {imported.task.name!r} (disabled): set the required options "
                 f"{', '.join(imported.missing_required_options)} with `ratchet task configure`, then `ratchet task enable`",
             )
+        elif not imported.task.enabled:
+            out.print(f"{verb} {imported.task.name!r} (kept disabled): `ratchet task enable` runs it")
         else:
             out.print(
                 f"{verb} {imported.task.name!r} (enabled), subscribed to: {', '.join(imported.task.subscriptions) or 'nothing'}"
             )
+        for change in imported.changes:
+            out.print(f"  changed: {change}", markup=False)
+        for warning in imported.warnings:
+            out.print(f"  warning [{warning.code}]: {warning.message}", markup=False)
         print(imported.task.id)
 
     _run(go())
@@ -282,11 +294,15 @@ def task_run(
 
 
 @task_app.command("check")
-def task_check(files: list[Path], as_json: JsonOpt = False) -> None:
-    """Check task exports offline: parse, subscriptions, preview renders."""
+def task_check(
+    files: list[Path],
+    as_json: JsonOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero on warnings too (for CI).")] = False,
+) -> None:
+    """Check task exports offline: parse, subscriptions, preview renders, unsupported features."""
     from ratchet.services.check import run_check
 
-    raise typer.Exit(run_check(files, as_json))
+    raise typer.Exit(run_check(files, as_json, strict))
 
 
 # -- events ---------------------------------------------------------------------------------------

@@ -160,3 +160,50 @@ async def test_a_wrong_access_token_is_refused_in_one_line(api: Ratchet, shopify
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "Shopify refused the access token" in result.stderr
     assert (await api.get_shop(shop)).access_token is None
+
+
+async def test_reimport_keeps_what_the_user_set(api: Ratchet, tmp_path: Path) -> None:
+    settings, shop = api.settings, api.settings.shop
+    task_file = tmp_path / "tagger.json"
+
+    def write_version(script: str, options: dict[str, object]) -> None:
+        template = "{% if options.hourly__boolean %}mechanic/scheduler/hourly{% else %}user/tag/go{% endif %}"
+        task_file.write_text(json.dumps(export("Tagger", script, [], options=options, subscriptions_template=template)))
+
+    write_version('{% action "echo", tag: options.tag %}', {"tag": "old", "hourly__boolean": False, "gone": "x"})
+    assert (await ratchet(settings, shop, "task", "import", str(task_file))).returncode == 0
+    await api.configure_task("Tagger", {"tag": "mine", "hourly__boolean": True})
+    await api.set_enabled("Tagger", False)
+
+    write_version(
+        '{% action "echo", tag: options.tag, n: options.n %}', {"tag": "new", "hourly__boolean": False, "n": "2"}
+    )
+    result = await ratchet(settings, shop, "task", "import", str(task_file))
+    assert result.returncode == 0, result.stderr
+    task = await api.get_task("Tagger")
+    assert not task.enabled and task.options == {"tag": "mine", "hourly__boolean": True, "n": "2"}
+    # Subscriptions follow the kept option values, not the export's.
+    assert task.subscriptions == ["mechanic/scheduler/hourly"]
+    assert "kept disabled" in result.stdout
+    for line in (
+        "changed: new options: n",
+        "changed: removed options: gone",
+        "changed: kept your values (the export's differ) for: tag, hourly__boolean",
+        "changed: script changed",
+    ):
+        assert line in result.stdout
+
+    reset = await ratchet(settings, shop, "task", "import", "--reset", str(task_file))
+    assert reset.returncode == 0, reset.stderr
+    task = await api.get_task("Tagger")
+    assert task.enabled and task.options == {"tag": "new", "hourly__boolean": False, "n": "2"}
+    assert "changed:" not in reset.stdout
+
+
+async def test_import_warns_about_unsupported_features(api: Ratchet, tmp_path: Path) -> None:
+    task_file = tmp_path / "slack.json"
+    task_file.write_text(json.dumps(export("Slack", '{% action "slack" %}{"text": "hi"}{% endaction %}', ["user/a/b"])))
+    result = await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
+    assert result.returncode == 0, result.stderr
+    assert "warning [unsupported_action]: action type 'slack' is not implemented by Ratchet" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == (await api.get_task("Slack")).id

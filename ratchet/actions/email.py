@@ -123,6 +123,11 @@ def _headers(value: Any) -> dict[str, str]:
     return headers
 
 
+# Mechanic's other generators (pdf, url, zip) need a browser, the network or nesting Ratchet lacks;
+# strings (the implicit plaintext generator) work too. `ratchet task check` warns about the rest.
+SUPPORTED_FILE_GENERATORS = frozenset({"base64"})
+
+
 def _attachments(value: Any) -> dict[str, dict[str, str]]:
     """filename → {"content_base64", "mime_type"}; supports the plain-text and base64 generators."""
     if value is None:

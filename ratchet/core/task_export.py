@@ -430,3 +430,21 @@ def configure_options(defn: TaskDefinition, updates: dict[str, Any]) -> TaskDefi
         subscriptions=render_subscriptions(defn.subscriptions_template, options),
         missing_required_options=missing_required(options),
     )
+
+
+def keep_user_options(defn: TaskDefinition, previous: dict[str, Any]) -> tuple[TaskDefinition, list[str]]:
+    """Re-import over an existing task: the user's values win for options both versions have.
+
+    Returns the definition with those values (subscriptions re-rendered with them) and one
+    line per option-level change the user should know about. An option key carries its
+    flags, so a kept value was validated against the same kind of option.
+    """
+    kept = {key: value for key, value in previous.items() if key in defn.options}
+    changes: list[str] = []
+    if added := [key for key in defn.options if key not in previous]:
+        changes.append("new options: " + ", ".join(added))
+    if removed := [key for key in previous if key not in defn.options]:
+        changes.append("removed options: " + ", ".join(removed))
+    if differing := [key for key, value in kept.items() if value != defn.options[key]]:
+        changes.append("kept your values (the export's differ) for: " + ", ".join(differing))
+    return configure_options(defn, kept), changes

@@ -11,6 +11,10 @@ emitted by a preview are reported as warnings only: Mechanic itself re-renders
 subscriptions on save, and library tasks deliberately ship with empty required
 options (previews substitute placeholder values for them, see
 `placeholder_option`, since the task cannot be enabled until they are set).
+
+Warnings carry a stable `code`: `stale_subscriptions`, `required_options_empty`,
+`preview_error_object`, plus the compatibility codes of `ratchet.services.compatibility`
+(features that will not work on this installation). `--strict` fails on any warning.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 
 from ratchet.core.samples import sample_event, sample_shop
 from ratchet.core.task_export import TaskDefinition, TaskImportError, option_spec, parse_export
-from ratchet.liquid import RenderRequest, TaskRenderError, render_task
+from ratchet.liquid import RenderRequest, RenderResult, TaskRenderError, render_task
+from ratchet.services.compatibility import CompatibilityWarning, action_warnings, static_warnings, unique
 
 PREVIEW_TASK_ID = "00000000-0000-4000-8000-0000000000aa"
 
@@ -38,11 +43,14 @@ class CheckReport:
     previews_ok: int = 0
     action_types: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return not self.parsed or self.previews_ok < self.previews
+
+    def warn(self, code: str, subject: str, message: str) -> None:
+        self.warnings.append(CompatibilityWarning(code, subject, message).to_dict())
 
 
 def preview_events(defn: TaskDefinition) -> list[tuple[str, dict[str, Any]]]:
@@ -122,6 +130,28 @@ def preview_request(defn: TaskDefinition, event: dict[str, Any]) -> RenderReques
     )
 
 
+def run_previews(defn: TaskDefinition) -> list[tuple[str, dict[str, Any], RenderResult | TaskRenderError]]:
+    """(description, event, result or the render's error) for each preview event."""
+    outcomes: list[tuple[str, dict[str, Any], RenderResult | TaskRenderError]] = []
+    for description, event in preview_events(defn):
+        try:
+            outcomes.append((description, event, render_task(preview_request(defn, event))))
+        except TaskRenderError as err:
+            outcomes.append((description, event, err))
+    return outcomes
+
+
+def compatibility_warnings(defn: TaskDefinition) -> list[CompatibilityWarning]:
+    """What will not work on this installation, from the task's text and its preview renders."""
+    emitted = [
+        warning
+        for _, _, outcome in run_previews(defn)
+        if not isinstance(outcome, TaskRenderError)
+        for warning in action_warnings(outcome.actions)
+    ]
+    return unique(emitted + static_warnings(defn))
+
+
 def check_file(path: Path) -> CheckReport:
     report = CheckReport(file=str(path))
     try:
@@ -136,33 +166,48 @@ def check_file(path: Path) -> CheckReport:
     report.subscriptions = defn.subscriptions
     report.subscriptions_match = set(defn.subscriptions) == set(defn.exported_subscriptions)
     if not report.subscriptions_match:
-        report.warnings.append(
+        report.warn(
+            "stale_subscriptions",
+            "subscriptions",
             "exported subscriptions are stale: "
-            f"export has {sorted(set(defn.exported_subscriptions))}, template renders {sorted(set(defn.subscriptions))}"
+            f"export has {sorted(set(defn.exported_subscriptions))}, template renders {sorted(set(defn.subscriptions))}",
         )
     if defn.missing_required_options:
-        report.warnings.append(
-            "required options are empty (previews use placeholder values): " + ", ".join(defn.missing_required_options)
+        report.warn(
+            "required_options_empty",
+            "options",
+            "required options are empty (previews use placeholder values): " + ", ".join(defn.missing_required_options),
         )
 
     action_types: set[str] = set()
-    for description, event in preview_events(defn):
+    compatibility: list[CompatibilityWarning] = []
+    for description, event, outcome in run_previews(defn):
         report.previews += 1
-        try:
-            result = render_task(preview_request(defn, event))
-        except TaskRenderError as err:
-            report.errors.append({"stage": "preview", "preview": description, "topic": event["topic"], **err.to_dict()})
+        if isinstance(outcome, TaskRenderError):
+            report.errors.append(
+                {"stage": "preview", "preview": description, "topic": event["topic"], **outcome.to_dict()}
+            )
             continue
         report.previews_ok += 1
-        action_types.update(a.type for a in result.actions)
-        for value in result.errors:
-            report.warnings.append(f"preview {description!r} emitted an error object: {json.dumps(value)[:200]}")
+        action_types.update(a.type for a in outcome.actions)
+        compatibility += action_warnings(outcome.actions)
+        for value in outcome.errors:
+            report.warn(
+                "preview_error_object",
+                description,
+                f"preview {description!r} emitted an error object: {json.dumps(value)[:200]}",
+            )
     report.action_types = sorted(action_types)
+    # Preview findings first: they name the file or action involved, the static ones only the kind.
+    report.warnings += [w.to_dict() for w in unique(compatibility + static_warnings(defn))]
     return report
 
 
-def run_check(files: list[Path], as_json: bool) -> int:
-    """Check every file; print a report to stdout; return the process exit code."""
+def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
+    """Check every file; print a report to stdout; return the process exit code.
+
+    Non-zero when a file fails; with `strict`, also when any file has a warning.
+    """
     reports: list[CheckReport] = []
     if len(files) > 5:
         from rich.console import Console
@@ -185,7 +230,7 @@ def run_check(files: list[Path], as_json: bool) -> int:
         sys.stdout.write("\n")
     else:
         _print_text(reports)
-    return 1 if any(r.failed for r in reports) else 0
+    return 1 if any(r.failed or (strict and r.warnings) for r in reports) else 0
 
 
 def _print_text(reports: list[CheckReport]) -> None:
@@ -201,6 +246,6 @@ def _print_text(reports: list[CheckReport]) -> None:
             context = f" [{err['preview']}]" if err.get("preview") else ""
             print(f"     error{context}: {err['message']}{where}")
         for warning in r.warnings:
-            print(f"     warning: {warning}")
+            print(f"     warning [{warning['code']}]: {warning['message']}")
     failed = sum(r.failed for r in reports)
     print(f"{len(reports) - failed}/{len(reports)} task(s) passed")

@@ -78,3 +78,60 @@ def test_preview_event_definitions_are_used(tmp_path: Path, capsys: pytest.Captu
     assert run_check([path], as_json=True) == 0
     [report] = json.loads(capsys.readouterr().out)
     assert report["previews"] == 1 and report["previews_ok"] == 1
+
+
+def warning_codes(report: dict) -> dict[str, set[str]]:
+    codes: dict[str, set[str]] = {}
+    for warning in report["warnings"]:
+        codes.setdefault(warning["code"], set()).add(warning["subject"])
+    return codes
+
+
+def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Seen only statically: the ftp branch is not taken by the preview.
+    static = write(
+        tmp_path,
+        "static",
+        options={},
+        script='{% if event.data.never %}{% action "ftp" %}{"uploads": {"a.pdf": {"pdf": {"html": "x"}}}}'
+        "{% endaction %}{% endif %}",
+        online_store_javascript="console.log(1)",
+        subscriptions=["mechanic/user/order", "judgeme/review/created", "mechanic/scheduler/daily"],
+        subscriptions_template="mechanic/user/order\njudgeme/review/created\nmechanic/scheduler/daily",
+    )
+    # Seen only in what the preview emits: computed action type and generator name.
+    emitted = write(
+        tmp_path,
+        "emitted",
+        options={},
+        script='{% assign kind = "sla" | append: "ck" %}{% assign gen = "u" | append: "rl" %}'
+        '{% action %}{"type": {{ kind | json }}, "options": {"text": "hi"}}{% endaction %}'
+        '{% action "email" %}{"to": "a@example.com", "subject": "s", "body": "b",'
+        ' "attachments": {"doc.pdf": {"{{ gen }}": "https://example.com/doc.pdf"}, "ok.txt": "plain"}}{% endaction %}'
+        '{% action "http" %}{"method": "post", "url": "https://example.com", "files": {"a.txt": "x"}}{% endaction %}'
+        '{% action "shopify" %}mutation { bulkOperationRunQuery(query: "{ products { edges { node { id } } } }")'
+        " { userErrors { field } } }{% endaction %}",
+    )
+    fine = write(tmp_path, "fine", options={"tag__required": "x"})
+    assert run_check([static, emitted, fine], as_json=True) == 0
+    reports = {Path(r["file"]).stem: r for r in json.loads(capsys.readouterr().out)}
+    assert warning_codes(reports["static"]) == {
+        "unsupported_action": {"ftp"},
+        "file_generator": {"pdf"},
+        "storefront_javascript": {"online_store_javascript"},
+        "unproduced_topic": {"mechanic/user/order", "judgeme/review/created"},
+    }
+    assert warning_codes(reports["emitted"]) == {
+        "unsupported_action": {"slack"},
+        "file_generator": {"url", "http.files"},
+        "bulk_operation": {"mechanic/shopify/bulk_operation"},
+    }
+    [url] = [w for w in reports["emitted"]["warnings"] if w["subject"] == "url"]
+    assert "'doc.pdf'" in url["message"]
+    assert reports["fine"]["warnings"] == []
+
+    # --strict: warnings fail the check, and the text output names each code.
+    assert run_check([static, fine], as_json=False, strict=True) == 1
+    out = capsys.readouterr().out
+    assert "warning [unproduced_topic]: nothing here produces mechanic/user/order" in out
+    assert run_check([fine], as_json=False, strict=True) == 0

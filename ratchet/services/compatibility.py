@@ -1,0 +1,187 @@
+"""What in a Mechanic task will not work on this installation, per task and with the reason.
+
+`ratchet task check` and `ratchet task import` report these as warnings; each kind has a
+stable `code` that `--json` output carries and `--strict` turns into a failing exit:
+
+| code                    | meaning                                                                  |
+|-------------------------|--------------------------------------------------------------------------|
+| `unsupported_action`    | an action type Ratchet does not implement (`files`, `ftp`, `slack`, …)   |
+| `file_generator`        | a file generator Ratchet cannot run (`pdf`, `url`, `zip`; http `files`)  |
+| `storefront_javascript` | `online_store_javascript` / `order_status_javascript` is never served    |
+| `unproduced_topic`      | a subscription to a topic nothing on this installation produces          |
+| `bulk_operation`        | a Shopify bulk operation, whose completion event Ratchet does not produce |
+
+Detection is both static (the script's text, subscriptions, the export's fields), so branches a
+preview does not take are still seen, and dynamic (the actions that preview renders emit), so
+types and generators computed at render time are seen too. Duplicates are reported once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ratchet.actions.base import UNSUPPORTED_TYPES, registered_types
+from ratchet.actions.email import SUPPORTED_FILE_GENERATORS
+from ratchet.core.subscriptions import BUTTON_TOPICS, ERROR_TOPICS
+from ratchet.core.task_export import TaskDefinition
+from ratchet.engine.schedules import SCHEDULER_TOPICS
+from ratchet.liquid.output import ActionObject
+
+UNSUPPORTED_ACTION = "unsupported_action"
+FILE_GENERATOR = "file_generator"
+STOREFRONT_JAVASCRIPT = "storefront_javascript"
+UNPRODUCED_TOPIC = "unproduced_topic"
+BULK_OPERATION = "bulk_operation"
+
+BULK_OPERATION_TOPIC = "mechanic/shopify/bulk_operation"
+
+# `{% action "type" … %}` and the `{% liquid %}` line form `action "type" …`.
+_ACTION_TAG_TYPE = re.compile(r"""\baction\s+["']([a-z0-9_]+)["']""")
+# The untyped block form `{"type": "ftp", "options": …}`; only names Mechanic documents as
+# action types are taken from it, since "type" is a common key in GraphQL and JSON bodies.
+_ACTION_JSON_TYPE = re.compile(r""""type"\s*:\s*"([a-z0-9_]+)\"""")
+# A generator object literal: `"pdf": {` not followed by `{` (that would be `{{ … }}` output).
+_GENERATOR_LITERAL = re.compile(r""""(pdf|url|zip)"\s*:\s*\{(?!\{)""")
+_BULK_MUTATION = re.compile(r"\bbulkOperationRun(?:Query|Mutation)\b")
+
+
+@dataclass(frozen=True)
+class CompatibilityWarning:
+    code: str
+    # What the warning is about (an action type, a generator, a topic, a field), for dedup and tools.
+    subject: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "subject": self.subject, "message": self.message}
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why nothing here produces `topic`, or None when something does."""
+    domain = topic.split("/", 1)[0]
+    if domain == "shopify":
+        return None  # Shopify webhooks, any topic
+    if domain == "user":
+        return None  # the `event` action and Mechanic webhooks
+    if topic in SCHEDULER_TOPICS or topic in BUTTON_TOPICS or topic in ERROR_TOPICS:
+        return None
+    if topic == "mechanic/actions/perform":
+        return None
+    if topic == BULK_OPERATION_TOPIC:
+        return None  # reported as `bulk_operation`
+    if topic.startswith("mechanic/user/"):
+        return "Ratchet adds no Shopify admin action links; send it yourself with `ratchet event send`"
+    if topic.startswith("mechanic/scheduler/"):
+        return (
+            f"not a scheduler topic Ratchet runs (it runs {', '.join(t.rsplit('/', 1)[1] for t in SCHEDULER_TOPICS)})"
+        )
+    if topic == "mechanic/emails/received":
+        return "Ratchet has no inbound email address"
+    if domain == "mechanic":
+        return "Mechanic produces it; Ratchet does not"
+    return f"a {domain!r} integration topic; Ratchet has no {domain} integration"
+
+
+def _action_type_warning(action_type: str) -> CompatibilityWarning | None:
+    if action_type in registered_types():
+        return None
+    if action_type in UNSUPPORTED_TYPES:
+        reason = f"action type {action_type!r} is not implemented by Ratchet; its runs fail permanently"
+    else:
+        reason = f"unknown action type {action_type!r}; its runs fail permanently"
+    return CompatibilityWarning(UNSUPPORTED_ACTION, action_type, reason)
+
+
+def static_warnings(defn: TaskDefinition) -> list[CompatibilityWarning]:
+    """Warnings visible without rendering: the script's text, subscriptions and export fields."""
+    found: list[CompatibilityWarning] = []
+    script = defn.script
+    action_types = set(_ACTION_TAG_TYPE.findall(script))
+    action_types |= {t for t in _ACTION_JSON_TYPE.findall(script) if t in UNSUPPORTED_TYPES}
+    for action_type in sorted(action_types):
+        if warning := _action_type_warning(action_type):
+            found.append(warning)
+    for generator in sorted(set(_GENERATOR_LITERAL.findall(script))):
+        found.append(
+            CompatibilityWarning(
+                FILE_GENERATOR,
+                generator,
+                f"the script builds a {generator!r} file generator, which Ratchet cannot run (only strings and base64)",
+            )
+        )
+    for field_name in ("online_store_javascript", "order_status_javascript"):
+        if (getattr(defn, field_name) or "").strip():
+            found.append(
+                CompatibilityWarning(
+                    STOREFRONT_JAVASCRIPT,
+                    field_name,
+                    f"{field_name} is set but Ratchet serves no storefront JavaScript",
+                )
+            )
+    for topic in sorted({line.split("+", 1)[0] for line in defn.subscriptions}):
+        if problem := topic_problem(topic):
+            found.append(CompatibilityWarning(UNPRODUCED_TOPIC, topic, f"nothing here produces {topic}: {problem}"))
+    if BULK_OPERATION_TOPIC in {line.split("+", 1)[0] for line in defn.subscriptions} or _BULK_MUTATION.search(script):
+        found.append(_bulk_warning())
+    return found
+
+
+def _bulk_warning() -> CompatibilityWarning:
+    return CompatibilityWarning(
+        BULK_OPERATION,
+        BULK_OPERATION_TOPIC,
+        f"the task uses a Shopify bulk operation; Ratchet does not produce {BULK_OPERATION_TOPIC} events",
+    )
+
+
+def action_warnings(actions: Iterable[ActionObject]) -> list[CompatibilityWarning]:
+    """Warnings about actions a (preview) render emitted."""
+    found: list[CompatibilityWarning] = []
+    for action in actions:
+        if warning := _action_type_warning(action.type):
+            found.append(warning)
+            continue
+        options = action.options if isinstance(action.options, dict) else {}
+        if action.type == "email":
+            found.extend(_generator_warnings(options.get("attachments"), "email attachment"))
+        elif action.type == "http" and options.get("files"):
+            found.append(
+                CompatibilityWarning(
+                    FILE_GENERATOR,
+                    "http.files",
+                    "the http action's `files` (multipart uploads of generated files) is not supported by Ratchet",
+                )
+            )
+        elif action.type == "shopify" and _BULK_MUTATION.search(str(options)):
+            found.append(_bulk_warning())
+    return found
+
+
+def _generator_warnings(files: Any, where: str) -> list[CompatibilityWarning]:
+    if not isinstance(files, dict):
+        return []
+    found: list[CompatibilityWarning] = []
+    for filename, generator in files.items():
+        if isinstance(generator, dict) and len(generator) == 1:
+            [name] = generator
+            if name not in SUPPORTED_FILE_GENERATORS:
+                found.append(
+                    CompatibilityWarning(
+                        FILE_GENERATOR,
+                        name,
+                        f"{where} {filename!r} uses the {name!r} file generator, which Ratchet cannot run "
+                        "(only strings and base64)",
+                    )
+                )
+    return found
+
+
+def unique(warnings: Iterable[CompatibilityWarning]) -> list[CompatibilityWarning]:
+    """One warning per (code, subject), the first reason kept."""
+    seen: dict[tuple[str, str], CompatibilityWarning] = {}
+    for warning in warnings:
+        seen.setdefault((warning.code, warning.subject), warning)
+    return list(seen.values())
