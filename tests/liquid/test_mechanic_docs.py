@@ -3,9 +3,11 @@ each as a test: the template and the output the docs show."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from ratchet.liquid import RenderLimitError
+from ratchet.liquid import RenderLimitError, TaskRenderError
 from ratchet.liquid.render import render_template
 from tests.support.liquid import run, text
 
@@ -126,3 +128,135 @@ def test_bulk_operation_renders_get_a_larger_memory_limit() -> None:
     with pytest.raises(RenderLimitError):
         run(script)
     assert run(script, topic="mechanic/shopify/bulk_operation").logs == [12 * 2**23]
+
+
+IPHONE_GSA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 12_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "GSA/79.0.259819395 Mobile/16G77 Safari/604.1"
+)
+
+
+def test_browser_documented_example() -> None:
+    source = (
+        "{% assign browser = ua | browser %}{{ browser }}|{{ browser.name }}|{{ browser.version }}|"
+        "{{ browser.version.major }}|{{ browser.version.minor }}|{{ browser.os }}|{{ browser.os.name }}|"
+        "{{ browser.os.version }}|{{ browser.os.version.major }}|{{ browser.os.version.minor }}|"
+        "{{ browser.device }}|{{ browser.device.name }}|{{ browser.device.brand }}|{{ browser.device.model }}"
+    )
+    assert text(source, ua=IPHONE_GSA) == (
+        "Google 79.0.259819395|Google|79.0.259819395|79|0|iOS 12.4|iOS|12.4|12|4|iPhone|iPhone|Apple|iPhone"
+    )
+    assert text('{% assign b = "curl/8.0" | browser %}{{ b.name }} {{ b.os }} {{ b.device }}') == "curl Other Other"
+
+
+CSV_DOC_SCRIPT = """
+{% if event.preview %}
+  {% capture shop_json %}
+    {"products": [{"id": 1234567890, "title": "Short sleeve t-shirt"}], "name": "My Test Shop", "customer_email": "shop@example.com"}
+  {% endcapture %}
+  {% assign shop = shop_json | parse_json %}
+{% endif %}
+{% assign rows = array %}
+{% assign header = array %}
+{% assign header[0] = "Product ID" %}
+{% assign header[1] = "Product Title" %}
+{% assign rows[0] = header %}
+{% for product in shop.products %}
+  {% assign row = array %}
+  {% assign row[0] = product.id %}
+  {% assign row[1] = product.title %}
+  {% assign rows[rows.size] = row %}
+{% endfor %}
+{% assign csv = rows | csv: ";", include_bom: true %}
+{% action "echo" csv %}
+{%- capture csv_string_default_delimiter -%}
+Order Name,Order ID,Order Date
+#1234,1234567890,2021/03/23
+#1235,1234567891,2021/03/24
+{%- endcapture %}
+{%- capture csv_string_custom_delimiter -%}
+Order Name;Order ID;Order Date
+#1234;1234567890;2021/03/23
+#1235;1234567891;2021/03/24
+{%- endcapture %}
+{% assign orders_with_default_delimiter = csv_string_default_delimiter | parse_csv: headers: true %}
+{% action "echo" orders_with_default_delimiter %}
+{% assign orders_with_custom_delimiter = csv_string_custom_delimiter | parse_csv: headers: true, delimiter: ";" %}
+{% action "echo" orders_with_custom_delimiter %}
+{% assign csv_rows_custom_delimiter = csv_string_custom_delimiter | parse_csv: delimiter: ";" %}
+{% assign orders = array %}
+{% for row in csv_rows_custom_delimiter %}
+  {% if forloop.first %}{% continue %}{% endif %}
+  {% assign order = hash %}
+  {% assign order["name"] = row[0] %}
+  {% assign order["id"] = row[1] | times: 1 %}
+  {% assign order["date"] = row[2] %}
+  {% assign orders[orders.size] = order %}
+{% endfor %}
+{% action "echo" orders %}
+"""
+
+
+def test_csv_and_parse_csv_documented_example() -> None:
+    csv, by_default, by_custom, typed = [a.options for a in run(CSV_DOC_SCRIPT, preview=True).actions]
+    assert csv == "\ufeffProduct ID;Product Title\n1234567890;Short sleeve t-shirt\n"
+    expected = [
+        {"Order Name": "#1234", "Order ID": "1234567890", "Order Date": "2021/03/23"},
+        {"Order Name": "#1235", "Order ID": "1234567891", "Order Date": "2021/03/24"},
+    ]
+    assert by_default == by_custom == expected
+    assert typed == [
+        {"name": "#1234", "id": 1234567890, "date": "2021/03/23"},
+        {"name": "#1235", "id": 1234567891, "date": "2021/03/24"},
+    ]
+    assert text('{{ d | csv: ";" }}', d=[["a;b", "c"]]) == '"a;b";c\n'
+
+
+def test_jsonl_documented_examples() -> None:
+    assert text("{{ c | jsonl }}", c=[{"email": "a@x"}, {"email": "b@x"}]) == '{"email":"a@x"}\n{"email":"b@x"}'
+    source = """{% capture jsonl_string %}
+  {"id":"gid://shopify/Customer/12345","email":"foo@bar.baz"}
+  {"id":"gid://shopify/Customer/67890","email":"bar@baz.qux"}
+{% endcapture %}{% assign json_objects = jsonl_string | parse_jsonl %}{{ json_objects | map: "email" | join: ", " }}"""
+    assert text(source) == "foo@bar.baz, bar@baz.qux"
+
+
+def test_parse_xml_documented_example() -> None:
+    source = """{% capture xml_string %}
+<foo>
+  <bar>baz</bar>
+  <bar>
+    <qux>quux</qux>
+  </bar>
+</foo>
+{% endcapture %}{% assign xml = xml_string | parse_xml %}{{ xml | json }}"""
+    assert text(source) == '{"foo":{"bar":["baz",{"qux":"quux"}]}}'
+    # Hash.from_xml: typed values, empty elements nil, attributes kept beside children.
+    xml = '<r id="7"><n type="integer"> 5 </n><e/><ok type="boolean">true</ok><l type="array"><i>1</i><i>2</i></l></r>'
+    assert text("{{ x | parse_xml | json }}", x=xml) == '{"r":{"id":"7","n":5,"e":null,"ok":true,"l":["1","2"]}}'
+
+
+def test_rsa_sha256_signs_a_json_web_signature() -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    signature_hex = text("{{ input | rsa_sha256: pem }}", input="header.claims", pem=pem)
+    key.public_key().verify(bytes.fromhex(signature_hex), b"header.claims", padding.PKCS1v15(), hashes.SHA256())
+    signature_b64 = text("{{ input | rsa_sha512: pem, binary: true | base64_encode }}", input="x", pem=pem)
+    key.public_key().verify(base64.b64decode(signature_b64), b"x", padding.PKCS1v15(), hashes.SHA512())
+    with pytest.raises(TaskRenderError, match="rsa_sha256: the key is not an unencrypted RSA private key"):
+        text('{{ "x" | rsa_sha256: "not a key" }}')
+
+
+def test_img_url_sizes_shopify_cdn_urls() -> None:
+    url = "https://cdn.shopify.com/s/files/1/0/products/shirt.jpg?v=12"
+    assert text("{{ u | img_url }}", u=url) == "https://cdn.shopify.com/s/files/1/0/products/shirt_100x100.jpg?v=12"
+    assert (
+        text('{{ i | img_url: "300x", crop: "center", scale: 2 }}', i={"src": url})
+        == "https://cdn.shopify.com/s/files/1/0/products/shirt_300x_crop_center@2x.jpg?v=12"
+    )
+    assert text('{{ u | img_url: "master" }}', u=url) == url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from liquid import Environment
 
-from . import collections, crypto, csv, dates, json, shopify, standard, strings
+from . import browser, collections, crypto, csv, dates, json, shopify, standard, strings, xml
 
 
 def register_filters(env: Environment) -> None:
@@ -16,4 +16,6 @@ def register_filters(env: Environment) -> None:
     crypto.register(env)
     collections.register(env)
     csv.register(env)
+    browser.register(env)
+    xml.register(env)
     shopify.register(env)

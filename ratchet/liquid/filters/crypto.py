@@ -8,7 +8,11 @@ import gzip as gzip_module
 import hashlib
 import hmac
 from collections.abc import Callable
+from functools import lru_cache
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from liquid import Environment
 from liquid.exceptions import FilterArgumentError
 
@@ -38,6 +42,31 @@ def _hmac(algorithm: str) -> Callable[[object, object], str]:
         return hmac.new(to_bytes(secret), to_bytes(value), algorithm).hexdigest()
 
     sign.__name__ = f"hmac_{algorithm}"
+    return sign
+
+
+@lru_cache(maxsize=32)
+def _rsa_key(pem: bytes) -> rsa.RSAPrivateKey | None:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return key if isinstance(key, rsa.RSAPrivateKey) else None
+
+
+def _rsa(algorithm: str, digest: Callable[[], hashes.HashAlgorithm]) -> Callable[..., str]:
+    """RSASSA-PKCS1-v1_5 (JWS `RS256`/`RS512`); hex like the hmac filters, raw bytes with `binary: true`."""
+
+    def sign(value: object, private_key_pem: object, *, binary: object = False) -> str:
+        key = _rsa_key(to_bytes(private_key_pem).strip())
+        if key is None:
+            raise FilterArgumentError(
+                f"rsa_{algorithm}: the key is not an unencrypted RSA private key in PEM form", token=None
+            )
+        signature = key.sign(to_bytes(value), padding.PKCS1v15(), digest())
+        return BinaryString(signature.decode("latin-1")) if binary is True else signature.hex()
+
+    sign.__name__ = f"rsa_{algorithm}"
     return sign
 
 
@@ -85,6 +114,8 @@ def register(env: Environment) -> None:
         env.add_filter(algorithm, _digest(algorithm))
     for algorithm in ("sha1", "sha256", "sha512"):
         env.add_filter(f"hmac_{algorithm}", _hmac(algorithm))
+    env.add_filter("rsa_sha256", _rsa("sha256", hashes.SHA256))
+    env.add_filter("rsa_sha512", _rsa("sha512", hashes.SHA512))
     env.add_filter("base64", base64_encode)
     env.add_filter("decode_base64", decode_base64)
     env.add_filter("base64url", base64url_encode)

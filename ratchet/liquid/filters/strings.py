@@ -1,5 +1,5 @@
-"""String filters Mechanic adds (unindent, match, scan, e164, url_param_escape,
-browser) and nil-safe variants of standard string filters.
+"""String filters Mechanic adds (unindent, match, scan, e164, url_param_escape)
+and nil-safe variants of standard string filters.
 
 Ruby Liquid treats nil input to string filters as an empty string instead of
 raising; tasks rely on that when optional data is missing in previews.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import textwrap
 from functools import lru_cache
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 from liquid import Environment
@@ -143,42 +142,41 @@ def url_escape(value: object) -> str:
     return quote(_text(value), safe="/:@&=+$,;~!*'()?#[]")
 
 
-_BROWSERS = (
-    ("Edge", r"Edg(?:e|A|iOS)?/([\d.]+)"),
-    ("Opera", r"OPR/([\d.]+)"),
-    ("Chrome", r"(?:Chrome|CriOS)/([\d.]+)"),
-    ("Firefox", r"(?:Firefox|FxiOS)/([\d.]+)"),
-    ("Safari", r"Version/([\d.]+).*Safari"),
-    ("Internet Explorer", r"(?:MSIE |rv:)([\d.]+)"),
-)
-_PLATFORMS = (
-    ("ios", r"iPhone|iPad|iPod"),
-    ("android", r"Android"),
-    ("mac", r"Mac OS X|Macintosh"),
-    ("windows", r"Windows"),
-    ("linux", r"Linux"),
-)
+# Shopify's named image sizes (the deprecated `img_url` filter Mechanic still accepts).
+_IMAGE_SIZES = {
+    "pico": "16x16",
+    "icon": "32x32",
+    "thumb": "50x50",
+    "small": "100x100",
+    "compact": "160x160",
+    "medium": "240x240",
+    "large": "480x480",
+    "grande": "600x600",
+    "1024x1024": "1024x1024",
+    "2048x2048": "2048x2048",
+}
+_IMAGE_FILE = re.compile(r"^(?P<base>[^?#]*?)(?P<ext>\.[A-Za-z0-9]+)?(?P<rest>[?#].*)?$")
 
 
-def browser(value: object) -> dict[str, Any]:
-    """Summarise a user agent string (name, version, platform, bot/mobile flags)."""
-    ua = _text(value)
-    name, version = "Unknown Browser", "0"
-    for candidate, pattern in _BROWSERS:
-        m = re.search(pattern, ua)
-        if m:
-            name, version = candidate, m.group(1)
-            break
-    platform = next((p for p, pattern in _PLATFORMS if re.search(pattern, ua)), "other")
-    return {
-        "name": name,
-        "full_version": version,
-        "version": version.split(".")[0],
-        "platform": {"id": platform, "name": platform},
-        "bot": bool(re.search(r"bot|crawl|spider|slurp", ua, re.I)),
-        "mobile": bool(re.search(r"Mobile|iPhone|Android", ua)),
-        "user_agent": ua,
-    }
+def img_url(value: object, size: object = "small", *, crop: object = None, scale: object = None) -> str:
+    """A Shopify CDN image URL at a size: `_100x100` (plus `_crop_center`, `@2x`) before the
+    extension; `master`/`original` leave the URL as it is. Takes a URL or an image (`src`)."""
+    if isinstance(value, dict):
+        value = value.get("src") or value.get("url")
+    url = _text(value)
+    if not url:
+        return ""
+    size_text = _text(size)
+    if size_text in ("master", "original"):
+        return url
+    suffix = "_" + _IMAGE_SIZES.get(size_text, size_text)
+    if crop is not None:
+        suffix += f"_crop_{_text(crop)}"
+    if scale is not None:
+        suffix += f"@{_text(scale)}x"
+    m = _IMAGE_FILE.match(url)
+    assert m is not None  # the pattern matches every string
+    return m["base"] + suffix + (m["ext"] or "") + (m["rest"] or "")
 
 
 def register(env: Environment) -> None:
@@ -188,4 +186,4 @@ def register(env: Environment) -> None:
     env.add_filter("e164", e164)
     env.add_filter("url_param_escape", url_param_escape)
     env.add_filter("url_escape", url_escape)
-    env.add_filter("browser", browser)
+    env.add_filter("img_url", img_url)
