@@ -70,6 +70,21 @@ async def test_permanent_error_fails_at_once(api: Ratchet) -> None:
     assert action.state == RunState.failed and action.attempts == 1 and action.error == "nope"
 
 
+async def test_render_memory_limit_fails_the_task_run_on_its_first_attempt(api: Ratchet) -> None:
+    doubling = (
+        '{% assign s = "x" %}{% for i in (1..60) %}{% assign s = s | append: s %}{% endfor %}{% action "echo" s %}'
+    )
+    await add_task(api, "Runaway", doubling, ["user/limit/go"])
+    await add_task(api, "Neighbour", '{% action "echo", ok: true %}', ["user/limit/go"])
+    event_id = await api.send_event("user/limit/go", None)
+    runs = await wait_for_runs(api, event_id, settled(1))
+    runaway = next(r for r in of_kind(runs, RunKind.task) if r.task_name == "Runaway")
+    assert runaway.state == RunState.failed and runaway.attempts == 1
+    assert runaway.error is not None and "render memory limit reached" in runaway.error
+    [neighbour_action] = of_kind(runs, RunKind.action)
+    assert neighbour_action.state == RunState.succeeded and neighbour_action.task_name == "Neighbour"
+
+
 async def test_retry_eligibility_rules(api: Ratchet) -> None:
     await add_task(
         api, "Produces", '{% action "echo", __error: "fail" %}{% action "echo", ok: true %}', ["user/elig/a"]
