@@ -29,14 +29,13 @@ from ratchet.core.subscriptions import BUTTON_TOPICS, ERROR_TOPICS
 from ratchet.core.task_export import TaskDefinition
 from ratchet.engine.schedules import SCHEDULER_TOPICS
 from ratchet.liquid.output import ActionObject
+from ratchet.shopify.webhook_topics import BULK_OPERATION_TOPIC, SHOPIFY_WEBHOOK_TOPICS
 
 UNSUPPORTED_ACTION = "unsupported_action"
 FILE_GENERATOR = "file_generator"
 STOREFRONT_JAVASCRIPT = "storefront_javascript"
 UNPRODUCED_TOPIC = "unproduced_topic"
 BULK_OPERATION = "bulk_operation"
-
-BULK_OPERATION_TOPIC = "mechanic/shopify/bulk_operation"
 
 # `{% action "type" … %}` and the `{% liquid %}` line form `action "type" …`.
 _ACTION_TAG_TYPE = re.compile(r"""\baction\s+["']([a-z0-9_]+)["']""")
@@ -63,7 +62,9 @@ def topic_problem(topic: str) -> str | None:
     """Why nothing here produces `topic`, or None when something does."""
     domain = topic.split("/", 1)[0]
     if domain == "shopify":
-        return None  # Shopify webhooks, any topic
+        if topic.removeprefix("shopify/") in SHOPIFY_WEBHOOK_TOPICS:
+            return None
+        return "Shopify has no webhook for it that Ratchet registers"
     if domain == "user":
         return None  # the `event` action and Mechanic webhooks
     if topic in SCHEDULER_TOPICS or topic in BUTTON_TOPICS or topic in ERROR_TOPICS:

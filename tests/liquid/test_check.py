@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from ratchet.services.check import run_check
+from ratchet.services.compatibility import topic_problem
 
 
 def write(tmp_path: Path, name: str, **fields: object) -> Path:
@@ -135,3 +136,11 @@ def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: py
     out = capsys.readouterr().out
     assert "warning [unproduced_topic]: nothing here produces mechanic/user/order" in out
     assert run_check([fine], as_json=False, strict=True) == 0
+
+
+def test_topics_nothing_here_produces() -> None:
+    produced = ["shopify/orders/create", "mechanic/scheduler/daily", "mechanic/user/trigger", "user/a/b"]
+    produced += ["mechanic/actions/perform", "mechanic/errors/task"]
+    assert [topic for topic in produced if topic_problem(topic)] == []
+    assert "no webhook" in (topic_problem("shopify/widgets/create") or "")
+    assert "not a scheduler topic" in (topic_problem("mechanic/scheduler/5min") or "")
