@@ -56,7 +56,7 @@ def percentile(values: list[float], q: float) -> float:
 async def bounded(concurrency: int, jobs: list) -> list:
     gate = asyncio.Semaphore(concurrency)
 
-    async def run(job):  # type: ignore[no-untyped-def]
+    async def run(job):
         async with gate:
             return await job()
 
@@ -67,7 +67,7 @@ async def measure_bare(address: str, n: int, concurrency: int) -> dict:
     client = await Client.connect(address)
     starts: dict[str, datetime] = {}
 
-    async def start(i: int):  # type: ignore[no-untyped-def]
+    async def start(i: int):
         wid = f"bare-{i}-{time.time_ns()}"
         starts[wid] = datetime.now(UTC)
         return await client.start_workflow(
@@ -83,7 +83,7 @@ async def measure_bare(address: str, n: int, concurrency: int) -> dict:
 async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
     starts: dict[str, datetime] = {}
 
-    async def send(i: int):  # type: ignore[no-untyped-def]
+    async def send(i: int):
         at = datetime.now(UTC)
         event_id = await api.send_event("user/bench/go", {"i": i})
         starts[event_id] = at

@@ -58,7 +58,7 @@ class Subscription:
         if self.offset_unit is None:
             return base
         if self.offset_unit in _FIXED_UNITS:
-            seconds = self.offset_n * _FIXED_UNITS[self.offset_unit]
+            seconds: float = self.offset_n * _FIXED_UNITS[self.offset_unit]
         else:
             local = base.astimezone(ZoneInfo(tz))
             delta = (

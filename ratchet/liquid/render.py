@@ -69,6 +69,7 @@ def parse_template(source: str) -> ParsedScript:
     """Parse (cached by text) or raise `TaskRenderError` with the error position."""
     try:
         template = ENV.from_string(source)
+        assert isinstance(template, MechanicTemplate)  # the environment's template_class
     except LiquidError as err:
         raise TaskRenderError.from_liquid(err, "Liquid syntax error: ") from err
     blocks = [n for n in _walk(template.nodes) if isinstance(n, PermissionsNode)]

@@ -9,6 +9,7 @@ adds what only it knows: the shop's scheduler schedules and their next fire time
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from ratchet.store.tables import Run, Shop, Task, UTCDateTime
 TOP_N = 10
 
 
-def _by_kind(rows: list[tuple[RunKind, int]]) -> dict[str, int]:
+def _by_kind(rows: Sequence[tuple[Any, int]]) -> dict[str, int]:
     counts = {kind.value: 0 for kind in RunKind}
     for kind, count in rows:
         counts[RunKind(kind).value] = int(count)
@@ -61,14 +62,14 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
         tasks = session.exec(
             select(Run.task_id, Run.task_name, count)
             .where(due, Run.kind == RunKind.task)
-            .group_by(Run.task_id, Run.task_name)
+            .group_by(col(Run.task_id), col(Run.task_name))
             .order_by(count.desc())
             .limit(TOP_N)
         ).all()
         actions = session.exec(
             select(Run.action_type, Run.task_id, count)
             .where(due, Run.kind == RunKind.action)
-            .group_by(Run.action_type, Run.task_id)
+            .group_by(col(Run.action_type), col(Run.task_id))
             .order_by(count.desc())
             .limit(TOP_N)
         ).all()

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, or_, update
-from sqlmodel import Field
+from sqlmodel import Field, col
 
 from ratchet.core.clock import utcnow
 from ratchet.store.tables import ShopifyThrottleState, UTCDateTime
@@ -80,8 +80,8 @@ def record_graphql(
         _ensure_row(store, session, shop_id)
         session.execute(
             update(table)
-            .where(table.shop_id == shop_id)  # type: ignore[arg-type]
-            .where(or_(table.graphql_observed_at.is_(None), table.graphql_observed_at <= at))  # type: ignore[union-attr,operator]
+            .where(col(table.shop_id) == shop_id)
+            .where(or_(col(table.graphql_observed_at).is_(None), col(table.graphql_observed_at) <= at))
             .values(
                 graphql_currently_available=status.currently_available,
                 graphql_maximum_available=status.maximum_available,
@@ -99,8 +99,8 @@ def record_rest(store: Store, shop_id: str, used: int, limit: int, *, observed_a
         _ensure_row(store, session, shop_id)
         session.execute(
             update(table)
-            .where(table.shop_id == shop_id)  # type: ignore[arg-type]
-            .where(or_(table.rest_observed_at.is_(None), table.rest_observed_at <= at))  # type: ignore[union-attr,operator]
+            .where(col(table.shop_id) == shop_id)
+            .where(or_(col(table.rest_observed_at).is_(None), col(table.rest_observed_at) <= at))
             .values(rest_used=used, rest_limit=limit, rest_observed_at=at)
         )
 
@@ -116,8 +116,8 @@ def record_throttled(store: Store, shop_id: str, retry_after_s: float, *, observ
         _ensure_row(store, session, shop_id)
         session.execute(
             update(table)
-            .where(table.shop_id == shop_id)  # type: ignore[arg-type]
-            .where(or_(table.throttled_at.is_(None), table.throttled_at <= at))  # type: ignore[union-attr,operator]
+            .where(col(table.shop_id) == shop_id)
+            .where(or_(col(table.throttled_at).is_(None), col(table.throttled_at) <= at))
             .values(throttled_retry_after_seconds=max(0.0, retry_after_s), throttled_at=at)
         )
 

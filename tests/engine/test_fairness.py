@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import uuid
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from ratchet.core.runs import RunKind, RunState
 from ratchet.services.events import EventService
@@ -61,7 +61,7 @@ async def test_a_flooded_shop_does_not_starve_another(ratchet_api: Ratchet) -> N
                 Run.shop_id == shops["a"],
                 Run.kind == RunKind.action,
                 Run.state == RunState.succeeded,
-                Run.stopped_at <= b_action.stopped_at,
+                col(Run.stopped_at) <= b_action.stopped_at,
             )
         ).one()
         a_events_started = session.exec(

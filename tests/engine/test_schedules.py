@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
-from temporalio.client import Client, ScheduleOverlapPolicy
+from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.scheduler_tick import SchedulerActivities
@@ -60,7 +60,8 @@ async def test_schedules_follow_enabled_tasks_and_the_shop_time_zone(api: Ratche
     assert schedule.spec.time_zone_name == "America/New_York"
     assert schedule.policy.overlap == ScheduleOverlapPolicy.ALLOW_ALL
     assert schedule.policy.catchup_window == timedelta(days=1)
-    assert schedule.action.task_queue == api.settings.task_queue  # type: ignore[union-attr]
+    assert isinstance(schedule.action, ScheduleActionStartWorkflow)
+    assert schedule.action.task_queue == api.settings.task_queue
 
     # A time zone change moves every schedule of the shop.
     await api.set_shop(shop, create=False, timezone_name="Asia/Kolkata")
@@ -80,12 +81,20 @@ async def test_schedules_follow_enabled_tasks_and_the_shop_time_zone(api: Ratche
     assert again.created == [] and again.active == ["mechanic/scheduler/10min", "mechanic/scheduler/daily"]
 
 
+def _every_minutes(n: int) -> Callable[[datetime], bool]:
+    return lambda t: t.minute % n == 0 and t.second == 0
+
+
+def _weekday_midnight(weekday: int) -> Callable[[datetime], bool]:
+    return lambda t: (t.weekday(), t.hour, t.minute) == (weekday, 0, 0)
+
+
 EXPECTED: dict[str, Callable[[datetime], bool]] = {
-    **{f"mechanic/scheduler/{n}min": (lambda t, n=n: t.minute % n == 0 and t.second == 0) for n in (10, 15, 20, 30)},
+    **{f"mechanic/scheduler/{n}min": _every_minutes(n) for n in (10, 15, 20, 30)},
     "mechanic/scheduler/hourly": lambda t: (t.minute, t.second) == (0, 0),
     "mechanic/scheduler/daily": lambda t: (t.hour, t.minute) == (0, 0),
     **{
-        f"mechanic/scheduler/{day}": (lambda t, i=i: (t.weekday(), t.hour, t.minute) == (i, 0, 0))
+        f"mechanic/scheduler/{day}": _weekday_midnight(i)
         for i, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
     },
     "mechanic/scheduler/monthly": lambda t: (t.day, t.hour, t.minute) == (1, 0, 0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 from sqlmodel import select
@@ -65,7 +66,7 @@ async def test_cli_rejects_non_user_topics(api: Ratchet, shop: str) -> None:
 async def test_auto_mode_mappings(api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient) -> None:
     hook = add_webhook(api.store, shop, "auto", "user/auto/mapped")
     url = f"{ingress.url}/webhooks/{hook.id}"
-    cases = [
+    cases: list[tuple[dict[str, Any], str, Any]] = [
         (
             {"content": b"a=1&b[]=x&b[]=y&c[d]=z", "headers": {"content-type": "application/x-www-form-urlencoded"}},
             "",

@@ -10,7 +10,7 @@ from ratchet.services.compatibility import topic_problem
 
 
 def write(tmp_path: Path, name: str, **fields: object) -> Path:
-    data = {
+    data: dict[str, object] = {
         "name": name,
         "docs": "",
         "options": {"tag__required": None},

@@ -61,7 +61,8 @@ def apply_shift(moment: dt.datetime, text: str) -> dt.datetime:
         amount = float(m.group(2))
         unit = _UNITS[m.group(3).lower()]
         if unit in ("months", "years"):
-            moment += relativedelta(**{unit: sign * int(amount)})
+            calendar_shift = sign * int(amount)
+            moment += relativedelta(months=calendar_shift) if unit == "months" else relativedelta(years=calendar_shift)
         elif unit in ("days", "weeks"):
             moment += dt.timedelta(**{unit: sign * amount})
         else:
