@@ -10,7 +10,8 @@ from temporalio.exceptions import ApplicationError
 
 from ratchet.engine.contract import CREATE_SCHEDULED_EVENT, UNKNOWN_SHOP, SchedulerActivitiesInterface, TickInput
 from ratchet.engine.schedules import tick_idempotency_key
-from ratchet.services.events import EventService, UnknownShop
+from ratchet.services.events import EventService
+from ratchet.services.shops import UnknownShop
 
 
 class SchedulerActivities(SchedulerActivitiesInterface):

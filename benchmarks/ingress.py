@@ -97,8 +97,8 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
     client = await connect(settings)
     store = get_store(settings.effective_database_url)
     api = Ratchet(settings, store, client)
-    await api.set_shop(SHOP, create=True, timezone_name="UTC", webhook_secret=SECRET)
-    await api.import_task(
+    await api.shops.add(SHOP, timezone_name="UTC", webhook_secret=SECRET)
+    await api.tasks.import_(
         {
             "name": "Bench",
             "script": '{% action "echo", id: order.id %}',

@@ -85,7 +85,7 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
 
     async def send(i: int):
         at = datetime.now(UTC)
-        event_id = await api.send_event("user/bench/go", {"i": i})
+        event_id = await api.events.send("user/bench/go", {"i": i})
         starts[event_id] = at
 
     await bounded(concurrency, [lambda i=i: send(i) for i in range(n)])
@@ -147,7 +147,7 @@ async def main() -> None:
         try:
             store = get_store(settings.effective_database_url)
             api = Ratchet(settings, store, await connect(settings))
-            await api.import_task(
+            await api.tasks.import_(
                 {
                     "name": "Bench",
                     "script": '{% action "echo", i: event.data.i %}',

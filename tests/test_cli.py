@@ -22,7 +22,7 @@ async def test_import_send_list_show(api: Ratchet, tmp_path: Path) -> None:
     imported = await ratchet(settings, shop, "task", "import", str(task_file))
     assert imported.returncode == 0, imported.stderr
     task_id = imported.stdout.strip().splitlines()[-1]
-    assert (await api.get_task(task_id)).name == "CLI task"
+    assert (await api.tasks.get(task_id)).name == "CLI task"
 
     sent = await ratchet(settings, shop, "event", "send", "user/cli/test", "--data", '{"n": 7}', "--id", "cli-1")
     assert sent.returncode == 0, sent.stderr
@@ -76,7 +76,7 @@ async def test_task_run_button_prints_event_id(api: Ratchet, tmp_path: Path) -> 
     runs = await wait_for_runs(api, result.stdout.strip().splitlines()[-1], settled(1))
     action = next(r for r in runs if r.kind == RunKind.action)
     assert action.state == RunState.succeeded
-    assert (await api.get_run(action.id)).result == {"text": "hello"}
+    assert (await api.runs.get(action.id)).result == {"text": "hello"}
 
 
 @pytest.mark.parametrize(
@@ -94,9 +94,9 @@ async def test_task_run_button_prints_event_id(api: Ratchet, tmp_path: Path) -> 
     ],
 )
 async def test_bad_input_is_one_line_and_nonzero(api: Ratchet, args: tuple[str, ...], message: str) -> None:
-    before = len(await api.list_runs())
+    before = len(await api.runs.list())
     one_line_error(await ratchet(api.settings, api.settings.shop, *args), message)
-    assert len(await api.list_runs()) == before
+    assert len(await api.runs.list()) == before
 
 
 async def test_invalid_export_imports_nothing(api: Ratchet, tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ async def test_invalid_export_imports_nothing(api: Ratchet, tmp_path: Path) -> N
     missing = tmp_path / "missing.json"
     missing.write_text(json.dumps({"name": "x", "options": {}, "subscriptions_template": "", "docs": ""}))
     one_line_error(await ratchet(api.settings, api.settings.shop, "task", "import", str(missing)), "script")
-    assert await api.list_tasks() == []
+    assert await api.tasks.list() == []
 
 
 async def test_required_options_import_disabled_until_configured(api: Ratchet, tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ async def test_required_options_import_disabled_until_configured(api: Ratchet, t
     )
     imported = await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
     assert imported.returncode == 0 and "email__required" in imported.stdout
-    assert not (await api.get_task("Needs options")).enabled
+    assert not (await api.tasks.get("Needs options")).enabled
     one_line_error(await ratchet(api.settings, api.settings.shop, "task", "enable", "Needs options"), "email__required")
     configured = await ratchet(
         api.settings,
@@ -136,7 +136,7 @@ async def test_required_options_import_disabled_until_configured(api: Ratchet, t
     )
     assert configured.returncode == 0, configured.stderr
     assert (await ratchet(api.settings, api.settings.shop, "task", "enable", "Needs options")).returncode == 0
-    assert (await api.get_task("Needs options")).enabled
+    assert (await api.tasks.get("Needs options")).enabled
 
 
 async def test_shop_secrets_are_never_printed(api: Ratchet, shopify_fake_server: ShopifyFake) -> None:
@@ -159,7 +159,7 @@ async def test_a_wrong_access_token_is_refused_in_one_line(api: Ratchet, shopify
     )
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "Shopify refused the access token" in result.stderr
-    assert (await api.get_shop(shop)).access_token is None
+    assert (await api.shops.get(shop)).access_token is None
 
 
 async def test_reimport_keeps_what_the_user_set(api: Ratchet, tmp_path: Path) -> None:
@@ -172,15 +172,15 @@ async def test_reimport_keeps_what_the_user_set(api: Ratchet, tmp_path: Path) ->
 
     write_version('{% action "echo", tag: options.tag %}', {"tag": "old", "hourly__boolean": False, "gone": "x"})
     assert (await ratchet(settings, shop, "task", "import", str(task_file))).returncode == 0
-    await api.configure_task("Tagger", {"tag": "mine", "hourly__boolean": True})
-    await api.set_enabled("Tagger", False)
+    await api.tasks.configure("Tagger", {"tag": "mine", "hourly__boolean": True})
+    await api.tasks.disable("Tagger")
 
     write_version(
         '{% action "echo", tag: options.tag, n: options.n %}', {"tag": "new", "hourly__boolean": False, "n": "2"}
     )
     result = await ratchet(settings, shop, "task", "import", str(task_file))
     assert result.returncode == 0, result.stderr
-    task = await api.get_task("Tagger")
+    task = await api.tasks.get("Tagger")
     assert not task.enabled and task.options == {"tag": "mine", "hourly__boolean": True, "n": "2"}
     # Subscriptions follow the kept option values, not the export's.
     assert task.subscriptions == ["mechanic/scheduler/hourly"]
@@ -195,7 +195,7 @@ async def test_reimport_keeps_what_the_user_set(api: Ratchet, tmp_path: Path) ->
 
     reset = await ratchet(settings, shop, "task", "import", "--reset", str(task_file))
     assert reset.returncode == 0, reset.stderr
-    task = await api.get_task("Tagger")
+    task = await api.tasks.get("Tagger")
     assert task.enabled and task.options == {"tag": "new", "hourly__boolean": False, "n": "2"}
     assert "changed:" not in reset.stdout
 
@@ -206,4 +206,4 @@ async def test_import_warns_about_unsupported_features(api: Ratchet, tmp_path: P
     result = await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
     assert result.returncode == 0, result.stderr
     assert "warning [unsupported_action]: action type 'slack' is not implemented by Ratchet" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == (await api.get_task("Slack")).id
+    assert result.stdout.strip().splitlines()[-1] == (await api.tasks.get("Slack")).id

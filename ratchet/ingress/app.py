@@ -33,11 +33,11 @@ from ratchet.ingress.webhooks import (
     SIGNATURE_HEADER,
     IncomingRequest,
     event_data,
-    get_webhook,
     request_id_for,
     signature_matches,
 )
 from ratchet.services.events import CreatedEvent, EventService
+from ratchet.services.webhook_config import get_webhook
 from ratchet.store.database import Store
 
 log = logging.getLogger("ratchet.ingress")

@@ -1,4 +1,6 @@
-"""Mechanic webhooks: configuration rows and the request → `event.data` mapping (spec 10.1).
+"""Mechanic webhooks: the request → `event.data` mapping and signatures (spec 10.1).
+
+Their configuration rows (add, list, remove) are ratchet/services/webhook_config.py.
 
 Auto mode: body params merged over query params (body wins on clashes); a JSON array body is
 the data itself; no parseable body params → the query params; no structured params at all →
@@ -26,83 +28,8 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlmodel import or_, select
-
-from ratchet.core.clock import utcnow
-from ratchet.core.subscriptions import TopicError, validate_topic
-from ratchet.errors import InvalidInput, NotFound
-from ratchet.store.database import Store
-from ratchet.store.tables import MechanicWebhook, Shop
-
-MODES = ("auto", "full")
 SIGNATURE_HEADER = "x-ratchet-hmac-sha256"
 IDEMPOTENCY_HEADER = "idempotency-key"
-
-
-class WebhookConfigError(InvalidInput):
-    """An invalid `ratchet webhook add|remove` request; the message is one readable line."""
-
-
-# -- configuration ---------------------------------------------------------------------------------
-
-
-def add_webhook(
-    store: Store, shop_id: str, name: str, topic: str, mode: str = "auto", secret: str | None = None
-) -> MechanicWebhook:
-    try:
-        topic = validate_topic(topic)
-    except TopicError as exc:
-        raise WebhookConfigError(str(exc)) from exc
-    if not topic.startswith("user/"):
-        # Mechanic webhooks make user/… events; mechanic/… topics are the platform's own.
-        raise WebhookConfigError(f"webhook topics start with user/, got {topic!r}")
-    if mode not in MODES:
-        raise WebhookConfigError(f"unknown mode {mode!r}: use auto or full")
-    if not name.strip():
-        raise WebhookConfigError("a webhook needs a name")
-    with store.session() as session:
-        if session.get(Shop, shop_id) is None:
-            raise WebhookConfigError(f"unknown shop {shop_id!r}")
-        if session.exec(
-            select(MechanicWebhook).where(MechanicWebhook.shop_id == shop_id, MechanicWebhook.name == name)
-        ).first():
-            raise WebhookConfigError(f"shop {shop_id!r} already has a webhook named {name!r}")
-        hook = MechanicWebhook(
-            id=str(uuid.uuid4()),
-            shop_id=shop_id,
-            name=name.strip(),
-            topic=topic,
-            mode=mode,
-            secret=secret or None,
-            created_at=utcnow(),
-        )
-        session.add(hook)
-        return hook
-
-
-def list_webhooks(store: Store, shop_id: str) -> list[MechanicWebhook]:
-    with store.session() as session:
-        query = select(MechanicWebhook).where(MechanicWebhook.shop_id == shop_id).order_by(MechanicWebhook.name)
-        return list(session.exec(query))
-
-
-def remove_webhook(store: Store, shop_id: str, ref: str) -> MechanicWebhook:
-    """Remove by name or id; its URL answers 204 without making events from then on."""
-    with store.session() as session:
-        hook = session.exec(
-            select(MechanicWebhook).where(
-                MechanicWebhook.shop_id == shop_id, or_(MechanicWebhook.id == ref, MechanicWebhook.name == ref)
-            )
-        ).first()
-        if hook is None:
-            raise NotFound(f"unknown webhook {ref!r} in shop {shop_id!r}")
-        session.delete(hook)
-        return hook
-
-
-def get_webhook(store: Store, webhook_id: str) -> MechanicWebhook | None:
-    with store.session() as session:
-        return session.get(MechanicWebhook, webhook_id)
 
 
 # -- signatures ------------------------------------------------------------------------------------

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from ratchet.core.clock import utcnow
-from ratchet.errors import InvalidInput
+from ratchet.errors import InvalidInput, NotFound
 from ratchet.liquid import TaskRenderError
 from ratchet.liquid.render import parse_template, render_template
 from ratchet.services.render_context import event_object, shop_object
 from ratchet.services.shop_cache import CacheView
+from ratchet.services.shops import require_shop
 from ratchet.store.database import Store
 from ratchet.store.tables import MAX_FILTER_NAME_LENGTH, Event, EventFilter, Shop
 
@@ -57,6 +58,7 @@ def save_filter(store: Store, shop_id: str, name: str, template: str) -> SavedFi
     name, template = check_filter(name, template)
     now = utcnow()
     with store.session() as session:
+        require_shop(session, shop_id)
         row = session.get(EventFilter, (shop_id, name))
         replaced = row is not None
         row = row or EventFilter(shop_id=shop_id, name=name, template=template, created_at=now)
@@ -67,17 +69,19 @@ def save_filter(store: Store, shop_id: str, name: str, template: str) -> SavedFi
 
 
 def list_filters(store: Store, shop_id: str) -> list[EventFilter]:
+    """The shop's filters in the order they run."""
     with store.session() as session:
+        require_shop(session, shop_id)
         return _filters(session, shop_id)
 
 
-def remove_filter(store: Store, shop_id: str, name: str) -> bool:
+def remove_filter(store: Store, shop_id: str, name: str) -> None:
     with store.session() as session:
+        require_shop(session, shop_id)
         row = session.get(EventFilter, (shop_id, name.strip()))
         if row is None:
-            return False
+            raise NotFound(f"no filter named {name!r} in shop {shop_id!r}")
         session.delete(row)
-    return True
 
 
 def _filters(session: Session, shop_id: str) -> list[EventFilter]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -28,16 +28,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from ratchet.config import Settings
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
-from ratchet.core.subscriptions import validate_topic
+from ratchet.core.subscriptions import BUTTON_TOPICS, validate_topic
 from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TOPIC, EventWorkflowInput
-from ratchet.errors import NotFound
+from ratchet.errors import InvalidInput
+from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
 from ratchet.store.database import Store
 from ratchet.store.tables import Event, Run, Shop
-
-
-class UnknownShop(NotFound):
-    """The event's shop does not exist."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +50,54 @@ def event_id_for(shop_id: str, idempotency_key: str | None) -> str:
     return ledger.derived_id("event", shop_id, idempotency_key)
 
 
+def parse_when(value: str | datetime | None) -> datetime | None:
+    """A `run_at` as users give it: ISO 8601 or Unix seconds; a time without a zone is UTC."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidInput(f"invalid time {value!r}: use ISO 8601 (2026-11-23T10:00:00Z) or Unix seconds") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
 class EventService:
     def __init__(self, settings: Settings, store: Store, client: Client) -> None:
         self.settings = settings
         self.store = store
         self.client = client
+
+    async def send(
+        self,
+        *,
+        shop_id: str,
+        topic: str,
+        data: Any = None,
+        run_at: str | datetime | None = None,
+        idempotency_key: str | None = None,
+        task_ids: list[str] | None = None,
+        source: str = "user",
+    ) -> CreatedEvent:
+        """An event a user sends (CLI, Python API): button topics only through their task's run button."""
+        topic = validate_topic(topic)
+        if topic in BUTTON_TOPICS and not task_ids:
+            raise InvalidInput(
+                f"{topic} events reach only the task whose run button made them; use `ratchet task run TASK`"
+            )
+        return await self.create(
+            shop_id=shop_id,
+            topic=topic,
+            data=data,
+            run_at=parse_when(run_at),
+            idempotency_key=idempotency_key,
+            task_ids=task_ids,
+            source=source,
+        )
 
     async def create_event(
         self,

@@ -21,8 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.schedules import SCHEDULER_TOPICS, schedule_id
-from ratchet.services.events import UnknownShop
 from ratchet.services.shop_connection import connection_status
+from ratchet.services.shops import UnknownShop
 from ratchet.store.database import Store
 from ratchet.store.tables import Run, Shop, Task, UTCDateTime
 

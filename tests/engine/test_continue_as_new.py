@@ -21,7 +21,7 @@ async def test_history_is_bounded_and_retries_survive(api: Ratchet) -> None:
         '{% action "echo", n: 1, __error: "still broken" %}{% action "echo", ok: true %}',
         ["user/can/go"],
     )
-    event_id = await small.send_event("user/can/go", None)
+    event_id = await small.events.send("user/can/go", None)
     runs = await wait_for_runs(small, event_id, settled(2))
     failed = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.failed)
     succeeded = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.succeeded)
@@ -30,10 +30,10 @@ async def test_history_is_bounded_and_retries_survive(api: Ratchet) -> None:
 
     for attempt in range(2, 6):
         await wait_until_idle(small, event_id)
-        await small.retry_run(failed.id)
+        await small.runs.retry(failed.id)
 
         async def retried(n: int = attempt) -> bool:
-            detail = await small.get_run(failed.id)
+            detail = await small.runs.get(failed.id)
             return detail.attempts == n and detail.state == RunState.failed
 
         await eventually(retried)
@@ -47,10 +47,10 @@ async def test_history_is_bounded_and_retries_survive(api: Ratchet) -> None:
 
     # The new run still knows every run: eligibility and retries work as before.
     with pytest.raises(RatchetError, match="only failed action runs"):
-        await small.retry_run(succeeded.id)
-    await small.retry_run(failed.id)
+        await small.runs.retry(succeeded.id)
+    await small.runs.retry(failed.id)
 
     async def retried_again() -> bool:
-        return (await small.get_run(failed.id)).attempts >= 6
+        return (await small.runs.get(failed.id)).attempts >= 6
 
     await eventually(retried_again)

@@ -31,7 +31,7 @@ async def test_a_flooded_shop_does_not_starve_another(ratchet_api: Ratchet) -> N
     shops = {}
     for label in ("a", "b"):
         shops[label] = f"fair-{label}-{uuid.uuid4().hex[:8]}"
-        await api.set_shop(shops[label], create=True, timezone_name="UTC")
+        await api.shops.add(shops[label], timezone_name="UTC")
         await add_task(
             Ratchet(dataclasses.replace(settings, shop=shops[label]), api.store, api.client),
             "Work",

@@ -38,8 +38,8 @@ async def test_actions_before_tasks_before_events(api: Ratchet, client: Client, 
 
     # Phase 1: a normal worker produces three failed action runs and three failed task runs.
     async with build_worker(client, prio.settings, store, task_queue=queue):
-        action_events = [await prio.send_event("user/prio/action", None) for _ in range(3)]
-        task_events = [await prio.send_event("user/prio/task", None) for _ in range(3)]
+        action_events = [await prio.events.send("user/prio/action", None) for _ in range(3)]
+        task_events = [await prio.events.send("user/prio/task", None) for _ in range(3)]
         failed_actions = [of_kind(await wait_for_runs(prio, e, settled(1)), RunKind.action)[0] for e in action_events]
         failed_tasks = [
             of_kind(
@@ -53,11 +53,11 @@ async def test_actions_before_tasks_before_events(api: Ratchet, client: Client, 
 
     # Phase 2: only workflows are processed; queue event runs, then task runs, then action runs.
     async with build_worker(client, prio.settings, store, task_queue=queue, activities=False):
-        new_events = [await prio.send_event("user/prio/event", None) for _ in range(3)]
+        new_events = [await prio.events.send("user/prio/event", None) for _ in range(3)]
         for task_run in failed_tasks:
-            await prio.retry_run(task_run.id)
+            await prio.runs.retry(task_run.id)
         for action_run in failed_actions:
-            await prio.retry_run(action_run.id)
+            await prio.runs.retry(action_run.id)
         workflow_ids = [f"event/{prio.settings.shop}/{e}" for e in new_events + task_events + action_events]
         for _ in range(100):
             if await _pending_activities(client, workflow_ids) == 9:
@@ -88,11 +88,11 @@ async def test_actions_before_tasks_before_events(api: Ratchet, client: Client, 
 
     started = []
     for event_id in new_events:
-        started.append(("event", of_kind(await prio.list_runs(event_id=event_id), RunKind.event)[0].started_at))
+        started.append(("event", of_kind(await prio.runs.list(event_id=event_id), RunKind.event)[0].started_at))
     for run in failed_tasks:
-        started.append(("task", (await prio.get_run(run.id)).started_at))
+        started.append(("task", (await prio.runs.get(run.id)).started_at))
     for run in failed_actions:
-        started.append(("action", (await prio.get_run(run.id)).started_at))
+        started.append(("action", (await prio.runs.get(run.id)).started_at))
     assert all(at is not None for _, at in started), started
     order = [kind for kind, _ in sorted(started, key=lambda item: item[1] or datetime.max)]
     print("start order with one slot:", order)

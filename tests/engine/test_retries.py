@@ -28,7 +28,7 @@ def attempts_of(api: Ratchet, run_id: str) -> list[RunAttempt]:
 
 async def test_transient_failures_retry_on_mechanics_exact_schedule(api: Ratchet) -> None:
     await add_task(api, "Flaky", '{% action "test_flaky", label: "never" %}', ["user/flaky/go"])
-    event_id = await api.send_event("user/flaky/go", None)
+    event_id = await api.events.send("user/flaky/go", None)
 
     # Between attempts the run shows Scheduled with its next run_at.
     def waiting_for_retry(runs: list) -> bool:
@@ -58,16 +58,16 @@ async def test_transient_failures_retry_on_mechanics_exact_schedule(api: Ratchet
 
 async def test_transient_failure_then_success(api: Ratchet) -> None:
     await add_task(api, "Recovers", '{% action "test_flaky", succeed_on: 2 %}', ["user/flaky/recover"])
-    event_id = await api.send_event("user/flaky/recover", None)
+    event_id = await api.events.send("user/flaky/recover", None)
     runs = await wait_for_runs(api, event_id, settled(1), timeout=30)
     action = of_kind(runs, RunKind.action)[0]
     assert action.state == RunState.succeeded and action.attempts == 2
-    assert (await api.get_run(action.id)).result == {"attempt": 2}
+    assert (await api.runs.get(action.id)).result == {"attempt": 2}
 
 
 async def test_permanent_error_fails_at_once(api: Ratchet) -> None:
     await add_task(api, "Permanent", '{% action "echo", __error: "nope" %}', ["user/perm/go"])
-    event_id = await api.send_event("user/perm/go", None)
+    event_id = await api.events.send("user/perm/go", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     action = of_kind(runs, RunKind.action)[0]
     assert action.state == RunState.failed and action.attempts == 1 and action.error == "nope"
@@ -79,7 +79,7 @@ async def test_render_memory_limit_fails_the_task_run_on_its_first_attempt(api: 
     )
     await add_task(api, "Runaway", doubling, ["user/limit/go"])
     await add_task(api, "Neighbour", '{% action "echo", ok: true %}', ["user/limit/go"])
-    event_id = await api.send_event("user/limit/go", None)
+    event_id = await api.events.send("user/limit/go", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     runaway = next(r for r in of_kind(runs, RunKind.task) if r.task_name == "Runaway")
     assert runaway.state == RunState.failed and runaway.attempts == 1
@@ -93,7 +93,7 @@ async def test_retry_eligibility_rules(api: Ratchet) -> None:
         api, "Produces", '{% action "echo", __error: "fail" %}{% action "echo", ok: true %}', ["user/elig/a"]
     )
     await add_task(api, "Logs only", '{% log "just looking" %}', ["user/elig/a"])
-    event_id = await api.send_event("user/elig/a", None)
+    event_id = await api.events.send("user/elig/a", None)
     runs = await wait_for_runs(api, event_id, settled(2))
 
     event_run = of_kind(runs, RunKind.event)[0]
@@ -103,40 +103,40 @@ async def test_retry_eligibility_rules(api: Ratchet) -> None:
     good_action = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.succeeded)
 
     with pytest.raises(RatchetError, match="produced 2 task run"):
-        await api.retry_run(event_run.id)
+        await api.runs.retry(event_run.id)
     with pytest.raises(RatchetError, match="produced 2 action run"):
-        await api.retry_run(producing.id)
+        await api.runs.retry(producing.id)
     with pytest.raises(RatchetError, match="only failed action runs"):
-        await api.retry_run(good_action.id)
+        await api.runs.retry(good_action.id)
 
     # A task run that rendered only logs counts as having produced nothing: retryable.
-    accepted = await api.retry_run(logs_only.id, reason="iterating")
+    accepted = await api.runs.retry(logs_only.id, reason="iterating")
     assert accepted.kind == RunKind.task
-    accepted = await api.retry_run(failed_action.id)
+    accepted = await api.runs.retry(failed_action.id)
     assert accepted.kind == RunKind.action
 
     async def retried() -> bool:
-        a = await api.get_run(failed_action.id)
-        t = await api.get_run(logs_only.id)
+        a = await api.runs.get(failed_action.id)
+        t = await api.runs.get(logs_only.id)
         return (
             a.attempts == 2 and a.state == RunState.failed and t.manual_retries == 1 and t.state == RunState.succeeded
         )
 
     await eventually(retried)
-    detail = await api.get_run(logs_only.id)
+    detail = await api.runs.get(logs_only.id)
     assert detail.notes[-1]["note"] == "manual retry: iterating"
     assert detail.attempts == 2
 
 
 async def test_event_run_without_task_runs_is_retryable_with_current_subscriptions(api: Ratchet) -> None:
-    event_id = await api.send_event("user/late/task", None)
+    event_id = await api.events.send("user/late/task", None)
     runs = await wait_for_runs(api, event_id, all_terminal)
     event_run = of_kind(runs, RunKind.event)[0]
     assert event_run.state == RunState.succeeded
 
     # Retry context: a retried event run sees the tasks as they are now.
     await add_task(api, "Arrived later", '{% action "echo", x: 1 %}', ["user/late/task"])
-    await api.retry_run(event_run.id)
+    await api.runs.retry(event_run.id)
     runs = await wait_for_runs(api, event_id, settled(1))
     assert [r.task_name for r in of_kind(runs, RunKind.task)] == ["Arrived later"]
 
@@ -147,8 +147,8 @@ async def test_retried_task_run_uses_latest_script_and_action_keeps_original_opt
         "script": '{% if event.data.fail %}{% error "first version fails" %}{% endif %}{% action "echo", version: 1, __error: "v1 action fails" %}',
     }
     await add_task(api, original["name"], original["script"], ["user/ctx/go"])
-    failing_task_event = await api.send_event("user/ctx/go", {"fail": True})
-    failing_action_event = await api.send_event("user/ctx/go", {"fail": False})
+    failing_task_event = await api.events.send("user/ctx/go", {"fail": True})
+    failing_action_event = await api.events.send("user/ctx/go", {"fail": False})
     runs_a = await wait_for_runs(api, failing_task_event, lambda rs: all_terminal(rs) and len(rs) == 2)
     runs_b = await wait_for_runs(api, failing_action_event, settled(1))
     failed_task = of_kind(runs_a, RunKind.task)[0]
@@ -156,35 +156,35 @@ async def test_retried_task_run_uses_latest_script_and_action_keeps_original_opt
     assert failed_task.state == RunState.failed and failed_action.state == RunState.failed
 
     await add_task(api, original["name"], '{% action "echo", version: 2 %}', ["user/ctx/go"])
-    await api.retry_run(failed_task.id)
-    await api.retry_run(failed_action.id)
+    await api.runs.retry(failed_task.id)
+    await api.runs.retry(failed_action.id)
 
     runs_a = await wait_for_runs(api, failing_task_event, settled(1))
     new_action = of_kind(runs_a, RunKind.action)[0]
-    assert (await api.get_run(new_action.id)).result == {"version": 2}
+    assert (await api.runs.get(new_action.id)).result == {"version": 2}
     runs_b = await wait_for_runs(
         api, failing_action_event, lambda rs: of_kind(rs, RunKind.action)[0].attempts == 2 and all_terminal(rs)
     )
-    retried = await api.get_run(of_kind(runs_b, RunKind.action)[0].id)
+    retried = await api.runs.get(of_kind(runs_b, RunKind.action)[0].id)
     assert retried.action_options == {"version": 1, "__error": "v1 action fails"}
     assert retried.state == RunState.failed and retried.error == "v1 action fails"
 
 
 async def test_disabled_task_runs_fail_when_performed(api: Ratchet) -> None:
     task = await add_task(api, "Soon disabled", '{% action "echo", x: 1 %}', ["user/dis/go+40.seconds"])
-    event_id = await api.send_event("user/dis/go", None)
+    event_id = await api.events.send("user/dis/go", None)
     await wait_for_runs(
         api, event_id, lambda rs: any(r.kind == RunKind.task and r.state == RunState.scheduled for r in rs)
     )
-    await api.set_enabled(task.id, False)
+    await api.tasks.disable(task.id)
     runs = await wait_for_runs(api, event_id, lambda rs: all_terminal(rs) and len(rs) == 2, timeout=30)
     task_run = of_kind(runs, RunKind.task)[0]
     assert task_run.state == RunState.failed and task_run.error == "task 'Soon disabled' is disabled"
     assert task_run.attempts == 1
     # Retrying while still disabled fails the same way.
-    await api.retry_run(task_run.id)
+    await api.runs.retry(task_run.id)
     await eventually(lambda: _attempts_at_least(api, task_run.id, 2))
-    assert (await api.get_run(task_run.id)).state == RunState.failed
+    assert (await api.runs.get(task_run.id)).state == RunState.failed
 
 
 async def test_disabled_task_action_runs_fail(api: Ratchet) -> None:
@@ -195,41 +195,41 @@ async def test_disabled_task_action_runs_fail(api: Ratchet) -> None:
         ["user/dis/act"],
         perform_action_runs_in_sequence=True,
     )
-    event_id = await api.send_event("user/dis/act", None)
+    event_id = await api.events.send("user/dis/act", None)
     await wait_for_runs(
         api, event_id, lambda rs: any(r.kind == RunKind.action and r.state == RunState.started for r in rs)
     )
-    await api.set_enabled(task.id, False)
+    await api.tasks.disable(task.id)
     runs = await wait_for_runs(api, event_id, settled(2))
     second = next(r for r in of_kind(runs, RunKind.action) if r.action_type == "echo")
     assert second.state == RunState.failed and "disabled" in (second.error or "")
 
 
 async def _attempts_at_least(api: Ratchet, run_id: str, n: int) -> bool:
-    detail = await api.get_run(run_id)
+    detail = await api.runs.get(run_id)
     return detail.attempts >= n and detail.state.terminal
 
 
 async def test_ineligible_retry_signal_is_ignored_and_recorded(api: Ratchet) -> None:
     await add_task(api, "Signals", '{% action "echo", x: 1 %}', ["user/sig/go"])
-    event_id = await api.send_event("user/sig/go", None)
+    event_id = await api.events.send("user/sig/go", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     action = of_kind(runs, RunKind.action)[0]
     handle = api.client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
     await handle.signal(EventWorkflow.retry_signal, RetryRequest(run_id=action.id, reason="from the web ui"))
 
     async def noted() -> list:
-        return (await api.get_run(action.id)).notes
+        return (await api.runs.get(action.id)).notes
 
     notes = await eventually(noted)
     assert "ignored retry signal" in notes[0]["note"] and "only failed action runs" in notes[0]["note"]
     await asyncio.sleep(0.5)
-    assert (await api.get_run(action.id)).attempts == 1
+    assert (await api.runs.get(action.id)).attempts == 1
 
 
 async def test_eligible_retry_signal_runs_the_retry(api: Ratchet) -> None:
     await add_task(api, "Signal retry", '{% action "echo", __error: "x" %}', ["user/sig/ok"])
-    event_id = await api.send_event("user/sig/ok", None)
+    event_id = await api.events.send("user/sig/ok", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     action = of_kind(runs, RunKind.action)[0]
     handle = api.client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
@@ -239,7 +239,7 @@ async def test_eligible_retry_signal_runs_the_retry(api: Ratchet) -> None:
 
 async def test_failed_work_is_findable_by_search_attribute(api: Ratchet) -> None:
     await add_task(api, "Finds failures", '{% action "echo", __error: "x" %}', ["user/sa/fail"])
-    event_id = await api.send_event("user/sa/fail", None)
+    event_id = await api.events.send("user/sa/fail", None)
     await wait_for_runs(api, event_id, settled(1))
     workflow_id = event_workflow_id(api.settings.shop, event_id)
     query = f"RunState='Failed' AND ShopId='{api.settings.shop}'"

@@ -45,7 +45,7 @@ async def _events(api: Ratchet, shop: str, topic: str) -> list[Event]:
 
 
 async def test_schedules_follow_enabled_tasks_and_the_shop_time_zone(api: Ratchet, shop: str) -> None:
-    await api.set_shop(shop, create=False, timezone_name="America/New_York")
+    await api.shops.set(shop, timezone_name="America/New_York")
     daily = await add_task(
         api, "Nightly", '{% action "echo", x: 1 %}', ["mechanic/scheduler/daily+2.hours", "user/x/y"]
     )
@@ -64,16 +64,16 @@ async def test_schedules_follow_enabled_tasks_and_the_shop_time_zone(api: Ratche
     assert schedule.action.task_queue == api.settings.task_queue
 
     # A time zone change moves every schedule of the shop.
-    await api.set_shop(shop, create=False, timezone_name="Asia/Kolkata")
+    await api.shops.set(shop, timezone_name="Asia/Kolkata")
     for topic in ("mechanic/scheduler/10min", "mechanic/scheduler/daily"):
         described = await api.client.get_schedule_handle(schedule_id(shop, topic)).describe()
         assert described.schedule.spec.time_zone_name == "Asia/Kolkata"
 
     # Disabling the last subscriber removes the schedule; re-enabling brings it back.
-    await api.set_enabled(daily.id, False)
+    await api.tasks.disable(daily.id)
     assert not await _exists(api.client, shop, "mechanic/scheduler/daily")
     assert await _exists(api.client, shop, "mechanic/scheduler/10min")
-    await api.set_enabled(daily.id, True)
+    await api.tasks.enable(daily.id)
     assert await _exists(api.client, shop, "mechanic/scheduler/daily")
 
     # Re-syncing is idempotent.
@@ -104,7 +104,7 @@ EXPECTED: dict[str, Callable[[datetime], bool]] = {
 @pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
 async def test_every_topic_fires_at_local_wall_clock_times(api: Ratchet, shop: str, zone: str) -> None:
     # New York has DST, Kolkata a half-hour offset, Lord Howe a half-hour DST shift.
-    await api.set_shop(shop, create=False, timezone_name=zone)
+    await api.shops.set(shop, timezone_name=zone)
     await add_task(api, "Everything", '{% action "echo", x: 1 %}', ALL_TOPICS)
     assert set(EXPECTED) == set(SCHEDULER_TOPICS)
     for topic, expected in EXPECTED.items():
@@ -138,7 +138,7 @@ async def test_a_triggered_tick_is_one_scheduler_event_that_runs_subscribers(api
     assert [r.task_name for r in of_kind(runs, RunKind.task)] == ["Hourly"]
     (action,) = of_kind(runs, RunKind.action)
     assert action.state == RunState.succeeded
-    assert (await api.get_run(action.id)).result == {"topic": "mechanic/scheduler/hourly", "data": None}
+    assert (await api.runs.get(action.id)).result == {"topic": "mechanic/scheduler/hourly", "data": None}
 
 
 async def test_a_redelivered_tick_is_still_one_event(api: Ratchet, shop: str) -> None:

@@ -33,7 +33,7 @@ async def test_action_error_payload_and_routing(api: Ratchet) -> None:
     )
     other = await add_task(api, "Other", REPORTER, ["user/other/topic", "mechanic/errors/action"])
     reporter = await add_task(api, "Reporter", REPORTER, ERROR_TOPICS)
-    event_id = await api.send_event("user/err/act", {"order": 1})
+    event_id = await api.events.send("user/err/act", {"order": 1})
     runs = await wait_for_runs(api, event_id, settled(1))
     (event_run,) = of_kind(runs, RunKind.event)
     (task_run,) = of_kind(runs, RunKind.task)
@@ -68,7 +68,7 @@ async def test_action_error_payload_and_routing(api: Ratchet) -> None:
 async def test_task_error_has_no_action_part(api: Ratchet) -> None:
     failing = await add_task(api, "Raises", '{% error "bad input" %}', ["user/err/task"])
     reporter = await add_task(api, "Reporter", REPORTER, ERROR_TOPICS)
-    event_id = await api.send_event("user/err/task", None)
+    event_id = await api.events.send("user/err/task", None)
     runs = await wait_for_runs(api, event_id, lambda rs: all_terminal(rs) and len(rs) == 2)
     (task_run,) = of_kind(runs, RunKind.task)
 
@@ -78,7 +78,7 @@ async def test_task_error_has_no_action_part(api: Ratchet) -> None:
     assert "action" not in error.data
     (receiver,) = await error_task_runs(api, error.id, 1)
     assert receiver.task_id == reporter.id
-    assert (await api.get_run(receiver.id)).result == [
+    assert (await api.runs.get(receiver.id)).result == [
         {"log": {"topic": "mechanic/errors/task", "message": task_run.error}}
     ]
 
@@ -93,7 +93,7 @@ async def test_event_error_reaches_only_error_only_tasks(api: Ratchet) -> None:
     )
     await add_task(api, "Mixed", REPORTER, ["user/err/event", *ERROR_TOPICS])
     reporter = await add_task(api, "Reporter", REPORTER, ERROR_TOPICS)
-    event_id = await api.send_event("user/err/event", None)
+    event_id = await api.events.send("user/err/event", None)
     (event_run,) = await wait_for_runs(api, event_id, all_terminal)
     assert event_run.state == RunState.failed and event_run.attempts == 1
     assert "event filter 'broken' failed" in (event_run.error or "")
@@ -110,7 +110,7 @@ async def test_event_error_reaches_only_error_only_tasks(api: Ratchet) -> None:
 async def test_failing_error_handler_raises_no_further_error(api: Ratchet) -> None:
     await add_task(api, "Raises", '{% error "first failure" %}', ["user/err/loop"])
     await add_task(api, "Broken reporter", '{% error "reporter failed too" %}', ERROR_TOPICS)
-    event_id = await api.send_event("user/err/loop", None)
+    event_id = await api.events.send("user/err/loop", None)
     (error,) = await wait_for_children(api, event_id, "mechanic/errors/task")
     (handler_run,) = await error_task_runs(api, error.id, 1)
     assert handler_run.state == RunState.failed
@@ -122,9 +122,9 @@ async def test_disabled_task_fast_fail_raises_no_error(api: Ratchet) -> None:
     # +40.seconds is a 2 s wait at the test time scale: time to disable the task meanwhile.
     task = await add_task(api, "Later", '{% log "never" %}', ["user/err/disabled+40.seconds"])
     await add_task(api, "Reporter", REPORTER, ERROR_TOPICS)
-    event_id = await api.send_event("user/err/disabled", None)
+    event_id = await api.events.send("user/err/disabled", None)
     await wait_for_runs(api, event_id, lambda rs: len(of_kind(rs, RunKind.task)) == 1)
-    await api.set_enabled(task.id, False)
+    await api.tasks.disable(task.id)
     runs = await wait_for_runs(api, event_id, lambda rs: all_terminal(rs) and len(rs) == 2)
     (task_run,) = of_kind(runs, RunKind.task)
     assert task_run.state == RunState.failed and "disabled" in (task_run.error or "")

@@ -19,13 +19,13 @@ def alerts(smtp: SmtpServer, run_ids: list[str]) -> list:
 
 async def tick(api: Ratchet, expected_actions: int) -> list[str]:
     """One mechanic/scheduler/10min event; the ids of its email action runs once all are done."""
-    event_id = await api.send_event("mechanic/scheduler/10min", None)
+    event_id = await api.events.send("mechanic/scheduler/10min", None)
     runs = await wait_for_runs(api, event_id, settled(expected_actions))
     return [r.id for r in runs if r.kind == RunKind.action and r.action_type == "email"]
 
 
 async def test_dead_mans_switch(api: Ratchet, smtp_env: SmtpServer) -> None:
-    imported = await api.import_task(EXAMPLES / "dead-mans-switch.json")
+    imported = await api.tasks.import_(EXAMPLES / "dead-mans-switch.json")
     assert imported.task.enabled
 
     # No flag yet: the tick sends exactly one alert.
@@ -34,7 +34,7 @@ async def test_dead_mans_switch(api: Ratchet, smtp_env: SmtpServer) -> None:
     assert alert["Subject"] == "Monitor triggered!" and alert["To"] == "alerts@example.com"
 
     # The run button sets the flag (setex 600, scaled); a tick meanwhile only logs.
-    trigger = await api.run_task(imported.task.name)
+    trigger = await api.tasks.run(imported.task.name)
     trigger_runs = await wait_for_runs(api, trigger, settled(1))
     (cache_run,) = [r for r in trigger_runs if r.kind == RunKind.action]
     assert cache_run.action_type == "cache" and cache_run.state == RunState.succeeded

@@ -27,16 +27,16 @@ async def test_filter_output_false_drops_the_event(api: Ratchet) -> None:
     save_filter(api.store, api.settings.shop, "debounce", DEBOUNCE)
     cache_set(api.store, api.settings.shop, "pause", "yes", timedelta(minutes=5))
 
-    dropped = await api.send_event("user/filter/go", {"n": 1})
+    dropped = await api.events.send("user/filter/go", {"n": 1})
     (event_run,) = await wait_for_runs(api, dropped, all_terminal)
     assert event_run.state == RunState.succeeded
-    assert (await api.get_run(event_run.id)).result == {"task_run_ids": [], "filtered_by": "debounce"}
+    assert (await api.runs.get(event_run.id)).result == {"task_run_ids": [], "filtered_by": "debounce"}
 
     # Other topics pass (the filter renders whitespace only), and so does this topic once the flag is gone.
-    passed = await api.send_event("user/filter/other", {"n": 2})
+    passed = await api.events.send("user/filter/other", {"n": 2})
     assert len(of_kind(await wait_for_runs(api, passed, settled(1)), RunKind.task)) == 1
     cache_set(api.store, api.settings.shop, "pause", None, timedelta(seconds=-1))
-    again = await api.send_event("user/filter/go", {"n": 3})
+    again = await api.events.send("user/filter/go", {"n": 3})
     assert len(of_kind(await wait_for_runs(api, again, settled(1)), RunKind.task)) == 1
 
 
@@ -50,9 +50,9 @@ async def test_filter_cli_add_list_remove(api: Ratchet, tmp_path: Path) -> None:
     assert [(f["name"], f["template"]) for f in json.loads(listed.stdout)] == [("dropper", template.read_text())]
 
     await add_task(api, "Listener", '{% action "echo", n: 1 %}', ["user/filter/cli"])
-    dropped = await api.send_event("user/filter/cli", {"drop": True})
+    dropped = await api.events.send("user/filter/cli", {"drop": True})
     (event_run,) = await wait_for_runs(api, dropped, all_terminal)
-    assert (await api.get_run(event_run.id)).result["filtered_by"] == "dropper"
+    assert (await api.runs.get(event_run.id)).result["filtered_by"] == "dropper"
 
     one_line_error(await ratchet(settings, shop, "filter", "add", "bad", "--template", "{% if %}"), "line 1, column")
     assert (await ratchet(settings, shop, "filter", "remove", "dropper")).returncode == 0

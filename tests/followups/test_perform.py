@@ -45,7 +45,7 @@ RUN_FIELDS = {
 async def test_action_run_reports_to_its_task(api: Ratchet) -> None:
     task = await add_task(api, "Responder", RESPONDER, ["user/perform/go", PERFORM_TOPIC])
     await add_task(api, "Bystander", '{% log "never" %}', [PERFORM_TOPIC])
-    event_id = await api.send_event("user/perform/go", {"n": 7})
+    event_id = await api.events.send("user/perform/go", {"n": 7})
     runs = await wait_for_runs(api, event_id, settled(1))
     (action_run,) = of_kind(runs, RunKind.action)
 
@@ -62,7 +62,7 @@ async def test_action_run_reports_to_its_task(api: Ratchet) -> None:
     perform_runs = await wait_for_runs(api, perform.id, lambda rs: all_terminal(rs) and len(rs) == 2)
     (task_run,) = of_kind(perform_runs, RunKind.task)
     assert task_run.task_id == task.id and task_run.state == RunState.succeeded
-    result = (await api.get_run(task_run.id)).result
+    result = (await api.runs.get(task_run.id)).result
     assert result == [{"log": {"type": "cache", "ok": True, "error": None, "attempts": 1, "trigger": 7}}]
 
 
@@ -74,7 +74,7 @@ async def test_no_perform_event_for_echo_opt_out_or_unsubscribed_tasks(api: Ratc
     """
     await add_task(api, "Subscribed", script, ["user/perform/some", PERFORM_TOPIC])
     await add_task(api, "Unsubscribed", '{% action "cache", "set", "other", 3 %}', ["user/perform/some"])
-    event_id = await api.send_event("user/perform/some", None)
+    event_id = await api.events.send("user/perform/some", None)
     await wait_for_runs(api, event_id, settled(4))
     await wait_until_idle(api, event_id)
     performs = child_events(api, event_id, PERFORM_TOPIC)
@@ -93,7 +93,7 @@ async def test_failed_action_reports_and_each_manual_retry_reports_again(
     {% endif %}
     """
     await add_task(api, "Mailer", script, ["user/perform/mail", PERFORM_TOPIC])
-    event_id = await api.send_event("user/perform/mail", None)
+    event_id = await api.events.send("user/perform/mail", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     (action_run,) = of_kind(runs, RunKind.action)
     assert action_run.state == RunState.failed
@@ -107,7 +107,7 @@ async def test_failed_action_reports_and_each_manual_retry_reports_again(
     monkeypatch.setenv("RATCHET_SMTP_PORT", str(smtp_server.port))
     monkeypatch.setenv("RATCHET_SMTP_TLS", "none")
     monkeypatch.setenv("RATCHET_MAIL_FROM", "shop@example.com")
-    await api.retry_run(action_run.id)
+    await api.runs.retry(action_run.id)
     performs = await wait_for_children(api, event_id, PERFORM_TOPIC, count=2)
     second = next(e for e in performs if e.id != first.id)
     assert second.data["run"]["ok"] is True and second.data["run"]["attempts"] == 2
@@ -118,7 +118,7 @@ async def test_failed_action_reports_and_each_manual_retry_reports_again(
 async def test_perform_chain_repeating_its_predecessor_fails(api: Ratchet) -> None:
     # Renders the same action whatever the topic: answering its own perform event would loop.
     await add_task(api, "Looper", '{% action "cache", "set", "loop-key", "same" %}', ["user/loop/go", PERFORM_TOPIC])
-    event_id = await api.send_event("user/loop/go", None)
+    event_id = await api.events.send("user/loop/go", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     (first_task_run,) = of_kind(runs, RunKind.task)
 

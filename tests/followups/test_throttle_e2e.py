@@ -35,13 +35,11 @@ async def test_saturated_shop_waits_while_other_work_flows(
     fake.on_graphql("drain", {"shop": {"name": "Fake"}}, cost=990)
     # Costs more than the half bucket the gate waits for: the action itself is throttled once.
     fake.on_graphql("tagsAdd", {"tagsAdd": {"userErrors": []}}, cost=800)
-    shop_a = await api.set_shop(
-        api.settings.shop, create=False, shopify_domain=fake.base_url, access_token=fake.access_token
-    )
+    shop_a = await api.shops.set(api.settings.shop, shopify_domain=fake.base_url, access_token=fake.access_token)
     shop_b = f"{shop_a.id}-other"
-    await api.set_shop(shop_b, create=True, timezone_name="UTC")
+    await api.shops.add(shop_b, timezone_name="UTC")
     await add_task(api, "Tagger", TAG_MUTATION, ["user/tag/go"])
-    await api.import_task(
+    await api.tasks.import_(
         export("Pinger", '{% action "http", method: "get", url: event.data.url %}', ["user/ping/go"]), shop_id=shop_b
     )
 
@@ -50,16 +48,16 @@ async def test_saturated_shop_waits_while_other_work_flows(
     ) as client:
         await client.graphql("{ drain: shop { name } }")
 
-    tagged = await api.send_event("user/tag/go", None)
+    tagged = await api.events.send("user/tag/go", None)
     waiting = await wait_for_runs(api, tagged, lambda rs: len(of_kind(rs, RunKind.task)) == 1)
-    pinged = await api.send_event("user/ping/go", {"url": f"{http_server}/echo"}, shop_id=shop_b)
+    pinged = await api.events.send("user/ping/go", {"url": f"{http_server}/echo"}, shop_id=shop_b)
     other_shop = Ratchet(dataclasses.replace(api.settings, shop=shop_b), api.store, api.client)
     b_runs = await wait_for_runs(other_shop, pinged, settled(1))
     (http_run,) = of_kind(b_runs, RunKind.action)
     assert http_run.state == RunState.succeeded and http_run.attempts == 1
 
     # Meanwhile shop A's task run waited in Due without starting or spending an attempt.
-    (task_run,) = of_kind(await api.list_runs(event_id=tagged), RunKind.task)
+    (task_run,) = of_kind(await api.runs.list(event_id=tagged), RunKind.task)
     assert task_run.id == of_kind(waiting, RunKind.task)[0].id
     assert (task_run.state, task_run.attempts, task_run.started_at) == (RunState.due, 0, None)
 
@@ -71,7 +69,7 @@ async def test_saturated_shop_waits_while_other_work_flows(
     assert task_run.started_at is not None and http_run.stopped_at is not None
     assert task_run.started_at > http_run.stopped_at
     # The action met the still-low bucket, waited in Due, and its one attempt is the successful one.
-    detail = await api.get_run(action_run.id)
+    detail = await api.runs.get(action_run.id)
     assert any("Shopify rate limit reached" in n["note"] for n in detail.notes)
     assert [a["ok"] for a in detail.attempt_log] == [True]
     assert detail.result["data"] == {"tagsAdd": {"userErrors": []}}

@@ -19,7 +19,7 @@ from tests.support.waiting import of_kind, wait_for_runs
 async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, shop: str) -> None:
     await add_task(api, "Sleeper", '{% action "test_sleep", seconds: 4 %}', ["user/slow/go"])
     await add_task(api, "Hourly", '{% action "echo", x: 1 %}', ["mechanic/scheduler/hourly"])
-    slow_event = await api.send_event("user/slow/go", None)
+    slow_event = await api.events.send("user/slow/go", None)
     await wait_for_runs(
         api, slow_event, lambda runs: any(r.state == RunState.started for r in of_kind(runs, RunKind.action))
     )

@@ -19,7 +19,7 @@ from tests.support.waiting import of_kind, settled, wait_for_runs
 
 @pytest.fixture
 async def shopify_shop(api: Ratchet, shop: str) -> str:
-    await api.set_shop(shop, create=False, webhook_secret=SHOPIFY_SECRET)
+    await api.shops.set(shop, webhook_secret=SHOPIFY_SECRET)
     return shop
 
 
@@ -41,7 +41,7 @@ async def test_verified_webhook_becomes_a_shopify_event_that_runs(
     runs = await wait_for_runs(api, event_id, settled(1))
     (action,) = of_kind(runs, RunKind.action)
     assert action.state == RunState.succeeded
-    assert (await api.get_run(action.id)).result == {"name": "#1001"}
+    assert (await api.runs.get(action.id)).result == {"name": "#1001"}
 
 
 async def test_redelivery_with_the_same_event_id_creates_no_second_event(

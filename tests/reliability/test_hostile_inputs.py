@@ -7,7 +7,8 @@ import uuid
 import httpx
 import pytest
 
-from ratchet.ingress.webhooks import add_webhook, signature
+from ratchet.ingress.webhooks import signature
+from ratchet.services.webhook_config import add_webhook
 from starter.api import Ratchet
 from tests.support.ingress import SHOPIFY_SECRET, Ingress, count_events, shopify_body, shopify_headers
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.reliability
 async def test_hostile_inputs_create_no_event(
     api: Ratchet, shop: str, ingress: Ingress, http: httpx.AsyncClient
 ) -> None:
-    await api.set_shop(shop, create=False, webhook_secret=SHOPIFY_SECRET)
+    await api.shops.set(shop, webhook_secret=SHOPIFY_SECRET)
     signed_hook = add_webhook(api.store, shop, "signed", "user/hostile/probe", secret="hook-secret")
     shopify_url = f"{ingress.url}/webhooks/shopify/{shop}"
     body = shopify_body({"id": 1})

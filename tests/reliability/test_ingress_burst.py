@@ -29,7 +29,7 @@ async def test_burst_of_webhooks_is_fully_accounted_for(ratchet_api: Ratchet) ->
     shop = f"burst-{uuid.uuid4().hex[:8]}"
     settings = dataclasses.replace(ratchet_api.settings, task_queue=f"burst-{shop}", shop=shop)
     api = Ratchet(settings, ratchet_api.store, ratchet_api.client)
-    await api.set_shop(shop, create=True, timezone_name="UTC", webhook_secret=SHOPIFY_SECRET)
+    await api.shops.add(shop, timezone_name="UTC", webhook_secret=SHOPIFY_SECRET)
     deliveries = [(str(uuid.uuid4()), shopify_body({"id": n})) for n in range(BURST)]
     # Shopify redelivers some webhooks, sometimes while the first delivery is still in flight.
     sends = deliveries + random.Random(7).sample(deliveries, REDELIVERIES)

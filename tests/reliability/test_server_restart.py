@@ -43,7 +43,7 @@ async def test_server_restart_mid_run_leaves_every_run_terminal(ratchet_api: Rat
         )
         client = await connect(settings)
         api = Ratchet(settings, ratchet_api.store, client)
-        await api.set_shop(settings.shop, create=True, timezone_name="UTC")
+        await api.shops.add(settings.shop, timezone_name="UTC")
         await add_task(
             api,
             "Slow",

@@ -105,7 +105,7 @@ async def test_killed_worker_mid_action_completes_the_run_once(api: Ratchet) -> 
         server.close()
 
     actions = of_kind(runs, RunKind.action)
-    detail = await api.get_run(actions[0].id)
+    detail = await api.runs.get(actions[0].id)
     print(
         f"\nworker SIGKILL mid-action: {len(actions)} action run recorded ({detail.state.value}, {detail.attempts} attempts); "
         f"the side effect reached the target {target.hits} time(s) for 1 action"

@@ -52,9 +52,9 @@ async def _scenarios(api: Ratchet) -> dict[str, str]:
         halt_action_run_sequence_on_error=True,
     )
     await add_task(api, "Replay retry", '{% action "test_flaky", succeed_on: 2 %}', ["user/replay/retry"])
-    flow = await api.send_event("user/replay/flow", None)
-    seq = await api.send_event("user/replay/seq", None)
-    retry = await api.send_event("user/replay/retry", None)
+    flow = await api.events.send("user/replay/flow", None)
+    seq = await api.events.send("user/replay/seq", None)
+    retry = await api.events.send("user/replay/retry", None)
     await wait_for_runs(api, flow, settled(2))
     runs = await wait_for_runs(api, seq, settled(3))
     await wait_for_runs(api, retry, settled(1))
@@ -63,10 +63,10 @@ async def _scenarios(api: Ratchet) -> dict[str, str]:
         for r in of_kind(runs, RunKind.action)
         if r.state == RunState.failed and not (r.error or "").startswith("halted")
     )
-    await api.retry_run(failed.id, reason="replay scenario")
+    await api.runs.retry(failed.id, reason="replay scenario")
 
     async def retried() -> bool:
-        return (await api.get_run(failed.id)).attempts == 2
+        return (await api.runs.get(failed.id)).attempts == 2
 
     await eventually(retried)
     return {"offset-and-flow": flow, "sequence-halt-manual-retry": seq, "automatic-retry": retry}

@@ -16,7 +16,7 @@ from tests.support.waiting import settled, wait_for_runs
 
 
 async def _connect(api: Ratchet, fake: ShopifyFake) -> None:
-    await api.set_shop(api.settings.shop, create=False, shopify_domain=fake.base_url, access_token=fake.access_token)
+    await api.shops.set(api.settings.shop, shopify_domain=fake.base_url, access_token=fake.access_token)
 
 
 def _connection(api: Ratchet) -> ShopifyConnection | None:
@@ -26,26 +26,24 @@ def _connection(api: Ratchet) -> ShopifyConnection | None:
 
 async def test_a_wrong_token_is_refused_and_nothing_is_saved(api: Ratchet, fake: ShopifyFake) -> None:
     with pytest.raises(RatchetError, match=r"Shopify refused the access token .* \(HTTP 401\); check --access-token"):
-        await api.set_shop(api.settings.shop, create=False, shopify_domain=fake.base_url, access_token="shpat_wrong")
-    shop = await api.get_shop(api.settings.shop)
+        await api.shops.set(api.settings.shop, shopify_domain=fake.base_url, access_token="shpat_wrong")
+    shop = await api.shops.get(api.settings.shop)
     assert shop.access_token is None and shop.shopify_domain is None
     assert _connection(api) is None
 
 
 async def test_an_unreachable_shop_is_refused(api: Ratchet) -> None:
     with pytest.raises(RatchetError, match=r"cannot reach Shopify at http://127\.0\.0\.1"):
-        await api.set_shop(
-            "unreachable-shop", create=True, shopify_domain=f"http://127.0.0.1:{free_port()}", access_token="t"
-        )
+        await api.shops.add("unreachable-shop", shopify_domain=f"http://127.0.0.1:{free_port()}", access_token="t")
     with pytest.raises(RatchetError, match="unknown shop"):
-        await api.get_shop("unreachable-shop")
+        await api.shops.get("unreachable-shop")
 
 
 async def test_a_token_without_scopes_is_refused(api: Ratchet, fake: ShopifyFake) -> None:
     fake.access_scopes = []
     with pytest.raises(RatchetError, match="has no access scopes; grant the scopes"):
         await _connect(api, fake)
-    assert (await api.get_shop(api.settings.shop)).access_token is None
+    assert (await api.shops.get(api.settings.shop)).access_token is None
 
 
 async def test_a_forbidden_token_is_refused(api: Ratchet, fake: ShopifyFake) -> None:
@@ -56,7 +54,7 @@ async def test_a_forbidden_token_is_refused(api: Ratchet, fake: ShopifyFake) -> 
 
 async def test_the_shop_snapshot_drives_liquid_zone_and_status(api: Ratchet, fake: ShopifyFake) -> None:
     await _connect(api, fake)
-    shop = await api.get_shop(api.settings.shop)
+    shop = await api.shops.get(api.settings.shop)
     assert shop.timezone == "America/New_York"
 
     await add_task(
@@ -67,11 +65,11 @@ async def test_the_shop_snapshot_drives_liquid_zone_and_status(api: Ratchet, fak
         'today: "2026-07-01T12:00:00Z" | date: "%H:%M %Z" %}',
         ["user/shop/facts"],
     )
-    event_id = await api.send_event("user/shop/facts", None)
+    event_id = await api.events.send("user/shop/facts", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     (action,) = [r for r in runs if r.kind == RunKind.action]
     assert action.state == RunState.succeeded
-    detail = await api.get_run(action.id)
+    detail = await api.runs.get(action.id)
     assert detail.result == {
         "name": "Fake Outfitters",
         "id": 548380009,
@@ -97,8 +95,8 @@ async def test_the_shop_snapshot_drives_liquid_zone_and_status(api: Ratchet, fak
 async def test_an_explicit_timezone_is_only_for_unconnected_shops(api: Ratchet, fake: ShopifyFake) -> None:
     await _connect(api, fake)
     with pytest.raises(RatchetError, match="takes its time zone from Shopify"):
-        await api.set_shop(api.settings.shop, create=False, timezone_name="Europe/Paris")
-    assert (await api.get_shop(api.settings.shop)).timezone == "America/New_York"
+        await api.shops.set(api.settings.shop, timezone_name="Europe/Paris")
+    assert (await api.shops.get(api.settings.shop)).timezone == "America/New_York"
 
 
 async def test_shop_update_webhook_and_sync_refresh_the_snapshot_and_move_schedules(
@@ -110,18 +108,18 @@ async def test_shop_update_webhook_and_sync_refresh_the_snapshot_and_move_schedu
     assert (await handle.describe()).schedule.spec.time_zone_name == "America/New_York"
 
     # Shopify's shop/update payload is the REST shop.
-    event_id = await api.send_event(
+    event_id = await api.events.send(
         "shopify/shop/update", {"id": 548380009, "name": "Renamed Outfitters", "iana_timezone": "Asia/Tokyo"}
     )
     await wait_for_runs(api, event_id, lambda runs: all(r.state == RunState.succeeded for r in runs))
     connection = _connection(api)
     assert connection is not None and connection.snapshot["name"] == "Renamed Outfitters"
-    assert (await api.get_shop(api.settings.shop)).timezone == "Asia/Tokyo"
+    assert (await api.shops.get(api.settings.shop)).timezone == "Asia/Tokyo"
     assert (await handle.describe()).schedule.spec.time_zone_name == "Asia/Tokyo"
 
     # `ratchet shop sync` reads Shopify again.
     fake.shop = {**fake.shop, "name": "Synced Outfitters", "ianaTimezone": "Europe/Berlin", "currencyCode": "CHF"}
-    shop = await api.sync_shop(api.settings.shop)
+    shop = await api.shops.sync(api.settings.shop)
     assert shop.timezone == "Europe/Berlin"
     connection = _connection(api)
     assert connection is not None and connection.snapshot["currency"] == "CHF"
@@ -130,4 +128,4 @@ async def test_shop_update_webhook_and_sync_refresh_the_snapshot_and_move_schedu
 
 async def test_sync_of_an_unconnected_shop_says_how_to_connect(api: Ratchet) -> None:
     with pytest.raises(RatchetError, match="has no Shopify connection; set one with `ratchet shop set"):
-        await api.sync_shop(api.settings.shop)
+        await api.shops.sync(api.settings.shop)

@@ -25,7 +25,7 @@ async def _task_run(api: Ratchet, event_id: str, done: Any) -> Any:
 
 
 async def _connected_task(api: Ratchet, fake: ShopifyFake) -> None:
-    await api.set_shop(api.settings.shop, create=False, shopify_domain=fake.base_url, access_token=fake.access_token)
+    await api.shops.set(api.settings.shop, shopify_domain=fake.base_url, access_token=fake.access_token)
     await add_task(api, "Probe", SCRIPT, ["user/probe/go"])
 
 
@@ -38,21 +38,21 @@ async def test_refused_reads_fail_the_run_at_once_naming_the_line(
 ) -> None:
     await _connected_task(api, fake)
     fake.fail_graphql("Probe", status)
-    event_id = await api.send_event("user/probe/go", None)
+    event_id = await api.events.send("user/probe/go", None)
     task_run = await _task_run(api, event_id, lambda r: r.state == RunState.failed)
     assert task_run.attempts == 1
     assert says in (task_run.error or "") and "(line 2, column" in (task_run.error or "")
 
     # Manually retryable: once the token works again, the retry succeeds.
     fake.reset()
-    await api.retry_run(task_run.id)
+    await api.runs.retry(task_run.id)
     await _task_run(api, event_id, lambda r: r.state == RunState.succeeded and r.attempts == 2)
 
 
 async def test_graphql_errors_fail_the_run_at_once(api: Ratchet, fake: ShopifyFake) -> None:
     await _connected_task(api, fake)
     fake.on_graphql("Probe", errors=[{"message": "Field 'nope' doesn't exist on type 'Shop'"}])
-    event_id = await api.send_event("user/probe/go", None)
+    event_id = await api.events.send("user/probe/go", None)
     task_run = await _task_run(api, event_id, lambda r: r.state == RunState.failed)
     assert task_run.attempts == 1
     assert "Field 'nope' doesn't exist" in (task_run.error or "") and "line 2" in (task_run.error or "")
@@ -60,7 +60,7 @@ async def test_graphql_errors_fail_the_run_at_once(api: Ratchet, fake: ShopifyFa
 
 async def test_a_missing_token_fails_the_run_at_once(api: Ratchet) -> None:
     await add_task(api, "Probe", SCRIPT, ["user/probe/go"])
-    event_id = await api.send_event("user/probe/go", None)
+    event_id = await api.events.send("user/probe/go", None)
     task_run = await _task_run(api, event_id, lambda r: r.state == RunState.failed)
     assert task_run.attempts == 1 and "has no Shopify access token" in (task_run.error or "")
 
@@ -68,14 +68,14 @@ async def test_a_missing_token_fails_the_run_at_once(api: Ratchet) -> None:
 async def test_shopify_outages_are_retried(api: Ratchet, fake: ShopifyFake) -> None:
     await _connected_task(api, fake)
     fake.fail_graphql("Probe", 503)
-    event_id = await api.send_event("user/probe/go", None)
+    event_id = await api.events.send("user/probe/go", None)
     task_run = await _task_run(api, event_id, lambda r: r.attempts >= 1 and r.state == RunState.scheduled)
     assert "HTTP 503" in (task_run.error or "")
     fake.reset()  # Shopify is back
 
     async def succeeded() -> bool:
-        run = await api.get_run(task_run.id)
+        run = await api.runs.get(task_run.id)
         return run.state == RunState.succeeded
 
     await eventually(succeeded)
-    assert (await api.get_run(task_run.id)).attempts == 2
+    assert (await api.runs.get(task_run.id)).attempts == 2

@@ -37,7 +37,7 @@ async def test_subscriptions_follow_enabled_tasks_and_leave_others_alone(
     fake.webhooks["gid://shopify/WebhookSubscription/1"] = {"topic": "ORDERS_CREATE", "uri": "https://other.example/x"}
     fake.refuse_topic("PRODUCTS_UPDATE", "Access denied for products/update webhook: requires read_products")
     async with build_worker(client, settings, store):
-        await public.set_shop(shop, create=True, shopify_domain=fake.base_url, access_token=fake.access_token)
+        await public.shops.add(shop, shopify_domain=fake.base_url, access_token=fake.access_token)
         for name, topics in (
             ("Orders", ["shopify/orders/create", "shopify/products/update"]),
             ("Bulk", ["mechanic/shopify/bulk_operation", "shopify/customers/create"]),
@@ -57,7 +57,7 @@ async def test_subscriptions_follow_enabled_tasks_and_leave_others_alone(
         refused = {hook["topic"]: hook["error"] for hook in status["webhooks"] if hook["error"]}
         assert "requires read_products" in refused["products/update"]
 
-        await public.set_enabled("Bulk", False)
+        await public.tasks.disable("Bulk")
 
         async def shrunk() -> bool:
             return _ours(fake, shop) == {"ORDERS_CREATE", "SHOP_UPDATE"}
@@ -68,7 +68,7 @@ async def test_subscriptions_follow_enabled_tasks_and_leave_others_alone(
 
 
 async def test_without_a_public_url_nothing_is_registered(api: Ratchet, fake: ShopifyFake) -> None:
-    await api.set_shop(api.settings.shop, create=False, shopify_domain=fake.base_url, access_token=fake.access_token)
+    await api.shops.set(api.settings.shop, shopify_domain=fake.base_url, access_token=fake.access_token)
     await add_task(api, "Orders", '{% action "echo", x: 1 %}', ["shopify/orders/create"])
     status = (await shop_status(api.store, api.settings.shop, public_url=None))["shopify"]
     assert "set RATCHET_PUBLIC_URL" in status["webhooks_note"] and status["webhooks"] == []

@@ -82,7 +82,7 @@ async def worker(client: Client, base_settings: Settings, store: Store) -> Async
 async def shop(ratchet_api: Ratchet) -> str:
     """A fresh shop per test, so tests never see each other's tasks or runs."""
     shop_id = f"shop-{uuid.uuid4().hex[:10]}"
-    await ratchet_api.set_shop(shop_id, create=True, timezone_name="UTC")
+    await ratchet_api.shops.add(shop_id, timezone_name="UTC")
     return shop_id
 
 

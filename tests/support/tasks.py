@@ -26,6 +26,6 @@ def export(name: str, script: str, subscriptions: list[str], **fields: Any) -> d
 
 
 async def add_task(api: Ratchet, name: str, script: str, subscriptions: list[str], **fields: Any) -> Task:
-    imported = await api.import_task(export(name, script, subscriptions, **fields))
+    imported = await api.tasks.import_(export(name, script, subscriptions, **fields))
     assert not imported.missing_required_options
     return imported.task

@@ -38,7 +38,7 @@ async def wait_for_runs(
     api: Ratchet, event_id: str, ready: Callable[[list[RunView]], bool], timeout: float = 60.0
 ) -> list[RunView]:
     async def check() -> list[RunView] | None:
-        runs = await api.list_runs(event_id=event_id)
+        runs = await api.runs.list(event_id=event_id)
         return runs if ready(runs) else None
 
     return await eventually(check, timeout=timeout)

@@ -1,0 +1,104 @@
+"""Reading runs as users see them: the `RunView` list rows and the `RunDetail` of one run.
+
+Retrying a run is not here: it is the event workflow's validated update, which the starter calls
+by method reference (starter/api.py), and nothing under ratchet/ imports the workflows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from ratchet.core.runs import RunKind, RunState
+from ratchet.errors import NotFound
+from ratchet.services.tasks import find_task
+from ratchet.store.database import Store
+from ratchet.store.tables import Event, Run, RunAttempt
+
+
+class RunView(BaseModel):
+    """A run as `ratchet runs list --json` prints it."""
+
+    id: str
+    kind: RunKind
+    state: RunState
+    topic: str
+    event_id: str
+    parent_id: str | None
+    task_id: str | None
+    task_name: str | None
+    action_type: str | None
+    attempts: int
+    run_at: datetime | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    elapsed_time_ms: int | None
+    ok: bool | None
+    error: str | None
+
+    @classmethod
+    def of(cls, run: Run) -> RunView:
+        return cls.model_validate(run, from_attributes=True)
+
+
+class RunDetail(RunView):
+    """One run with its options, result, notes and every attempt, as `ratchet runs show` prints it."""
+
+    subscription: str | None
+    action_options: Any
+    action_meta: Any
+    result: Any
+    result_meta: Any
+    manual_retries: int
+    notes: list[dict[str, Any]]
+    attempt_log: list[dict[str, Any]]
+
+
+def list_runs(
+    store: Store,
+    shop_id: str,
+    *,
+    kind: RunKind | None = None,
+    state: RunState | None = None,
+    task: str | None = None,
+    event_id: str | None = None,
+    limit: int = 200,
+) -> list[RunView]:
+    """The shop's runs, newest first; `task` is a task name or id, `event_id` one event's whole tree."""
+    with store.session() as session:
+        query = select(Run).where(Run.shop_id == shop_id)
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        if state is not None:
+            query = query.where(Run.state == state)
+        if task is not None:
+            query = query.where(Run.task_id == find_task(session, shop_id, task).id)
+        if event_id is not None:
+            if session.get(Event, event_id) is None:
+                raise NotFound(f"unknown event {event_id!r}")
+            query = query.where(Run.event_id == event_id)
+        query = query.order_by(col(Run.enqueued_at).desc(), col(Run.run_at).desc(), col(Run.position)).limit(limit)
+        return [RunView.of(r) for r in session.exec(query)]
+
+
+def get_run(store: Store, shop_id: str, run_id: str) -> RunDetail:
+    with store.session() as session:
+        run = session.get(Run, run_id)
+        if run is None or run.shop_id != shop_id:
+            raise NotFound(f"unknown run {run_id!r}")
+        attempts = session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(col(RunAttempt.attempt)))
+        return RunDetail(
+            **RunView.of(run).model_dump(),
+            subscription=run.subscription,
+            action_options=run.action_options,
+            action_meta=run.action_meta,
+            result=run.result,
+            result_meta=run.result_meta,
+            manual_retries=run.manual_retries,
+            notes=run.notes or [],
+            attempt_log=[a.model_dump(mode="json") for a in attempts],
+        )

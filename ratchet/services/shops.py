@@ -1,0 +1,107 @@
+"""Shops: creating them, changing their settings (verifying a Shopify connection first), looking them up.
+
+Every use case opens its own session (one unit of work per call); the synchronous ones are run
+in a thread by callers on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from ratchet.core.clock import utcnow
+from ratchet.errors import Conflict, InvalidInput, NotFound
+from ratchet.services.shop_connection import connection_for_update, save_connection, sync_connection
+from ratchet.shopify.client import ShopifyConfig
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop
+
+
+class UnknownShop(NotFound):
+    """No shop has this id."""
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown time zone {name!r}: use an IANA name such as America/New_York") from exc
+    return name
+
+
+def require_shop(session: Session, shop_id: str) -> Shop:
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise UnknownShop(f"unknown shop {shop_id!r}")
+    return shop
+
+
+@dataclass(frozen=True)
+class SavedShop:
+    shop: Shop
+    # The shop's zone or Shopify connection changed: its schedules and Shopify webhooks must follow.
+    schedules_affected: bool
+
+
+async def save_shop(
+    store: Store,
+    config: ShopifyConfig,
+    shop_id: str,
+    *,
+    create: bool,
+    timezone_name: str | None = None,
+    shopify_domain: str | None = None,
+    access_token: str | None = None,
+    webhook_secret: str | None = None,
+) -> SavedShop:
+    """Add a shop (`create`) or change the given settings of an existing one; None leaves a setting as it is.
+
+    New Shopify credentials are verified before anything is written, so a refused token saves nothing.
+    """
+    if timezone_name is not None:
+        check_timezone(timezone_name)
+    fetched = await connection_for_update(
+        store,
+        shop_id,
+        shopify_domain=shopify_domain,
+        access_token=access_token,
+        timezone_name=timezone_name,
+        config=config,
+    )
+
+    def write() -> tuple[Shop, bool]:
+        with store.session() as session:
+            shop = session.get(Shop, shop_id)
+            if create and shop is not None:
+                raise Conflict(f"shop {shop_id!r} already exists; use `ratchet shop set`")
+            if not create and shop is None:
+                raise UnknownShop(f"unknown shop {shop_id!r}; use `ratchet shop add`")
+            shop = shop or Shop(id=shop_id, created_at=utcnow())
+            for field, value in (
+                ("timezone", timezone_name),
+                ("shopify_domain", shopify_domain),
+                ("access_token", access_token),
+                ("webhook_secret", webhook_secret),
+            ):
+                if value is not None:
+                    setattr(shop, field, value)
+            session.add(shop)
+            zone_changed = save_connection(session, shop, fetched) if fetched is not None else False
+            return shop, zone_changed
+
+    shop, zone_changed = await asyncio.to_thread(write)
+    return SavedShop(shop, timezone_name is not None or zone_changed or fetched is not None)
+
+
+async def sync_shop(store: Store, config: ShopifyConfig, shop_id: str) -> Shop:
+    """Fetch the shop from Shopify again (zone, currency, scopes)."""
+    await sync_connection(store, shop_id, config)
+    return await asyncio.to_thread(get_shop, store, shop_id)
+
+
+def get_shop(store: Store, shop_id: str) -> Shop:
+    with store.session() as session:
+        return require_shop(session, shop_id)
