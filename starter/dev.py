@@ -1,17 +1,19 @@
-"""`ratchet dev` and `ratchet worker`: process lifecycle, signals, and what the user is told."""
+"""`ratchet dev`, `ratchet worker` and `ratchet serve`: process lifecycle, signals, and what the user is told."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sys
 
 from ratchet.config import Settings
 from ratchet.engine.devserver import DevServer, DevServerError
-from starter.api import RatchetError
+from ratchet.errors import Unavailable
+from starter.api import Ratchet
 
 
-def _stop_on_signals() -> asyncio.Event:
+def stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -22,20 +24,33 @@ def _stop_on_signals() -> asyncio.Event:
 async def run_worker_until_signalled(settings: Settings, stop: asyncio.Event | None = None) -> None:
     from worker import run_worker
 
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     try:
         await run_worker(settings, stop)
     except RuntimeError as exc:
         if "connect" in str(exc).lower():
-            raise RatchetError(f"cannot reach Temporal at {settings.effective_temporal_address}: {exc}") from exc
+            raise Unavailable(f"cannot reach Temporal at {settings.effective_temporal_address}: {exc}") from exc
         raise
+
+
+async def run_ingress(settings: Settings, *, host: str | None, port: int | None) -> None:
+    """The HTTP ingress alone (Shopify and Mechanic webhooks) until a signal."""
+    from ratchet.ingress.app import IngressConfig, serve
+
+    api = await Ratchet.connect(settings)
+    config = IngressConfig()
+    config = dataclasses.replace(config, host=host or config.host, port=port or config.port)
+    stop = stop_on_signals()
+    print(f"Ingress:       http://{config.host}:{config.port} (Ctrl-C stops)", flush=True)
+    try:
+        await serve(api.settings, api.store, api.client, stop, config)
+    except OSError as exc:
+        raise Unavailable(str(exc)) from exc
 
 
 async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: bool) -> None:
     """Start the embedded Temporal server (unless an address was given) and a worker."""
-    import dataclasses
-
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     server: DevServer | None = None
     if not use_existing:
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -46,7 +61,7 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
         try:
             await server.start()
         except DevServerError as exc:
-            raise RatchetError(str(exc)) from exc
+            raise Unavailable(str(exc)) from exc
         settings = dataclasses.replace(settings, temporal_address=server.address)
     try:
         from ratchet.ingress.app import IngressConfig, serve_with_settings
@@ -61,7 +76,7 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
             try:
                 ingress_task.result()
             except OSError as exc:
-                raise RatchetError(f"{exc}; set RATCHET_HTTP_PORT to use another port") from exc
+                raise Unavailable(f"{exc}; set RATCHET_HTTP_PORT to use another port") from exc
         print(f"Temporal:      {settings.effective_temporal_address} (namespace {settings.namespace})")
         if server is not None and server.ui_url:
             print(f"Web UI:        {server.ui_url}/namespaces/{settings.namespace}/workflows")

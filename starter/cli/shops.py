@@ -1,0 +1,125 @@
+"""`ratchet shop add|set|status`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ratchet.errors import RatchetError, Unavailable
+from ratchet.store.tables import Shop
+from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, out, print_json, run
+
+app = typer.Typer(no_args_is_help=True, help="Shops and their settings.")
+
+TimezoneOpt = Annotated[str | None, typer.Option("--timezone", help="IANA time zone, e.g. America/New_York.")]
+DomainOpt = Annotated[str | None, typer.Option("--shopify-domain", help="example.myshopify.com")]
+TokenOpt = Annotated[str | None, typer.Option("--access-token", help="Shopify Admin API access token.")]
+SecretOpt = Annotated[str | None, typer.Option("--webhook-secret", help="Shopify app secret for webhook HMACs.")]
+
+
+def _print_shop(shop: Shop) -> None:
+    # Secrets are never printed back, only whether they are set.
+    out.print(
+        f"shop {shop.id}: timezone {shop.timezone}, shopify domain {shop.shopify_domain or '-'}, "
+        f"access token {'set' if shop.access_token else 'not set'}, webhook secret {'set' if shop.webhook_secret else 'not set'}"
+    )
+
+
+@app.command("add")
+def shop_add(
+    name: str,
+    timezone: TimezoneOpt = None,
+    shopify_domain: DomainOpt = None,
+    access_token: TokenOpt = None,
+    webhook_secret: SecretOpt = None,
+) -> None:
+    """Add a shop."""
+
+    async def go() -> None:
+        api = await connect(temporal=False)
+        _print_shop(
+            await api.shops.add(
+                name,
+                timezone_name=timezone or "UTC",
+                shopify_domain=shopify_domain,
+                access_token=access_token,
+                webhook_secret=webhook_secret,
+            )
+        )
+
+    run(go())
+
+
+@app.command("set")
+def shop_set(
+    name: str,
+    timezone: TimezoneOpt = None,
+    shopify_domain: DomainOpt = None,
+    access_token: TokenOpt = None,
+    webhook_secret: SecretOpt = None,
+) -> None:
+    """Change a shop's settings."""
+
+    async def go() -> None:
+        api = await connect(temporal=False)
+        _print_shop(
+            await api.shops.set(
+                name,
+                timezone_name=timezone,
+                shopify_domain=shopify_domain,
+                access_token=access_token,
+                webhook_secret=webhook_secret,
+            )
+        )
+
+    run(go())
+
+
+@app.command("status")
+def shop_status(shop: ShopOpt = "default", as_json: JsonOpt = False, temporal_address: AddressOpt = None) -> None:
+    """Running and waiting runs, queue lag, top waiting tasks/actions/topics, schedules."""
+
+    async def go() -> None:
+        try:
+            api = await connect(temporal_address, shop)
+        except Unavailable:
+            # The ledger answers on its own; only the schedules need Temporal.
+            api = await connect(temporal_address, shop, temporal=False)
+        try:
+            status = await api.status.get()
+        except RatchetError as exc:
+            if not as_json:
+                raise
+            print_json({"error": {"message": str(exc), "status": exc.http_status, "retry_after_seconds": None}})
+            raise typer.Exit(1) from exc
+        if as_json:
+            print_json(status)
+            return
+        _print_status(status)
+
+    run(go())
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    running, waiting = status["running"], status["waiting"]
+    out.print(f"shop {status['shop']} at {status['generated_at']}")
+    for label, counts in (("running", running), ("waiting", waiting)):
+        out.print(
+            f"  {label:<9}{counts['total']:>6}  (event {counts['event']}, task {counts['task']}, action {counts['action']})"
+        )
+    out.print(f"  scheduled{status['scheduled']:>6}")
+    out.print(f"  queue lag {status['queue_lag_seconds']} s")
+    top = status["top_waiting"]
+    sections: list[tuple[str, list[dict[str, Any]], str]] = [
+        ("top waiting tasks", top["tasks"], "{name} ({id})"),
+        ("top waiting actions", top["actions"], "{type} (task {task_id})"),
+        ("top waiting event topics", top["event_topics"], "{topic}"),
+    ]
+    for title, rows, label in sections:
+        if rows:
+            out.print(f"  {title}:")
+            for row in rows:
+                out.print(f"    {row['count']:>6}  {label.format(**row)}")
+    for entry in status.get("schedules", []):
+        out.print(f"  schedule {entry['topic']}: next {entry['next_run_at']} ({entry['time_zone']})")

@@ -1,0 +1,132 @@
+"""`ratchet task import|list|enable|disable|configure|run|check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ratchet.errors import InvalidInput
+from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, out, print_json, read_json_argument, run
+
+app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run tasks.")
+
+
+@app.command("import")
+def task_import(file: Path, shop: ShopOpt = "default") -> None:
+    """Import a Mechanic task export (JSON). Prints the task id last."""
+
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        imported = await api.tasks.import_(file)
+        verb = "replaced" if imported.replaced else "imported"
+        if imported.missing_required_options:
+            out.print(
+                f"{verb} {imported.task.name!r} (disabled): set the required options "
+                f"{', '.join(imported.missing_required_options)} with `ratchet task configure`, then `ratchet task enable`",
+            )
+        else:
+            out.print(
+                f"{verb} {imported.task.name!r} (enabled), subscribed to: {', '.join(imported.task.subscriptions) or 'nothing'}"
+            )
+        print(imported.task.id)
+
+    run(go())
+
+
+@app.command("list")
+def task_list(shop: ShopOpt = "default", as_json: JsonOpt = False) -> None:
+    """List tasks."""
+
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        tasks = await api.tasks.list()
+        if as_json:
+            print_json(
+                [{"id": t.id, "name": t.name, "enabled": t.enabled, "subscriptions": t.subscriptions} for t in tasks]
+            )
+            return
+        table = Table("id", "name", "enabled", "subscriptions")
+        for t in tasks:
+            table.add_row(t.id, t.name, "yes" if t.enabled else "no", "\n".join(t.subscriptions))
+        out.print(table)
+
+    run(go())
+
+
+def _set_enabled(ref: str, shop: str, enabled: bool) -> None:
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        task = await api.tasks.set_enabled(ref, enabled)
+        out.print(f"{task.name!r} is {'enabled' if enabled else 'disabled'}")
+
+    run(go())
+
+
+@app.command("enable")
+def task_enable(task: str, shop: ShopOpt = "default") -> None:
+    """Enable a task (refused while a required option is empty)."""
+    _set_enabled(task, shop, True)
+
+
+@app.command("disable")
+def task_disable(task: str, shop: ShopOpt = "default") -> None:
+    """Disable a task; its outstanding runs fail when performed."""
+    _set_enabled(task, shop, False)
+
+
+@app.command("configure")
+def task_configure(
+    task: str,
+    option: Annotated[list[str] | None, typer.Option("--option", help="KEY=VALUE (repeatable).")] = None,
+    options: Annotated[str | None, typer.Option("--options", help="JSON object or @file.json.")] = None,
+    shop: ShopOpt = "default",
+) -> None:
+    """Set task options (validated by their flags; subscriptions re-render)."""
+    updates: dict[str, Any] = {}
+    if options is not None:
+        loaded = read_json_argument(options)
+        if not isinstance(loaded, dict):
+            raise InvalidInput("--options must be a JSON object")
+        updates.update(loaded)
+    for item in option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"invalid --option {item!r}: expected KEY=VALUE")
+        updates[key.strip()] = value
+    if not updates:
+        raise InvalidInput("nothing to configure: pass --option KEY=VALUE or --options @file.json")
+
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        updated = await api.tasks.configure(task, updates)
+        out.print(f"configured {updated.name!r}; subscriptions: {', '.join(updated.subscriptions) or 'none'}")
+
+    run(go())
+
+
+@app.command("run")
+def task_run(
+    task: str,
+    text: Annotated[str | None, typer.Option("--text", help="Send mechanic/user/text with this text.")] = None,
+    shop: ShopOpt = "default",
+    temporal_address: AddressOpt = None,
+) -> None:
+    """Press the task's run button. Prints the event id last."""
+
+    async def go() -> None:
+        api = await connect(temporal_address, shop)
+        print(await api.tasks.run(task, text=text))
+
+    run(go())
+
+
+@app.command("check")
+def task_check(files: list[Path], as_json: JsonOpt = False) -> None:
+    """Check task exports offline: parse, subscriptions, preview renders."""
+    # Offline and storeless, so not a facade resource: the checker prints its own report.
+    from ratchet.services.check import run_check
+
+    raise typer.Exit(run_check(files, as_json))
