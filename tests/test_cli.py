@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from ratchet.core.runs import RunKind, RunState
 from starter.api import Ratchet
-from tests.support.cli import one_line_error, ratchet
+from tests.support.cli import REPO, one_line_error, ratchet
 from tests.support.shopify_fake import ShopifyFake
 from tests.support.tasks import export
 from tests.support.waiting import settled, wait_for_runs
@@ -91,6 +92,9 @@ async def test_task_run_button_prints_event_id(api: Ratchet, tmp_path: Path) -> 
         (("task", "enable", "no-such-task"), "unknown task"),
         (("task", "import", "/nonexistent.json"), "cannot read"),
         (("shop", "add", "x", "--timezone", "Mars/Olympus"), "unknown time zone"),
+        (("filter", "remove", "no-such-filter"), "no filter named"),
+        (("webhook", "remove", "no-such-hook"), "unknown webhook"),
+        (("event", "send", "mechanic/user/trigger"), "ratchet task run"),
     ],
 )
 async def test_bad_input_is_one_line_and_nonzero(api: Ratchet, args: tuple[str, ...], message: str) -> None:
@@ -207,3 +211,14 @@ async def test_import_warns_about_unsupported_features(api: Ratchet, tmp_path: P
     assert result.returncode == 0, result.stderr
     assert "warning [unsupported_action]: action type 'slack' is not implemented by Ratchet" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == (await api.tasks.get("Slack")).id
+
+
+def test_command_groups_reach_only_the_api_and_the_shared_module() -> None:
+    """No group imports another group or a service: the CLI is a client of the Python API."""
+    cli = REPO / "starter" / "cli"
+    groups = {p.stem for p in cli.glob("*.py")} - {"__init__", "__main__", "main", "common"}
+    for group in groups:
+        tree = ast.parse((cli / f"{group}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {f"starter.cli.{other}" for other in groups} & imported, group
+        assert not {m for m in imported if m.startswith("ratchet.services")} - {"ratchet.services.check"}, group
