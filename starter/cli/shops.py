@@ -41,7 +41,7 @@ def shop_add(
         _print_shop(
             await api.shops.add(
                 name,
-                timezone_name=timezone or "UTC",
+                timezone_name=timezone,
                 shopify_domain=shopify_domain,
                 access_token=access_token,
                 webhook_secret=webhook_secret,
@@ -72,6 +72,18 @@ def shop_set(
                 webhook_secret=webhook_secret,
             )
         )
+
+    run(go())
+
+
+@app.command("sync")
+def shop_sync(name: Annotated[str, typer.Argument(envvar="RATCHET_SHOP")] = "default") -> None:
+    """Refresh the shop from Shopify: name, time zone, currency, granted scopes."""
+
+    async def go() -> None:
+        api = await connect(temporal=False)
+        shop = await api.shops.sync(name)
+        out.print(f"shop {shop.id}: synced from Shopify; timezone {shop.timezone}")
 
     run(go())
 
@@ -121,5 +133,15 @@ def _print_status(status: dict[str, Any]) -> None:
             out.print(f"  {title}:")
             for row in rows:
                 out.print(f"    {row['count']:>6}  {label.format(**row)}")
+    shopify = status["shopify"]
+    if shopify["connected"]:
+        out.print(
+            f"  shopify {shopify['name']} ({shopify['myshopify_domain']}): {shopify['iana_timezone']}, "
+            f"{shopify['currency']}; scopes {', '.join(shopify['access_scopes'])}"
+        )
+        for hook in shopify["webhooks"]:
+            out.print(f"  webhook {hook['topic']}: {hook['error'] or 'registered'}")
+        if shopify["webhooks_note"]:
+            out.print(f"  {shopify['webhooks_note']}")
     for entry in status.get("schedules", []):
         out.print(f"  schedule {entry['topic']}: next {entry['next_run_at']} ({entry['time_zone']})")

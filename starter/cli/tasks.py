@@ -15,22 +15,34 @@ app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run 
 
 
 @app.command("import")
-def task_import(file: Path, shop: ShopOpt = "default") -> None:
+def task_import(
+    file: Path,
+    shop: ShopOpt = "default",
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Over an existing task: take the export's options and enabled state too.")
+    ] = False,
+) -> None:
     """Import a Mechanic task export (JSON). Prints the task id last."""
 
     async def go() -> None:
         api = await connect(shop=shop, temporal=False)
-        imported = await api.tasks.import_(file)
+        imported = await api.tasks.import_(file, reset=reset)
         verb = "replaced" if imported.replaced else "imported"
         if imported.missing_required_options:
             out.print(
                 f"{verb} {imported.task.name!r} (disabled): set the required options "
                 f"{', '.join(imported.missing_required_options)} with `ratchet task configure`, then `ratchet task enable`",
             )
+        elif not imported.task.enabled:
+            out.print(f"{verb} {imported.task.name!r} (kept disabled): `ratchet task enable` runs it")
         else:
             out.print(
                 f"{verb} {imported.task.name!r} (enabled), subscribed to: {', '.join(imported.task.subscriptions) or 'nothing'}"
             )
+        for change in imported.changes:
+            out.print(f"  changed: {change}", markup=False)
+        for warning in imported.warnings:
+            out.print(f"  warning [{warning.code}]: {warning.message}", markup=False)
         print(imported.task.id)
 
     run(go())
@@ -124,9 +136,13 @@ def task_run(
 
 
 @app.command("check")
-def task_check(files: list[Path], as_json: JsonOpt = False) -> None:
-    """Check task exports offline: parse, subscriptions, preview renders."""
+def task_check(
+    files: list[Path],
+    as_json: JsonOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero on warnings too (for CI).")] = False,
+) -> None:
+    """Check task exports offline: parse, subscriptions, preview renders, unsupported features."""
     # Offline and storeless, so not a facade resource: the checker prints its own report.
     from ratchet.services.check import run_check
 
-    raise typer.Exit(run_check(files, as_json))
+    raise typer.Exit(run_check(files, as_json, strict))
