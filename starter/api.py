@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ratchet.config import Settings, load_settings
+from ratchet.core.api_versions import check_api_version
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.core.subscriptions import BUTTON_TOPICS, parse_subscriptions, validate_topic
@@ -181,9 +182,13 @@ class Ratchet:
         shopify_domain: str | None = None,
         access_token: str | None = None,
         webhook_secret: str | None = None,
+        api_version: str | None = None,
     ) -> Shop:
+        """Create or change a shop; `api_version` is the Admin API version of tasks that name none."""
         if timezone_name is not None:
             _check_timezone(timezone_name)
+        if api_version is not None:
+            check_api_version(api_version, today=utcnow().date())
         try:
             fetched = await connection_for_update(
                 self.store,
@@ -211,6 +216,7 @@ class Ratchet:
                     ("shopify_domain", shopify_domain),
                     ("access_token", access_token),
                     ("webhook_secret", webhook_secret),
+                    ("shopify_api_version", api_version),
                 ):
                     if value is not None:
                         setattr(shop, field, value)
@@ -357,8 +363,14 @@ class Ratchet:
         await self._sync_schedules(task.shop_id)
         return task
 
-    async def configure_task(self, ref: str, updates: dict[str, Any], shop_id: str | None = None) -> Task:
+    async def configure_task(
+        self, ref: str, updates: dict[str, Any], shop_id: str | None = None, *, api_version: str | None = None
+    ) -> Task:
+        """Set option values and/or the task's Admin API version (checked before anything is saved)."""
         from ratchet.core.task_export import TaskDefinition, TaskImportError, configure_options
+
+        if api_version is not None:
+            check_api_version(api_version, today=utcnow().date())
 
         def write() -> Task:
             with self.store.session() as session:
@@ -377,6 +389,8 @@ class Ratchet:
                     raise RatchetError(str(exc)) from exc
                 task.options = configured.options
                 task.subscriptions = configured.subscriptions
+                if api_version is not None:
+                    task.shopify_api_version = api_version
                 task.updated_at = utcnow()
                 session.add(task)
                 return task

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ratchet.config import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, Settings, load_settings
+from ratchet.core.api_versions import effective_api_version
 from ratchet.core.runs import RunKind, RunState
 from ratchet.core.subscriptions import TopicError, validate_topic
 from starter.api import Ratchet, RatchetError, load_json_argument
@@ -107,6 +108,7 @@ def _shop_command(
     shopify_domain: str | None,
     access_token: str | None,
     webhook_secret: str | None,
+    api_version: str | None,
 ) -> None:
     async def go() -> None:
         api = await _api(_settings(), temporal=False)
@@ -117,10 +119,12 @@ def _shop_command(
             shopify_domain=shopify_domain,
             access_token=access_token,
             webhook_secret=webhook_secret,
+            api_version=api_version,
         )
         # Secrets are never printed back, only whether they are set.
         out.print(
             f"shop {shop.id}: timezone {shop.timezone}, shopify domain {shop.shopify_domain or '-'}, "
+            f"API version {effective_api_version(None, shop.shopify_api_version)}, "
             f"access token {'set' if shop.access_token else 'not set'}, webhook secret {'set' if shop.webhook_secret else 'not set'}"
         )
 
@@ -131,6 +135,10 @@ TimezoneOpt = Annotated[str | None, typer.Option("--timezone", help="IANA time z
 DomainOpt = Annotated[str | None, typer.Option("--shopify-domain", help="example.myshopify.com")]
 TokenOpt = Annotated[str | None, typer.Option("--access-token", help="Shopify Admin API access token.")]
 SecretOpt = Annotated[str | None, typer.Option("--webhook-secret", help="Shopify app secret for webhook HMACs.")]
+ShopApiVersionOpt = Annotated[
+    str | None,
+    typer.Option("--api-version", help="Shopify Admin API version (e.g. 2026-10) for tasks that name none."),
+]
 
 
 @shop_app.command("add")
@@ -140,9 +148,10 @@ def shop_add(
     shopify_domain: DomainOpt = None,
     access_token: TokenOpt = None,
     webhook_secret: SecretOpt = None,
+    api_version: ShopApiVersionOpt = None,
 ) -> None:
     """Add a shop."""
-    _shop_command(name, True, timezone, shopify_domain, access_token, webhook_secret)
+    _shop_command(name, True, timezone, shopify_domain, access_token, webhook_secret, api_version)
 
 
 @shop_app.command("set")
@@ -152,9 +161,10 @@ def shop_set(
     shopify_domain: DomainOpt = None,
     access_token: TokenOpt = None,
     webhook_secret: SecretOpt = None,
+    api_version: ShopApiVersionOpt = None,
 ) -> None:
     """Change a shop's settings."""
-    _shop_command(name, False, timezone, shopify_domain, access_token, webhook_secret)
+    _shop_command(name, False, timezone, shopify_domain, access_token, webhook_secret, api_version)
 
 
 @shop_app.command("sync")
@@ -252,9 +262,12 @@ def task_configure(
     task: str,
     option: Annotated[list[str] | None, typer.Option("--option", help="KEY=VALUE (repeatable).")] = None,
     options: Annotated[str | None, typer.Option("--options", help="JSON object or @file.json.")] = None,
+    api_version: Annotated[
+        str | None, typer.Option("--api-version", help="Shopify Admin API version for this task (e.g. 2026-10).")
+    ] = None,
     shop: ShopOpt = "default",
 ) -> None:
-    """Set task options (validated by their flags; subscriptions re-render)."""
+    """Set task options (validated by their flags; subscriptions re-render) or its Shopify API version."""
     updates: dict[str, Any] = {}
     if options is not None:
         loaded = load_json_argument(options)
@@ -266,13 +279,16 @@ def task_configure(
         if not sep or not key:
             raise RatchetError(f"invalid --option {item!r}: expected KEY=VALUE")
         updates[key.strip()] = value
-    if not updates:
-        raise RatchetError("nothing to configure: pass --option KEY=VALUE or --options @file.json")
+    if not updates and api_version is None:
+        raise RatchetError("nothing to configure: pass --option KEY=VALUE, --options @file.json or --api-version")
 
     async def go() -> None:
         api = await _api(_settings(shop=shop), temporal=False)
-        updated = await api.configure_task(task, updates)
-        out.print(f"configured {updated.name!r}; subscriptions: {', '.join(updated.subscriptions) or 'none'}")
+        updated = await api.configure_task(task, updates, api_version=api_version)
+        out.print(
+            f"configured {updated.name!r}; subscriptions: {', '.join(updated.subscriptions) or 'none'}"
+            + (f"; API version {updated.shopify_api_version}" if api_version else "")
+        )
 
     _run(go())
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from ratchet.core.api_versions import LATEST_STABLE_API_VERSION
 from ratchet.errors import InvalidInput, RatchetError, Unavailable
 from ratchet.shopify import throttle
 from ratchet.shopify.throttle import GraphQLThrottleStatus
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The newest stable Admin API version when this was written; tasks may pin their own.
-DEFAULT_API_VERSION = "2025-10"
+# Calls that belong to no task run (shop verification, webhook registration) use this one.
+DEFAULT_API_VERSION = LATEST_STABLE_API_VERSION
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 
 
