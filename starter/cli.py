@@ -24,6 +24,7 @@ from ratchet.config import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, Settings, loa
 from ratchet.core.api_versions import effective_api_version
 from ratchet.core.runs import RunKind, RunState
 from ratchet.core.subscriptions import TopicError, validate_topic
+from ratchet.store.tables import Task
 from starter.api import Ratchet, RatchetError, load_json_argument
 
 app = typer.Typer(
@@ -211,6 +212,7 @@ def task_import(
             out.print(f"  changed: {change}", markup=False)
         for warning in imported.warnings:
             out.print(f"  warning [{warning.code}]: {warning.message}", markup=False)
+        _print_public_url_note(imported.task, api.settings)
         print(imported.task.id)
 
     _run(go())
@@ -236,11 +238,20 @@ def task_list(shop: ShopOpt = "default", as_json: JsonOpt = False) -> None:
     _run(go())
 
 
+def _print_public_url_note(task: Task, settings: Settings) -> None:
+    from ratchet.services.shopify_webhooks import public_url_note
+
+    note = public_url_note(task, settings.public_url)
+    if note:
+        out.print(note, markup=False)
+
+
 def _set_enabled(ref: str, shop: str, enabled: bool) -> None:
     async def go() -> None:
         api = await _api(_settings(shop=shop), temporal=False)
         task = await api.set_enabled(ref, enabled)
         out.print(f"{task.name!r} is {'enabled' if enabled else 'disabled'}")
+        _print_public_url_note(task, api.settings)
 
     _run(go())
 

@@ -73,7 +73,7 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
             out.print(
                 f"webhook {hook.name!r}: POST → {hook.topic} events ({hook.mode} mode{', signed' if hook.secret else ''})"
             )
-            print(f"{IngressConfig().public_url()}/webhooks/{hook.id}")
+            print(f"{IngressConfig().public_url(api.settings)}/webhooks/{hook.id}")
 
         _run(go())
 
@@ -85,7 +85,7 @@ def register(app: typer.Typer, shop_app: typer.Typer) -> None:
         async def go() -> None:
             api = await _api(_settings(shop=shop), temporal=False)
             hooks = await asyncio.to_thread(list_webhooks, api.store, shop)
-            base = IngressConfig().public_url()
+            base = IngressConfig().public_url(api.settings)
             rows = [
                 {
                     "id": h.id,
