@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from ratchet.actions.base import ActionContext, ActionError, get_handler
 from ratchet.config import Settings
+from ratchet.core.api_versions import effective_api_version
 from ratchet.core.clock import utcnow
 from ratchet.core.routing import match_tasks
 from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, RunKind, RunState
@@ -296,17 +297,19 @@ class RunActivities(RunActivitiesInterface):
             event = session.get(Event, run.event_id)
             shop = session.get(Shop, run.shop_id)
             assert event is not None and shop is not None
+            # Read once, at the start: every read of this render and every action it renders uses it.
+            api_version = effective_api_version(task.shopify_api_version, shop.shopify_api_version)
             request = RenderRequest(
                 script=task.script,
                 options=task.options or {},
                 event=event_object(session, event),
-                task=task_object(task),
+                task={**task_object(task), "shopify_api_version": api_version},
                 shop=shop_object(session, shop),
                 cache=CacheView(self.store, shop.id),
                 shopify=make_liquid_shopify_callable(
                     self.store,
                     shop,
-                    task.shopify_api_version,
+                    api_version,
                     config=ShopifyConfig.from_settings(self.settings),
                     http=pools.sync_client(shop.id) if pools is not None else None,
                     on_progress=progress.mark,
@@ -354,6 +357,7 @@ class RunActivities(RunActivitiesInterface):
                         action_meta=action.meta,
                         perform_event=action.perform_event,
                         position=position,
+                        shopify_api_version=api_version,
                     )
                 )
                 planned.append(PlannedActionRun(run_id=action_run_id, action_type=action.type, position=position))
@@ -387,7 +391,10 @@ class RunActivities(RunActivitiesInterface):
                 event_id=run.event_id,
                 task_id=run.task_id,
                 task_name=run.task_name,
-                shopify_api_version=task.shopify_api_version,
+                # Inherited from its task run, not re-read: a version change affects queued task
+                # runs only (rows from before this column existed fall back to the current one).
+                shopify_api_version=run.shopify_api_version
+                or effective_api_version(task.shopify_api_version, shop.shopify_api_version),
                 attempt=attempt,
                 services=self.services,
             )

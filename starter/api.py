@@ -35,6 +35,7 @@ from ratchet.services import event_filters, runs, shops, status, tasks, webhook_
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService
 from ratchet.services.runs import RunDetail, RunView
+from ratchet.services.shopify_webhooks import public_url_note
 from ratchet.services.tasks import ImportedTask
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store import ledger
@@ -108,9 +109,11 @@ class Shops(_Resource):
         shopify_domain: str | None = None,
         access_token: str | None = None,
         webhook_secret: str | None = None,
+        api_version: str | None = None,
     ) -> Shop:
-        """A new shop; its zone is UTC unless given, or Shopify's once connected."""
-        return await self._save(shop_id, True, timezone_name, shopify_domain, access_token, webhook_secret)
+        """A new shop; its zone is UTC unless given, or Shopify's once connected. `api_version` is the
+        Admin API version of tasks that name none."""
+        return await self._save(shop_id, True, timezone_name, shopify_domain, access_token, webhook_secret, api_version)
 
     async def set(
         self,
@@ -120,9 +123,12 @@ class Shops(_Resource):
         shopify_domain: str | None = None,
         access_token: str | None = None,
         webhook_secret: str | None = None,
+        api_version: str | None = None,
     ) -> Shop:
         """Change the given settings; a new zone or connection moves the shop's schedules and webhooks."""
-        return await self._save(shop_id, False, timezone_name, shopify_domain, access_token, webhook_secret)
+        return await self._save(
+            shop_id, False, timezone_name, shopify_domain, access_token, webhook_secret, api_version
+        )
 
     async def _save(
         self,
@@ -132,6 +138,7 @@ class Shops(_Resource):
         shopify_domain: str | None,
         access_token: str | None,
         webhook_secret: str | None,
+        api_version: str | None,
     ) -> Shop:
         saved = await shops.save_shop(
             self._store,
@@ -142,6 +149,7 @@ class Shops(_Resource):
             shopify_domain=shopify_domain,
             access_token=access_token,
             webhook_secret=webhook_secret,
+            api_version=api_version,
         )
         if saved.schedules_affected:
             await self._ratchet.schedules.follow(shop_id)
@@ -195,11 +203,18 @@ class Tasks(_Resource):
     async def disable(self, ref: str, shop_id: str | None = None) -> Task:
         return await self.set_enabled(ref, False, shop_id)
 
-    async def configure(self, ref: str, updates: dict[str, Any], shop_id: str | None = None) -> Task:
-        """Set option values (validated by their flags); the subscriptions re-render."""
-        task = await self._db(tasks.configure_task, self._store, self._shop(shop_id), ref, updates)
+    async def configure(
+        self, ref: str, updates: dict[str, Any], shop_id: str | None = None, *, api_version: str | None = None
+    ) -> Task:
+        """Set option values (validated by their flags; the subscriptions re-render) and/or the task's
+        Shopify Admin API version."""
+        task = await self._db(tasks.configure_task, self._store, self._shop(shop_id), ref, updates, api_version)
         await self._ratchet.schedules.follow(task.shop_id)
         return task
+
+    def webhook_registration_note(self, task: Task) -> str | None:
+        """One line telling the user what to set when the task needs Shopify webhooks Ratchet cannot register."""
+        return public_url_note(task, self._ratchet.settings.public_url)
 
     async def run(self, ref: str, *, text: str | None = None, shop_id: str | None = None) -> str:
         """The run button: a mechanic/user/trigger (or /text) event only this task receives; returns its id."""
@@ -320,7 +335,7 @@ class Webhooks(_Resource):
         # Imported here: the ingress app pulls in FastAPI, which no other command needs.
         from ratchet.ingress.app import IngressConfig
 
-        return f"{IngressConfig().public_url()}/webhooks/{hook.id}"
+        return f"{IngressConfig().public_url(self._ratchet.settings)}/webhooks/{hook.id}"
 
 
 class Status(_Resource):

@@ -15,13 +15,14 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ratchet.core.api_versions import UnknownApiVersion, check_api_version
+from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import SUBSCRIPTION_RE as SUBSCRIPTION
 from ratchet.errors import InvalidInput
 from ratchet.liquid.errors import TaskRenderError
 from ratchet.liquid.render import parse_template, render_template
 
 OPTION_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
-API_VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _OPTION_REF = re.compile(r"""options(?:\.([a-z][a-z0-9_]*)|\[\s*["']([a-z][a-z0-9_]*)["']\s*\])""")
 
@@ -372,8 +373,11 @@ def parse_export(data: dict | str | bytes) -> TaskDefinition:
         # Older exports carry only the list; it is then its own template.
         template = "\n".join(exported)
     api_version = _field(data, "shopify_api_version", str, default=None)
-    if api_version is not None and not API_VERSION.match(api_version):
-        raise TaskImportError("shopify_api_version", f'expected "YYYY-MM" or "unstable", got {api_version!r}')
+    if api_version is not None:
+        try:
+            check_api_version(api_version, today=utcnow().date())
+        except UnknownApiVersion as exc:
+            raise TaskImportError("shopify_api_version", exc.message) from exc
     tags = _field(data, "tags", list, default=[])
     if not all(isinstance(t, str) for t in tags):
         raise TaskImportError("tags", "expected a list of strings")

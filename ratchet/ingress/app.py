@@ -64,8 +64,9 @@ class IngressConfig:
         default_factory=lambda: os.environ.get("RATCHET_FORWARDED_ALLOW_IPS") or "127.0.0.1"
     )
 
-    def public_url(self) -> str:
-        return os.environ.get("RATCHET_PUBLIC_URL") or f"http://{self.host}:{self.port}"
+    def public_url(self, settings: Settings) -> str:
+        """Where webhooks reach this ingress: RATCHET_PUBLIC_URL, else the local listening address."""
+        return settings.public_url or f"http://{self.host}:{self.port}"
 
 
 ASGIApp = Callable[

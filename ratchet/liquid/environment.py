@@ -16,7 +16,7 @@ What differs from stock python-liquid, and where it is handled:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from io import StringIO
 from typing import Any, ClassVar, TextIO
 
@@ -28,8 +28,8 @@ from liquid.builtin.expressions.loop import LoopExpression
 from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.tags.case_tag import _AnyExpression
 from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
-from liquid.context import RenderContext
-from liquid.exceptions import BreakLoop, ContinueLoop, LiquidSyntaxError, StopRender
+from liquid.context import UNDEFINED, RenderContext
+from liquid.exceptions import BreakLoop, ContinueLoop, LiquidError, LiquidSyntaxError, StopRender
 from liquid.expression import Expression
 from liquid.parser import get_parser
 from liquid.stream import TokenStream
@@ -57,6 +57,7 @@ from liquid.utils import ReadOnlyChainMap
 
 from . import limits, ruby
 from .errors import RenderLimitError
+from .rest_lookups import RestList
 from .semantics import MechanicAnyExpression, MechanicEq, MechanicNe
 
 # Keywords python-liquid reserves everywhere but Ruby Liquid only inside specific
@@ -237,6 +238,28 @@ class MechanicContext(RenderContext):
     def raise_for_loop_limit(self, length: int = 1) -> None:
         self.check_deadline()
         super().raise_for_loop_limit(length)
+
+    def get(self, path: list[object], *, token: Token | None, default: object = UNDEFINED) -> object:
+        # REST lookups (rest_lookups.py) call Shopify from inside `get_item`, which has no token:
+        # their errors, and the lists they page later, take the token of this expression.
+        try:
+            found = super().get(path, token=token, default=default)
+        except LiquidError as err:
+            if err.token is None:
+                err.token = token
+            raise
+        if isinstance(found, RestList) and found.token is None:
+            found.token = token
+        return found
+
+    def filter(self, name: str, token: Token | None) -> Callable[..., object]:
+        func = super().filter(name, token)
+
+        def arrays_for_rest_lists(left: object, *args: Any, **kwargs: Any) -> object:
+            # Filters take arrays; a REST list (`shop.orders.open | map: "id"`) becomes one, every page read.
+            return func(list(left) if isinstance(left, RestList) else left, *args, **kwargs)
+
+        return arrays_for_rest_lists
 
     def get_item(self, obj: Any, key: Any) -> Any:
         """Ruby Liquid's lookup: keys first, then the `size`/`first`/`last` commands.

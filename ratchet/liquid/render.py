@@ -20,6 +20,7 @@ from . import limits
 from .environment import CharLimitedStringIO, MechanicContext, MechanicEnvironment, MechanicTemplate
 from .errors import ShopifyReadError, TaskRenderError
 from .output import ActionObject, parse_output
+from .rest_lookups import RestSource, Shop, wrap_subject
 from .subjects import subject_variable
 from .tags.permissions import PermissionsNode
 
@@ -125,16 +126,18 @@ def build_variables(req: RenderRequest) -> dict[str, Any]:
     else:
         # `preview` is absent on live events, never false (spec 1.4).
         event.pop("preview", None)
+    # REST lookups read only live: previews never touch the shop (spec 6.5).
+    rest = RestSource(None if req.preview else getattr(req.shopify, "rest_get", None))
     variables: dict[str, Any] = {
         "event": event,
-        "shop": req.shop,
+        "shop": Shop(req.shop, rest),
         "task": req.task,
         # Preview has no cache: every read is nil.
         "cache": dict(req.cache) if (req.cache is not None and not req.preview) else {},
     }
     subject = subject_variable(str(event.get("topic") or ""), event.get("shopify_topic"))
     if subject is not None:
-        variables[subject] = event.get("data")
+        variables[subject] = wrap_subject(subject, event.get("data"), rest)
     return variables
 
 

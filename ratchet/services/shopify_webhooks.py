@@ -19,6 +19,7 @@ from sqlmodel import delete, select
 
 from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import TopicError, parse_subscription
+from ratchet.services.shop_connection import PUBLIC_URL_MISSING
 from ratchet.shopify.client import AsyncShopifyClient, ShopifyConfig, ShopTarget
 from ratchet.shopify.webhook_topics import SHOP_UPDATE, UnknownWebhookTopic, topic_from_graphql_enum, webhook_topic_for
 from ratchet.store.database import Store
@@ -66,6 +67,17 @@ def wanted_topics(tasks: list[Task]) -> tuple[set[str], dict[str, str]]:
             if topic is not None:
                 wanted.add(topic.name)
     return wanted, problems
+
+
+def public_url_note(task: Task, public_url: str | None) -> str | None:
+    """One line for import and enable: the task needs Shopify webhooks that nothing can register yet."""
+    if public_url or not task.enabled:
+        return None
+    wanted, _ = wanted_topics([task])
+    wanted.discard(SHOP_UPDATE)
+    if not wanted:
+        return None
+    return f"note: {task.name!r} subscribes to Shopify topics ({', '.join(sorted(wanted))}) but {PUBLIC_URL_MISSING}"
 
 
 def _load(store: Store, shop_id: str) -> tuple[Shop | None, bool, list[Task]]:

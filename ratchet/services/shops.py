@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
+from ratchet.core.api_versions import check_api_version
 from ratchet.core.clock import utcnow
 from ratchet.errors import Conflict, InvalidInput, NotFound
 from ratchet.services.shop_connection import connection_for_update, save_connection, sync_connection
@@ -56,6 +57,7 @@ async def save_shop(
     shopify_domain: str | None = None,
     access_token: str | None = None,
     webhook_secret: str | None = None,
+    api_version: str | None = None,
 ) -> SavedShop:
     """Add a shop (`create`) or change the given settings of an existing one; None leaves a setting as it is.
 
@@ -63,6 +65,8 @@ async def save_shop(
     """
     if timezone_name is not None:
         check_timezone(timezone_name)
+    if api_version is not None:
+        check_api_version(api_version, today=utcnow().date())
     fetched = await connection_for_update(
         store,
         shop_id,
@@ -85,6 +89,7 @@ async def save_shop(
                 ("shopify_domain", shopify_domain),
                 ("access_token", access_token),
                 ("webhook_secret", webhook_secret),
+                ("shopify_api_version", api_version),
             ):
                 if value is not None:
                     setattr(shop, field, value)

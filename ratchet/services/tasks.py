@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, or_, select
 
+from ratchet.core.api_versions import check_api_version
 from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import parse_subscriptions
 from ratchet.core.task_export import (
@@ -143,8 +144,13 @@ def set_enabled(store: Store, shop_id: str, ref: str, enabled: bool) -> Task:
         return task
 
 
-def configure_task(store: Store, shop_id: str, ref: str, updates: dict[str, Any]) -> Task:
-    """Set option values (validated by their flags) and re-render the subscriptions."""
+def configure_task(
+    store: Store, shop_id: str, ref: str, updates: dict[str, Any], api_version: str | None = None
+) -> Task:
+    """Set option values (validated by their flags) and re-render the subscriptions, and/or the
+    task's Admin API version (checked before anything is saved)."""
+    if api_version is not None:
+        check_api_version(api_version, today=utcnow().date())
     with store.session() as session:
         task = find_task(session, shop_id, ref)
         current = TaskDefinition(
@@ -158,6 +164,8 @@ def configure_task(store: Store, shop_id: str, ref: str, updates: dict[str, Any]
         configured = configure_options(current, updates)
         task.options = configured.options
         task.subscriptions = configured.subscriptions
+        if api_version is not None:
+            task.shopify_api_version = api_version
         task.updated_at = utcnow()
         session.add(task)
         return task

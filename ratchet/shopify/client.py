@@ -28,10 +28,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from ratchet.core.api_versions import LATEST_STABLE_API_VERSION
 from ratchet.errors import InvalidInput, RatchetError, Unavailable
 from ratchet.shopify import throttle
 from ratchet.shopify.throttle import GraphQLThrottleStatus
@@ -43,8 +45,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The newest stable Admin API version when this was written; tasks may pin their own.
-DEFAULT_API_VERSION = "2025-10"
+# Calls that belong to no task run (shop verification, webhook registration) use this one.
+DEFAULT_API_VERSION = LATEST_STABLE_API_VERSION
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 
 
@@ -170,6 +172,8 @@ class _Outcome:
     graphql_status: GraphQLThrottleStatus | None = None
     call_limit: tuple[int, int] | None = None
     failure: ShopifyError | None = None
+    # REST lists: the query parameters of the next page (Shopify's `Link: <…>; rel="next"`).
+    next_page: dict[str, str] | None = None
 
 
 def _json_or_text(response: httpx.Response) -> tuple[Any, bool]:
@@ -251,6 +255,9 @@ def _graphql_outcome(response: httpx.Response) -> _Outcome:
 def _rest_outcome(response: httpx.Response) -> _Outcome:
     body, is_json = _json_or_text(response)
     outcome = _Outcome(body=body, call_limit=_parse_call_limit(response))
+    next_url = response.links.get("next", {}).get("url")
+    if next_url:
+        outcome.next_page = dict(parse_qsl(urlsplit(next_url).query))
     if response.status_code == 429:
         wait = _retry_after_header(response)
         if wait is None and outcome.call_limit is not None:
@@ -409,12 +416,19 @@ class ShopifyClient(_ClientBase):
             self._http.close()
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return self._send("graphql", "POST", self.graphql_url, json=self._graphql_payload(query, variables))
+        return self._result(
+            self._send("graphql", "POST", self.graphql_url, json=self._graphql_payload(query, variables))
+        )
 
     def request(self, method: str, path: str, json: Any = None, params: Mapping[str, Any] | None = None) -> Any:
-        return self._send("rest", method.upper(), self.rest_url(path), json=json, params=params)
+        return self._result(self._send("rest", method.upper(), self.rest_url(path), json=json, params=params))
 
-    def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
+    def get_page(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, str] | None]:
+        """A REST GET of one page of a list: the body and the next page's query parameters (None at the end)."""
+        outcome = self._send("rest", "GET", self.rest_url(path), params=params)
+        return self._result(outcome), outcome.next_page
+
+    def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> _Outcome:
         started = time.perf_counter()
         try:
             response = self._http.request(method, url, headers=self._headers(), **kwargs)
@@ -423,7 +437,7 @@ class ShopifyClient(_ClientBase):
         outcome = _graphql_outcome(response) if kind == "graphql" else _rest_outcome(response)
         self._count(kind, started, outcome)
         self._record(outcome)
-        return self._result(outcome)
+        return outcome
 
 
 # -- the Liquid `shopify` filter -----------------------------------------------------------------------
@@ -449,7 +463,23 @@ class LiquidShopifyCallable:
     stats: CallStats = field(default_factory=CallStats)
 
     def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        # Resolved per call so that renders which never use the filter need no access token.
+        response: dict[str, Any] = self._waiting_out_throttles(lambda client: client.graphql(query, variables))
+        errors = response.get("errors")
+        if errors:
+            raise ShopifyGraphQLError(f"Shopify answered with GraphQL errors: {_error_messages(errors)}")
+        return response
+
+    def rest_get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, str] | None]:
+        """GET `path` under the run's API version (`orders/1.json`): the body and the next page's parameters.
+
+        The REST lookups of Mechanic's Liquid (`shop.orders`, `order.reload`, ...) read through this.
+        """
+        return self._waiting_out_throttles(
+            lambda client: client.get_page(f"/admin/api/{client.api_version}/{path}", params)
+        )
+
+    def _waiting_out_throttles(self, call: Callable[[ShopifyClient], Any]) -> Any:
+        # Resolved per call so that renders which never read Shopify need no access token.
         target = ShopTarget.from_shop(self.shop)
         waited = 0.0
         with ShopifyClient(
@@ -462,7 +492,7 @@ class LiquidShopifyCallable:
         ) as client:
             for retry in range(self.config.throttle_retries + 1):
                 try:
-                    response = client.graphql(query, variables)
+                    answer = call(client)
                 except ShopifyThrottled as exc:
                     wait = exc.retry_after_seconds
                     if retry == self.config.throttle_retries or wait > self.config.max_throttle_wait_seconds:
@@ -472,10 +502,7 @@ class LiquidShopifyCallable:
                     waited += wait
                     continue
                 self._progress()
-                errors = response.get("errors")
-                if errors:
-                    raise ShopifyGraphQLError(f"Shopify answered with GraphQL errors: {_error_messages(errors)}")
-                return response
+                return answer
         raise ShopifyRateLimitExceeded(
             f"Shopify API rate limit for shop {target.shop_id!r} did not recover: still throttled after "
             f"{retry} retries and {waited:g} s of waiting (next wait would be {wait:g} s)"

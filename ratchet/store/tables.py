@@ -57,6 +57,8 @@ class Shop(SQLModel, table=True):
     shopify_domain: str | None = Field(default=None, max_length=255)
     access_token: str | None = Field(default=None, max_length=512)
     webhook_secret: str | None = Field(default=None, max_length=512)
+    # Admin API version for tasks that name none; None follows Ratchet's newest stable version.
+    shopify_api_version: str | None = Field(default=None, max_length=16)
     created_at: datetime | None = _ts()
 
 
@@ -153,6 +155,8 @@ class Run(SQLModel, table=True):
     action_type: str | None = Field(default=None, max_length=64)
     action_options: Any = _json()
     action_meta: Any = _json()
+    # Action runs: the Admin API version their task run read when it started (spec 1.2).
+    shopify_api_version: str | None = Field(default=None, max_length=16)
     perform_event: bool = True
     position: int = 0
     state: RunState = Field(default=RunState.unscheduled, max_length=16)

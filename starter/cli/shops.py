@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ratchet.core.api_versions import effective_api_version
 from ratchet.errors import RatchetError, Unavailable
 from ratchet.store.tables import Shop
 from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, out, print_json, run
@@ -16,12 +17,17 @@ TimezoneOpt = Annotated[str | None, typer.Option("--timezone", help="IANA time z
 DomainOpt = Annotated[str | None, typer.Option("--shopify-domain", help="example.myshopify.com")]
 TokenOpt = Annotated[str | None, typer.Option("--access-token", help="Shopify Admin API access token.")]
 SecretOpt = Annotated[str | None, typer.Option("--webhook-secret", help="Shopify app secret for webhook HMACs.")]
+ApiVersionOpt = Annotated[
+    str | None,
+    typer.Option("--api-version", help="Shopify Admin API version (e.g. 2026-10) for tasks that name none."),
+]
 
 
 def _print_shop(shop: Shop) -> None:
     # Secrets are never printed back, only whether they are set.
     out.print(
         f"shop {shop.id}: timezone {shop.timezone}, shopify domain {shop.shopify_domain or '-'}, "
+        f"API version {effective_api_version(None, shop.shopify_api_version)}, "
         f"access token {'set' if shop.access_token else 'not set'}, webhook secret {'set' if shop.webhook_secret else 'not set'}"
     )
 
@@ -33,6 +39,7 @@ def shop_add(
     shopify_domain: DomainOpt = None,
     access_token: TokenOpt = None,
     webhook_secret: SecretOpt = None,
+    api_version: ApiVersionOpt = None,
 ) -> None:
     """Add a shop."""
 
@@ -45,6 +52,7 @@ def shop_add(
                 shopify_domain=shopify_domain,
                 access_token=access_token,
                 webhook_secret=webhook_secret,
+                api_version=api_version,
             )
         )
 
@@ -58,6 +66,7 @@ def shop_set(
     shopify_domain: DomainOpt = None,
     access_token: TokenOpt = None,
     webhook_secret: SecretOpt = None,
+    api_version: ApiVersionOpt = None,
 ) -> None:
     """Change a shop's settings."""
 
@@ -70,6 +79,7 @@ def shop_set(
                 shopify_domain=shopify_domain,
                 access_token=access_token,
                 webhook_secret=webhook_secret,
+                api_version=api_version,
             )
         )
 

@@ -9,6 +9,8 @@ import typer
 from rich.table import Table
 
 from ratchet.errors import InvalidInput
+from ratchet.store.tables import Task
+from starter.api import Ratchet
 from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, out, print_json, read_json_argument, run
 
 app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run tasks.")
@@ -43,6 +45,7 @@ def task_import(
             out.print(f"  changed: {change}", markup=False)
         for warning in imported.warnings:
             out.print(f"  warning [{warning.code}]: {warning.message}", markup=False)
+        _print_public_url_note(api, imported.task)
         print(imported.task.id)
 
     run(go())
@@ -68,11 +71,18 @@ def task_list(shop: ShopOpt = "default", as_json: JsonOpt = False) -> None:
     run(go())
 
 
+def _print_public_url_note(api: Ratchet, task: Task) -> None:
+    note = api.tasks.webhook_registration_note(task)
+    if note:
+        out.print(note, markup=False)
+
+
 def _set_enabled(ref: str, shop: str, enabled: bool) -> None:
     async def go() -> None:
         api = await connect(shop=shop, temporal=False)
         task = await api.tasks.set_enabled(ref, enabled)
         out.print(f"{task.name!r} is {'enabled' if enabled else 'disabled'}")
+        _print_public_url_note(api, task)
 
     run(go())
 
@@ -94,9 +104,12 @@ def task_configure(
     task: str,
     option: Annotated[list[str] | None, typer.Option("--option", help="KEY=VALUE (repeatable).")] = None,
     options: Annotated[str | None, typer.Option("--options", help="JSON object or @file.json.")] = None,
+    api_version: Annotated[
+        str | None, typer.Option("--api-version", help="Shopify Admin API version for this task (e.g. 2026-10).")
+    ] = None,
     shop: ShopOpt = "default",
 ) -> None:
-    """Set task options (validated by their flags; subscriptions re-render)."""
+    """Set task options (validated by their flags; subscriptions re-render) or its Shopify API version."""
     updates: dict[str, Any] = {}
     if options is not None:
         loaded = read_json_argument(options)
@@ -108,13 +121,16 @@ def task_configure(
         if not sep or not key:
             raise InvalidInput(f"invalid --option {item!r}: expected KEY=VALUE")
         updates[key.strip()] = value
-    if not updates:
-        raise InvalidInput("nothing to configure: pass --option KEY=VALUE or --options @file.json")
+    if not updates and api_version is None:
+        raise InvalidInput("nothing to configure: pass --option KEY=VALUE, --options @file.json or --api-version")
 
     async def go() -> None:
         api = await connect(shop=shop, temporal=False)
-        updated = await api.tasks.configure(task, updates)
-        out.print(f"configured {updated.name!r}; subscriptions: {', '.join(updated.subscriptions) or 'none'}")
+        updated = await api.tasks.configure(task, updates, api_version=api_version)
+        out.print(
+            f"configured {updated.name!r}; subscriptions: {', '.join(updated.subscriptions) or 'none'}"
+            + (f"; API version {updated.shopify_api_version}" if api_version else "")
+        )
 
     run(go())
 

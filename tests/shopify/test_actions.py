@@ -17,6 +17,7 @@ from ratchet.actions.flow import FLOW_TRIGGER_HANDLES
 from ratchet.actions.shopify import GraphQLRequest, RestRequest
 from ratchet.engine.devserver import free_port
 from ratchet.shopify import ShopifyThrottled
+from ratchet.shopify.client import DEFAULT_API_VERSION
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
 from tests.support.actions import action_context
@@ -239,7 +240,12 @@ async def test_rest_explicit_form_keeps_the_given_path(
 async def test_rest_422_is_permanent_with_mechanic_message(
     sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
 ) -> None:
-    fake.on_rest("POST", "/admin/api/2025-10/draft_orders.json", 422, {"errors": {"base": ["Add at least 1 product"]}})
+    fake.on_rest(
+        "POST",
+        f"/admin/api/{DEFAULT_API_VERSION}/draft_orders.json",
+        422,
+        {"errors": {"base": ["Add at least 1 product"]}},
+    )
     with pytest.raises(PermanentActionError) as caught:
         await shopify.perform(
             shopify.validate(["create", "draft_order", {}]), action_context(sqlite_store, sqlite_shop)
@@ -248,7 +254,7 @@ async def test_rest_422_is_permanent_with_mechanic_message(
 
 
 async def test_rest_5xx_is_transient(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
-    fake.on_rest("PUT", "/admin/api/2025-10/orders/1.json", 503, {"errors": "Unavailable"})
+    fake.on_rest("PUT", f"/admin/api/{DEFAULT_API_VERSION}/orders/1.json", 503, {"errors": "Unavailable"})
     with pytest.raises(TransientActionError, match="Unavailable"):
         await shopify.perform(
             shopify.validate(["update", ["order", 1], {"note": "x"}]), action_context(sqlite_store, sqlite_shop)

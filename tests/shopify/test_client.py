@@ -17,6 +17,7 @@ from ratchet.shopify import (
     ShopTarget,
     make_liquid_shopify_callable,
 )
+from ratchet.shopify.client import DEFAULT_API_VERSION
 from ratchet.shopify.throttle import get_state, seconds_until_available
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
@@ -51,7 +52,7 @@ async def test_graphql_returns_whole_response_and_records_cost(
         "restoreRate": 50.0,
     }
     (request,) = fake.requests
-    assert request.path == "/admin/api/2025-10/graphql.json"
+    assert request.path == f"/admin/api/{DEFAULT_API_VERSION}/graphql.json"
     assert request.headers["x-shopify-access-token"] == fake.access_token
     assert request.json == {"query": SHOP_QUERY, "variables": {"unused": 1}}
 

@@ -13,8 +13,9 @@ from ratchet.services.status import shop_status
 from ratchet.shopify.webhook_topics import WebhookTopic, webhook_topic_for
 from ratchet.store.database import Store
 from starter.api import Ratchet
+from tests.support.cli import ratchet
 from tests.support.shopify_fake import ShopifyFake
-from tests.support.tasks import add_task
+from tests.support.tasks import add_task, export
 from tests.support.waiting import eventually
 from worker import build_worker
 
@@ -88,3 +89,23 @@ def test_every_documented_mechanic_topic_maps_to_a_shopify_enum() -> None:
         if line.startswith("shopify/")
     }
     assert subscribed and all(webhook_topic_for(topic) for topic in subscribed)
+
+
+async def test_import_and_enable_say_in_one_line_that_webhooks_need_a_public_url(api: Ratchet, tmp_path: Path) -> None:
+    assert api.settings.public_url is None
+    exported = tmp_path / "tagger.json"
+    exported.write_text(json.dumps(export("Tagger", "{% log order.id %}", ["shopify/orders/create"])))
+    imported = await ratchet(api.settings, api.settings.shop, "task", "import", str(exported))
+    assert imported.returncode == 0, imported.stderr
+    note = "note: 'Tagger' subscribes to Shopify topics (orders/create) but no Shopify webhooks are registered: set RATCHET_PUBLIC_URL"
+    notes = [line for line in imported.stdout.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith(note)
+
+    await ratchet(api.settings, api.settings.shop, "task", "disable", "Tagger")
+    enabled = await ratchet(api.settings, api.settings.shop, "task", "enable", "Tagger")
+    assert enabled.stdout.splitlines()[-1].startswith(note)
+
+    # A task on Mechanic topics only needs no webhooks: nothing to say.
+    await add_task(api, "Timer", "{% log 1 %}", ["mechanic/scheduler/daily"])
+    quiet = await ratchet(api.settings, api.settings.shop, "task", "enable", "Timer")
+    assert "note:" not in quiet.stdout

@@ -11,8 +11,12 @@ exercised over the network exactly as against Shopify:
   matched by a substring of the query (`on_graphql`), userErrors included.
 * REST `/admin/api/{version}/...`: a request-count leaky bucket (40, leaking 2/s) reported in
   `X-Shopify-Shop-Api-Call-Limit: used/limit`; a full bucket answers 429 with `Retry-After`.
-  POST/PUT echo the wrapped body (with an id), DELETE answers `{}`, GET needs a canned answer
-  (`on_rest`), otherwise 404.
+  POST/PUT echo the wrapped body (with an id), DELETE answers `{}`. GET answers a canned answer
+  (`on_rest`), else from `rest_resources` ({"orders": [...], ...}): `{plural}.json` (REST's
+  status / fulfillment_status / financial_status / customer_id filters, orders default to
+  status=open; pages of `limit` with a `Link: <…page_info=…>; rel="next"` header whose
+  page_info carries the filters, as Shopify's does), `{plural}/count.json` and
+  `{plural}/{id}.json`; otherwise 404.
 * A wrong `X-Shopify-Access-Token` answers 401; `fail_graphql(match, status)` answers any status
   (403, 404, 500, ...) for queries containing `match`.
 * Built in, after canned answers: the `shop` query (`shop` attribute, GraphQL shape) and
@@ -158,6 +162,8 @@ class ShopifyFake:
     access_scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     # Webhook subscriptions by gid: {"topic": "ORDERS_CREATE", "uri": "https://..."}.
     webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
+    # REST resources by plural ("orders", "customers", "locations", ...), in REST shape.
+    rest_resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -189,6 +195,8 @@ class ShopifyFake:
             self.shop = dict(DEFAULT_SHOP)
             self.access_scopes = list(DEFAULT_SCOPES)
             self.webhooks.clear()
+            self.rest_resources.clear()
+            self._pages: dict[str, tuple[dict[str, str], int]] = {}
 
     def set_graphql_bucket(
         self, *, available: float | None = None, maximum: float | None = None, restore_rate: float | None = None
@@ -285,7 +293,7 @@ class ShopifyFake:
             body = await self._record(request)
             if request.headers.get("x-shopify-access-token") != self.access_token:
                 return JSONResponse({"errors": INVALID_TOKEN_ERROR}, status_code=401)
-            return self._answer_rest(request.method, request.url.path, rest, body)
+            return self._answer_rest(request.method, request.url.path, rest, body, dict(request.query_params))
 
         return app
 
@@ -405,7 +413,7 @@ class ShopifyFake:
         self.webhooks[gid] = {"topic": topic, "uri": uri}
         return {"webhookSubscription": {"id": gid, "topic": topic, "uri": uri}, "userErrors": []}
 
-    def _answer_rest(self, method: str, path: str, rest: str, body: Any) -> Response:
+    def _answer_rest(self, method: str, path: str, rest: str, body: Any, params: dict[str, str]) -> Response:
         with self._lock:
             bucket = self._rest
             bucket.settle(self.clock.now(), filling=False)
@@ -434,6 +442,52 @@ class ShopifyFake:
                 status, answer = 200, {wrapper: {**attrs, "id": int(resource_id) if resource_id.isdigit() else None}}
             elif method == "DELETE":
                 status, answer = 200, {}
+            elif method == "GET" and (found := self._rest_resource(path, rest, params, headers)) is not None:
+                status, answer = 200, found
             else:
                 status, answer = 404, {"errors": "Not Found"}
         return JSONResponse(answer, status_code=status, headers=headers)
+
+    _REST_FILTERS = ("status", "fulfillment_status", "financial_status", "customer_id")
+
+    def _rest_resource(self, path: str, rest: str, params: dict[str, str], headers: dict[str, str]) -> Any:
+        parts = rest.removesuffix(".json").split("/")
+        items = self.rest_resources.get(parts[0])
+        if items is None:
+            return None
+        singular = parts[0].removesuffix("s")
+        if len(parts) == 2 and parts[1] != "count":
+            item = next((i for i in items if str(i.get("id")) == parts[1]), None)
+            return None if item is None else {singular: item}
+        if "page_info" in params:
+            filters, offset = self._pages[params["page_info"]]
+        else:
+            filters, offset = {k: v for k, v in params.items() if k in self._REST_FILTERS}, 0
+        if parts[0] == "orders":
+            filters.setdefault("status", "open")
+        matching = [i for i in items if all(self._rest_matches(i, k, v) for k, v in filters.items())]
+        if parts[-1] == "count":
+            return {"count": len(matching)}
+        limit = int(params.get("limit", 50))
+        if offset + limit < len(matching):
+            self._next_id += 1
+            page_info = f"page{self._next_id}"
+            self._pages[page_info] = (filters, offset + limit)
+            headers["Link"] = f'<{self.base_url}{path}?limit={limit}&page_info={page_info}>; rel="next"'
+        return {parts[0]: matching[offset : offset + limit]}
+
+    @staticmethod
+    def _rest_matches(item: dict[str, Any], key: str, value: str) -> bool:
+        if key == "customer_id":
+            return str((item.get("customer") or {}).get("id")) == value
+        if key == "status":
+            closed, cancelled = item.get("closed_at") is not None, item.get("cancelled_at") is not None
+            return {
+                "any": True,
+                "open": not closed and not cancelled,
+                "closed": closed,
+                "cancelled": cancelled,
+            }.get(value, item.get("status") == value)
+        if key == "fulfillment_status" and value == "unshipped":
+            return item.get("fulfillment_status") is None
+        return item.get(key) == value
