@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.bulk_operations import BulkOperationActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
 from activities.shop_webhooks import WebhookActivities
@@ -23,11 +24,13 @@ from ratchet.config import Settings, load_settings
 from ratchet.engine.connection import connect, ensure_search_attributes
 from ratchet.engine.schedules import sync_all_schedules
 from ratchet.engine.webhook_reconcile import request_all as request_all_reconciles
+from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import EventService
 from ratchet.services.shop_cache import purge_expired
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store, get_store
+from workflows.bulk_operation import BulkOperationWorkflow
 from workflows.event import EventWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
 from workflows.shop_webhooks import ShopWebhooksWorkflow
@@ -49,11 +52,12 @@ STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
 
 def build_services(settings: Settings, store: Store, client: Client) -> dict[str, Any]:
     """Services handed to activities and actions; optional features register here when present."""
-    services: dict[str, Any] = {
-        "events": EventService(settings, store, client),
+    events = EventService(settings, store, client)
+    return {
+        "events": events,
         "shopify_pools": ShopifyPools(ShopifyConfig.from_settings(settings)),
+        "bulk_operations": BulkOperationService(settings, store, client, events),
     }
-    return services
 
 
 class RatchetWorker(Worker):
@@ -87,10 +91,13 @@ def build_worker(
         client,
         shopify_pools=services["shopify_pools"],
         task_queue=task_queue or settings.task_queue,
-        workflows=[EventWorkflow, SchedulerTickWorkflow, ShopWebhooksWorkflow] if workflows else [],
+        workflows=[EventWorkflow, SchedulerTickWorkflow, ShopWebhooksWorkflow, BulkOperationWorkflow]
+        if workflows
+        else [],
         activities=run_activities.all()
         + SchedulerActivities(services["events"]).all()
         + WebhookActivities(settings, store, services).all()
+        + BulkOperationActivities(services["bulk_operations"]).all()
         if activities
         else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
@@ -109,6 +116,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     # Catch up schedule changes made while no Temporal was reachable (offline CLI edits).
     await sync_all_schedules(client, store, task_queue=settings.task_queue)
     await request_all_reconciles(client, settings, store)
+    # Bulk operations whose monitor could not be started when their action ran.
+    await build_services(settings, store, client)["bulk_operations"].resume_monitors()
     await asyncio.to_thread(purge_expired, store)
     async with worker:
         await (stop.wait() if stop else asyncio.Event().wait())

@@ -21,8 +21,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ratchet.actions.base import ActionContext, ActionError, get_handler
+from ratchet.actions.shopify import GraphQLRequest
 from ratchet.config import Settings
 from ratchet.core.api_versions import effective_api_version
+from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC
 from ratchet.core.clock import utcnow
 from ratchet.core.routing import match_tasks
 from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, RunKind, RunState
@@ -48,10 +50,12 @@ from ratchet.engine.schedules import sync_schedules
 from ratchet.errors import RatchetError, Unavailable, is_retryable
 from ratchet.liquid.errors import shopify_read_failure
 from ratchet.services import followups
+from ratchet.services.bulk_operations import render_objects
 from ratchet.services.event_filters import FilterError, rejecting_filter
 from ratchet.services.render_context import event_object, shop_object, task_object
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shop_connection import apply_shop_update
+from ratchet.shopify.bulk_results import ResultsUnavailable
 from ratchet.shopify.client import (
     ShopifyConfig,
     ShopifyThrottled,
@@ -316,16 +320,24 @@ class RunActivities(RunActivitiesInterface):
                 ),
                 timezone=shop.timezone,
             )
-        try:
-            rendered = render_task(request)
-        except TaskRenderError as exc:
-            # Shopify reads fail like Mechanic's: outages get the usual retries, everything
-            # else (401/403/404, no token, GraphQL errors, limits that never recovered) fails
-            # the run at once, naming the query's line.
-            read = shopify_read_failure(exc)
-            if read is not None and is_transient(read.cause):
-                raise TransientReadError(str(exc)) from exc
-            raise PermanentRunError(str(exc)) from exc
+        with contextlib.ExitStack() as open_results:
+            if event.topic == BULK_OPERATION_TOPIC:
+                # `bulkOperation.objects` reads the result file lazily; it stays open for the render.
+                try:
+                    bulk_objects = open_results.enter_context(render_objects(self.settings, self.store, event))
+                except ResultsUnavailable as exc:
+                    raise PermanentRunError(str(exc)) from exc
+                request.event["data"] = {**(event.data or {}), "objects": bulk_objects}
+            try:
+                rendered = render_task(request)
+            except TaskRenderError as exc:
+                # Shopify reads fail like Mechanic's: outages get the usual retries, everything
+                # else (401/403/404, no token, GraphQL errors, limits that never recovered) fails
+                # the run at once, naming the query's line.
+                read = shopify_read_failure(exc)
+                if read is not None and is_transient(read.cause):
+                    raise TransientReadError(str(exc)) from exc
+                raise PermanentRunError(str(exc)) from exc
         objects = rendered.objects
         if rendered.errors:
             # An error object fails the run and discards every action it rendered.
@@ -404,6 +416,10 @@ class RunActivities(RunActivitiesInterface):
                 exc.result_meta = ctx.result_meta  # type: ignore[attr-defined]  # kept on failed runs too
                 raise
             await asyncio.to_thread(self._finish_action, run, result, ctx.result_meta)
+            bulk_operations = self.services.get("bulk_operations")
+            if bulk_operations is not None and isinstance(options, GraphQLRequest):
+                # A started bulk operation is followed until it reports back to this task (never raises).
+                await bulk_operations.track_from_action(run, options.query, result, task.shopify_api_version)
             # Follow-up of a succeeded action run: mechanic/actions/perform (never raises).
             await followups.emit_followups(self.store, self.services.get("events"), run.id)
             return ActionRunOutcome(attempts=attempt)

@@ -26,6 +26,7 @@ from ratchet.core.runs import RunKind, RunState
 
 EVENT_WORKFLOW = "EventWorkflow"
 SCHEDULER_TICK_WORKFLOW = "SchedulerTickWorkflow"
+BULK_OPERATION_WORKFLOW = "BulkOperationWorkflow"
 
 PERFORM_EVENT_RUN = "perform_event_run"
 PERFORM_TASK_RUN = "perform_task_run"
@@ -33,10 +34,17 @@ PERFORM_ACTION_RUN = "perform_action_run"
 FAIL_RUNS = "fail_runs"
 NOTE_RUN = "note_run"
 CREATE_SCHEDULED_EVENT = "create_scheduled_event"
+CHECK_BULK_OPERATION = "check_bulk_operation"
+COLLECT_BULK_OPERATION_RESULTS = "collect_bulk_operation_results"
+REPORT_BULK_OPERATION = "report_bulk_operation"
+DELETE_BULK_OPERATION_RESULTS = "delete_bulk_operation_results"
 
 RETRY_SIGNAL = "retry"
 RETRY_UPDATE = "retry_run"
 RUNS_QUERY = "runs"
+# Sent by the ingress on Shopify's bulk_operations/finish webhook: "look now, don't wait for the poll".
+BULK_FINISHED_SIGNAL = "finished"
+BULK_STATUS_QUERY = "status"
 
 # -- error types (ApplicationError.type): compared across processes, never message text --------------
 
@@ -49,6 +57,8 @@ RETRY_INELIGIBLE = "RetryIneligible"
 # A manual retry of a run the workflow still sees in flight, although the ledger may show it
 # finished: the outcome is on its way, so asking again shortly succeeds.
 RETRY_RUN_IN_FLIGHT = "RetryRunInFlight"
+# A monitored bulk operation's shop is gone or has no Shopify connection: monitoring stops.
+BULK_OPERATION_GONE = "BulkOperationGone"
 
 # -- search attributes -------------------------------------------------------------------------------
 
@@ -180,6 +190,28 @@ class TickInput(BaseModel):
     scheduled_at: datetime
 
 
+class BulkMonitorInput(BaseModel):
+    shop_id: str
+    gid: str
+    # RATCHET_TIME_SCALE and history limit of the deployment that started the monitor.
+    time_scale: float = 1.0
+    history_limit: int = 4000
+    # Polls made so far, carried across continue-as-new so the interval keeps growing.
+    polls: int = 0
+
+
+class BulkOperationRef(BaseModel):
+    shop_id: str
+    gid: str
+
+
+class BulkCheck(BaseModel):
+    # False when no task's action run recorded this operation (yet).
+    tracked: bool
+    status: str | None = None
+    terminal: bool = False
+
+
 EventWorkflowInput.model_rebuild()
 
 
@@ -215,4 +247,24 @@ class SchedulerActivitiesInterface:
 
     @activity.defn(name=CREATE_SCHEDULED_EVENT)
     async def create_scheduled_event(self, tick: TickInput) -> str:
+        raise NotImplementedError
+
+
+class BulkOperationActivitiesInterface:
+    """The bulk operation monitor's activities (implemented in activities/bulk_operations.py)."""
+
+    @activity.defn(name=CHECK_BULK_OPERATION)
+    async def check(self, ref: BulkOperationRef) -> BulkCheck:
+        raise NotImplementedError
+
+    @activity.defn(name=COLLECT_BULK_OPERATION_RESULTS)
+    async def collect(self, ref: BulkOperationRef) -> int:
+        raise NotImplementedError
+
+    @activity.defn(name=REPORT_BULK_OPERATION)
+    async def report(self, ref: BulkOperationRef) -> str:
+        raise NotImplementedError
+
+    @activity.defn(name=DELETE_BULK_OPERATION_RESULTS)
+    async def delete_results(self, ref: BulkOperationRef) -> None:
         raise NotImplementedError

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ratchet.config import Settings
+from ratchet.core.bulk_operations import FINISH_WEBHOOK_TOPIC
 from ratchet.errors import RatchetError, Unavailable
 from ratchet.ingress import BadSignature, BodyTooLarge
 from ratchet.ingress.shopify_webhooks import shop_secret, verify_delivery
@@ -36,6 +37,7 @@ from ratchet.ingress.webhooks import (
     request_id_for,
     signature_matches,
 )
+from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import CreatedEvent, EventService
 from ratchet.services.webhook_config import get_webhook
 from ratchet.store.database import Store
@@ -151,6 +153,7 @@ def _durable() -> Iterator[None]:
 def create_app(settings: Settings, store: Store, client: Client, config: IngressConfig | None = None) -> FastAPI:
     config = config or IngressConfig()
     events = EventService(settings, store, client)
+    bulk_operations = BulkOperationService(settings, store, client, events)
 
     async def create_event(**fields: Any) -> CreatedEvent:
         with _durable():
@@ -180,6 +183,12 @@ def create_app(settings: Settings, store: Store, client: Client, config: Ingress
         body = await request.body()
         secret = await asyncio.to_thread(shop_secret, store, shop_id)
         delivery = verify_delivery(secret, body, request.headers)
+        if delivery.topic == f"shopify/{FINISH_WEBHOOK_TOPIC}":
+            # Not an event for tasks: it wakes the operation's monitor, which reports to its task.
+            gid = delivery.data.get("admin_graphql_api_id") if isinstance(delivery.data, dict) else None
+            with _durable():
+                await bulk_operations.signal_finished(shop_id, str(gid))
+            return JSONResponse({"bulk_operation": gid})
         created = await create_event(
             shop_id=shop_id,
             topic=delivery.topic,

@@ -34,9 +34,9 @@ RENDER_TIME_LIMIT_SECONDS = 20.0
 # A runaway render (say, doubling a string in a loop) stops with RenderLimitError
 # before it allocates more than a few times this budget.
 RENDER_MEMORY_LIMIT_CHARS = 64 * 1024 * 1024
-# Renders for `mechanic/shopify/bulk_operation` hold the whole JSONL result.
+# Renders for `mechanic/shopify/bulk_operation` may keep much of the result (Mechanic gives them
+# more memory); the objects themselves are read lazily and do not count.
 BULK_RENDER_MEMORY_LIMIT_CHARS = 512 * 1024 * 1024
-BULK_OPERATION_TOPIC = "mechanic/shopify/bulk_operation"
 
 memory_limit: ContextVar[int] = ContextVar("ratchet_render_memory_limit", default=RENDER_MEMORY_LIMIT_CHARS)
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from liquid.exceptions import LiquidError
 
+from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC
+
 from . import limits
 from .environment import CharLimitedStringIO, MechanicContext, MechanicEnvironment, MechanicTemplate
 from .errors import ShopifyReadError, TaskRenderError
@@ -158,7 +160,7 @@ def render_options(req: RenderRequest, variables: Mapping[str, Any], state: dict
 
 def render_task(req: RenderRequest) -> RenderResult:
     """Render a task script for one event and parse its output objects."""
-    bulk = req.event.get("topic") == limits.BULK_OPERATION_TOPIC
+    bulk = req.event.get("topic") == BULK_OPERATION_TOPIC
     budget = limits.BULK_RENDER_MEMORY_LIMIT_CHARS if bulk else limits.RENDER_MEMORY_LIMIT_CHARS
     token = limits.memory_limit.set(budget)
     try:

@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC
 from ratchet.core.samples import sample_event, sample_shop
 from ratchet.core.task_export import TaskDefinition, TaskImportError, option_spec, parse_export
 from ratchet.liquid import RenderRequest, RenderResult, TaskRenderError, render_task
 from ratchet.services.compatibility import CompatibilityWarning, action_warnings, static_warnings, unique
+from ratchet.shopify.bulk_results import InMemoryResults
 
 PREVIEW_TASK_ID = "00000000-0000-4000-8000-0000000000aa"
 
@@ -68,6 +70,11 @@ def preview_events(defn: TaskDefinition) -> list[tuple[str, dict[str, Any]]]:
         if topic not in defined:
             defined.add(topic)
             events.append((f"{topic} (sample)", sample_event(topic)))
+    for _, event in events:
+        data = event["data"]
+        if event["topic"] == BULK_OPERATION_TOPIC and isinstance(data, dict):
+            # As in a live run, `object.__parent` resolves `__parentId` among the objects.
+            event["data"] = {**data, "objects": InMemoryResults(list(data.get("objects") or [])).objects}
     return events
 
 

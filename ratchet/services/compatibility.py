@@ -9,7 +9,7 @@ stable `code` that `--json` output carries and `--strict` turns into a failing e
 | `file_generator`        | a file generator Ratchet cannot run (`pdf`, `url`, `zip`; http `files`)  |
 | `storefront_javascript` | `online_store_javascript` / `order_status_javascript` is never served    |
 | `unproduced_topic`      | a subscription to a topic nothing on this installation produces          |
-| `bulk_operation`        | a Shopify bulk operation, whose completion event Ratchet does not produce |
+| `bulk_operation`        | half a bulk operation: results nobody subscribes to, or a subscription nothing starts |
 
 Detection is both static (the script's text, subscriptions, the export's fields), so branches a
 preview does not take are still seen, and dynamic (the actions that preview renders emit), so
@@ -25,11 +25,12 @@ from typing import Any
 
 from ratchet.actions.base import UNSUPPORTED_TYPES, registered_types
 from ratchet.actions.email import SUPPORTED_FILE_GENERATORS
+from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC, script_starts_bulk_operation
 from ratchet.core.subscriptions import BUTTON_TOPICS, ERROR_TOPICS
 from ratchet.core.task_export import TaskDefinition
 from ratchet.engine.schedules import SCHEDULER_TOPICS
 from ratchet.liquid.output import ActionObject
-from ratchet.shopify.webhook_topics import BULK_OPERATION_TOPIC, SHOPIFY_WEBHOOK_TOPICS
+from ratchet.shopify.webhook_topics import SHOPIFY_WEBHOOK_TOPICS
 
 UNSUPPORTED_ACTION = "unsupported_action"
 FILE_GENERATOR = "file_generator"
@@ -44,7 +45,6 @@ _ACTION_TAG_TYPE = re.compile(r"""\baction\s+["']([a-z0-9_]+)["']""")
 _ACTION_JSON_TYPE = re.compile(r""""type"\s*:\s*"([a-z0-9_]+)\"""")
 # A generator object literal: `"pdf": {` not followed by `{` (that would be `{{ … }}` output).
 _GENERATOR_LITERAL = re.compile(r""""(pdf|url|zip)"\s*:\s*\{(?!\{)""")
-_BULK_MUTATION = re.compile(r"\bbulkOperationRun(?:Query|Mutation)\b")
 
 
 @dataclass(frozen=True)
@@ -125,17 +125,27 @@ def static_warnings(defn: TaskDefinition) -> list[CompatibilityWarning]:
     for topic in sorted({line.split("+", 1)[0] for line in defn.subscriptions}):
         if problem := topic_problem(topic):
             found.append(CompatibilityWarning(UNPRODUCED_TOPIC, topic, f"nothing here produces {topic}: {problem}"))
-    if BULK_OPERATION_TOPIC in {line.split("+", 1)[0] for line in defn.subscriptions} or _BULK_MUTATION.search(script):
-        found.append(_bulk_warning())
+    if warning := _bulk_operation_warning(defn):
+        found.append(warning)
     return found
 
 
-def _bulk_warning() -> CompatibilityWarning:
-    return CompatibilityWarning(
-        BULK_OPERATION,
-        BULK_OPERATION_TOPIC,
-        f"the task uses a Shopify bulk operation; Ratchet does not produce {BULK_OPERATION_TOPIC} events",
-    )
+def _bulk_operation_warning(defn: TaskDefinition) -> CompatibilityWarning | None:
+    subscribes = BULK_OPERATION_TOPIC in {line.split("+", 1)[0] for line in defn.subscriptions}
+    starts = script_starts_bulk_operation(defn.script)
+    if subscribes and not starts:
+        message = (
+            f"subscribes to {BULK_OPERATION_TOPIC} but never starts a bulk operation "
+            "(bulkOperationRunQuery or bulkOperationRunMutation): that subscription never fires"
+        )
+    elif starts and not subscribes:
+        message = (
+            f"starts a bulk operation but does not subscribe to {BULK_OPERATION_TOPIC}: "
+            "its results will not come back to this task"
+        )
+    else:
+        return None
+    return CompatibilityWarning(BULK_OPERATION, BULK_OPERATION_TOPIC, message)
 
 
 def action_warnings(actions: Iterable[ActionObject]) -> list[CompatibilityWarning]:
@@ -156,8 +166,6 @@ def action_warnings(actions: Iterable[ActionObject]) -> list[CompatibilityWarnin
                     "the http action's `files` (multipart uploads of generated files) is not supported by Ratchet",
                 )
             )
-        elif action.type == "shopify" and _BULK_MUTATION.search(str(options)):
-            found.append(_bulk_warning())
     return found
 
 

@@ -6,6 +6,7 @@ by method reference (starter/api.py), and nothing under ratchet/ imports the wor
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlmodel import col, select
 
 from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import NotFound
+from ratchet.services.bulk_operations import operations_of_run
 from ratchet.services.tasks import find_task
 from ratchet.store.database import Store
 from ratchet.store.tables import Event, Run, RunAttempt
@@ -56,6 +58,8 @@ class RunDetail(RunView):
     manual_retries: int
     notes: list[dict[str, Any]]
     attempt_log: list[dict[str, Any]]
+    # Bulk operations a `shopify` action run started, with their current status.
+    bulk_operations: list[dict[str, Any]] = []
 
 
 def list_runs(
@@ -101,4 +105,5 @@ def get_run(store: Store, shop_id: str, run_id: str) -> RunDetail:
             manual_retries=run.manual_retries,
             notes=run.notes or [],
             attempt_log=[a.model_dump(mode="json") for a in attempts],
+            bulk_operations=[dataclasses.asdict(op) for op in operations_of_run(session, run_id)],
         )

@@ -9,6 +9,7 @@ adds what only it knows: the shop's scheduler schedules and their next fire time
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.schedules import SCHEDULER_TOPICS, schedule_id
+from ratchet.services.bulk_operations import running_operations
 from ratchet.services.shop_connection import connection_status
 from ratchet.services.shops import UnknownShop
 from ratchet.store.database import Store
@@ -97,6 +99,7 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
                 "event_topics": [{"topic": topic, "count": int(n)} for topic, n in topics],
             },
             "enabled_tasks": int(enabled_tasks),
+            "bulk_operations": [dataclasses.asdict(op) for op in running_operations(session, shop_id)],
         }
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC, FINISH_WEBHOOK_TOPIC
+
 SHOP_UPDATE = "shop/update"
-BULK_OPERATIONS_FINISH = "bulk_operations/finish"
-# The Mechanic topic whose tasks need Shopify's bulk_operations/finish webhook.
-BULK_OPERATION_TOPIC = "mechanic/shopify/bulk_operation"
+# Tasks subscribing to mechanic/shopify/bulk_operation need Shopify's bulk_operations/finish webhook.
+BULK_OPERATIONS_FINISH = FINISH_WEBHOOK_TOPIC
 
 SHOPIFY_WEBHOOK_TOPICS: frozenset[str] = frozenset(
     {

@@ -237,3 +237,37 @@ class ShopifyThrottleState(SQLModel, table=True):
     # Last THROTTLED / 429: Shopify's wait, counted from throttled_at (the "retry-after window").
     throttled_retry_after_seconds: float | None = None
     throttled_at: datetime | None = _ts()
+
+
+class BulkOperation(SQLModel, table=True):
+    """A Shopify bulk operation a task's `shopify` action started, followed until it is reported.
+
+    Written by the action run that saw the operation start; updated by its monitoring workflow's
+    activities (status, attributes, where the result file is) and closed by the follow-up event.
+    """
+
+    __tablename__ = "bulk_operations"
+    __table_args__ = (UniqueConstraint("shop_id", "gid", name="uq_bulk_operation_shop_gid"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    shop_id: str = Field(index=True, max_length=255)
+    gid: str = Field(max_length=255)
+    type: str = Field(max_length=16)
+    status: str = Field(default="CREATED", max_length=16, index=True)
+    error_code: str | None = Field(default=None, max_length=64)
+    task_id: str = Field(max_length=36)
+    task_name: str | None = Field(default=None, max_length=512)
+    # The action run that started it and the event that action run belongs to.
+    action_run_id: str = Field(max_length=36, index=True)
+    event_id: str = Field(max_length=36)
+    shopify_api_version: str | None = Field(default=None, max_length=16)
+    workflow_id: str = Field(max_length=512)
+    # Shopify's BulkOperation attributes as last seen (what the task receives as `bulkOperation`).
+    attributes: dict[str, Any] | None = _json()
+    # Relative to RATCHET_HOME; set once the result file is downloaded and indexed.
+    results_path: str | None = Field(default=None, max_length=1024)
+    object_count: int | None = None
+    report_event_id: str | None = Field(default=None, max_length=36)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
+    results_deleted_at: datetime | None = _ts()

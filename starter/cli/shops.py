@@ -100,7 +100,7 @@ def shop_sync(name: Annotated[str, typer.Argument(envvar="RATCHET_SHOP")] = "def
 
 @app.command("status")
 def shop_status(shop: ShopOpt = "default", as_json: JsonOpt = False, temporal_address: AddressOpt = None) -> None:
-    """Running and waiting runs, queue lag, top waiting tasks/actions/topics, schedules."""
+    """Running and waiting runs, queue lag, top waiting tasks/actions/topics, bulk operations, schedules."""
 
     async def go() -> None:
         try:
@@ -153,5 +153,10 @@ def _print_status(status: dict[str, Any]) -> None:
             out.print(f"  webhook {hook['topic']}: {hook['error'] or 'registered'}")
         if shopify["webhooks_note"]:
             out.print(f"  {shopify['webhooks_note']}")
+    for op in status["bulk_operations"]:
+        out.print(
+            f"  bulk operation {op['id']} ({op['type']}): {op['status']}, task {op['task_name']}, "
+            f"workflow {op['workflow_id']}"
+        )
     for entry in status.get("schedules", []):
         out.print(f"  schedule {entry['topic']}: next {entry['next_run_at']} ({entry['time_zone']})")

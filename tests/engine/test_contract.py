@@ -9,11 +9,16 @@ import sys
 import pytest
 from temporalio import activity
 
+from activities.bulk_operations import BulkOperationActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
-from ratchet.engine.contract import RunActivitiesInterface, SchedulerActivitiesInterface
+from ratchet.engine.contract import (
+    BulkOperationActivitiesInterface,
+    RunActivitiesInterface,
+    SchedulerActivitiesInterface,
+)
 
-WORKFLOW_MODULES = ["workflows.event", "workflows.scheduler_tick"]
+WORKFLOW_MODULES = ["workflows.event", "workflows.scheduler_tick", "workflows.bulk_operation"]
 # What a workflow must never pull in, even indirectly: all modules are passed through the
 # sandbox (worker.py), so anything imported here would run in the host interpreter.
 FORBIDDEN = (
@@ -40,7 +45,11 @@ def test_workflow_modules_import_no_store_network_or_client(module: str) -> None
 
 @pytest.mark.parametrize(
     ("interface", "implementation"),
-    [(RunActivitiesInterface, RunActivities), (SchedulerActivitiesInterface, SchedulerActivities)],
+    [
+        (RunActivitiesInterface, RunActivities),
+        (SchedulerActivitiesInterface, SchedulerActivities),
+        (BulkOperationActivitiesInterface, BulkOperationActivities),
+    ],
 )
 def test_activities_implement_their_interface_under_the_same_names(interface: type, implementation: type) -> None:
     declared = {

@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from ratchet.services.check import run_check
+from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC as BULK_TOPIC
+from ratchet.core.task_export import parse_export
+from ratchet.liquid import render_task
+from ratchet.services.check import preview_events, preview_request, run_check
 from ratchet.services.compatibility import topic_problem
 
 
@@ -144,3 +147,96 @@ def test_topics_nothing_here_produces() -> None:
     assert [topic for topic in produced if topic_problem(topic)] == []
     assert "no webhook" in (topic_problem("shopify/widgets/create") or "")
     assert "not a scheduler topic" in (topic_problem("mechanic/scheduler/5min") or "")
+
+
+BULK_TASK = """
+{% if event.topic == "mechanic/user/trigger" %}
+  {% action "shopify" %}mutation { bulkOperationRunQuery(query: "{ customers { edges { node { id } } } }") { bulkOperation { id } userErrors { message } } }{% endaction %}
+{% else %}
+  {% for item in bulkOperation.objects %}
+    {% if item.__typename == "LineItem" %}
+      {% action "echo", sku: item.sku, order: item.__parent.name, customer: item.__parent.__parent.email %}
+    {% endif %}
+  {% endfor %}
+{% endif %}
+"""
+
+
+def test_bulk_operation_preview_resolves_parents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = write(
+        tmp_path,
+        "sample",
+        options={},
+        script=BULK_TASK,
+        subscriptions=["mechanic/user/trigger", BULK_TOPIC],
+        subscriptions_template=f"mechanic/user/trigger\n{BULK_TOPIC}",
+    )
+    objects = [
+        {"__typename": "Order", "id": "gid://shopify/Order/9", "name": "#9"},
+        {
+            "__typename": "LineItem",
+            "id": "gid://shopify/LineItem/91",
+            "sku": "S9",
+            "__parentId": "gid://shopify/Order/9",
+        },
+    ]
+    defined = write(
+        tmp_path,
+        "defined",
+        options={},
+        script=BULK_TASK.replace('{% action "echo"', "{% log"),
+        subscriptions=["mechanic/user/trigger", BULK_TOPIC],
+        subscriptions_template=f"mechanic/user/trigger\n{BULK_TOPIC}",
+        preview_event_definitions=[
+            {"description": "two lines", "event_attributes": {"topic": BULK_TOPIC, "data": {"objects": objects}}}
+        ],
+    )
+    assert run_check([sample, defined], as_json=True) == 0
+    reports = {Path(r["file"]).stem: r for r in json.loads(capsys.readouterr().out)}
+    assert reports["sample"]["action_types"] == ["echo", "shopify"] and not reports["sample"]["warnings"]
+    assert reports["defined"]["previews_ok"] == 2
+
+    # The shipped sample operation's line item reaches its order and customer through __parent.
+    definition = parse_export(sample.read_bytes())
+    (bulk_event,) = [event for _, event in preview_events(definition) if event["topic"] == BULK_TOPIC]
+    rendered = render_task(preview_request(definition, bulk_event))
+    assert [a.options for a in rendered.actions] == [
+        {"sku": "ABC123", "order": "#1001", "customer": "customer@example.com"}
+    ]
+
+
+def test_check_warns_about_half_of_a_bulk_operation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listens_only = write(
+        tmp_path,
+        "listens",
+        options={},
+        script="{% log 1 %}",
+        subscriptions=[BULK_TOPIC],
+        subscriptions_template=BULK_TOPIC,
+    )
+    starts_only = write(
+        tmp_path,
+        "starts",
+        options={},
+        script=BULK_TASK,
+        subscriptions=["mechanic/user/trigger"],
+        subscriptions_template="mechanic/user/trigger",
+    )
+    assert run_check([listens_only, starts_only], as_json=True) == 0
+    reports = {Path(r["file"]).stem: r for r in json.loads(capsys.readouterr().out)}
+    assert reports["listens"]["warnings"] == [
+        {
+            "code": "bulk_operation",
+            "subject": BULK_TOPIC,
+            "message": f"subscribes to {BULK_TOPIC} but never starts a bulk operation "
+            "(bulkOperationRunQuery or bulkOperationRunMutation): that subscription never fires",
+        }
+    ]
+    assert reports["starts"]["warnings"] == [
+        {
+            "code": "bulk_operation",
+            "subject": BULK_TOPIC,
+            "message": f"starts a bulk operation but does not subscribe to {BULK_TOPIC}: "
+            "its results will not come back to this task",
+        }
+    ]

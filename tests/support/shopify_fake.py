@@ -23,6 +23,11 @@ exercised over the network exactly as against Shopify:
   `currentAppInstallation { accessScopes }` (`access_scopes`); `webhookSubscriptions` (list),
   `webhookSubscriptionCreate` and `webhookSubscriptionDelete` over the `webhooks` dict, with
   userErrors for topics given to `refuse_topic`.
+* Bulk operations: `bulkOperationRunQuery` / `bulkOperationRunMutation` (when no canned answer
+  matches) start an operation, refused with Shopify's userError while `bulk_concurrency_limit`
+  operations of that type are running; `node(id:)` reports it. The test finishes it
+  (`complete_bulk_operation`, `fail_bulk_operation`); the result JSONL is served at its `url`
+  with HTTP Range support, and `send_bulk_finish_webhook` delivers `bulk_operations/finish`.
 
 Time: the buckets run on `clock`, which counts Shopify seconds = wall seconds / time_scale (so
 a test running the engine with RATCHET_TIME_SCALE=0.05 sees Shopify refill 20x faster), and can
@@ -31,14 +36,21 @@ be frozen/advanced for exact assertions.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import math
 import re
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -135,6 +147,41 @@ class CannedGraphQL:
 
 
 @dataclass
+class FakeBulkOperation:
+    gid: str
+    type: str  # QUERY or MUTATION
+    query: str
+    status: str = "RUNNING"
+    error_code: str | None = None
+    created_at: str = ""
+    completed_at: str | None = None
+    results: bytes = b""
+    object_count: int = 0
+    root_object_count: int = 0
+    url: str | None = None
+
+    def node(self) -> dict[str, Any]:
+        return {
+            "id": self.gid,
+            "status": self.status,
+            "errorCode": self.error_code,
+            "type": self.type,
+            "objectCount": str(self.object_count),
+            "rootObjectCount": str(self.root_object_count),
+            "fileSize": str(len(self.results)) if self.url else None,
+            "url": self.url,
+            "partialDataUrl": None,
+            "query": self.query,
+            "createdAt": self.created_at,
+            "completedAt": self.completed_at,
+        }
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
 class _Bucket:
     level: float
     capacity: float
@@ -157,6 +204,8 @@ class ShopifyFake:
     rest_limit: int = 40
     rest_leak_rate: float = 2.0
     time_scale: float = 1.0
+    # Operations of one type that may run at once (Shopify: 1 before API 2026-01, 5 from then).
+    bulk_concurrency_limit: int = 1
     requests: list[RecordedRequest] = field(default_factory=list)
     shop: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SHOP))
     access_scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
@@ -170,6 +219,12 @@ class ShopifyFake:
         self._canned_graphql: list[CannedGraphQL] = []
         self._canned_rest: dict[tuple[str, str], tuple[int, Any]] = {}
         self._next_id = 1000
+        self.bulk_operations: dict[str, FakeBulkOperation] = {}
+        # When set, the answer to a started operation waits for it: a test can finish the
+        # operation (and send its webhook) before the caller learns the operation exists.
+        self.bulk_start_gate: threading.Event | None = None
+        # Never reset: operation ids stay unique across the tests sharing one fake.
+        self._next_bulk_number = 5000
         self.reset()
         self.app = self._build_app()
         self._server: uvicorn.Server | None = None
@@ -197,6 +252,8 @@ class ShopifyFake:
             self.webhooks.clear()
             self.rest_resources.clear()
             self._pages: dict[str, tuple[dict[str, str], int]] = {}
+            self.bulk_operations.clear()
+            self.bulk_start_gate = None
 
     def set_graphql_bucket(
         self, *, available: float | None = None, maximum: float | None = None, restore_rate: float | None = None
@@ -235,6 +292,61 @@ class ShopifyFake:
     def on_rest(self, method: str, path: str, status: int, body: Any) -> None:
         with self._lock:
             self._canned_rest[(method.upper(), path)] = (status, body)
+
+    # -- bulk operations -------------------------------------------------------------------------------
+
+    def running_bulk_operations(self) -> list[FakeBulkOperation]:
+        with self._lock:
+            return [op for op in self.bulk_operations.values() if op.status in ("CREATED", "RUNNING")]
+
+    def complete_bulk_operation(self, gid: str, objects: list[dict[str, Any]]) -> FakeBulkOperation:
+        """Finish an operation with these result lines (query objects or mutation line results)."""
+        with self._lock:
+            op = self.bulk_operations[gid]
+            op.status = "COMPLETED"
+            op.completed_at = _now_iso()
+            op.results = b"".join(json.dumps(obj).encode() + b"\n" for obj in objects)
+            op.object_count = len(objects)
+            op.root_object_count = sum(1 for obj in objects if "__parentId" not in obj)
+            # Shopify gives no file for an operation that found nothing.
+            op.url = f"{self.base_url}/bulk-results/{gid.rsplit('/', 1)[1]}.jsonl" if objects else None
+            return op
+
+    def fail_bulk_operation(self, gid: str, error_code: str = "INTERNAL_SERVER_ERROR") -> FakeBulkOperation:
+        with self._lock:
+            op = self.bulk_operations[gid]
+            op.status, op.error_code, op.completed_at = "FAILED", error_code, _now_iso()
+            return op
+
+    def bulk_finish_webhook(self, gid: str) -> bytes:
+        """The body Shopify posts on `bulk_operations/finish` (snake_case, lowercase enums)."""
+        with self._lock:
+            op = self.bulk_operations[gid]
+            payload = {
+                "admin_graphql_api_id": op.gid,
+                "completed_at": op.completed_at,
+                "created_at": op.created_at,
+                "error_code": op.error_code.lower() if op.error_code else None,
+                "status": op.status.lower(),
+                "type": op.type.lower(),
+            }
+        return json.dumps(payload).encode()
+
+    def send_bulk_finish_webhook(self, gid: str, url: str, secret: str) -> httpx.Response:
+        """Deliver `bulk_operations/finish` to `url`, signed with the shop's webhook secret."""
+        body = self.bulk_finish_webhook(gid)
+        digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+        headers = {
+            "content-type": "application/json",
+            "x-shopify-topic": "bulk_operations/finish",
+            "x-shopify-hmac-sha256": digest,
+            "x-shopify-event-id": f"bulk-finish-{gid.rsplit('/', 1)[1]}",
+        }
+        return httpx.post(url, content=body, headers=headers, timeout=30)
+
+    def result_downloads(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith("/bulk-results/")]
 
     @property
     def graphql_available(self) -> float:
@@ -286,7 +398,20 @@ class ShopifyFake:
             failure = next((status for match, status in self._graphql_failures if match in query), None)
             if failure is not None:
                 return JSONResponse({"errors": f"fake failure {failure}"}, status_code=failure)
-            return JSONResponse(self._answer_graphql(body if isinstance(body, dict) else {}))
+            answer = self._answer_graphql(body if isinstance(body, dict) else {})
+            gate, data = self.bulk_start_gate, answer.get("data")
+            if (
+                gate is not None
+                and isinstance(data, dict)
+                and any(isinstance(value, dict) and value.get("bulkOperation") for value in data.values())
+            ):
+                await asyncio.to_thread(gate.wait, 60)
+            return JSONResponse(answer)
+
+        @app.get("/bulk-results/{name}")
+        async def bulk_results(name: str, request: Request) -> Response:
+            await self._record(request)
+            return self._answer_download(name.removesuffix(".jsonl"), request.headers.get("range"))
 
         @app.api_route("/admin/api/{version}/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
         async def rest(version: str, rest: str, request: Request) -> Response:
@@ -350,6 +475,9 @@ class ShopifyFake:
                 "extensions": extensions,
             }
         if canned is None:
+            bulk_data = self._answer_bulk(query, body.get("variables") or {})
+            if bulk_data is not None:
+                return {"data": bulk_data, "extensions": extensions}
             builtin = self._builtin_graphql(query, body.get("variables") or {})
             if builtin is not None:
                 return {"data": builtin, "extensions": extensions}
@@ -412,6 +540,56 @@ class ShopifyFake:
         gid = f"gid://shopify/WebhookSubscription/{self._next_id}"
         self.webhooks[gid] = {"topic": topic, "uri": uri}
         return {"webhookSubscription": {"id": gid, "topic": topic, "uri": uri}, "userErrors": []}
+
+    def _answer_bulk(self, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+        """Start an operation, or report one to `node(id:)`; None for any other query."""
+        with self._lock:
+            for mutation, op_type in (("bulkOperationRunMutation", "MUTATION"), ("bulkOperationRunQuery", "QUERY")):
+                if mutation not in query:
+                    continue
+                running = [
+                    op
+                    for op in self.bulk_operations.values()
+                    if op.type == op_type and op.status in ("CREATED", "RUNNING")
+                ]
+                if len(running) >= self.bulk_concurrency_limit:
+                    message = (
+                        f"A bulk {op_type.lower()} operation for this app and shop is already in progress: "
+                        f"{running[0].gid}."
+                    )
+                    return {mutation: {"bulkOperation": None, "userErrors": [{"field": None, "message": message}]}}
+                self._next_bulk_number += 1
+                op = FakeBulkOperation(
+                    gid=f"gid://shopify/BulkOperation/{self._next_bulk_number}",
+                    type=op_type,
+                    query=query,
+                    created_at=_now_iso(),
+                )
+                self.bulk_operations[op.gid] = op
+                return {mutation: {"bulkOperation": {"id": op.gid, "status": "CREATED"}, "userErrors": []}}
+            node_id = variables.get("id")
+            if "node(" in query and isinstance(node_id, str) and node_id.startswith("gid://shopify/BulkOperation/"):
+                found = self.bulk_operations.get(node_id)
+                return {"node": found.node() if found else None}
+        return None
+
+    def _answer_download(self, number: str, range_header: str | None) -> Response:
+        with self._lock:
+            op = self.bulk_operations.get(f"gid://shopify/BulkOperation/{number}")
+            content = op.results if op is not None and op.url else None
+        if content is None:
+            return Response(b"not found", status_code=404)
+        if range_header and range_header.startswith("bytes=") and range_header.endswith("-"):
+            start = int(range_header.removeprefix("bytes=").removesuffix("-"))
+            if start >= len(content):
+                return Response(b"", status_code=416, headers={"Content-Range": f"bytes */{len(content)}"})
+            return Response(
+                content[start:],
+                status_code=206,
+                media_type="application/jsonl",
+                headers={"Content-Range": f"bytes {start}-{len(content) - 1}/{len(content)}"},
+            )
+        return Response(content, media_type="application/jsonl")
 
     def _answer_rest(self, method: str, path: str, rest: str, body: Any, params: dict[str, str]) -> Response:
         with self._lock:

@@ -16,6 +16,7 @@ from liquid import Environment
 from liquid.exceptions import FilterArgumentError
 from liquid.undefined import Undefined
 
+from ..lazy import LazySequence
 from . import standard
 
 
@@ -32,6 +33,8 @@ def as_list(value: object) -> list[Any]:
         return list(value)
     if isinstance(value, dict):
         return [[k, v] for k, v in value.items()]
+    if isinstance(value, LazySequence):
+        return list(value)
     return [value]
 
 

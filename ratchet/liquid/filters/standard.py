@@ -15,7 +15,7 @@ import binascii
 import functools
 import html
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
@@ -24,6 +24,7 @@ from liquid import Environment
 from liquid.exceptions import FilterArgumentError, LiquidError
 from liquid.undefined import Undefined
 
+from ..lazy import LazySequence
 from ..limits import check_size
 from ..ruby import (
     InvalidInteger,
@@ -66,10 +67,13 @@ def _flatten(items: Iterable[Any]) -> list[Any]:
     return out
 
 
-def input_items(value: object) -> list[Any]:
+def input_items(value: object) -> Sequence[Any]:
     """Ruby Liquid's `InputIterator`: what array filters iterate over."""
     if isinstance(value, (list, tuple)):
         return _flatten(value)
+    if isinstance(value, LazySequence):
+        # bulkOperation.objects: iterated line by line, never copied whole (its items are hashes).
+        return value
     if is_nil(value):  # before Mapping: python-liquid's Undefined is a Mapping
         return []
     if isinstance(value, Mapping):
@@ -388,7 +392,7 @@ def _nil_safe_compare(left: object, right: object) -> int:
     raise FilterArgumentError("cannot sort values of incompatible types", token=None)
 
 
-def _all_indexable(items: list[Any]) -> bool:
+def _all_indexable(items: Sequence[Any]) -> bool:
     return all(_responds_to_index(item) for item in items)
 
 
@@ -461,7 +465,7 @@ def _hash_key(value: object) -> object:
     return (type(value).__name__, value)
 
 
-def _unique(items: list[Any], key: Callable[[Any], object]) -> list[Any]:
+def _unique(items: Sequence[Any], key: Callable[[Any], object]) -> list[Any]:
     seen: set[object] = set()
     out = []
     for item in items:
@@ -495,7 +499,7 @@ def compact(value: object, prop: object = None) -> list[Any] | None:
 
 
 def reverse(value: object) -> list[Any]:
-    return input_items(value)[::-1]
+    return list(input_items(value))[::-1]
 
 
 def map_(value: object, prop: object) -> list[Any]:
@@ -513,7 +517,7 @@ def map_(value: object, prop: object) -> list[Any]:
 def concat(value: object, other: object) -> list[Any]:
     # Mechanic tasks concatenate optional lists; nil is accepted as empty there.
     if is_nil(other):
-        return input_items(value)
+        return list(input_items(value))
     if not isinstance(other, (list, tuple)):
         raise FilterArgumentError("concat filter requires an array argument", token=None)
     return [*input_items(value), *other]

@@ -1,0 +1,177 @@
+"""Bulk operations against the Shopify fake: detection, the concurrency limit, and result files.
+
+The result file is downloaded from the fake's signed-URL stand-in, indexed, and read back by a
+real task render, so `bulkOperation.objects`, `__parentId` and `object.__parent` are checked the
+way a task uses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ratchet.actions.base import PermanentActionError, get_handler
+from ratchet.core.bulk_operations import detect_bulk_operations, poll_interval_seconds
+from ratchet.liquid import RenderRequest, render_task
+from ratchet.shopify.bulk_results import (
+    PARTIAL_FILE,
+    RESULTS_FILE,
+    BulkResults,
+    build_index,
+    download_results,
+)
+from ratchet.store.database import Store
+from ratchet.store.tables import Shop
+from tests.support.actions import action_context
+from tests.support.shopify_fake import ShopifyFake
+
+shopify = get_handler("shopify")
+
+START_QUERY = """
+mutation {
+  bulkOperationRunQuery(query: "{ customers { edges { node { __typename id } } } }") {
+    bulkOperation { id status }
+    userErrors { field message }
+  }
+}"""
+
+CUSTOMERS_WITH_ORDERS: list[dict[str, Any]] = [
+    {"__typename": "Customer", "id": "gid://shopify/Customer/1", "email": "a@example.com", "tags": []},
+    {"__typename": "Order", "id": "gid://shopify/Order/11", "name": "#11", "__parentId": "gid://shopify/Customer/1"},
+    {
+        "__typename": "LineItem",
+        "id": "gid://shopify/LineItem/111",
+        "sku": "ABC",
+        "__parentId": "gid://shopify/Order/11",
+    },
+    {"__typename": "Customer", "id": "gid://shopify/Customer/2", "email": "b@example.com", "tags": ["vip"]},
+    {"__typename": "Order", "id": "gid://shopify/Order/21", "name": "#21", "__parentId": "gid://shopify/Customer/2"},
+    {
+        "__typename": "LineItem",
+        "id": "gid://shopify/LineItem/211",
+        "sku": "XYZ",
+        "__parentId": "gid://shopify/Order/21",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "data", "expected"),
+    [
+        (
+            START_QUERY,
+            {"bulkOperationRunQuery": {"bulkOperation": {"id": "gid://shopify/BulkOperation/7", "status": "CREATED"}}},
+            [("gid://shopify/BulkOperation/7", "QUERY")],
+        ),
+        (
+            'mutation { op: bulkOperationRunMutation(mutation: "m", stagedUploadPath: "p") '
+            "{ bulkOperation { id } userErrors { message } } }",
+            {"op": {"bulkOperation": {"id": "gid://shopify/BulkOperation/8"}, "userErrors": []}},
+            [("gid://shopify/BulkOperation/8", "MUTATION")],
+        ),
+        # Refused operations (bulkOperation null) and ordinary mutations start nothing.
+        (START_QUERY, {"bulkOperationRunQuery": {"bulkOperation": None}}, []),
+        ("mutation { tagsAdd(id: 1, tags: []) { node { id } } }", {"tagsAdd": {"node": {"id": "1"}}}, []),
+    ],
+)
+def test_detects_started_operations(query: str, data: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert [(op.gid, op.type) for op in detect_bulk_operations(query, {"data": data})] == expected
+
+
+def test_polling_slows_down_to_a_cap() -> None:
+    intervals = [poll_interval_seconds(n) for n in range(20)]
+    assert intervals[:3] == [20.0, 30.0, 45.0]
+    assert intervals == sorted(intervals) and intervals[-1] == 600.0
+
+
+async def test_concurrency_limit_fails_the_action_with_shopifys_message(
+    sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
+) -> None:
+    first = await shopify.perform(shopify.validate(START_QUERY), action_context(sqlite_store, sqlite_shop))
+    running = first["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+    with pytest.raises(PermanentActionError) as refused:
+        await shopify.perform(shopify.validate(START_QUERY), action_context(sqlite_store, sqlite_shop))
+    assert refused.value.message == (
+        "Received a Shopify error (user errors in bulkOperationRunQuery.userErrors): "
+        f"A bulk query operation for this app and shop is already in progress: {running}."
+    )
+    # With Shopify's newer limit of five, a second operation starts.
+    fake.bulk_concurrency_limit = 5
+    second = await shopify.perform(shopify.validate(START_QUERY), action_context(sqlite_store, sqlite_shop))
+    assert second["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"] != running
+
+
+TAGGER = """
+{% assign line_items = bulkOperation.objects | where: "__typename", "LineItem" %}
+{% for line_item in line_items %}
+  {% assign order = line_item.__parent %}
+  {% assign customer = order.__parent %}
+  {% if line_item.sku == "ABC" %}
+    {% action "echo", customer: customer.id, email: customer.email, order: order.name %}
+  {% endif %}
+{% endfor %}
+{% assign orders = bulkOperation.objects | where: "__parentId", "gid://shopify/Customer/2" %}
+{% assign groups = bulkOperation.objects | in_groups_of: 4, fill_with: false %}
+{% log count: bulkOperation.objects.size, groups: groups.size, last_group: groups.last.size, first: bulkOperation.objects.first.id, last: bulkOperation.objects.last.id,
+  orders_of_2: orders.size, root_parent: bulkOperation.objects.first.__parent %}
+"""
+
+
+def render_with(objects: Any) -> Any:
+    event = {"topic": "mechanic/shopify/bulk_operation", "data": {"status": "COMPLETED", "objects": objects}}
+    return render_task(RenderRequest(script=TAGGER, options={}, event=event, task={}, shop={}))
+
+
+async def test_results_download_index_and_render_lazily(fake: ShopifyFake, tmp_path: Path) -> None:
+    op = await _started_operation(fake)
+    fake.complete_bulk_operation(op, CUSTOMERS_WITH_ORDERS)
+    url = fake.bulk_operations[op].url
+    assert url is not None
+
+    await download_results(url, tmp_path)
+    assert build_index(tmp_path) == len(CUSTOMERS_WITH_ORDERS)
+    with BulkResults(tmp_path) as results:
+        lazy = render_with(results.objects)
+
+    assert [a.options for a in lazy.actions] == [
+        {"customer": "gid://shopify/Customer/1", "email": "a@example.com", "order": "#11"}
+    ]
+    assert lazy.logs == [
+        {
+            "count": 6,
+            "groups": 2,
+            "last_group": 2,
+            "first": "gid://shopify/Customer/1",
+            "last": "gid://shopify/LineItem/211",
+            "orders_of_2": 1,
+            "root_parent": None,
+        }
+    ]
+
+
+async def test_interrupted_download_resumes_where_it_stopped(fake: ShopifyFake, tmp_path: Path) -> None:
+    op = await _started_operation(fake)
+    fake.complete_bulk_operation(op, CUSTOMERS_WITH_ORDERS)
+    content = fake.bulk_operations[op].results
+    (tmp_path / PARTIAL_FILE).write_bytes(content[:100])
+
+    url = fake.bulk_operations[op].url
+    assert url is not None
+    await download_results(url, tmp_path)
+
+    assert (tmp_path / RESULTS_FILE).read_bytes() == content
+    assert [r.headers.get("range") for r in fake.result_downloads()] == ["bytes=100-"]
+
+
+async def _started_operation(fake: ShopifyFake) -> str:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{fake.base_url}/admin/api/2025-10/graphql.json",
+            json={"query": START_QUERY},
+            headers={"x-shopify-access-token": fake.access_token},
+        )
+    gid: str = response.json()["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+    return gid
