@@ -419,7 +419,7 @@ class RunActivities(RunActivitiesInterface):
             bulk_operations = self.services.get("bulk_operations")
             if bulk_operations is not None and isinstance(options, GraphQLRequest):
                 # A started bulk operation is followed until it reports back to this task (never raises).
-                await bulk_operations.track_from_action(run, options.query, result, task.shopify_api_version)
+                await bulk_operations.track_from_action(run, options.query, result, ctx.shopify_api_version)
             # Follow-up of a succeeded action run: mechanic/actions/perform (never raises).
             await followups.emit_followups(self.store, self.services.get("events"), run.id)
             return ActionRunOutcome(attempts=attempt)
