@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from ratchet.core.runs import RunKind, RunState
+from ratchet.store import migrations
 from starter.api import Ratchet
 from tests.support.cli import REPO, one_line_error, ratchet
 from tests.support.shopify_fake import ShopifyFake
@@ -222,3 +227,30 @@ def test_command_groups_reach_only_the_api_and_the_shared_module() -> None:
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not {f"starter.cli.{other}" for other in groups} & imported, group
         assert not {m for m in imported if m.startswith("ratchet.services")} - {"ratchet.services.check"}, group
+
+
+def test_db_current_and_upgrade_on_a_pre_migration_database(tmp_path: Path) -> None:
+    database = tmp_path / "ratchet.db"
+    with sqlite3.connect(database) as connection:
+        connection.executescript((REPO / "tests/store/fixtures/pre_migrations_sqlite.sql").read_text())
+    env = {**os.environ, "RATCHET_HOME": str(tmp_path), "RATCHET_DATABASE_URL": f"sqlite:///{database}"}
+
+    def db(*args: str) -> str:
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "ratchet"), "db", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    head = migrations.head_revision()
+    assert db("current").endswith(f"no schema revision (head is {head}: run `ratchet db upgrade`)")
+    assert db("upgrade").endswith(f"no schema revision → {head}")
+    assert db("current").endswith(f"{head} (head)")
+    assert db("upgrade").endswith(f"{head} (head)")
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT timezone FROM shops WHERE id = 'acme'").fetchone() == ("America/New_York",)

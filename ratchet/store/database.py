@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -20,6 +21,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from ratchet.config import DEFAULT_SHOP
 from ratchet.core.clock import utcnow
+from ratchet.store import migrations
 from ratchet.store.tables import Shop
 
 
@@ -58,13 +60,17 @@ class Store:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        """Bring the schema to the newest migration (creating it on an empty database)."""
+        migrations.upgrade(self.engine)
         with self.session() as session:
             if session.get(Shop, DEFAULT_SHOP) is None:
                 session.add(Shop(id=DEFAULT_SHOP, timezone="UTC", created_at=utcnow()))
 
     def drop_schema(self) -> None:
-        SQLModel.metadata.drop_all(self.engine)
+        with self.engine.begin() as connection:
+            SQLModel.metadata.drop_all(connection)
+            # Otherwise the next create_schema would believe the dropped tables are at head.
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

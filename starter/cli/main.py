@@ -14,7 +14,7 @@ import click
 import typer
 
 from ratchet.errors import RatchetError
-from starter.cli import events, filters, runs, schedules, shops, system, tasks, webhooks
+from starter.cli import db, events, filters, runs, schedules, shops, system, tasks, webhooks
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Ratchet: Mechanic-compatible automation on Temporal."
@@ -28,6 +28,7 @@ for group, name in (
     (filters.app, "filter"),
     (webhooks.app, "webhook"),
     (schedules.app, "schedule"),
+    (db.app, "db"),
 ):
     app.add_typer(group, name=name)
 

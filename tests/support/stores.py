@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -27,13 +28,22 @@ def _maintenance(statement: sql.Composed) -> None:
         connection.execute(statement)
 
 
+@contextmanager
+def scratch_postgres_database() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped (with its connections) on exit."""
+    name = f"ratchet_test_{uuid.uuid4().hex[:16]}"
+    _maintenance(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        _maintenance(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this session, dropped when the session ends."""
-    name = f"ratchet_test_{uuid.uuid4().hex[:16]}"
-    _maintenance(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield f"{POSTGRES_SERVER}/{name}"
-    _maintenance(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
