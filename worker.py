@@ -90,7 +90,7 @@ def build_worker(
     return RatchetWorker(
         client,
         shopify_pools=services["shopify_pools"],
-        task_queue=task_queue or settings.task_queue,
+        task_queue=task_queue or settings.temporal.task_queue,
         workflows=[EventWorkflow, SchedulerTickWorkflow, ShopWebhooksWorkflow, BulkOperationWorkflow]
         if workflows
         else [],
@@ -114,7 +114,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     store = get_store(settings.effective_database_url)
     worker = build_worker(client, settings, store)
     # Catch up schedule changes made while no Temporal was reachable (offline CLI edits).
-    await sync_all_schedules(client, store, task_queue=settings.task_queue)
+    await sync_all_schedules(client, store, task_queue=settings.temporal.task_queue)
     await request_all_reconciles(client, settings, store)
     # Bulk operations whose monitor could not be started when their action ran.
     await build_services(settings, store, client)["bulk_operations"].resume_monitors()

@@ -221,7 +221,7 @@ class RunActivities(RunActivitiesInterface):
 
         events = self.services.get("events")
         if await asyncio.to_thread(apply) and events is not None:
-            await sync_schedules(events.client, self.store, run.shop_id, task_queue=self.settings.task_queue)
+            await sync_schedules(events.client, self.store, run.shop_id, task_queue=self.settings.temporal.task_queue)
 
     def _event_run(self, run: Run) -> list[PlannedTaskRun]:
         now = utcnow()

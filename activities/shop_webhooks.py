@@ -32,7 +32,7 @@ class WebhookActivities:
             result = await reconcile_webhooks(
                 self.store,
                 shop_id,
-                public_url=self.settings.public_url,
+                public_url=self.settings.ingress.public_url,
                 config=ShopifyConfig.from_settings(self.settings),
                 http=pools.async_client(shop_id) if pools is not None else None,
             )

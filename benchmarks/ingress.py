@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import statistics
 import subprocess
@@ -86,13 +85,11 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="ratchet-bench-"))
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
     await server.start()
-    settings = dataclasses.replace(
-        load_settings(),
+    settings = load_settings(
         home=home,
         database_url=f"sqlite:///{home / 'ratchet.db'}",
-        temporal_address=server.address,
-        task_queue="bench",
         shop=SHOP,
+        temporal={"address": server.address, "task_queue": "bench"},
     )
     client = await connect(settings)
     store = get_store(settings.effective_database_url)
@@ -111,7 +108,7 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
         **os.environ,
         "RATCHET_DATABASE_URL": settings.effective_database_url,
         "RATCHET_TEMPORAL_ADDRESS": server.address,
-        "RATCHET_TASK_QUEUE": settings.task_queue,
+        "RATCHET_TASK_QUEUE": settings.temporal.task_queue,
         "RATCHET_HTTP_PORT": str(free_port()),
         "RATCHET_HOME": str(home),
     }

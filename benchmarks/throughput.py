@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import os
 import statistics
@@ -127,12 +126,11 @@ async def main() -> None:
         home = Path(tmp)
         server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
         await server.start()
-        settings = dataclasses.replace(
-            load_settings(),
+        settings = load_settings(
             home=home,
             database_url=f"sqlite:///{home / 'ratchet.db'}",
-            temporal_address=server.address,
             shop="default",
+            temporal={"address": server.address},
         )
         env = {
             **os.environ,

@@ -1,4 +1,11 @@
-"""Engine settings, read once from the environment.
+"""Every setting Ratchet reads from the environment (`RATCHET_*`), in one model.
+
+`Settings` is read once per process, with its sections `temporal` and `ingress`. The `smtp`
+section is read again on every use instead: email is optional, so a malformed mail setting fails
+the email runs (which can be retried once it is fixed) rather than stopping the engine, and tests
+can point the email action at a local server. Each field's environment variable is its
+`validation_alias` (or `RATCHET_` + its name); the README's table of them is checked against
+`environment_variables()` by tests/test_config.py.
 
 Every duration the engine waits on or expires by goes through `Settings.scaled`, so tests can
 run Mechanic's real schedule (30 s, 76 s, ...) twenty times faster with RATCHET_TIME_SCALE=0.05.
@@ -6,43 +13,181 @@ run Mechanic's real schedule (30 s, 76 s, ...) twenty times faster with RATCHET_
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ratchet.errors import InvalidInput
 
 DEFAULT_SHOP = "default"
 DEFAULT_TASK_QUEUE = "ratchet"
 DEFAULT_NAMESPACE = "default"
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
+DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+
+SmtpTls = Literal["none", "starttls", "tls"]
+_SMTP_DEFAULT_PORTS: dict[SmtpTls, int] = {"none": 25, "starttls": 587, "tls": 465}
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+class SettingsError(InvalidInput):
+    """An environment variable holds a value Ratchet cannot use; the message names it."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path = field(default_factory=lambda: Path(_env("RATCHET_HOME", ".ratchet")).resolve())
-    database_url: str | None = field(default_factory=lambda: _env("RATCHET_DATABASE_URL"))
-    temporal_address: str | None = field(default_factory=lambda: _env("RATCHET_TEMPORAL_ADDRESS"))
-    namespace: str = field(default_factory=lambda: _env("RATCHET_NAMESPACE", DEFAULT_NAMESPACE))
-    task_queue: str = field(default_factory=lambda: _env("RATCHET_TASK_QUEUE", DEFAULT_TASK_QUEUE))
-    time_scale: float = field(default_factory=lambda: float(_env("RATCHET_TIME_SCALE", "1")))
-    shop: str = field(default_factory=lambda: _env("RATCHET_SHOP", DEFAULT_SHOP))
+class _Section(BaseSettings):
+    # Empty variables count as unset, as they always have; fields are set by name in code and tests.
+    model_config = SettingsConfigDict(
+        env_prefix="RATCHET_", env_ignore_empty=True, frozen=True, populate_by_name=True, extra="ignore"
+    )
+
+
+def _blank_is_unset(value: Any) -> Any:
+    # Mail settings are often pasted with stray spaces; "  " means "not set".
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+_Trimmed = Annotated[str | None, BeforeValidator(_blank_is_unset)]
+
+
+class TemporalSettings(_Section):
+    address: str | None = Field(
+        default=None,
+        validation_alias="RATCHET_TEMPORAL_ADDRESS",
+        description=f"Temporal frontend `host:port`; unset: `localhost:{DEFAULT_TEMPORAL_PORT}` (`ratchet dev` starts it)",
+    )
+    namespace: str = Field(
+        default=DEFAULT_NAMESPACE, validation_alias="RATCHET_NAMESPACE", description="Temporal namespace"
+    )
+    task_queue: str = Field(
+        default=DEFAULT_TASK_QUEUE, validation_alias="RATCHET_TASK_QUEUE", description="task queue workers poll"
+    )
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias="RATCHET_TEMPORAL_API_KEY", description="Temporal Cloud API key"
+    )
+    tls: bool = Field(
+        default=False, validation_alias="RATCHET_TEMPORAL_TLS", description="connect to Temporal over TLS (`1`)"
+    )
+
+    @property
+    def effective_address(self) -> str:
+        return self.address or f"localhost:{DEFAULT_TEMPORAL_PORT}"
+
+
+class IngressSettings(_Section):
+    host: str = Field(
+        default=DEFAULT_HTTP_HOST, validation_alias="RATCHET_HTTP_HOST", description="`ratchet serve` listen address"
+    )
+    port: int = Field(
+        default=DEFAULT_HTTP_PORT, validation_alias="RATCHET_HTTP_PORT", description="`ratchet serve` listen port"
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        gt=0,
+        validation_alias="RATCHET_MAX_BODY_BYTES",
+        description="larger webhook bodies are answered 413",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        validation_alias="RATCHET_FORWARDED_ALLOW_IPS",
+        description="proxies whose `X-Forwarded-For`/`-Proto` are believed",
+    )
+    # Where Shopify reaches this deployment's ingress; without it no Shopify webhook can be registered.
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="RATCHET_PUBLIC_URL",
+        description="https address where Shopify and webhook senders reach the ingress (needed to register Shopify webhooks); also the base of printed webhook URLs (unset: `http://HOST:PORT`)",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _without_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") or None if value else None
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+class SmtpSettings(_Section):
+    """Outgoing mail: optional until an email action runs, and read again each time one does."""
+
+    host: _Trimmed = Field(
+        default=None, validation_alias="RATCHET_SMTP_HOST", description="SMTP server; required for email"
+    )
+    tls: Annotated[SmtpTls, BeforeValidator(lambda value: str(value).strip().lower())] = Field(
+        default="starttls",
+        validation_alias="RATCHET_SMTP_TLS",
+        description="`none`, `starttls` or `tls` (implicit TLS)",
+    )
+    port: int | None = Field(
+        default=None,
+        validate_default=True,
+        validation_alias="RATCHET_SMTP_PORT",
+        description="unset: 25 / 587 / 465 for none / starttls / tls",
+    )
+    username: _Trimmed = Field(
+        default=None, validation_alias="RATCHET_SMTP_USERNAME", description="with the password, enables AUTH"
+    )
+    # Not trimmed: spaces may be part of a password. Secret: kept out of reprs and logs.
+    password: SecretStr | None = Field(
+        default=None, validation_alias="RATCHET_SMTP_PASSWORD", description="SMTP password"
+    )
+    mail_from: _Trimmed = Field(
+        default=None,
+        validation_alias="RATCHET_MAIL_FROM",
+        description="sender, `address` or `Name <address>`; required for email",
+    )
+    # Per SMTP command; a stalled server becomes a transient failure, not a hung activity.
+    timeout: ClassVar[float] = 30.0
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _default_port_for_tls(cls, value: Any, info: ValidationInfo) -> Any:
+        value = _blank_is_unset(value)
+        return _SMTP_DEFAULT_PORTS.get(info.data.get("tls", "starttls"), 25) if value is None else value
+
+    @property
+    def from_name(self) -> str:
+        return parseaddr(self.mail_from or "")[0]
+
+    @property
+    def from_address(self) -> str:
+        return parseaddr(self.mail_from or "")[1]
+
+
+class Settings(_Section):
+    home: Path = Field(
+        default=Path(".ratchet"),
+        validate_default=True,
+        description="state of `ratchet dev`: Temporal's and the default SQLite database",
+    )
+    database_url: str | None = Field(
+        default=None, description="`postgresql://user:pass@host/db`; unset: SQLite at `RATCHET_HOME/ratchet.db`"
+    )
+    shop: str = Field(default=DEFAULT_SHOP, description="the shop CLI commands act on")
+    time_scale: float = Field(default=1.0, gt=0, description="multiplies every engine wait (tests: 0.05)")
     # An event workflow continues as new (while idle) once its history passes this many events.
-    history_limit: int = field(default_factory=lambda: int(_env("RATCHET_HISTORY_LIMIT", "4000")))
-    temporal_api_key: str | None = field(default_factory=lambda: _env("RATCHET_TEMPORAL_API_KEY"))
-    temporal_tls: bool = field(default_factory=lambda: _env("RATCHET_TEMPORAL_TLS", "0") in ("1", "true", "yes"))
-    # Where Shopify reaches this deployment's ingress (https://ratchet.example.com); without it
-    # no Shopify webhook can be registered.
-    public_url: str | None = field(default_factory=lambda: (_env("RATCHET_PUBLIC_URL") or "").rstrip("/") or None)
+    history_limit: int = Field(
+        default=4000, gt=0, description="history events before an idle event workflow continues as new"
+    )
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    ingress: IngressSettings = Field(default_factory=IngressSettings)
 
-    def __post_init__(self) -> None:
-        if not self.time_scale > 0:
-            raise ValueError(f"RATCHET_TIME_SCALE must be a positive number, got {self.time_scale}")
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Resolved once, so a later chdir (the dev server's subprocess) cannot move it.
+        return value.resolve()
 
     @property
     def effective_database_url(self) -> str:
@@ -50,17 +195,84 @@ class Settings:
 
     @property
     def effective_temporal_address(self) -> str:
-        return self.temporal_address or f"localhost:{DEFAULT_TEMPORAL_PORT}"
+        return self.temporal.effective_address
+
+    @property
+    def smtp(self) -> SmtpSettings:
+        """The mail settings as the environment holds them now; SettingsError names a malformed one."""
+        return read_section(SmtpSettings)
 
     def scaled(self, seconds: float) -> timedelta:
         """A real-world duration as the engine waits it (scaled for tests)."""
         return timedelta(seconds=seconds * self.time_scale)
 
+    def updated(self, **changes: Any) -> Settings:
+        """A copy with some settings changed; a section's changes are a dict merged into it.
 
-def load_settings(**overrides: object) -> Settings:
-    settings = Settings()
-    if overrides:
-        from dataclasses import replace
+        `settings.updated(shop="s", temporal={"task_queue": "q"})`. Unknown names raise, so a
+        stale name (`task_queue=` from before the sections) cannot be silently ignored.
+        """
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"not settings: {', '.join(unknown)}")
+        for name, value in changes.items():
+            section = getattr(self, name)
+            if isinstance(section, BaseSettings) and isinstance(value, dict):
+                changes[name] = section.model_copy(update=value)
+        return self.model_copy(update=changes)
 
-        settings = replace(settings, **overrides)  # type: ignore[arg-type]
-    return settings
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def read_section(section: type[_S]) -> _S:
+    """Read a settings model from the environment now; a bad value is one line naming its variable."""
+    try:
+        return section()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else section.__name__
+        if not name.startswith("RATCHET_"):
+            name = f"RATCHET_{name.upper()}"
+        raise SettingsError(f"{name}: {first['msg'][:1].lower()}{first['msg'][1:]}, got {first['input']!r}") from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The environment's settings, with `overrides` applied as `Settings.updated` applies them."""
+    return read_section(Settings).updated(**overrides)
+
+
+@dataclass(frozen=True)
+class EnvironmentVariable:
+    name: str
+    default: str
+    description: str
+
+
+def environment_variables() -> list[EnvironmentVariable]:
+    """Every variable Ratchet reads, in declaration order: the README's table."""
+    return _variables(Settings) + _variables(SmtpSettings)  # `smtp` is a property, not a field
+
+
+def _variables(model: type[BaseSettings]) -> list[EnvironmentVariable]:
+    found: list[EnvironmentVariable] = []
+    for name, field in model.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseSettings):
+            found.extend(_variables(section))
+        else:
+            found.append(EnvironmentVariable(_variable(name, field), _default(field), field.description or ""))
+    return found
+
+
+def _variable(name: str, field: FieldInfo) -> str:
+    alias = field.validation_alias
+    return alias if isinstance(alias, str) else f"RATCHET_{name.upper()}"
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default is None:
+        return ""
+    if isinstance(field.default, bool):
+        return str(int(field.default))
+    return str(field.default)

@@ -77,11 +77,13 @@ class Schedules(_Resource):
         shop_id = self._shop(shop_id)
         await self._db(shops.get_shop, self._store, shop_id)
         return await sync_schedules(
-            self._ratchet.client, self._store, shop_id, task_queue=self._ratchet.settings.task_queue
+            self._ratchet.client, self._store, shop_id, task_queue=self._ratchet.settings.temporal.task_queue
         )
 
     async def sync_all(self) -> list[SyncResult]:
-        return await sync_all_schedules(self._ratchet.client, self._store, task_queue=self._ratchet.settings.task_queue)
+        return await sync_all_schedules(
+            self._ratchet.client, self._store, task_queue=self._ratchet.settings.temporal.task_queue
+        )
 
     async def follow(self, shop_id: str) -> None:
         """Re-sync schedules and Shopify webhooks after a task or shop change; offline (no Temporal)
@@ -93,7 +95,7 @@ class Schedules(_Resource):
                 client = await asyncio.wait_for(connect(settings), timeout=5)
             except (TimeoutError, RuntimeError):
                 return
-        await sync_schedules(client, self._store, shop_id, task_queue=settings.task_queue)
+        await sync_schedules(client, self._store, shop_id, task_queue=settings.temporal.task_queue)
         # The same task and shop changes decide which Shopify webhooks the shop needs.
         await request_reconcile(client, settings, shop_id)
 
@@ -214,7 +216,7 @@ class Tasks(_Resource):
 
     def webhook_registration_note(self, task: Task) -> str | None:
         """One line telling the user what to set when the task needs Shopify webhooks Ratchet cannot register."""
-        return public_url_note(task, self._ratchet.settings.public_url)
+        return public_url_note(task, self._ratchet.settings.ingress.public_url)
 
     async def run(self, ref: str, *, text: str | None = None, shop_id: str | None = None) -> str:
         """The run button: a mechanic/user/trigger (or /text) event only this task receives; returns its id."""
@@ -332,10 +334,7 @@ class Webhooks(_Resource):
         return await self._db(webhook_config.remove_webhook, self._store, self._shop(shop_id), ref)
 
     def url(self, hook: MechanicWebhook) -> str:
-        # Imported here: the ingress app pulls in FastAPI, which no other command needs.
-        from ratchet.ingress.app import IngressConfig
-
-        return f"{IngressConfig().public_url(self._ratchet.settings)}/webhooks/{hook.id}"
+        return f"{self._ratchet.settings.ingress.base_url}/webhooks/{hook.id}"
 
 
 class Status(_Resource):
@@ -346,7 +345,7 @@ class Status(_Resource):
             self._store,
             self._shop(shop_id),
             self._ratchet.optional_client,
-            public_url=self._ratchet.settings.public_url,
+            public_url=self._ratchet.settings.ingress.public_url,
         )
 
 

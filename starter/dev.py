@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import signal
 import sys
 
@@ -35,11 +34,11 @@ async def run_worker_until_signalled(settings: Settings, stop: asyncio.Event | N
 
 async def run_ingress(settings: Settings, *, host: str | None, port: int | None) -> None:
     """The HTTP ingress alone (Shopify and Mechanic webhooks) until a signal."""
-    from ratchet.ingress.app import IngressConfig, serve
+    from ratchet.ingress.app import serve
 
     api = await Ratchet.connect(settings)
-    config = IngressConfig()
-    config = dataclasses.replace(config, host=host or config.host, port=port or config.port)
+    config = api.settings.ingress
+    config = config.model_copy(update={"host": host or config.host, "port": port or config.port})
     stop = stop_on_signals()
     print(f"Ingress:       http://{config.host}:{config.port} (Ctrl-C stops)", flush=True)
     try:
@@ -62,13 +61,12 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
             await server.start()
         except DevServerError as exc:
             raise Unavailable(str(exc)) from exc
-        settings = dataclasses.replace(settings, temporal_address=server.address)
+        settings = settings.updated(temporal={"address": server.address})
     try:
-        from ratchet.ingress.app import IngressConfig, serve_with_settings
+        from ratchet.ingress.app import serve_with_settings
 
         worker_task = asyncio.create_task(run_worker_until_signalled(settings, stop))
-        ingress = IngressConfig()
-        ingress_task = asyncio.create_task(serve_with_settings(settings, stop, ingress))
+        ingress_task = asyncio.create_task(serve_with_settings(settings, stop))
         await asyncio.sleep(0.5)
         if worker_task.done():
             worker_task.result()
@@ -77,12 +75,12 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
                 ingress_task.result()
             except OSError as exc:
                 raise Unavailable(f"{exc}; set RATCHET_HTTP_PORT to use another port") from exc
-        print(f"Temporal:      {settings.effective_temporal_address} (namespace {settings.namespace})")
+        print(f"Temporal:      {settings.effective_temporal_address} (namespace {settings.temporal.namespace})")
         if server is not None and server.ui_url:
-            print(f"Web UI:        {server.ui_url}/namespaces/{settings.namespace}/workflows")
+            print(f"Web UI:        {server.ui_url}/namespaces/{settings.temporal.namespace}/workflows")
         print(f"Database:      {settings.effective_database_url}")
-        print(f"Task queue:    {settings.task_queue}")
-        print(f"Ingress:       http://{ingress.host}:{ingress.port} (webhooks)")
+        print(f"Task queue:    {settings.temporal.task_queue}")
+        print(f"Ingress:       http://{settings.ingress.host}:{settings.ingress.port} (webhooks)")
         print("Ratchet is running; Ctrl-C stops it.", flush=True)
         await asyncio.gather(worker_task, ingress_task)
     finally:

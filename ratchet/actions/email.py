@@ -34,7 +34,8 @@ from ratchet.actions.base import (
     register,
 )
 from ratchet.actions.http import header_options
-from ratchet.actions.smtp_settings import MailConfigError, SmtpSettings, load_smtp_settings
+from ratchet.actions.smtp_settings import MailConfigError, load_smtp_settings
+from ratchet.config import SmtpSettings
 from ratchet.core.clock import utcnow
 
 # Deliberately simple: catches typos and junk, leaves the rest to the SMTP server.
@@ -245,7 +246,7 @@ class EmailAction:
 
     async def perform(self, options: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         try:
-            smtp = load_smtp_settings()
+            smtp = load_smtp_settings(ctx.settings)
         except MailConfigError as error:
             raise PermanentActionError(str(error)) from error
         message = self._message(options, smtp, ctx.run_id)
@@ -264,7 +265,7 @@ class EmailAction:
                 hostname=smtp.host,
                 port=smtp.port,
                 username=smtp.username,
-                password=smtp.password,
+                password=smtp.password.get_secret_value() if smtp.password else None,
                 use_tls=smtp.tls == "tls",
                 start_tls=smtp.tls == "starttls",
                 timeout=smtp.timeout,

@@ -14,10 +14,10 @@ from ratchet.engine.contract import CUSTOM_SEARCH_ATTRIBUTES
 async def connect(settings: Settings, address: str | None = None) -> Client:
     return await Client.connect(
         address or settings.effective_temporal_address,
-        namespace=settings.namespace,
+        namespace=settings.temporal.namespace,
         data_converter=pydantic_data_converter,
-        api_key=settings.temporal_api_key,
-        tls=settings.temporal_tls,
+        api_key=settings.temporal.api_key.get_secret_value() if settings.temporal.api_key else None,
+        tls=settings.temporal.tls,
     )
 
 

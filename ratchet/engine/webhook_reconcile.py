@@ -40,7 +40,7 @@ async def request_reconcile(client: Client, settings: Settings, shop_id: str) ->
         WEBHOOKS_WORKFLOW,
         ReconcileInput(shop_id=shop_id, debounce_seconds=debounce),
         id=webhooks_workflow_id(shop_id),
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
         start_signal=RECONCILE_SIGNAL,
         static_summary=f"Shopify webhooks · {shop_id}",
     )

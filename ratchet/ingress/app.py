@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -24,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from ratchet.config import Settings
+from ratchet.config import IngressSettings, Settings
 from ratchet.core.bulk_operations import FINISH_WEBHOOK_TOPIC
 from ratchet.errors import RatchetError, Unavailable
 from ratchet.ingress import BadSignature, BodyTooLarge
@@ -44,31 +42,8 @@ from ratchet.store.database import Store
 
 log = logging.getLogger("ratchet.ingress")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
-DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 # Senders (Shopify included) retry on 503; this tells polite ones when.
 RETRY_AFTER_SECONDS = 5
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-@dataclass(frozen=True)
-class IngressConfig:
-    host: str = field(default_factory=lambda: os.environ.get("RATCHET_HTTP_HOST") or DEFAULT_HOST)
-    port: int = field(default_factory=lambda: _env_int("RATCHET_HTTP_PORT", DEFAULT_PORT))
-    max_body_bytes: int = field(default_factory=lambda: _env_int("RATCHET_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
-    # Proxies whose X-Forwarded-For / -Proto are believed (client_ip in full-request data).
-    forwarded_allow_ips: str = field(
-        default_factory=lambda: os.environ.get("RATCHET_FORWARDED_ALLOW_IPS") or "127.0.0.1"
-    )
-
-    def public_url(self, settings: Settings) -> str:
-        """Where webhooks reach this ingress: RATCHET_PUBLIC_URL, else the local listening address."""
-        return settings.public_url or f"http://{self.host}:{self.port}"
 
 
 ASGIApp = Callable[
@@ -150,8 +125,8 @@ def _durable() -> Iterator[None]:
         raise Unavailable("the event could not be stored; retry later") from exc
 
 
-def create_app(settings: Settings, store: Store, client: Client, config: IngressConfig | None = None) -> FastAPI:
-    config = config or IngressConfig()
+def create_app(settings: Settings, store: Store, client: Client, config: IngressSettings | None = None) -> FastAPI:
+    config = config or settings.ingress
     events = EventService(settings, store, client)
     bulk_operations = BulkOperationService(settings, store, client, events)
 
@@ -237,7 +212,7 @@ class _EmbeddedServer(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-def build_server(app: FastAPI, config: IngressConfig) -> uvicorn.Server:
+def build_server(app: FastAPI, config: IngressSettings) -> uvicorn.Server:
     return _EmbeddedServer(
         uvicorn.Config(
             app,
@@ -254,10 +229,10 @@ def build_server(app: FastAPI, config: IngressConfig) -> uvicorn.Server:
 
 
 async def serve(
-    settings: Settings, store: Store, client: Client, stop: asyncio.Event, config: IngressConfig | None = None
+    settings: Settings, store: Store, client: Client, stop: asyncio.Event, config: IngressSettings | None = None
 ) -> None:
     """Serve until `stop` is set, then finish in-flight requests."""
-    config = config or IngressConfig()
+    config = config or settings.ingress
     server = build_server(create_app(settings, store, client, config), config)
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())
@@ -270,9 +245,9 @@ async def serve(
         raise OSError(f"the ingress could not listen on {config.host}:{config.port}") from exc
 
 
-async def serve_with_settings(settings: Settings, stop: asyncio.Event, config: IngressConfig | None = None) -> None:
+async def serve_with_settings(settings: Settings, stop: asyncio.Event) -> None:
     """`ratchet dev`'s ingress: its own Temporal client and the process-wide store."""
     from ratchet.engine.connection import connect
     from ratchet.store.database import get_store
 
-    await serve(settings, get_store(settings.effective_database_url), await connect(settings), stop, config)
+    await serve(settings, get_store(settings.effective_database_url), await connect(settings), stop)

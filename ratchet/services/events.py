@@ -185,7 +185,7 @@ class EventService:
                     history_limit=self.settings.history_limit,
                 ),
                 id=workflow_id,
-                task_queue=self.settings.task_queue,
+                task_queue=self.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 search_attributes=TypedSearchAttributes(

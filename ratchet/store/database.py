@@ -63,8 +63,8 @@ class Store:
         """Bring the schema to the newest migration (creating it on an empty database)."""
         migrations.upgrade(self.engine)
         with self.session() as session:
-            if session.get(Shop, DEFAULT_SHOP) is None:
-                session.add(Shop(id=DEFAULT_SHOP, timezone="UTC", created_at=utcnow()))
+            # Insert-or-keep: processes starting together must not fail on each other's row.
+            self.insert_ignore(session, Shop, [{"id": DEFAULT_SHOP, "timezone": "UTC", "created_at": utcnow()}])
 
     def drop_schema(self) -> None:
         with self.engine.begin() as connection:

@@ -24,9 +24,8 @@ out = Console(highlight=False, soft_wrap=True)
 ShopOpt = Annotated[str, typer.Option("--shop", envvar="RATCHET_SHOP", help="Shop to act on.")]
 AddressOpt = Annotated[
     str | None,
-    typer.Option(
-        "--temporal-address", envvar="RATCHET_TEMPORAL_ADDRESS", help="Use this Temporal cluster (host:port)."
-    ),
+    # No envvar=: without the option, RATCHET_TEMPORAL_ADDRESS reaches Settings like every variable.
+    typer.Option("--temporal-address", help="Use this Temporal cluster (host:port; default RATCHET_TEMPORAL_ADDRESS)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -34,7 +33,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def settings_for(address: str | None = None, shop: str | None = None) -> Settings:
     overrides: dict[str, Any] = {}
     if address:
-        overrides["temporal_address"] = address
+        overrides["temporal"] = {"address": address}
     if shop:
         overrides["shop"] = shop
     return load_settings(**overrides)

@@ -29,8 +29,8 @@ def worker(temporal_address: AddressOpt = None) -> None:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option("--host", envvar="RATCHET_HTTP_HOST", help="Listen address.")] = None,
-    port: Annotated[int | None, typer.Option("--port", envvar="RATCHET_HTTP_PORT", help="Listen port.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Listen address (default RATCHET_HTTP_HOST).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Listen port (default RATCHET_HTTP_PORT).")] = None,
     temporal_address: AddressOpt = None,
 ) -> None:
     """Run the HTTP ingress (Shopify and Mechanic webhooks) until Ctrl-C."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from ratchet.core.runs import RunKind, RunState
@@ -14,7 +12,7 @@ from tests.support.waiting import eventually, of_kind, settled, wait_for_runs, w
 
 
 async def test_history_is_bounded_and_retries_survive(api: Ratchet) -> None:
-    small = Ratchet(dataclasses.replace(api.settings, history_limit=40), api.store, api.client)
+    small = Ratchet(api.settings.updated(history_limit=40), api.store, api.client)
     await add_task(
         small,
         "Keeps failing",

@@ -8,7 +8,6 @@ is served within the first few dispatches instead of after the whole backlog.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 
 from sqlmodel import col, func, select
@@ -26,14 +25,14 @@ FLOOD = 500
 
 async def test_a_flooded_shop_does_not_starve_another(ratchet_api: Ratchet) -> None:
     # A dedicated queue: the backlog builds with no worker, then one activity slot drains it.
-    settings = dataclasses.replace(ratchet_api.settings, task_queue=f"fairness-{uuid.uuid4().hex[:8]}")
+    settings = ratchet_api.settings.updated(temporal={"task_queue": f"fairness-{uuid.uuid4().hex[:8]}"})
     api = Ratchet(settings, ratchet_api.store, ratchet_api.client)
     shops = {}
     for label in ("a", "b"):
         shops[label] = f"fair-{label}-{uuid.uuid4().hex[:8]}"
         await api.shops.add(shops[label], timezone_name="UTC")
         await add_task(
-            Ratchet(dataclasses.replace(settings, shop=shops[label]), api.store, api.client),
+            Ratchet(settings.updated(shop=shops[label]), api.store, api.client),
             "Work",
             '{% action "echo", n: event.data %}',
             ["user/flood/item"],
@@ -49,7 +48,7 @@ async def test_a_flooded_shop_does_not_starve_another(ratchet_api: Ratchet) -> N
     await asyncio.gather(*(send(shops["a"], n) for n in range(FLOOD)))
     b_event = await send(shops["b"], 0)
 
-    b_api = Ratchet(dataclasses.replace(settings, shop=shops["b"]), api.store, api.client)
+    b_api = Ratchet(settings.updated(shop=shops["b"]), api.store, api.client)
     async with build_worker(api.client, settings, api.store, max_concurrent_activities=1):
         runs = await wait_for_runs(b_api, b_event, settled(1), timeout=300)
     (b_action,) = of_kind(runs, RunKind.action)

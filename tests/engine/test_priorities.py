@@ -8,7 +8,6 @@ it starts them is read back from the ledger.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from datetime import datetime
 
@@ -31,7 +30,7 @@ async def _pending_activities(client: Client, workflow_ids: list[str]) -> int:
 
 async def test_actions_before_tasks_before_events(api: Ratchet, client: Client, store: Store) -> None:
     queue = f"priorities-{uuid.uuid4().hex[:8]}"
-    prio = Ratchet(dataclasses.replace(api.settings, task_queue=queue), api.store, api.client)
+    prio = Ratchet(api.settings.updated(temporal={"task_queue": queue}), api.store, api.client)
     await add_task(prio, "Failing action", '{% action "echo", __error: "fails" %}', ["user/prio/action"])
     await add_task(prio, "Failing task", '{% error "fails" %}', ["user/prio/task"])
     await add_task(prio, "Event target", '{% log "ok" %}', ["user/prio/event"])

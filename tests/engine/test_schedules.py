@@ -61,7 +61,7 @@ async def test_schedules_follow_enabled_tasks_and_the_shop_time_zone(api: Ratche
     assert schedule.policy.overlap == ScheduleOverlapPolicy.ALLOW_ALL
     assert schedule.policy.catchup_window == timedelta(days=1)
     assert isinstance(schedule.action, ScheduleActionStartWorkflow)
-    assert schedule.action.task_queue == api.settings.task_queue
+    assert schedule.action.task_queue == api.settings.temporal.task_queue
 
     # A time zone change moves every schedule of the shop.
     await api.shops.set(shop, timezone_name="Asia/Kolkata")
@@ -77,7 +77,7 @@ async def test_schedules_follow_enabled_tasks_and_the_shop_time_zone(api: Ratche
     assert await _exists(api.client, shop, "mechanic/scheduler/daily")
 
     # Re-syncing is idempotent.
-    again = await sync_schedules(api.client, api.store, shop, task_queue=api.settings.task_queue)
+    again = await sync_schedules(api.client, api.store, shop, task_queue=api.settings.temporal.task_queue)
     assert again.created == [] and again.active == ["mechanic/scheduler/10min", "mechanic/scheduler/daily"]
 
 

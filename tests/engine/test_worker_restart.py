@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 
 from temporalio.client import Client
@@ -18,7 +17,7 @@ from worker import build_worker
 
 async def test_work_continues_on_a_new_worker(api: Ratchet, client: Client, store: Store) -> None:
     queue = f"restart-{uuid.uuid4().hex[:8]}"
-    local = Ratchet(dataclasses.replace(api.settings, task_queue=queue), api.store, api.client)
+    local = Ratchet(api.settings.updated(temporal={"task_queue": queue}), api.store, api.client)
     await add_task(local, "Outlives its worker", '{% action "echo", survived: true %}', ["user/restart/go+40.seconds"])
 
     async with build_worker(client, local.settings, store, task_queue=queue):

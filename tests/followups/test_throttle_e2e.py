@@ -7,8 +7,6 @@ client, which records the exhaustion in the store for every worker to see.
 
 from __future__ import annotations
 
-import dataclasses
-
 from ratchet.core.runs import RunKind, RunState
 from ratchet.shopify import AsyncShopifyClient, ShopifyConfig, ShopTarget
 from starter.api import Ratchet
@@ -51,7 +49,7 @@ async def test_saturated_shop_waits_while_other_work_flows(
     tagged = await api.events.send("user/tag/go", None)
     waiting = await wait_for_runs(api, tagged, lambda rs: len(of_kind(rs, RunKind.task)) == 1)
     pinged = await api.events.send("user/ping/go", {"url": f"{http_server}/echo"}, shop_id=shop_b)
-    other_shop = Ratchet(dataclasses.replace(api.settings, shop=shop_b), api.store, api.client)
+    other_shop = Ratchet(api.settings.updated(shop=shop_b), api.store, api.client)
     b_runs = await wait_for_runs(other_shop, pinged, settled(1))
     (http_run,) = of_kind(b_runs, RunKind.action)
     assert http_run.state == RunState.succeeded and http_run.attempts == 1

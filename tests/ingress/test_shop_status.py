@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import timedelta
 
@@ -25,7 +24,7 @@ async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, sho
     )
 
     # Events on a queue no worker polls stay Due: a backlog we control.
-    parked = EventService(dataclasses.replace(api.settings, task_queue=f"parked-{shop}"), api.store, api.client)
+    parked = EventService(api.settings.updated(temporal={"task_queue": f"parked-{shop}"}), api.store, api.client)
     for _ in range(3):
         await parked.create(shop_id=shop, topic="user/queued/work")
     await parked.create(shop_id=shop, topic="user/queued/later", run_at=utcnow() + timedelta(hours=1))

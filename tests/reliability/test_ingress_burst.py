@@ -4,7 +4,6 @@ accounted for — one event, one workflow, one finished event run each — and n
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import uuid
 
@@ -27,7 +26,7 @@ CONCURRENCY = 64
 
 async def test_burst_of_webhooks_is_fully_accounted_for(ratchet_api: Ratchet) -> None:
     shop = f"burst-{uuid.uuid4().hex[:8]}"
-    settings = dataclasses.replace(ratchet_api.settings, task_queue=f"burst-{shop}", shop=shop)
+    settings = ratchet_api.settings.updated(shop=shop, temporal={"task_queue": f"burst-{shop}"})
     api = Ratchet(settings, ratchet_api.store, ratchet_api.client)
     await api.shops.add(shop, timezone_name="UTC", webhook_secret=SHOPIFY_SECRET)
     deliveries = [(str(uuid.uuid4()), shopify_body({"id": n})) for n in range(BURST)]

@@ -7,7 +7,6 @@ sees the outage.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -35,11 +34,8 @@ async def test_server_restart_mid_run_leaves_every_run_terminal(ratchet_api: Rat
     )
     await server.start()
     try:
-        settings = dataclasses.replace(
-            ratchet_api.settings,
-            temporal_address=server.address,
-            task_queue="restart",
-            shop=f"restart-{uuid.uuid4().hex[:8]}",
+        settings = ratchet_api.settings.updated(
+            shop=f"restart-{uuid.uuid4().hex[:8]}", temporal={"address": server.address, "task_queue": "restart"}
         )
         client = await connect(settings)
         api = Ratchet(settings, ratchet_api.store, client)

@@ -9,7 +9,6 @@ effect twice (at-least-once), while the ledger shows one action run, Succeeded.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import subprocess
@@ -66,7 +65,7 @@ def _start_worker(api: Ratchet) -> subprocess.Popen[bytes]:
         **os.environ,
         "RATCHET_TEMPORAL_ADDRESS": api.settings.effective_temporal_address,
         "RATCHET_DATABASE_URL": api.settings.effective_database_url,
-        "RATCHET_TASK_QUEUE": api.settings.task_queue,
+        "RATCHET_TASK_QUEUE": api.settings.temporal.task_queue,
         "RATCHET_TIME_SCALE": str(api.settings.time_scale),
     }
     return subprocess.Popen(
@@ -78,7 +77,7 @@ async def test_killed_worker_mid_action_completes_the_run_once(api: Ratchet) -> 
     target = Target()
     server = await asyncio.start_server(target.handle, "127.0.0.1", target.port)
     queue_api = Ratchet(
-        dataclasses.replace(api.settings, task_queue=f"kill-{uuid.uuid4().hex[:8]}"), api.store, api.client
+        api.settings.updated(temporal={"task_queue": f"kill-{uuid.uuid4().hex[:8]}"}), api.store, api.client
     )
     await add_task(
         queue_api,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -33,7 +32,9 @@ async def test_subscriptions_follow_enabled_tasks_and_leave_others_alone(
 ) -> None:
     # A worker that knows the public URL, on its own queue, for a shop only it has seen.
     shop = f"hooks-{uuid.uuid4().hex[:8]}"
-    settings = dataclasses.replace(api.settings, public_url=PUBLIC_URL, task_queue=f"webhooks-{shop}", shop=shop)
+    settings = api.settings.updated(
+        shop=shop, temporal={"task_queue": f"webhooks-{shop}"}, ingress={"public_url": PUBLIC_URL}
+    )
     public = Ratchet(settings, store, client)
     fake.webhooks["gid://shopify/WebhookSubscription/1"] = {"topic": "ORDERS_CREATE", "uri": "https://other.example/x"}
     fake.refuse_topic("PRODUCTS_UPDATE", "Access denied for products/update webhook: requires read_products")
@@ -92,7 +93,7 @@ def test_every_documented_mechanic_topic_maps_to_a_shopify_enum() -> None:
 
 
 async def test_import_and_enable_say_in_one_line_that_webhooks_need_a_public_url(api: Ratchet, tmp_path: Path) -> None:
-    assert api.settings.public_url is None
+    assert api.settings.ingress.public_url is None
     exported = tmp_path / "tagger.json"
     exported.write_text(json.dumps(export("Tagger", "{% log order.id %}", ["shopify/orders/create"])))
     imported = await ratchet(api.settings, api.settings.shop, "task", "import", str(exported))

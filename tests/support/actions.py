@@ -4,7 +4,6 @@ context an action is performed in, for tests that call an action type directly."
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from typing import Any, ClassVar
 
@@ -49,7 +48,7 @@ register(SlowAction())
 
 
 def scaled_settings(time_scale: float) -> Settings:
-    return dataclasses.replace(load_settings(), time_scale=time_scale)
+    return load_settings(time_scale=time_scale)
 
 
 def action_context(

@@ -24,7 +24,7 @@ def _run_cli(settings: Settings, shop: str, args: tuple[str, ...]) -> subprocess
         "RATCHET_HOME": str(settings.home),
         "RATCHET_DATABASE_URL": settings.effective_database_url,
         "RATCHET_TEMPORAL_ADDRESS": settings.effective_temporal_address,
-        "RATCHET_TASK_QUEUE": settings.task_queue,
+        "RATCHET_TASK_QUEUE": settings.temporal.task_queue,
         "RATCHET_TIME_SCALE": str(settings.time_scale),
         "RATCHET_SHOP": shop,
     }

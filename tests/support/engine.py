@@ -7,7 +7,6 @@ becomes 1.5 s, above Temporal's ~1 s timer floor.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -47,14 +46,12 @@ async def dev_server(tmp_home: Path) -> AsyncIterator[DevServer]:
 
 @pytest.fixture(scope="session")
 def base_settings(tmp_home: Path, dev_server: DevServer) -> Settings:
-    return dataclasses.replace(
-        load_settings(),
+    return load_settings(
         home=tmp_home,
         database_url=f"sqlite:///{tmp_home / 'ratchet.db'}",
-        temporal_address=dev_server.address,
         time_scale=TIME_SCALE,
-        task_queue="ratchet-tests",
         shop="default",
+        temporal={"address": dev_server.address, "task_queue": "ratchet-tests"},
     )
 
 
@@ -94,4 +91,4 @@ async def ratchet_api(base_settings: Settings, store: Store, client: Client) -> 
 @pytest.fixture
 def api(ratchet_api: Ratchet, shop: str, worker: None) -> Ratchet:
     """The starter API bound to this test's shop, with the session worker running."""
-    return Ratchet(dataclasses.replace(ratchet_api.settings, shop=shop), ratchet_api.store, ratchet_api.client)
+    return Ratchet(ratchet_api.settings.updated(shop=shop), ratchet_api.store, ratchet_api.client)

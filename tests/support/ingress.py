@@ -15,9 +15,9 @@ import pytest
 from sqlmodel import func, select
 from temporalio.client import Client
 
-from ratchet.config import Settings
+from ratchet.config import IngressSettings, Settings
 from ratchet.engine.devserver import free_port
-from ratchet.ingress.app import IngressConfig, serve
+from ratchet.ingress.app import serve
 from ratchet.ingress.webhooks import signature
 from ratchet.store.database import Store
 from ratchet.store.tables import Event
@@ -29,13 +29,13 @@ SHOPIFY_SECRET = "shpss_test_secret"
 @dataclass(frozen=True)
 class Ingress:
     url: str
-    config: IngressConfig
+    config: IngressSettings
 
 
 @contextlib.asynccontextmanager
 async def running_ingress(settings: Settings, store: Store, client: Client) -> AsyncIterator[Ingress]:
     """uvicorn on a free loopback port, serving until the block ends."""
-    config = IngressConfig(host="127.0.0.1", port=free_port())
+    config = settings.ingress.model_copy(update={"host": "127.0.0.1", "port": free_port()})
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(settings, store, client, stop, config))
     url = f"http://{config.host}:{config.port}"
