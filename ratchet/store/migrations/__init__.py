@@ -24,6 +24,8 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
+from ratchet.errors import Conflict
+
 SCRIPT_LOCATION = Path(__file__).parent
 # The schema as it was when migrations were introduced (what `create_all` used to make).
 BASELINE_REVISION = "c4f1a9e2b7d0"
@@ -33,7 +35,7 @@ _BASELINE_TABLE = "shops"
 _POSTGRES_LOCK_KEY = 0x52415443484554  # "RATCHET"
 
 
-class SchemaError(RuntimeError):
+class SchemaError(Conflict):
     """The database's schema cannot be brought to this version's head."""
 
 
