@@ -74,6 +74,21 @@ def test_pre_migration_database_is_kept_and_brought_to_head(empty_url: str) -> N
         store.dispose()
 
 
+def test_database_made_by_create_all_of_newer_tables_is_brought_to_head(empty_url: str) -> None:
+    """Tables that reached main by `create_all` just before migrations did are kept, not re-created."""
+    store = Store(empty_url)
+    try:
+        SQLModel.metadata.create_all(store.engine)
+        with store.session() as session:
+            session.add(Shop(id="kept", timezone="UTC"))
+        store.create_schema()
+        assert migrations.current_revision(store.engine) == migrations.head_revision()
+        with store.session() as session:
+            assert session.get(Shop, "kept") is not None
+    finally:
+        store.dispose()
+
+
 def test_migrations_head_matches_the_tables(empty_url: str) -> None:
     """Fails when ratchet/store/tables.py changes without a migration: run `ratchet db revision -m ...`."""
     store = Store(empty_url)
