@@ -1,8 +1,8 @@
-"""Shopify connection snapshots and webhook registrations.
+"""Shopify connection snapshots, webhook registrations, and the API version of shops and runs.
 
-These tables came to main (by `create_all`) shortly before migrations did, so a database may
-already have them while carrying no revision: it is stamped as the baseline, and they are
-created here only if missing.
+These reached main by `create_all` shortly before migrations did, so a database may already
+have some of them while carrying no revision: it is stamped as the baseline, and each table
+and column here is created only if missing.
 
 Revision ID: e4b7ee94cb90
 Revises: c4f1a9e2b7d0
@@ -18,6 +18,12 @@ revision: str = "e4b7ee94cb90"
 down_revision: str | None = "c4f1a9e2b7d0"
 branch_labels: str | None = None
 depends_on: str | None = None
+
+
+def _add_column_if_missing(table: str, column: sa.Column[str]) -> None:
+    if column.name not in {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)}:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(column)
 
 
 def upgrade() -> None:
@@ -41,8 +47,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("shop_id", "topic"),
         if_not_exists=True,
     )
+    _add_column_if_missing("runs", sa.Column("shopify_api_version", sa.String(length=16), nullable=True))
+    _add_column_if_missing("shops", sa.Column("shopify_api_version", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("shops", schema=None) as batch_op:
+        batch_op.drop_column("shopify_api_version")
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_column("shopify_api_version")
     op.drop_table("shopify_webhook_subscriptions")
     op.drop_table("shopify_connections")
