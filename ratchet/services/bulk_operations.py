@@ -184,7 +184,7 @@ class BulkOperationService:
                 BULK_OPERATION_WORKFLOW,
                 monitor_input(self.settings, shop_id, gid),
                 id=monitor_workflow_id(shop_id, gid),
-                task_queue=self.settings.task_queue,
+                task_queue=self.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 start_signal=BULK_FINISHED_SIGNAL if finished else None,

@@ -8,7 +8,6 @@ JSONL result file.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import re
 import threading
@@ -301,7 +300,7 @@ async def test_a_crash_while_reporting_still_gives_one_event(
 ) -> None:
     fake = shopify_fake_server
     queue = f"bulk-crash-{uuid.uuid4().hex[:8]}"
-    local = Ratchet(dataclasses.replace(api.settings, task_queue=queue), api.store, api.client)
+    local = Ratchet(api.settings.updated(temporal={"task_queue": queue}), api.store, api.client)
     await connect_shop(local, fake)
     task = await add_task(local, "Products", PRODUCTS_QUERY, ["mechanic/user/trigger", BULK_OPERATION_TOPIC])
 

@@ -1,4 +1,4 @@
-"""Shopify connection snapshots, webhook registrations, and the API version of shops and runs.
+"""Shopify connection snapshots, webhook registrations, bulk operations, and the API version of shops and runs.
 
 These reached main by `create_all` shortly before migrations did, so a database may already
 have some of them while carrying no revision: it is stamped as the baseline, and each table
@@ -27,6 +27,33 @@ def _add_column_if_missing(table: str, column: sa.Column[str]) -> None:
 
 
 def upgrade() -> None:
+    op.create_table(
+        "bulk_operations",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("shop_id", sa.String(length=255), nullable=False),
+        sa.Column("gid", sa.String(length=255), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("error_code", sa.String(length=64), nullable=True),
+        sa.Column("task_id", sa.String(length=36), nullable=False),
+        sa.Column("task_name", sa.String(length=512), nullable=True),
+        sa.Column("action_run_id", sa.String(length=36), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("shopify_api_version", sa.String(length=16), nullable=True),
+        sa.Column("workflow_id", sa.String(length=512), nullable=False),
+        sa.Column("attributes", sa.JSON(), nullable=True),
+        sa.Column("results_path", sa.String(length=1024), nullable=True),
+        sa.Column("object_count", sa.Integer(), nullable=True),
+        sa.Column("report_event_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("results_deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("shop_id", "gid", name="uq_bulk_operation_shop_gid"),
+        if_not_exists=True,
+    )
+    for column in ("action_run_id", "shop_id", "status"):
+        op.create_index(f"ix_bulk_operations_{column}", "bulk_operations", [column], if_not_exists=True)
     op.create_table(
         "shopify_connections",
         sa.Column("shop_id", sa.String(length=255), nullable=False),
@@ -58,3 +85,4 @@ def downgrade() -> None:
         batch_op.drop_column("shopify_api_version")
     op.drop_table("shopify_webhook_subscriptions")
     op.drop_table("shopify_connections")
+    op.drop_table("bulk_operations")
