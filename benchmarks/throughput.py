@@ -6,8 +6,15 @@ partition, fairness), each with one worker process of its own:
              keys (event 3, task 2, action 1) — the same activity shape without Ratchet's work;
   * ratchet: the real engine (ledger writes, Liquid render, action registry).
 Events/s = N / (last action done − first start); latency = action done − start, per event.
+CPU-ms per event is each process's user+system CPU over its phase divided by N.
 
-    uv run python benchmarks/throughput.py [--events 300] [--concurrency 50]
+    uv run python benchmarks/throughput.py [--events 300] [--concurrency 50] [--ledger sqlite|postgresql]
+                                           [--profile worker.txt]
+
+`--ledger postgresql` puts the ledger in a fresh database on the PostgreSQL server at
+RATCHET_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432), dropped afterwards.
+`--profile FILE` samples the Ratchet worker during its phase with py-spy and writes the collapsed
+stacks there (one line per stack, sample count last), for flame graphs or per-function totals.
 """
 
 from __future__ import annotations
@@ -16,14 +23,20 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
 from sqlmodel import select
 from temporalio.client import Client
 from temporalio.common import Priority
@@ -45,6 +58,40 @@ def cpu_seconds(pid: int) -> float:
     """User+system CPU time of a process (Linux), to show where a phase spent its work."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def ledger_database(kind: str, home: Path) -> Iterator[str]:
+    """The ledger's database URL for this run: a file in `home`, or a throwaway PostgreSQL database."""
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'ratchet.db'}"
+        return
+    server = os.environ.get("RATCHET_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+    name = f"ratchet_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{server}/test", autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/test", autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def sampled(pid: int, output: Path | None) -> Iterator[None]:
+    """Sample `pid` with py-spy (non-blocking, so the worker is not slowed) while the block runs."""
+    if output is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--nonblocking", "--rate", "200", "-o", str(output)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        spy.wait()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -80,6 +127,7 @@ async def measure_bare(address: str, n: int, concurrency: int) -> dict:
 
 
 async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
+    """Send `n` events and wait for their actions (only these events' actions count)."""
     starts: dict[str, datetime] = {}
 
     async def send(i: int):
@@ -96,7 +144,7 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
                     Run.shop_id == api.settings.shop, Run.kind == RunKind.action, Run.state == RunState.succeeded
                 )
             ).all()
-        return {event_id: stopped for event_id, stopped in rows if stopped is not None}
+        return {event_id: stopped for event_id, stopped in rows if stopped is not None and event_id in starts}
 
     while True:
         done = await asyncio.to_thread(finished)
@@ -116,21 +164,24 @@ def summarize(starts: dict[str, datetime], done: dict[str, datetime]) -> dict:
     }
 
 
+def per_event_ms(cpu_s: dict[str, float], n: int) -> dict[str, float]:
+    return {name: round(1000 * seconds / n, 1) for name, seconds in cpu_s.items()}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
         home = Path(tmp)
         server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
         await server.start()
         settings = load_settings(
-            home=home,
-            database_url=f"sqlite:///{home / 'ratchet.db'}",
-            shop="default",
-            temporal={"address": server.address},
+            home=home, database_url=database_url, shop="default", temporal={"address": server.address}
         )
         env = {
             **os.environ,
@@ -142,8 +193,8 @@ async def main() -> None:
             subprocess.Popen([sys.executable, "-m", "benchmarks.bare", server.address], env=env, cwd=REPO),
             subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=REPO),
         ]
+        store = get_store(settings.effective_database_url)
         try:
-            store = get_store(settings.effective_database_url)
             api = Ratchet(settings, store, await connect(settings))
             await api.tasks.import_(
                 {
@@ -158,30 +209,46 @@ async def main() -> None:
             await asyncio.sleep(2)  # let both workers start polling
             # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
             await measure_bare(server.address, 10, args.concurrency)
+            await measure_ratchet(api, 10, args.concurrency)
             assert server.process is not None
             pids = {"server": server.process.pid, "bare_worker": workers[0].pid, "ratchet_worker": workers[1].pid}
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             bare = await measure_bare(server.address, args.events, args.concurrency)
             middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            ours = await measure_ratchet(api, args.events, args.concurrency)
+            with sampled(workers[1].pid, args.profile):
+                ours = await measure_ratchet(api, args.events, args.concurrency)
             after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            bare["cpu_s"] = {
-                "server": round(middle["server"] - before["server"], 1),
-                "worker": round(middle["bare_worker"] - before["bare_worker"], 1),
-            }
-            ours["cpu_s"] = {
-                "server": round(after["server"] - middle["server"], 1),
-                "worker": round(after["ratchet_worker"] - middle["ratchet_worker"], 1),
-            }
+            bare["cpu_ms_per_event"] = per_event_ms(
+                {
+                    "server": middle["server"] - before["server"],
+                    "worker": middle["bare_worker"] - before["bare_worker"],
+                },
+                args.events,
+            )
+            ours["cpu_ms_per_event"] = per_event_ms(
+                {
+                    "server": after["server"] - middle["server"],
+                    "worker": after["ratchet_worker"] - middle["ratchet_worker"],
+                },
+                args.events,
+            )
         finally:
             for proc in workers:
                 proc.terminate()
                 proc.wait()
             server.stop()
+            store.dispose()
     ratio = ours["events_per_s"] / bare["events_per_s"]
-    print(json.dumps({"bare_temporal": bare, "ratchet": ours, "ratio": round(ratio, 2)}, indent=2))
+    print(json.dumps({"ledger": args.ledger, "bare_temporal": bare, "ratchet": ours}, indent=2))
+    cpu = ours["cpu_ms_per_event"]
+    bare_cpu = bare["cpu_ms_per_event"]
     print(
-        f"ratchet {ours['events_per_s']} events/s vs bare Temporal {bare['events_per_s']} workflows/s: ratio {ratio:.2f}"
+        f"CPU-ms per event: worker {cpu['worker']} vs bare {bare_cpu['worker']}, "
+        f"server {cpu['server']} vs bare {bare_cpu['server']}"
+    )
+    print(
+        f"ratchet ({args.ledger}) {ours['events_per_s']} events/s vs bare Temporal {bare['events_per_s']} "
+        f"workflows/s: ratio {ratio:.2f}"
     )
 
 

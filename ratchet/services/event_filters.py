@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from ratchet.core.clock import utcnow
@@ -88,14 +89,17 @@ def _filters(session: Session, shop_id: str) -> list[EventFilter]:
     return list(session.exec(select(EventFilter).where(EventFilter.shop_id == shop_id).order_by(col(EventFilter.name))))
 
 
-def rejecting_filter(session: Session, store: Store, event: Event, shop: Shop) -> str | None:
+def rejecting_filter(conn: Connection, store: Store, event: Event, shop: Shop) -> str | None:
     """The name of the first filter that drops `event`, or None when every filter lets it through."""
-    filters = _filters(session, shop.id)
+    table = EventFilter.__table__  # type: ignore[attr-defined]
+    filters = conn.execute(
+        select(table.c.name, table.c.template).where(table.c.shop_id == shop.id).order_by(table.c.name)
+    ).all()
     if not filters:
         return None
     variables = {
-        "event": event_object(session, event),
-        "shop": shop_object(session, shop),
+        "event": event_object(conn, event),
+        "shop": shop_object(conn, shop),
         "cache": CacheView(store, shop.id),
     }
     # No Shopify access in filters: Mechanic documents none, and a filter runs for every event.

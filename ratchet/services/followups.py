@@ -19,12 +19,14 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from ratchet.core.runs import RunKind, RunState
 from ratchet.core.subscriptions import ERROR_TOPICS, TopicError, parse_subscriptions
 from ratchet.services.render_context import task_object
 from ratchet.store import ledger
+from ratchet.store.database import read_row
 from ratchet.store.tables import Event, Run, Task
 
 if TYPE_CHECKING:
@@ -122,6 +124,11 @@ def error_event_data(session: Session, run: Run, event: Event, task: Task | None
     return data
 
 
+def may_report_success(run: Run) -> bool:
+    """Whether a succeeded action run can have a follow-up at all, judged without reading anything."""
+    return run.kind == RunKind.action and run.perform_event and run.action_type not in NO_PERFORM_EVENT_TYPES
+
+
 def plan_followups(session: Session, run: Run, *, report_error: bool) -> list[FollowUp]:
     """The follow-up events of a run that has just reached a terminal state."""
     event = session.get(Event, run.event_id)
@@ -195,9 +202,14 @@ async def emit_followups(store: Store, events: EventService | None, run_id: str,
         log.exception("follow-up events of run %s were not created", run_id)
         note = f"follow-up event not created: {type(exc).__name__}: {exc}"
         try:
-            await asyncio.to_thread(ledger.add_note, store, run_id, note)
+            await asyncio.to_thread(_add_note, store, run_id, note)
         except Exception:
             log.exception("could not note the failure on run %s", run_id)
+
+
+def _add_note(store: Store, run_id: str, note: str) -> None:
+    with store.engine.begin() as conn:
+        ledger.add_note(conn, run_id, note)
 
 
 def runs_to_report(store: Store, run_ids: list[str]) -> list[str]:
@@ -222,7 +234,7 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def perform_loop_error(session: Session, event: Event, objects: list[Any]) -> str | None:
+def perform_loop_error(conn: Connection, event: Event, objects: list[Any]) -> str | None:
     """Why this task run must fail as a perform loop, or None.
 
     The predecessor is the task run that produced the action this perform event reports; when
@@ -232,13 +244,13 @@ def perform_loop_error(session: Session, event: Event, objects: list[Any]) -> st
         return None
     reported = event.data.get("run")
     action_run = (
-        session.get(Run, reported.get("id"))
+        read_row(conn, Run, reported.get("id"))
         if isinstance(reported, dict) and isinstance(reported.get("id"), str)
         else None
     )
     if action_run is None or action_run.kind != RunKind.action or action_run.parent_id is None:
         return None
-    predecessor = session.get(Run, action_run.parent_id)
+    predecessor = read_row(conn, Run, action_run.parent_id)
     if predecessor is None or predecessor.kind != RunKind.task or predecessor.state != RunState.succeeded:
         return None
     if canonical_json(predecessor.result) != canonical_json(objects):

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import Connection
 
 from ratchet.shopify.shop_snapshot import liquid_shop
+from ratchet.store.database import read_row
 from ratchet.store.tables import Event, Shop, ShopifyConnection, Task
 
 PARENT_GENERATIONS = 5
 
 
-def event_object(session: Session, event: Event, generations: int = PARENT_GENERATIONS) -> dict[str, Any]:
+def event_object(conn: Connection, event: Event, generations: int = PARENT_GENERATIONS) -> dict[str, Any]:
     parent = None
     if event.parent_id and generations > 0:
-        parent_row = session.get(Event, event.parent_id)
+        parent_row = read_row(conn, Event, event.parent_id)
         if parent_row is not None:
-            parent = event_object(session, parent_row, generations - 1)
+            parent = event_object(conn, parent_row, generations - 1)
     return {
         "id": event.id,
         "topic": event.topic,
@@ -53,9 +54,9 @@ def task_object(task: Task) -> dict[str, Any]:
     }
 
 
-def shop_object(session: Session, shop: Shop) -> dict[str, Any]:
+def shop_object(conn: Connection, shop: Shop) -> dict[str, Any]:
     """The Liquid `shop` object: Shopify's snapshot of the shop when it is connected."""
-    connection = session.get(ShopifyConnection, shop.id)
+    connection = read_row(conn, ShopifyConnection, shop.id)
     return liquid_shop(
         shop.id, connection.snapshot if connection else None, timezone=shop.timezone, shopify_domain=shop.shopify_domain
     )

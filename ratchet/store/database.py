@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import Connection, select, text
 from sqlalchemy import event as sa_event
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -23,6 +23,24 @@ from ratchet.config import DEFAULT_SHOP
 from ratchet.core.clock import utcnow
 from ratchet.store import migrations
 from ratchet.store.tables import Shop
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+
+
+def read_row(conn: Connection, model: type[ModelT], *key: Any) -> ModelT | None:
+    """The row with primary key `key` as a detached model, read with one Core statement (no ORM session).
+
+    For the engine's hot path, which reads a few rows per run and never writes through them.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = list(table.primary_key.columns)
+    row = conn.execute(select(table).where(*(c == v for c, v in zip(columns, key, strict=True)))).one_or_none()
+    return None if row is None else cast(ModelT, model.model_construct(**row._mapping))
+
+
+def dialect_insert(bind: Engine | Connection) -> Any:
+    """INSERT with ON CONFLICT for the bind's database (both dialects spell it the same way)."""
+    return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
 
 
 def _normalise_url(url: str) -> str:
@@ -83,21 +101,14 @@ class Store:
                 session.rollback()
                 raise
 
-    def insert_ignore(self, session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    def insert_ignore(
+        self, session: Session | Connection, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+    ) -> None:
         """Insert rows, silently keeping any that already exist (by primary key)."""
         if not rows:
             return
         table = model.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(table).values(list(rows)).on_conflict_do_nothing())
-
-    def upsert(self, session: Session, model: type[SQLModel], row: dict[str, Any], keys: Sequence[str]) -> None:
-        """Insert a row, or overwrite the existing one with the same key columns."""
-        table = model.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(table).values(row)
-        updates = {name: statement.excluded[name] for name in row if name not in keys}
-        session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+        session.execute(dialect_insert(self.engine)(table).values(list(rows)).on_conflict_do_nothing())
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, delete, func, literal, select, update
+from sqlmodel import Session
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import NotFound
-from ratchet.store.database import Store
+from ratchet.store.database import dialect_insert
 from ratchet.store.tables import Event, Run, RunAttempt, Task, UTCDateTime
 
 RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
@@ -42,14 +42,25 @@ def get_run(session: Session, run_id: str) -> Run:
     return run
 
 
+# The hot path below is SQLAlchemy Core on a caller's connection, not the ORM: each run's attempt
+# costs a handful of keyed statements and no identity-map bookkeeping. Callers own the
+# transactions (one connection per activity, one transaction per step the ledger must show).
+RUNS = Run.__table__  # type: ignore[attr-defined]
+ATTEMPTS = RunAttempt.__table__  # type: ignore[attr-defined]
+
+
+def _note(notes: list[dict[str, Any]] | None, note: str) -> list[dict[str, Any]]:
+    return [*(notes or []), {"at": utcnow().isoformat(), "note": note}]
+
+
 def begin_attempt(
-    store: Store, run_id: str, attempt: int, enqueued_at: datetime | None, manual_retry_note: str | None = None
+    conn: Connection, run_id: str, attempt: int, enqueued_at: datetime | None, manual_retry_note: str | None = None
 ) -> Run:
-    """Mark a run Started for `attempt` (cumulative) and record the attempt.
+    """Mark a run Started for `attempt` (cumulative) and record the attempt; returns the run as updated.
 
     The first attempt of a manual retry also counts the retry (which keys the ids of the new
-    child runs) and discards the previous result, as Mechanic does. Written as two statements
-    (an UPDATE … RETURNING and an attempt upsert): this runs for every attempt of every run.
+    child runs) and discards the previous result, as Mechanic does. Two statements (an
+    UPDATE … RETURNING and an attempt upsert), the same ones whenever the attempt is replayed.
     """
     now = utcnow()
     values: dict[str, Any] = {
@@ -59,62 +70,50 @@ def begin_attempt(
         "elapsed_time_ms": None,
         "attempts": attempt,
         "error": None,
-        "run_at": func.coalesce(Run.run_at, literal(now, UTCDateTime())),
+        "run_at": func.coalesce(RUNS.c.run_at, literal(now, UTCDateTime())),
         "enqueued_at": literal(enqueued_at, UTCDateTime())
         if enqueued_at
-        else func.coalesce(Run.enqueued_at, literal(now, UTCDateTime())),
+        else func.coalesce(RUNS.c.enqueued_at, literal(now, UTCDateTime())),
     }
     if manual_retry_note is not None:
-        values.update(manual_retries=Run.manual_retries + 1, result=None, ok=None)
-    with store.session() as session:
-        run = (
-            session.execute(
-                update(Run).where(col(Run.id) == run_id).values(**values).returning(Run),
-                execution_options={"synchronize_session": False},
-            )
-            .scalars()
-            .one_or_none()
-        )
-        if run is None:
-            raise RunNotFound(f"unknown run {run_id!r}")
-        if manual_retry_note is not None:
-            run.notes = [*(run.notes or []), {"at": now.isoformat(), "note": manual_retry_note}]
-            session.add(run)
-        store.upsert(
-            session,
-            RunAttempt,
-            {
-                "run_id": run_id,
-                "attempt": attempt,
-                "started_at": now,
-                "stopped_at": None,
-                "ok": None,
-                "error": None,
-                "retry_at": None,
-            },
-            keys=("run_id", "attempt"),
-        )
-    return run
+        values.update(manual_retries=RUNS.c.manual_retries + 1, result=None, ok=None)
+    row = conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values).returning(RUNS)).one_or_none()
+    if row is None:
+        raise RunNotFound(f"unknown run {run_id!r}")
+    columns = dict(row._mapping)
+    if manual_retry_note is not None:
+        columns["notes"] = _note(columns["notes"], manual_retry_note)
+        conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(notes=columns["notes"]))
+    attempt_row = {"run_id": run_id, "attempt": attempt, "started_at": now}
+    cleared = {"stopped_at": None, "ok": None, "error": None, "retry_at": None}
+    upsert = dialect_insert(conn)(ATTEMPTS).values(**attempt_row, **cleared)
+    conn.execute(
+        upsert.on_conflict_do_update(index_elements=["run_id", "attempt"], set_={"started_at": now, **cleared})
+    )
+    # A detached, unvalidated model over the row's columns: what callers read, without an ORM session.
+    return Run.model_construct(**columns)
 
 
-def _close_attempt(
-    session: Session,
-    run_id: str,
-    attempt: int,
-    now: datetime,
-    ok: bool,
-    error: str | None,
-    retry_at: datetime | None = None,
-) -> None:
-    session.execute(
-        update(RunAttempt)
-        .where(col(RunAttempt.run_id) == run_id, col(RunAttempt.attempt) == attempt)
-        .values(stopped_at=now, ok=ok, error=error, retry_at=retry_at)
+def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert child runs, keeping any that exist already (a replayed activity writes the same ids)."""
+    if rows:
+        conn.execute(dialect_insert(conn)(RUNS).values(rows).on_conflict_do_nothing())
+
+
+def _close(conn: Connection, run: Run, values: dict[str, Any], attempt: dict[str, Any]) -> None:
+    """End the attempt `run` describes (as begin_attempt returned it): the run's row and its attempt row."""
+    result = conn.execute(update(RUNS).where(RUNS.c.id == run.id).values(**values))
+    if result.rowcount == 0:
+        raise RunNotFound(f"unknown run {run.id!r}")
+    conn.execute(
+        update(ATTEMPTS)
+        .where(ATTEMPTS.c.run_id == run.id, ATTEMPTS.c.attempt == run.attempts)
+        .values(stopped_at=values["stopped_at"], **attempt)
     )
 
 
-def succeed(session: Session, run: Run, result: Any, result_meta: Any = None) -> None:
-    """Record success for the attempt `run` describes (as begin_attempt returned it); no reads."""
+def succeed(conn: Connection, run: Run, result: Any, result_meta: Any = None) -> None:
+    """Record success for the attempt `run` describes; no reads."""
     now = utcnow()
     values: dict[str, Any] = {
         "state": RunState.succeeded,
@@ -126,83 +125,84 @@ def succeed(session: Session, run: Run, result: Any, result_meta: Any = None) ->
     }
     if result_meta:
         values["result_meta"] = result_meta
-    session.execute(update(Run).where(col(Run.id) == run.id).values(**values))
-    _close_attempt(session, run.id, run.attempts, now, True, None)
+    _close(conn, run, values, {"ok": True, "error": None, "retry_at": None})
 
 
-def fail(store: Store, run_id: str, error: str, result: Any = None, result_meta: Any = None) -> None:
+def fail(conn: Connection, run: Run, error: str, result: Any = None, result_meta: Any = None) -> None:
+    """Record the attempt `run` describes as the run's last: Failed."""
     now = utcnow()
-    with store.session() as session:
-        run = get_run(session, run_id)
-        run.result_meta = result_meta or run.result_meta
-        run.state = RunState.failed
-        run.ok = False
-        run.error = error
-        run.result = result
-        run.stopped_at = now
-        run.elapsed_time_ms = elapsed_ms(run.started_at, now)
-        session.add(run)
-        _close_attempt(session, run.id, run.attempts, now, False, error)
+    values: dict[str, Any] = {
+        "state": RunState.failed,
+        "ok": False,
+        "error": error,
+        "result": result,
+        "stopped_at": now,
+        "elapsed_time_ms": elapsed_ms(run.started_at, now),
+    }
+    if result_meta:
+        values["result_meta"] = result_meta
+    _close(conn, run, values, {"ok": False, "error": error, "retry_at": None})
 
 
-def schedule_retry(store: Store, run_id: str, error: str, delay: timedelta) -> datetime:
+def schedule_retry(conn: Connection, run: Run, error: str, delay: timedelta) -> datetime:
     """Between attempts a run shows Scheduled with its next run_at."""
     now = utcnow()
     retry_at = now + delay
-    with store.session() as session:
-        run = get_run(session, run_id)
-        run.state = RunState.scheduled
-        run.ok = False
-        run.error = error
-        run.run_at = retry_at
-        run.stopped_at = now
-        run.elapsed_time_ms = elapsed_ms(run.started_at, now)
-        session.add(run)
-        _close_attempt(session, run.id, run.attempts, now, False, error, retry_at)
+    values: dict[str, Any] = {
+        "state": RunState.scheduled,
+        "ok": False,
+        "error": error,
+        "run_at": retry_at,
+        "stopped_at": now,
+        "elapsed_time_ms": elapsed_ms(run.started_at, now),
+    }
+    _close(conn, run, values, {"ok": False, "error": error, "retry_at": retry_at})
     return retry_at
 
 
 def mark_waiting(
-    store: Store, run_id: str, state: RunState, run_at: datetime | None = None, error: str | None = None
+    conn: Connection, run_id: str, state: RunState, run_at: datetime | None = None, error: str | None = None
 ) -> None:
     """Due (waiting for capacity) or Scheduled (waiting for a time) without spending an attempt."""
-    with store.session() as session:
-        run = get_run(session, run_id)
-        run.state = state
-        if run_at is not None:
-            run.run_at = run_at
-        if error is not None:
-            run.error = error
-        session.add(run)
+    values: dict[str, Any] = {"state": state}
+    if run_at is not None:
+        values["run_at"] = run_at
+    if error is not None:
+        values["error"] = error
+    if conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)).rowcount == 0:
+        raise RunNotFound(f"unknown run {run_id!r}")
 
 
-def withdraw_attempt(store: Store, run_id: str, attempt: int, note: str) -> None:
+def _notes(conn: Connection, run_id: str) -> list[dict[str, Any]] | None:
+    row = conn.execute(select(RUNS.c.notes).where(RUNS.c.id == run_id)).one_or_none()
+    if row is None:
+        raise RunNotFound(f"unknown run {run_id!r}")
+    notes: list[dict[str, Any]] | None = row.notes
+    return notes
+
+
+def withdraw_attempt(conn: Connection, run_id: str, attempt: int, note: str) -> None:
     """A Shopify throttle answer is a wait, not an attempt: forget it and show the run Due."""
-    with store.session() as session:
-        run = get_run(session, run_id)
-        run.attempts = attempt - 1
-        run.state = RunState.due
-        run.started_at = None
-        run.notes = [*(run.notes or []), {"at": utcnow().isoformat(), "note": note}]
-        session.add(run)
-        row = session.get(RunAttempt, (run_id, attempt))
-        if row is not None:
-            session.delete(row)
+    notes = _note(_notes(conn, run_id), note)
+    conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id)
+        .values(attempts=attempt - 1, state=RunState.due, started_at=None, notes=notes)
+    )
+    conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.run_id == run_id, ATTEMPTS.c.attempt == attempt))
 
 
-def fail_many(store: Store, run_ids: list[str], reason: str) -> None:
-    now = utcnow()
-    with store.session() as session:
-        for run in session.exec(select(Run).where(col(Run.id).in_(run_ids))):
-            run.state, run.ok, run.error, run.stopped_at = RunState.failed, False, reason, now
-            session.add(run)
+def fail_many(conn: Connection, run_ids: list[str], reason: str) -> None:
+    conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id.in_(run_ids))
+        .values(state=RunState.failed, ok=False, error=reason, stopped_at=utcnow())
+    )
 
 
-def add_note(store: Store, run_id: str, note: str) -> None:
-    with store.session() as session:
-        run = get_run(session, run_id)
-        run.notes = [*(run.notes or []), {"at": utcnow().isoformat(), "note": note}]
-        session.add(run)
+def add_note(conn: Connection, run_id: str, note: str) -> None:
+    notes = _note(_notes(conn, run_id), note)
+    conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(notes=notes))
 
 
 def new_run_row(

@@ -63,11 +63,11 @@ def test_attempts_are_keyed_by_run_and_number(db_store: Store) -> None:
                 )
             ],
         )
-    ledger.begin_attempt(db_store, run_id, 1, None)
-    ledger.begin_attempt(db_store, run_id, 1, None)  # the same attempt replayed
-    retry_at = ledger.schedule_retry(db_store, run_id, "boom", timedelta(seconds=30))
-    ledger.begin_attempt(db_store, run_id, 2, None)
-    ledger.fail(db_store, run_id, "boom again")
+    with db_store.engine.begin() as conn:
+        ledger.begin_attempt(conn, run_id, 1, None)
+        first_attempt = ledger.begin_attempt(conn, run_id, 1, None)  # the same attempt replayed
+        retry_at = ledger.schedule_retry(conn, first_attempt, "boom", timedelta(seconds=30))
+        ledger.fail(conn, ledger.begin_attempt(conn, run_id, 2, None), "boom again")
     with db_store.session() as session:
         attempts = list(session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id)))
         run = session.get(Run, run_id)
@@ -113,8 +113,9 @@ def test_withdrawn_attempt_leaves_no_trace(db_store: Store) -> None:
                 )
             ],
         )
-    ledger.begin_attempt(db_store, run_id, 1, None)
-    ledger.withdraw_attempt(db_store, run_id, 1, "throttled")
+    with db_store.engine.begin() as conn:
+        ledger.begin_attempt(conn, run_id, 1, None)
+        ledger.withdraw_attempt(conn, run_id, 1, "throttled")
     with db_store.session() as session:
         run = session.get(Run, run_id)
         assert run is not None and run.attempts == 0 and run.state == RunState.due
