@@ -16,7 +16,7 @@ from typing import Any
 from ratchet.errors import InvalidInput, NotFound
 from ratchet.ingress import BadSignature
 from ratchet.ingress.webhooks import signature_matches
-from ratchet.store.database import Store
+from ratchet.store.database import Store, read_row
 from ratchet.store.tables import Shop
 
 SHOPIFY_TOPIC_RE = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+$")
@@ -30,8 +30,8 @@ class ShopifyDelivery:
 
 
 def shop_secret(store: Store, shop_id: str) -> str:
-    with store.session() as session:
-        shop = session.get(Shop, shop_id)
+    with store.engine.connect() as conn:
+        shop = read_row(conn, Shop, shop_id)
     if shop is None:
         raise NotFound(f"unknown shop {shop_id!r}")
     if not shop.webhook_secret:
