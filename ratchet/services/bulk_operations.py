@@ -143,8 +143,13 @@ class BulkOperationService:
             except Exception as exc:
                 log.exception("bulk operation %s of run %s is not monitored", started.gid, run.id)
                 note = f"bulk operation {started.gid} not monitored yet ({type(exc).__name__}: {exc}); resumed at the next worker start"
+            # The note is for operators; the monitor already runs, so a failed write only loses the note.
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(ledger.add_note, self.store, run.id, note)
+                await asyncio.to_thread(self._note, run.id, note)
+
+    def _note(self, run_id: str, note: str) -> None:
+        with self.store.engine.begin() as conn:
+            ledger.add_note(conn, run_id, note)
 
     def _record(self, run: Run, started: StartedBulkOperation, api_version: str | None) -> None:
         assert run.task_id is not None
