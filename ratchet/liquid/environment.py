@@ -293,7 +293,7 @@ class MechanicContext(RenderContext):
 
     def get_buffer(self, buf: TextIO | None = None) -> StringIO:
         carry = buf.size if isinstance(buf, CharLimitedStringIO) else 0
-        return CharLimitedStringIO(self.env.output_stream_limit - carry)  # type: ignore[operator]
+        return CharLimitedStringIO(self.env.output_stream_limit - carry)  # type: ignore[operator]  # our environment always sets the limit
 
 
 class MechanicLoopExpression(LoopExpression):
@@ -303,7 +303,7 @@ class MechanicLoopExpression(LoopExpression):
 
     def _to_int(self, obj: object, *, token: Token) -> int:
         if ruby.is_nil(obj):
-            return None  # type: ignore[return-value]
+            return None  # type: ignore[return-value]  # the stock loop reads None as "no limit"
         return super()._to_int(obj, token=token)
 
     def _slice(
@@ -327,7 +327,7 @@ class MechanicTemplate(BoundTemplate):
     context_class = MechanicContext
 
     def _get_buffer(self) -> StringIO:
-        return CharLimitedStringIO(self.env.output_stream_limit)  # type: ignore[arg-type]
+        return CharLimitedStringIO(self.env.output_stream_limit)  # type: ignore[arg-type]  # our environment always sets the limit
 
     def render_with_context(
         self,

@@ -41,7 +41,7 @@ class ParsedOutput:
 def parse_output(text: str) -> ParsedOutput:
     """Split rendered text into objects; anything else is an `OutputParseError`."""
     out = ParsedOutput()
-    pos = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    pos = _WS.match(text, 0).end()  # type: ignore[union-attr]  # \s* matches everywhere
     end = len(text)
     while pos < end:
         if text[pos] != "{":
@@ -55,7 +55,7 @@ def parse_output(text: str) -> ParsedOutput:
         except json.JSONDecodeError as err:
             raise OutputParseError.at(f"invalid JSON in task output: {err.msg}", text, err.pos) from err
         _add(out, obj, text, pos)
-        pos = _WS.match(text, next_pos).end()  # type: ignore[union-attr]
+        pos = _WS.match(text, next_pos).end()  # type: ignore[union-attr]  # \s* matches everywhere
     return out
 
 

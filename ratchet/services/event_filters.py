@@ -23,7 +23,7 @@ from ratchet.liquid.render import parse_template, render_template
 from ratchet.services.render_context import event_object, shop_object
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store
+from ratchet.store.database import Store, table_of
 from ratchet.store.tables import MAX_FILTER_NAME_LENGTH, Event, EventFilter, Shop
 
 MAX_NAME_LENGTH = MAX_FILTER_NAME_LENGTH
@@ -91,7 +91,7 @@ def _filters(session: Session, shop_id: str) -> list[EventFilter]:
 
 def rejecting_filter(conn: Connection, store: Store, event: Event, shop: Shop) -> str | None:
     """The name of the first filter that drops `event`, or None when every filter lets it through."""
-    table = EventFilter.__table__  # type: ignore[attr-defined]
+    table = table_of(EventFilter)
     filters = conn.execute(
         select(table.c.name, table.c.template).where(table.c.shop_id == shop.id).order_by(table.c.name)
     ).all()

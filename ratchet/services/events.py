@@ -33,11 +33,11 @@ from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TOPIC, E
 from ratchet.errors import InvalidInput
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
-from ratchet.store.database import Store, dialect_insert
+from ratchet.store.database import Store, dialect_insert, table_of
 from ratchet.store.tables import Event, Run, Shop
 
-SHOPS = Shop.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
+SHOPS = table_of(Shop)
+EVENTS = table_of(Event)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from ratchet.shopify.client import ShopifyConfig, is_transient, make_liquid_shop
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.shopify.throttle import wait_seconds
 from ratchet.store import ledger
-from ratchet.store.database import Store, read_row
+from ratchet.store.database import Store, read_row, table_of
 from ratchet.store.tables import Event, Run, Shop, ShopifyThrottleState, Task
 
 SHOP_UPDATE_TOPIC = "shopify/shop/update"
@@ -257,7 +257,7 @@ class PerformService:
                 conn.commit()
                 return []
             # Retry context: a retried event run sees the current task set and subscriptions.
-            tasks_table = Task.__table__  # type: ignore[attr-defined]
+            tasks_table = table_of(Task)
             tasks = [
                 Task.model_construct(**row._mapping)
                 for row in conn.execute(select(tasks_table).where(tasks_table.c.shop_id == shop.id))

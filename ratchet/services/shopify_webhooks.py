@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import TopicError, parse_subscription
@@ -157,7 +157,7 @@ async def reconcile_webhooks(
 def _record(store: Store, shop_id: str, callback: str, registered: dict[str, str], errors: dict[str, str]) -> None:
     now = utcnow()
     with store.session() as session:
-        session.execute(delete(ShopifyWebhookSubscription).where(ShopifyWebhookSubscription.shop_id == shop_id))  # type: ignore[arg-type]
+        session.execute(delete(ShopifyWebhookSubscription).where(col(ShopifyWebhookSubscription.shop_id) == shop_id))
         for topic, shopify_id in registered.items():
             session.add(
                 ShopifyWebhookSubscription(

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Table, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,12 +27,17 @@ from ratchet.store.tables import Shop
 ModelT = TypeVar("ModelT", bound=SQLModel)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model (SQLModel sets `__table__` without declaring it)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set by SQLModel on table=True classes
+
+
 def read_row(conn: Connection, model: type[ModelT], *key: Any) -> ModelT | None:
     """The row with primary key `key` as a detached model, read with one Core statement (no ORM session).
 
     For the engine's hot path, which reads a few rows per run and never writes through them.
     """
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     columns = list(table.primary_key.columns)
     row = conn.execute(select(table).where(*(c == v for c, v in zip(columns, key, strict=True)))).one_or_none()
     return None if row is None else cast(ModelT, model.model_construct(**row._mapping))
@@ -107,7 +112,7 @@ class Store:
         """Insert rows, silently keeping any that already exist (by primary key)."""
         if not rows:
             return
-        table = model.__table__  # type: ignore[attr-defined]
+        table = table_of(model)
         session.execute(dialect_insert(self.engine)(table).values(list(rows)).on_conflict_do_nothing())
 
     def dispose(self) -> None:

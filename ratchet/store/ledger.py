@@ -12,7 +12,7 @@ from sqlmodel import Session
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import NotFound
-from ratchet.store.database import dialect_insert
+from ratchet.store.database import dialect_insert, table_of
 from ratchet.store.tables import Event, Run, RunAttempt, Task, UTCDateTime
 
 RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
@@ -45,8 +45,8 @@ def get_run(session: Session, run_id: str) -> Run:
 # The hot path below is SQLAlchemy Core on a caller's connection, not the ORM: each run's attempt
 # costs a handful of keyed statements and no identity-map bookkeeping. Callers own the
 # transactions (one connection per activity, one transaction per step the ledger must show).
-RUNS = Run.__table__  # type: ignore[attr-defined]
-ATTEMPTS = RunAttempt.__table__  # type: ignore[attr-defined]
+RUNS = table_of(Run)
+ATTEMPTS = table_of(RunAttempt)
 
 
 def _note(notes: list[dict[str, Any]] | None, note: str) -> list[dict[str, Any]]:

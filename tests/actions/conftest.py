@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete
+from sqlmodel import col
 
 from ratchet.actions.base import ActionContext
 from ratchet.config import Settings
@@ -27,7 +28,7 @@ def shop_id(request: pytest.FixtureRequest) -> Iterator[str]:
     if "db_store" in request.fixturenames:
         store: Store = request.getfixturevalue("db_store")
         with store.session() as session:
-            session.execute(delete(CacheEntry).where(CacheEntry.shop_id == shop_id))  # type: ignore[arg-type]
+            session.execute(delete(CacheEntry).where(col(CacheEntry.shop_id) == shop_id))
 
 
 @pytest.fixture

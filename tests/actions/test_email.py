@@ -104,8 +104,8 @@ async def test_delivers_multipart_message(smtp_env: SmtpServer, make_ctx: MakeCt
     assert message["Message-ID"] == result["message_id"]
     assert message["X-Campaign"] == "stock"
     assert message.get_content_type() == "multipart/mixed"
-    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Low stock\n\nRestock soon\n"  # type: ignore[union-attr]
-    assert message.get_body(("html",)).get_content().strip() == "<h1>Low stock</h1><p>Restock soon</p>"  # type: ignore[union-attr]
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Low stock\n\nRestock soon\n"  # type: ignore[union-attr]  # the message has both parts
+    assert message.get_body(("html",)).get_content().strip() == "<h1>Low stock</h1><p>Restock soon</p>"  # type: ignore[union-attr]  # the message has both parts
     attachments = {
         part.get_filename(): (part.get_content_type(), part.get_content()) for part in message.iter_attachments()
     }

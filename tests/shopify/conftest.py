@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import delete
+from sqlmodel import col
 
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop, ShopifyThrottleState
@@ -31,8 +32,8 @@ def _add_shop(store: Store, fake: ShopifyFake) -> Iterator[Shop]:
         session.add(shop)
     yield shop
     with store.session() as session:
-        session.execute(delete(ShopifyThrottleState).where(ShopifyThrottleState.shop_id == shop.id))  # type: ignore[arg-type]
-        session.execute(delete(Shop).where(Shop.id == shop.id))  # type: ignore[arg-type]
+        session.execute(delete(ShopifyThrottleState).where(col(ShopifyThrottleState.shop_id) == shop.id))
+        session.execute(delete(Shop).where(col(Shop.id) == shop.id))
 
 
 @pytest.fixture

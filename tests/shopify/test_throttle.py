@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete
+from sqlmodel import col
 
 from ratchet.shopify import AsyncShopifyClient, ShopifyConfig, ShopifyThrottled, ShopTarget
 from ratchet.shopify.throttle import (
@@ -36,7 +37,7 @@ def shop_id(db_store: Store) -> Iterator[str]:
     shop_id = f"throttle-test-{uuid.uuid4().hex[:12]}"
     yield shop_id
     with db_store.session() as session:
-        session.execute(delete(ShopifyThrottleState).where(ShopifyThrottleState.shop_id == shop_id))  # type: ignore[arg-type]
+        session.execute(delete(ShopifyThrottleState).where(col(ShopifyThrottleState.shop_id) == shop_id))
 
 
 def test_unknown_shop_is_available(db_store: Store, shop_id: str) -> None:
@@ -121,7 +122,7 @@ def test_shops_are_independent(db_store: Store, shop_id: str) -> None:
         assert seconds_until_available(db_store, other, T0) == pytest.approx(30.0)
     finally:
         with db_store.session() as session:
-            session.execute(delete(ShopifyThrottleState).where(ShopifyThrottleState.shop_id == other))  # type: ignore[arg-type]
+            session.execute(delete(ShopifyThrottleState).where(col(ShopifyThrottleState.shop_id) == other))
 
 
 async def test_saturated_fake_recovers_after_projected_scaled_wait(

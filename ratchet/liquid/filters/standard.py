@@ -93,7 +93,7 @@ def _index(item: object, prop: object) -> object:
             return None
     if isinstance(item, RubyObject):
         try:
-            return item[prop]  # type: ignore[index]
+            return item[prop]  # type: ignore[index]  # Ruby objects answer [] like hashes
         except KeyError:
             return None
     if isinstance(item, str):
