@@ -194,6 +194,19 @@ class CharLimitedStringIO(StringIO):
         return super().write(s)
 
 
+def _arrays_for_rest_lists(func: Callable[..., object]) -> Callable[..., object]:
+    """Filters take arrays; a REST list (`shop.orders.open | map: "id"`) becomes one, every page read."""
+
+    def call(left: object, *args: Any, **kwargs: Any) -> object:
+        return func(list(left) if type(left) is RestList else left, *args, **kwargs)
+
+    return call
+
+
+# One wrapper per filter function, made once: filters are looked up on every call in a render.
+_REST_LIST_FILTERS: dict[Callable[..., object], Callable[..., object]] = {}
+
+
 class MechanicContext(RenderContext):
     """Render context with Mechanic's keyword literals and a render deadline."""
 
@@ -248,18 +261,17 @@ class MechanicContext(RenderContext):
             if err.token is None:
                 err.token = token
             raise
-        if isinstance(found, RestList) and found.token is None:
+        # `type(...) is`: RestList is a Sequence, and ABC isinstance checks cost on every lookup.
+        if type(found) is RestList and found.token is None:
             found.token = token
         return found
 
     def filter(self, name: str, token: Token | None) -> Callable[..., object]:
         func = super().filter(name, token)
-
-        def arrays_for_rest_lists(left: object, *args: Any, **kwargs: Any) -> object:
-            # Filters take arrays; a REST list (`shop.orders.open | map: "id"`) becomes one, every page read.
-            return func(list(left) if isinstance(left, RestList) else left, *args, **kwargs)
-
-        return arrays_for_rest_lists
+        wrapped = _REST_LIST_FILTERS.get(func)
+        if wrapped is None:
+            wrapped = _REST_LIST_FILTERS[func] = _arrays_for_rest_lists(func)
+        return wrapped
 
     def get_item(self, obj: Any, key: Any) -> Any:
         """Ruby Liquid's lookup: keys first, then the `size`/`first`/`last` commands.
