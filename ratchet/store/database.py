@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from ratchet.config import DEFAULT_SHOP
 from ratchet.core.clock import utcnow
 from ratchet.store import migrations
+from ratchet.store.secrets import keyring
 from ratchet.store.tables import Shop
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
@@ -126,6 +127,9 @@ def get_store(url: str) -> Store:
     """The process-wide store for a URL (engines pool connections; create one per process)."""
     store = _stores.get(url)
     if store is None:
+        # Fail at start, not at the first secret a webhook or action needs: a missing or
+        # malformed RATCHET_SECRET_KEY is one clear error before anything runs.
+        keyring()
         store = Store(url)
         store.create_schema()
         _stores[url] = store
