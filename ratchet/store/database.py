@@ -17,6 +17,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, SQLModel, create_engine
 
 from ratchet.config import DEFAULT_SHOP
@@ -61,6 +62,9 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         self.engine: Engine = self._create_engine(self.url)
+        # Models built by read_row/model_construct need configured mappers to read their
+        # attributes; a process whose first reads are Core (`ratchet serve`) would fail without.
+        configure_mappers()
 
     @staticmethod
     def _create_engine(url: str) -> Engine:
