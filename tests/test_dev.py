@@ -68,7 +68,8 @@ class Dev:
         for line in process.stdout:
             if READY in line:
                 return
-        raise AssertionError(f"ratchet dev exited ({process.wait()}) without starting: {process.stderr.read()}")  # type: ignore[union-attr]
+        assert process.stderr is not None
+        raise AssertionError(f"ratchet dev exited ({process.wait()}) without starting: {process.stderr.read()}")
 
     @property
     def recorded_server_pid(self) -> int:

@@ -8,7 +8,7 @@ import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ TEST_KEY = os.environ["RATCHET_SECRET_KEY"]
 
 
 @pytest.fixture
-def use_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def use_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     """Switch this process's keys; the session's own key is back afterwards."""
 
     def use(*keys: str) -> None:
@@ -63,9 +63,9 @@ def test_secrets_are_stored_encrypted_and_read_back_plain(db_store: Store) -> No
     assert list_webhooks(db_store, shop_id)[0].secret == "hmac_plain"
 
 
-def test_a_wrong_key_is_a_clear_error_never_garbage(db_store: Store, use_keys: object) -> None:
+def test_a_wrong_key_is_a_clear_error_never_garbage(db_store: Store, use_keys: Callable[..., None]) -> None:
     shop_id = _shop_with_secrets(db_store)
-    use_keys(generate_key())  # type: ignore[operator]
+    use_keys(generate_key())
     with (
         pytest.raises(SecretKeyError, match="RATCHET_SECRET_KEY does not include the key"),
         db_store.session() as session,
@@ -73,21 +73,21 @@ def test_a_wrong_key_is_a_clear_error_never_garbage(db_store: Store, use_keys: o
         session.get(Shop, shop_id)
 
 
-def test_rotation_re_encrypts_with_the_new_key(db_store: Store, use_keys: object) -> None:
+def test_rotation_re_encrypts_with_the_new_key(db_store: Store, use_keys: Callable[..., None]) -> None:
     shop_id = _shop_with_secrets(db_store)
     with db_store.session() as session:  # a value stored before encryption existed
         session.execute(text("UPDATE shops SET webhook_secret = 'legacy_plain' WHERE id = :id"), {"id": shop_id})
     new_key = generate_key()
-    use_keys(new_key, TEST_KEY)  # type: ignore[operator]
+    use_keys(new_key, TEST_KEY)
     try:
         assert rotate_secrets(db_store) >= 3
-        use_keys(new_key)  # type: ignore[operator]  # the old key is no longer needed
+        use_keys(new_key)  # the old key is no longer needed
         with db_store.session() as session:
             shop = session.get(Shop, shop_id)
         assert shop is not None and (shop.access_token, shop.webhook_secret) == ("shpat_plain_token", "legacy_plain")
         assert all(value.startswith("fernet:") for value in _raw(db_store, shop_id))
     finally:  # the shared store goes back to the session's key
-        use_keys(TEST_KEY, new_key)  # type: ignore[operator]
+        use_keys(TEST_KEY, new_key)
         rotate_secrets(db_store)
 
 
