@@ -17,11 +17,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.bulk_operations import BulkOperationActivities
+from activities.retention import RetentionActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
 from activities.shop_webhooks import WebhookActivities
 from ratchet.config import Settings, load_settings
 from ratchet.engine.connection import connect, ensure_search_attributes
+from ratchet.engine.retention import ensure_retention_schedule
 from ratchet.engine.schedules import sync_all_schedules
 from ratchet.engine.webhook_reconcile import request_all as request_all_reconciles
 from ratchet.services.bulk_operations import BulkOperationService
@@ -32,6 +34,7 @@ from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store, get_store
 from workflows.bulk_operation import BulkOperationWorkflow
 from workflows.event import EventWorkflow
+from workflows.retention import RetentionWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
 from workflows.shop_webhooks import ShopWebhooksWorkflow
 
@@ -91,13 +94,14 @@ def build_worker(
         client,
         shopify_pools=services["shopify_pools"],
         task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[EventWorkflow, SchedulerTickWorkflow, ShopWebhooksWorkflow, BulkOperationWorkflow]
+        workflows=[EventWorkflow, SchedulerTickWorkflow, ShopWebhooksWorkflow, BulkOperationWorkflow, RetentionWorkflow]
         if workflows
         else [],
         activities=run_activities.all()
         + SchedulerActivities(services["events"]).all()
         + WebhookActivities(settings, store, services).all()
         + BulkOperationActivities(services["bulk_operations"]).all()
+        + RetentionActivities(settings, store).all()
         if activities
         else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
@@ -118,11 +122,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     await request_all_reconciles(client, settings, store)
     # Bulk operations whose monitor could not be started when their action ran.
     await build_services(settings, store, client)["bulk_operations"].resume_monitors()
+    await ensure_retention_schedule(client, settings)
     await asyncio.to_thread(purge_expired, store)
     async with worker:
         await (stop.wait() if stop else asyncio.Event().wait())
 
 
 if __name__ == "__main__":
+    from ratchet.engine import metrics
+    from ratchet.engine.logs import configure_logging
+
+    main_settings = load_settings()
+    configure_logging(main_settings)
+    metrics.install(main_settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(load_settings()))
+        asyncio.run(run_worker(main_settings))

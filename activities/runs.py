@@ -16,11 +16,12 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from ratchet.actions.base import ActionError
 from ratchet.config import Settings
-from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS
+from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, RunState
+from ratchet.engine import telemetry
 from ratchet.engine.contract import (
     FAIL_RUNS,
     NOTE_RUN,
@@ -37,7 +38,7 @@ from ratchet.engine.contract import (
     RunOutcome,
     TaskRunOutcome,
 )
-from ratchet.errors import is_retryable
+from ratchet.errors import RatchetError, is_retryable
 from ratchet.services.perform import PerformService, RenderProgress, TaskUnavailableError, Throttled
 from ratchet.shopify.client import ShopifyThrottled
 from ratchet.store import ledger
@@ -87,6 +88,7 @@ class RunActivities(RunActivitiesInterface):
 
         def throttled(wait: Throttled) -> OutcomeT:
             # Not an attempt: the run waits in Due and the workflow asks again after the wait.
+            telemetry.throttle_wait(info.activity_type.removeprefix("perform_").removesuffix("_run"))
             return outcome_type(
                 attempts=attempt - 1,
                 throttle_wait_seconds=self.settings.scaled(max(wait.seconds, 1.0)).total_seconds(),
@@ -104,9 +106,10 @@ class RunActivities(RunActivitiesInterface):
         )
         if isinstance(begun, Throttled):
             return throttled(begun)
+        telemetry.attempt_started(begun, attempt, info.current_attempt_scheduled_time)
         heartbeat = asyncio.create_task(self._heartbeat(progress))
         try:
-            return await body(begun, attempt)
+            outcome = await body(begun, attempt)
         except ApplicationError:
             raise
         except ShopifyThrottled as exc:
@@ -115,11 +118,20 @@ class RunActivities(RunActivitiesInterface):
             raise await self._record_failure(begun, exc, budget_attempt) from exc
         finally:
             heartbeat.cancel()
+        telemetry.run_finished(begun, RunState.succeeded, attempt)
+        return outcome
 
     async def _record_failure(self, run: Run, exc: Exception, budget_attempt: int) -> ApplicationError:
-        """Record the failed attempt and return the error that tells Temporal what to do next."""
+        """Record the failed attempt and return the error that tells Temporal what to do next.
+
+        The failure is logged here, once; the error is BENIGN so the SDK does not log it again
+        with a traceback.
+        """
         message = _describe(exc)
+        # Ratchet raises RatchetError on purpose (task errors, remote failures); anything else is a bug.
+        bug = None if isinstance(exc, RatchetError) else exc
         if not is_retryable(exc) or budget_attempt >= MAX_ATTEMPTS:
+            telemetry.attempt_failed(run, run.attempts, message, retry_in_seconds=None, exc=bug)
             await self.perform.fail(
                 run,
                 message,
@@ -127,10 +139,20 @@ class RunActivities(RunActivitiesInterface):
                 result_meta=getattr(exc, "result_meta", None),
                 report_error=not isinstance(exc, TaskUnavailableError),
             )
-            return ApplicationError(message, {"attempts": run.attempts}, type=RUN_FAILED, non_retryable=True)
+            telemetry.run_finished(run, RunState.failed, run.attempts)
+            return ApplicationError(
+                message,
+                {"attempts": run.attempts},
+                type=RUN_FAILED,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            )
         delay = retry_delay(self.settings, budget_attempt)
+        telemetry.attempt_failed(run, run.attempts, message, retry_in_seconds=delay.total_seconds(), exc=bug)
         await self.perform.schedule_retry(run, message, delay)
-        return ApplicationError(message, type=type(exc).__name__, next_retry_delay=delay)
+        return ApplicationError(
+            message, type=type(exc).__name__, next_retry_delay=delay, category=ApplicationErrorCategory.BENIGN
+        )
 
     @staticmethod
     async def _heartbeat(progress: RenderProgress | None) -> None:

@@ -23,6 +23,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError, Validat
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ratchet.core.runs import RETENTION_DAYS
 from ratchet.errors import InvalidInput
 
 DEFAULT_SHOP = "default"
@@ -180,6 +181,26 @@ class Settings(_Section):
     history_limit: int = Field(
         default=4000, gt=0, description="history events before an idle event workflow continues as new"
     )
+    retention_days: float = Field(
+        default=RETENTION_DAYS,
+        gt=0,
+        description="days events and runs are kept (and retryable) after their last run finished; then deleted",
+    )
+    # Fernet keys, comma-separated; the first encrypts (ratchet/store/secrets.py).
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="key(s) encrypting stored secrets, `NEW,OLD` while rotating; unset: generated into `RATCHET_HOME/secret.key`, required with `RATCHET_DATABASE_URL`",
+    )
+    log_format: Annotated[Literal["text", "json"], BeforeValidator(lambda value: str(value).strip().lower())] = Field(
+        default="text", description="`text` (key=value pairs) or `json` (one object per line)"
+    )
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        BeforeValidator(lambda value: str(value).strip().upper()),
+    ] = Field(default="INFO", description="`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`")
+    metrics_address: str | None = Field(
+        default=None, description="`host:port` serving Prometheus `/metrics` (SDK and Ratchet metrics); unset: none"
+    )
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     ingress: IngressSettings = Field(default_factory=IngressSettings)
 
@@ -201,6 +222,11 @@ class Settings(_Section):
     def smtp(self) -> SmtpSettings:
         """The mail settings as the environment holds them now; SettingsError names a malformed one."""
         return read_section(SmtpSettings)
+
+    @property
+    def retention(self) -> timedelta:
+        """How long events and their runs are kept, as the engine waits it."""
+        return self.scaled(self.retention_days * 24 * 3600)
 
     def scaled(self, seconds: float) -> timedelta:
         """A real-world duration as the engine waits it (scaled for tests)."""

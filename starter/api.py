@@ -32,6 +32,7 @@ from ratchet.engine.schedules import SyncResult, sync_all_schedules, sync_schedu
 from ratchet.engine.webhook_reconcile import request_reconcile
 from ratchet.errors import Conflict, RatchetError, Unavailable
 from ratchet.services import event_filters, runs, shops, status, tasks, webhook_config
+from ratchet.services import secrets as secret_rotation
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService
 from ratchet.services.runs import RunDetail, RunView
@@ -39,6 +40,7 @@ from ratchet.services.shopify_webhooks import public_url_note
 from ratchet.services.tasks import ImportedTask
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store import ledger
+from ratchet.store import secrets as secret_store
 from ratchet.store.database import Store, get_store
 from ratchet.store.tables import EventFilter, MechanicWebhook, Shop, Task
 from workflows.event import EventWorkflow
@@ -337,6 +339,18 @@ class Webhooks(_Resource):
         return f"{self._ratchet.settings.ingress.base_url}/webhooks/{hook.id}"
 
 
+class Secrets(_Resource):
+    """The key that encrypts stored secrets (RATCHET_SECRET_KEY)."""
+
+    @staticmethod
+    def generate_key() -> str:
+        return secret_store.generate_key()
+
+    async def rotate(self) -> int:
+        """Re-encrypt every stored secret with the first key; returns how many."""
+        return await self._db(secret_rotation.rotate_secrets, self._store)
+
+
 class Status(_Resource):
     async def get(self, shop_id: str | None = None) -> dict[str, Any]:
         """Running and waiting runs, queue lag, top waiting work, the Shopify connection; schedules too
@@ -362,6 +376,7 @@ class Ratchet:
         self.webhooks = Webhooks(self)
         self.schedules = Schedules(self)
         self.status = Status(self)
+        self.secrets = Secrets(self)
 
     @classmethod
     async def connect(cls, settings: Settings | None = None, *, temporal: bool = True) -> Ratchet:

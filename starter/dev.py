@@ -7,7 +7,11 @@ import signal
 import sys
 
 from ratchet.config import Settings
+from ratchet.engine import metrics
+from ratchet.engine.connection import connect
 from ratchet.engine.devserver import DevServer, DevServerError
+from ratchet.engine.logs import configure_logging
+from ratchet.engine.retention import set_namespace_retention
 from ratchet.errors import Unavailable
 from starter.api import Ratchet
 
@@ -23,6 +27,8 @@ def stop_on_signals() -> asyncio.Event:
 async def run_worker_until_signalled(settings: Settings, stop: asyncio.Event | None = None) -> None:
     from worker import run_worker
 
+    configure_logging(settings)
+    metrics.install(settings)
     stop = stop or stop_on_signals()
     try:
         await run_worker(settings, stop)
@@ -36,6 +42,8 @@ async def run_ingress(settings: Settings, *, host: str | None, port: int | None)
     """The HTTP ingress alone (Shopify and Mechanic webhooks) until a signal."""
     from ratchet.ingress.app import serve
 
+    configure_logging(settings)
+    metrics.install(settings)
     api = await Ratchet.connect(settings)
     config = api.settings.ingress
     config = config.model_copy(update={"host": host or config.host, "port": port or config.port})
@@ -50,18 +58,30 @@ async def run_ingress(settings: Settings, *, host: str | None, port: int | None)
 async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: bool) -> None:
     """Start the embedded Temporal server (unless an address was given) and a worker."""
     stop = stop_on_signals()
+    metrics.install(settings)  # before the first Temporal client of this process
     server: DevServer | None = None
     if not use_existing:
         settings.home.mkdir(parents=True, exist_ok=True)
         server = DevServer(
-            db_path=settings.home / "temporal.db", port=port, ui_port=ui_port, log_path=settings.home / "temporal.log"
+            db_path=settings.home / "temporal.db",
+            port=port,
+            ui_port=ui_port,
+            log_path=settings.home / "temporal.log",
+            state_path=settings.home / "devserver.json",
         )
         print(f"starting Temporal dev server (state in {settings.home}) …", file=sys.stderr)
         try:
+            orphan = server.stop_orphan()
+            if orphan is not None:
+                print(
+                    f"stopped the Temporal dev server (pid {orphan}) left running by an earlier ratchet dev",
+                    file=sys.stderr,
+                )
             await server.start()
         except DevServerError as exc:
             raise Unavailable(str(exc)) from exc
         settings = settings.updated(temporal={"address": server.address})
+        await set_namespace_retention(await connect(settings), settings)
     try:
         from ratchet.ingress.app import serve_with_settings
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
+import pty
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from ratchet.store import migrations
 from starter.api import Ratchet
 from tests.support.cli import REPO, one_line_error, ratchet
 from tests.support.shopify_fake import ShopifyFake
-from tests.support.tasks import export
+from tests.support.tasks import add_task, export
 from tests.support.waiting import settled, wait_for_runs
 
 
@@ -254,3 +256,41 @@ def test_db_current_and_upgrade_on_a_pre_migration_database(tmp_path: Path) -> N
     assert db("upgrade").endswith(f"{head} (head)")
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT timezone FROM shops WHERE id = 'acme'").fetchone() == ("America/New_York",)
+
+
+async def test_runs_list_fits_80_columns_one_line_per_run(api: Ratchet, tmp_path: Path) -> None:
+    long_name = "A task with a name far longer than any terminal column could ever hold " * 2
+    await add_task(
+        api, long_name, '{% action "echo", __error: "' + "a very long failure message " * 10 + '" %}', ["user/wide/go"]
+    )
+    event_id = await api.events.send("user/wide/go", None)
+    runs = await wait_for_runs(api, event_id, settled(1))
+
+    listed = await ratchet(api.settings, api.settings.shop, "runs", "list", "--event", event_id)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.rstrip("\n").splitlines()
+    assert all(len(line) <= 80 for line in lines), listed.stdout
+    rows = [line for line in lines if any(line.lstrip().startswith(run.id[:8]) for run in runs)]
+    assert len(rows) == len(runs) == 3, listed.stdout  # one line each: event, task and action run
+    assert "…" in listed.stdout and runs[0].id not in listed.stdout
+
+    wide = await ratchet(api.settings, api.settings.shop, "runs", "list", "--event", event_id, "--wide")
+    assert all(run.id in wide.stdout for run in runs) and long_name.strip() in wide.stdout
+
+
+def test_task_check_progress_only_on_a_terminal(tmp_path: Path) -> None:
+    files = [str(path) for path in sorted(Path("/work/shared/corpus/tasks").glob("*.json"))[:6]]
+    command = [str(Path(sys.executable).parent / "ratchet"), "task", "check", *files]
+    piped = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert piped.stdout.count("\n") >= 6 and piped.stderr == ""
+
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=terminal) as process:
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+            while chunk := os.read(controller, 4096):
+                shown += chunk
+        process.wait(timeout=120)
+    os.close(controller)
+    assert b"checking tasks" in shown

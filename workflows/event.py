@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         PRIORITY_ACTION,
         PRIORITY_EVENT,
         PRIORITY_TASK,
-        RETENTION_SECONDS,
         RETRY_DELAYS_SECONDS,
         SHOPIFY_GATED_ACTION_TYPES,
         THROTTLE_GIVE_UP_SECONDS,
@@ -112,7 +111,7 @@ class EventWorkflow:
                 )
             )
             self._spawn(self._event_run(delayed))
-        retention = timedelta(seconds=RETENTION_SECONDS * inp.time_scale)
+        retention = timedelta(days=inp.retention_days * inp.time_scale)
         while True:
             await workflow.wait_condition(lambda: self._in_flight == 0)
             await workflow.wait_condition(workflow.all_handlers_finished)

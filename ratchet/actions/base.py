@@ -55,11 +55,19 @@ class ActionContext:
     task_name: str | None
     shopify_api_version: str | None
     attempt: int
+    # Manual retries of this run so far; a manual retry is a new delivery the receiver should not drop.
+    manual_retries: int = 0
     # Filled by handlers that talk to Shopify, surfaced as run.result_meta.
     result_meta: dict[str, Any] = field(default_factory=dict)
     # Services the worker hands to actions (e.g. "events" to create child events); keyed by name
     # so new actions plug in without widening this class.
     services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def delivery_id(self) -> str:
+        """Names one delivery of this action run to its receiver: the same across automatic attempts
+        and crash re-deliveries (so duplicates can be dropped), new after each manual retry."""
+        return self.run_id if self.manual_retries == 0 else f"{self.run_id}.retry{self.manual_retries}"
 
 
 class ActionHandler(Protocol):

@@ -1,8 +1,9 @@
 """email: one message over SMTP via aiosmtplib (spec 7.3), configured by `ratchet.mail`.
 
 The HTML body goes out as multipart/alternative with a derived plain-text part. The message id
-is derived from the action run id (and repeated in `X-Ratchet-Run-Id`), so a retried attempt
-sends the same Message-ID and receiving systems can drop the duplicate.
+is derived from the action run's delivery id (the run id is repeated in `X-Ratchet-Run-Id`), so
+an automatic retry or a crash re-delivery sends the same Message-ID and receiving systems can
+drop the duplicate; a manual retry is a new message.
 
 Result (undocumented in Mechanic, spec 13.23): {"message_id": "<…>", "to": [addresses],
 "cc": [addresses], "bcc": [addresses]} — bare addresses, as delivered to.
@@ -249,7 +250,7 @@ class EmailAction:
             smtp = load_smtp_settings(ctx.settings)
         except MailConfigError as error:
             raise PermanentActionError(str(error)) from error
-        message = self._message(options, smtp, ctx.run_id)
+        message = self._message(options, smtp, ctx)
         result = {
             "message_id": message["Message-ID"],
             "to": _bare(options["to"]),
@@ -290,7 +291,7 @@ class EmailAction:
         return result
 
     @staticmethod
-    def _message(options: dict[str, Any], smtp: SmtpSettings, run_id: str) -> EmailMessage:
+    def _message(options: dict[str, Any], smtp: SmtpSettings, ctx: ActionContext) -> EmailMessage:
         message = EmailMessage()
         message["From"] = formataddr((options["from_display_name"] or smtp.from_name, smtp.from_address))
         message["To"] = ", ".join(options["to"])
@@ -300,8 +301,8 @@ class EmailAction:
             message["Reply-To"] = options["reply_to"]
         message["Subject"] = options["subject"]
         message["Date"] = format_datetime(utcnow())
-        message["Message-ID"] = f"<ratchet.{run_id}@{smtp.from_address.rpartition('@')[2]}>"
-        message["X-Ratchet-Run-Id"] = run_id
+        message["Message-ID"] = f"<ratchet.{ctx.delivery_id}@{smtp.from_address.rpartition('@')[2]}>"
+        message["X-Ratchet-Run-Id"] = ctx.run_id
         for name, value in options["headers"].items():
             message[name] = value
         message.set_content(html_to_text(options["body"]))

@@ -5,6 +5,10 @@ response is application/json (or +json), else UTF-8 text, "body_base64": raw byt
 Connection errors and timeouts are transient; a 5xx response is a (transient) error only with
 `error_on_5xx: true`, otherwise every response succeeds. Unknown option keys are ignored, as
 library tasks carry bookkeeping such as `meta`.
+
+Delivery is at-least-once (a worker killed mid-request sends it again), so every request carries
+an `Idempotency-Key` header naming the delivery — the same for automatic retries and crash
+re-deliveries, new after a manual retry — unless the task sets its own.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ratchet.actions.base import (
 
 METHODS = ("options", "head", "get", "post", "put", "patch", "delete")
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,9 @@ class HttpAction:
 
     async def perform(self, options: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         content = None if options["body"] is None else options["body"].encode("utf-8")
+        headers = dict(options["headers"])
+        if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
+            headers[IDEMPOTENCY_HEADER] = ctx.delivery_id
         try:
             async with httpx.AsyncClient(
                 verify=options["verify"],
@@ -183,9 +191,7 @@ class HttpAction:
                 timeout=self.config.timeout,
                 max_redirects=self.config.max_redirects,
             ) as client:
-                request = client.build_request(
-                    options["method"], options["url"], headers=options["headers"], content=content
-                )
+                request = client.build_request(options["method"], options["url"], headers=headers, content=content)
                 response = await client.send(request, follow_redirects=options["follow_redirects"], stream=True)
                 try:
                     body = await self._read(response)

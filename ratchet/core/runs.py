@@ -49,8 +49,11 @@ RETRY_DELAYS_SECONDS: tuple[float, ...] = (30, 76, 152, 308)
 MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
 
 
-# Events stay retryable this long after they complete (Mechanic's fixed data retention).
-RETENTION_SECONDS = 15 * 24 * 3600
+# Events stay retryable this long after they complete, and are then deleted: Mechanic's
+# retention, the default of RATCHET_RETENTION_DAYS.
+RETENTION_DAYS = 15.0
+# The same default in seconds, for workflows that do not (yet) carry RATCHET_RETENTION_DAYS.
+RETENTION_SECONDS = int(RETENTION_DAYS * 24 * 3600)
 
 
 # A run waiting for the shop's Shopify rate limits fails permanently after waiting this long.

@@ -20,13 +20,14 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.common import SearchAttributeKey
 
-from ratchet.core.runs import RunKind, RunState
+from ratchet.core.runs import RETENTION_DAYS, RunKind, RunState
 
 # -- workflow types, activities, handlers ------------------------------------------------------------
 
 EVENT_WORKFLOW = "EventWorkflow"
 SCHEDULER_TICK_WORKFLOW = "SchedulerTickWorkflow"
 BULK_OPERATION_WORKFLOW = "BulkOperationWorkflow"
+RETENTION_WORKFLOW = "RetentionWorkflow"
 
 PERFORM_EVENT_RUN = "perform_event_run"
 PERFORM_TASK_RUN = "perform_task_run"
@@ -38,6 +39,7 @@ CHECK_BULK_OPERATION = "check_bulk_operation"
 COLLECT_BULK_OPERATION_RESULTS = "collect_bulk_operation_results"
 REPORT_BULK_OPERATION = "report_bulk_operation"
 DELETE_BULK_OPERATION_RESULTS = "delete_bulk_operation_results"
+PURGE_EXPIRED = "purge_expired"
 
 RETRY_SIGNAL = "retry"
 RETRY_UPDATE = "retry_run"
@@ -86,6 +88,10 @@ class EventWorkflowInput(BaseModel):
     time_scale: float = 1.0
     # Continue-as-new (only ever while idle) once the history has more events than this.
     history_limit: int = 4000
+    # RATCHET_RETENTION_DAYS of the deployment that created the event (unscaled): how long the
+    # idle workflow keeps serving manual retries. Histories from before the setting existed
+    # carry none and get Mechanic's 15 days.
+    retention_days: float = RETENTION_DAYS
     # Carried across continue-as-new so the workflow keeps serving retries.
     runs: list[TrackedRun] | None = None
 
@@ -212,6 +218,15 @@ class BulkCheck(BaseModel):
     terminal: bool = False
 
 
+class PurgeOutcome(BaseModel):
+    """What one retention pass deleted."""
+
+    events: int
+    runs: int
+    attempts: int
+    cache_entries: int
+
+
 EventWorkflowInput.model_rebuild()
 
 
@@ -267,4 +282,12 @@ class BulkOperationActivitiesInterface:
 
     @activity.defn(name=DELETE_BULK_OPERATION_RESULTS)
     async def delete_results(self, ref: BulkOperationRef) -> None:
+        raise NotImplementedError
+
+
+class RetentionActivitiesInterface:
+    """The retention pass (implemented in activities/retention.py)."""
+
+    @activity.defn(name=PURGE_EXPIRED)
+    async def purge_expired(self) -> PurgeOutcome:
         raise NotImplementedError

@@ -12,18 +12,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ratchet.config import IngressSettings, Settings
 from ratchet.core.bulk_operations import FINISH_WEBHOOK_TOPIC
+from ratchet.engine.metrics import metrics
 from ratchet.errors import RatchetError, Unavailable
 from ratchet.ingress import BadSignature, BodyTooLarge
 from ratchet.ingress.shopify_webhooks import shop_secret, verify_delivery
@@ -44,6 +47,7 @@ log = logging.getLogger("ratchet.ingress")
 
 # Senders (Shopify included) retry on 503; this tells polite ones when.
 RETRY_AFTER_SECONDS = 5
+HEALTH_CHECK_TIMEOUT = timedelta(seconds=2)
 
 
 ASGIApp = Callable[
@@ -105,6 +109,33 @@ class LimitBody:
         return f"request body exceeds {self.max_bytes} bytes (RATCHET_MAX_BODY_BYTES)"
 
 
+# Why a webhook was refused, by the status it was answered with.
+REJECTION_REASONS = {400: "invalid", 401: "bad_signature", 404: "unknown_shop", 413: "too_large", 503: "unavailable"}
+
+
+class CountWebhooks:
+    """ASGI middleware: ratchet_webhooks_total by source and outcome, for every answer (413s included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not path.startswith("/webhooks/"):
+            await self.app(scope, receive, send)
+            return
+        source = "shopify" if path.startswith("/webhooks/shopify/") else "mechanic"
+
+        async def counted(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                outcome = "accepted" if status < 300 else REJECTION_REASONS.get(status, str(status))
+                metrics().webhooks.add(1, {"source": source, "outcome": outcome})
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+
 def _error_response(exc: RatchetError) -> JSONResponse:
     headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if isinstance(exc, Unavailable) else None
     # 413 closes the connection: the unread rest of the body must not be parsed as a request.
@@ -113,6 +144,22 @@ def _error_response(exc: RatchetError) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": exc.message, "status": exc.http_status}}, status_code=exc.http_status, headers=headers
     )
+
+
+async def _temporal_reachable(client: Client) -> bool:
+    try:
+        return await client.service_client.check_health(timeout=HEALTH_CHECK_TIMEOUT)
+    except (RPCError, RuntimeError):
+        return False
+
+
+def _database_reachable(store: Store) -> bool:
+    try:
+        with store.session() as session:
+            session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -136,6 +183,7 @@ def create_app(settings: Settings, store: Store, client: Client, config: Ingress
 
     app = FastAPI(title="Ratchet ingress", openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(LimitBody, max_bytes=config.max_body_bytes)
+    app.add_middleware(CountWebhooks)  # outermost, so it also sees LimitBody's 413s
     # Mechanic webhooks accept CORS requests from every origin (spec 10.1).
     app.add_middleware(
         CORSMiddleware,
@@ -150,8 +198,13 @@ def create_app(settings: Settings, store: Store, client: Client, config: Ingress
         return _error_response(exc)
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, bool]:
-        return {"ok": True}
+    async def healthz() -> JSONResponse:
+        """For load balancers and operators: 200 when Temporal and the database both answer, else 503."""
+        checks = {
+            "temporal": await _temporal_reachable(client),
+            "database": await asyncio.to_thread(_database_reachable, store),
+        }
+        return JSONResponse({"ok": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
 
     @app.post("/webhooks/shopify/{shop_id}")
     async def shopify_webhook(shop_id: str, request: Request) -> JSONResponse:

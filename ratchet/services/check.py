@@ -215,12 +215,14 @@ def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
 
     Non-zero when a file fails; with `strict`, also when any file has a warning.
     """
-    reports: list[CheckReport] = []
-    if len(files) > 5:
-        from rich.console import Console
-        from rich.progress import Progress
+    from rich.console import Console
+    from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as progress:
+    reports: list[CheckReport] = []
+    progress_console = Console(stderr=True)
+    # A bar helps a person waiting at a terminal; piped into CI logs it is only noise.
+    if len(files) > 5 and progress_console.is_terminal:
+        with Progress(console=progress_console, transient=True) as progress:
             bar = progress.add_task("checking tasks", total=len(files))
             for path in files:
                 reports.append(check_file(path))

@@ -186,6 +186,7 @@ class EventService:
                     run_at=run_at,
                     time_scale=self.settings.time_scale,
                     history_limit=self.settings.history_limit,
+                    retention_days=self.settings.retention_days,
                 ),
                 id=workflow_id,
                 task_queue=self.settings.temporal.task_queue,

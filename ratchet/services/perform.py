@@ -36,6 +36,7 @@ from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC
 from ratchet.core.clock import utcnow
 from ratchet.core.routing import match_tasks
 from ratchet.core.runs import RunKind, RunState
+from ratchet.engine import telemetry
 from ratchet.engine.contract import PlannedActionRun, PlannedTaskRun
 from ratchet.engine.schedules import sync_schedules
 from ratchet.errors import RatchetError, Unavailable
@@ -204,11 +205,12 @@ class PerformService:
         """
         report = await asyncio.to_thread(followups.runs_to_report, self.store, run_ids)
 
-        def record() -> None:
+        def record() -> list[Run]:
             with self.store.engine.begin() as conn:
-                ledger.fail_many(conn, run_ids, reason)
+                return ledger.fail_many(conn, run_ids, reason)
 
-        await asyncio.to_thread(record)
+        for run in await asyncio.to_thread(record):
+            telemetry.run_finished(run, RunState.failed, run.attempts)
         for run_id in report:
             await followups.emit_followups(self.store, self.events, run_id)
 
@@ -419,6 +421,7 @@ class PerformService:
             shopify_api_version=run.shopify_api_version
             or effective_api_version(task.shopify_api_version, shop.shopify_api_version),
             attempt=attempt,
+            manual_retries=run.manual_retries,
             services=self.action_services,
         )
         return PreparedAction(handler, options, context)

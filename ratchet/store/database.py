@@ -17,11 +17,13 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, SQLModel, create_engine
 
 from ratchet.config import DEFAULT_SHOP
 from ratchet.core.clock import utcnow
 from ratchet.store import migrations
+from ratchet.store.secrets import keyring
 from ratchet.store.tables import Shop
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
@@ -60,6 +62,9 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
         self.engine: Engine = self._create_engine(self.url)
+        # Models built by read_row/model_construct need configured mappers to read their
+        # attributes; a process whose first reads are Core (`ratchet serve`) would fail without.
+        configure_mappers()
 
     @staticmethod
     def _create_engine(url: str) -> Engine:
@@ -126,6 +131,9 @@ def get_store(url: str) -> Store:
     """The process-wide store for a URL (engines pool connections; create one per process)."""
     store = _stores.get(url)
     if store is None:
+        # Fail at start, not at the first secret a webhook or action needs: a missing or
+        # malformed RATCHET_SECRET_KEY is one clear error before anything runs.
+        keyring()
         store = Store(url)
         store.create_schema()
         _stores[url] = store

@@ -192,12 +192,15 @@ def withdraw_attempt(conn: Connection, run_id: str, attempt: int, note: str) -> 
     conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.run_id == run_id, ATTEMPTS.c.attempt == attempt))
 
 
-def fail_many(conn: Connection, run_ids: list[str], reason: str) -> None:
-    conn.execute(
+def fail_many(conn: Connection, run_ids: list[str], reason: str) -> list[Run]:
+    """Fail these runs; returns them as failed (for the operator's log lines)."""
+    rows = conn.execute(
         update(RUNS)
         .where(RUNS.c.id.in_(run_ids))
         .values(state=RunState.failed, ok=False, error=reason, stopped_at=utcnow())
+        .returning(RUNS)
     )
+    return [Run.model_construct(**dict(row._mapping)) for row in rows]
 
 
 def add_note(conn: Connection, run_id: str, note: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from ratchet.core.runs import RunKind, RunState
+from ratchet.store.secrets import EncryptedString
 
 # Mechanic documents no cache-key length; ours keeps keys well inside index-entry limits.
 MAX_CACHE_KEY_LENGTH = 1024
@@ -55,8 +56,8 @@ class Shop(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=255)
     timezone: str = Field(default="UTC", max_length=64)
     shopify_domain: str | None = Field(default=None, max_length=255)
-    access_token: str | None = Field(default=None, max_length=512)
-    webhook_secret: str | None = Field(default=None, max_length=512)
+    access_token: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
+    webhook_secret: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
     # Admin API version for tasks that name none; None follows Ratchet's newest stable version.
     shopify_api_version: str | None = Field(default=None, max_length=16)
     created_at: datetime | None = _ts()
@@ -118,6 +119,8 @@ class Task(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     __tablename__ = "events"
+    # Retention selects the oldest events first (ratchet/services/retention.py).
+    __table_args__ = (Index("ix_events_created_at", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=36)
     shop_id: str = Field(index=True, max_length=255)
@@ -219,7 +222,7 @@ class MechanicWebhook(SQLModel, table=True):
     topic: str = Field(max_length=255)
     mode: str = Field(default="auto", max_length=8)
     # Optional shared secret: requests must then carry X-Ratchet-Hmac-SHA256.
-    secret: str | None = Field(default=None, max_length=512)
+    secret: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
     created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 

@@ -14,7 +14,7 @@ import click
 import typer
 
 from ratchet.errors import RatchetError
-from starter.cli import db, events, filters, runs, schedules, shops, system, tasks, webhooks
+from starter.cli import db, events, filters, runs, schedules, secrets, shops, system, tasks, webhooks
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Ratchet: Mechanic-compatible automation on Temporal."
@@ -29,6 +29,7 @@ for group, name in (
     (webhooks.app, "webhook"),
     (schedules.app, "schedule"),
     (db.app, "db"),
+    (secrets.app, "secrets"),
 ):
     app.add_typer(group, name=name)
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ratchet.core.runs import RunKind, RunState
 from starter.api import RunView
@@ -37,8 +36,12 @@ def runs_list(
     limit: Annotated[int, typer.Option("--limit")] = 200,
     shop: ShopOpt = "default",
     as_json: JsonOpt = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Full ids, topics and errors (lines longer than the terminal).")
+    ] = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first: one line per run that fits the terminal."""
+    from starter.runs_table import print_runs
 
     async def go() -> None:
         api = await connect(shop=shop, temporal=False)
@@ -46,20 +49,7 @@ def runs_list(
         if as_json:
             print_json([_run_json(r) for r in runs])
             return
-        table = Table("id", "kind", "state", "topic", "task", "action", "attempts", "run at", "error")
-        for r in runs:
-            table.add_row(
-                r.id,
-                r.kind.value,
-                r.state.value,
-                r.topic,
-                r.task_name or "",
-                r.action_type or "",
-                str(r.attempts),
-                iso(r.run_at) or "",
-                (r.error or "")[:80],
-            )
-        out.print(table)
+        print_runs(runs, wide=wide)
 
     run(go())
 

@@ -167,3 +167,18 @@ async def test_oversized_response_is_permanent(http_server: str, make_ctx: MakeC
     small = HttpAction(HttpConfig(max_response_bytes=10))
     with pytest.raises(PermanentActionError, match="exceeds 10 bytes"):
         await run({"method": "get", "url": f"{http_server}/echo"}, make_ctx(), small)
+
+
+async def test_idempotency_key_names_the_delivery(http_server: str, make_ctx: MakeCtx) -> None:
+    async def key_sent(ctx: ActionContext, headers: dict[str, str] | None = None) -> str:
+        result = await run({"method": "post", "url": f"{http_server}/echo", "headers": headers or {}}, ctx)
+        return str(result["body"]["headers"]["idempotency-key"])
+
+    first = make_ctx()
+    again = make_ctx(run_id=first.run_id)
+    again.attempt = 3
+    assert await key_sent(first) == await key_sent(again) == first.run_id
+    retried = make_ctx(run_id=first.run_id)
+    retried.manual_retries = 1
+    assert await key_sent(retried) != first.run_id
+    assert await key_sent(first, {"idempotency-key": "task-chosen"}) == "task-chosen"

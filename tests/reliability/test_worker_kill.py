@@ -3,7 +3,8 @@
 The action is an HTTP POST to a target we control. The first request reaches the target and
 is held open; the worker is killed while waiting for the answer, a fresh worker takes over
 after the heartbeat timeout, and the action is attempted again — so the target sees the side
-effect twice (at-least-once), while the ledger shows one action run, Succeeded.
+effect twice (at-least-once), both times with the same Idempotency-Key, while the ledger shows
+one action run, Succeeded.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Target:
 
     def __init__(self) -> None:
         self.hits = 0
+        self.idempotency_keys: set[str] = set()
         self.first_hit = asyncio.Event()
         self.port = free_port()
 
@@ -49,6 +51,11 @@ class Target:
         )
         await reader.readexactly(length)
         self.hits += 1
+        self.idempotency_keys |= {
+            line.split(b":", 1)[1].strip().decode()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"idempotency-key:")
+        }
         if self.hits == 1:
             self.first_hit.set()
             await reader.read()  # held until the killed worker's socket closes
@@ -107,8 +114,10 @@ async def test_killed_worker_mid_action_completes_the_run_once(api: Ratchet) -> 
     detail = await api.runs.get(actions[0].id)
     print(
         f"\nworker SIGKILL mid-action: {len(actions)} action run recorded ({detail.state.value}, {detail.attempts} attempts); "
-        f"the side effect reached the target {target.hits} time(s) for 1 action"
+        f"the side effect reached the target {target.hits} time(s) for 1 action, "
+        f"with {len(target.idempotency_keys)} distinct Idempotency-Key(s)"
     )
     assert len(actions) == 1 and detail.state == RunState.succeeded
     assert detail.result["status"] == 200
-    assert target.hits >= 1
+    assert target.hits >= 2  # the killed worker's request, then the re-delivery
+    assert target.idempotency_keys == {actions[0].id}  # so the receiver can drop the duplicate

@@ -43,7 +43,22 @@ class SlowAction:
         return {"slept": options.get("seconds", 1)}
 
 
+class BuggyAction:
+    """Raises what no action should on its first attempt: stands in for a bug in Ratchet's own code."""
+
+    type: ClassVar[str] = "test_bug"
+
+    def validate(self, options: Any) -> Any:
+        return options
+
+    async def perform(self, options: dict[str, Any], ctx: ActionContext) -> Any:
+        if ctx.attempt == 1:
+            raise ZeroDivisionError("a bug")
+        return {"attempt": ctx.attempt}
+
+
 register(FlakyAction())
+register(BuggyAction())
 register(SlowAction())
 
 

@@ -1,0 +1,77 @@
+"""Retention: the ledger keeps events and their runs for the retention window, then forgets them.
+
+Mechanic keeps 15 days (RATCHET_RETENTION_DAYS, scaled by RATCHET_TIME_SCALE). An event is
+purged once it is older than the window *and* none of its runs is still pending or finished
+within it — the same moment its workflow, idle for the window, closes and can no longer be
+retried. Deletes go in small batches, each its own short transaction, so the ledger is never
+locked for long while workers keep writing. Expired cache entries go too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, exists, or_, select
+from sqlmodel import col
+
+from ratchet.core.runs import RunState
+from ratchet.services.shop_cache import purge_expired
+from ratchet.store.database import Store
+from ratchet.store.tables import Event, Run, RunAttempt
+
+DEFAULT_BATCH_SIZE = 200
+TERMINAL_STATES = (RunState.succeeded, RunState.failed)
+
+
+@dataclass
+class PurgeResult:
+    events: int = 0
+    runs: int = 0
+    attempts: int = 0
+    cache_entries: int = 0
+
+
+def _expired_event_ids(store: Store, cutoff: datetime, limit: int) -> list[str]:
+    still_relevant = exists().where(
+        col(Run.event_id) == col(Event.id),
+        or_(col(Run.state).not_in(TERMINAL_STATES), col(Run.stopped_at).is_(None), col(Run.stopped_at) >= cutoff),
+    )
+    statement = (
+        select(col(Event.id))
+        .where(and_(col(Event.created_at) < cutoff, ~still_relevant))
+        .order_by(col(Event.created_at))
+        .limit(limit)
+    )
+    with store.session() as session:
+        return list(session.execute(statement).scalars())
+
+
+def _purge_events(store: Store, event_ids: list[str], result: PurgeResult) -> None:
+    run_ids = select(col(Run.id)).where(col(Run.event_id).in_(event_ids)).scalar_subquery()
+    with store.session() as session:
+        result.attempts += _count(session.execute(delete(RunAttempt).where(col(RunAttempt.run_id).in_(run_ids))))
+        result.runs += _count(session.execute(delete(Run).where(col(Run.event_id).in_(event_ids))))
+        result.events += _count(session.execute(delete(Event).where(col(Event.id).in_(event_ids))))
+
+
+def _count(cursor: object) -> int:
+    return int(getattr(cursor, "rowcount", 0) or 0)
+
+
+def purge(
+    store: Store,
+    cutoff: datetime,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_batch: Callable[[PurgeResult], None] | None = None,
+) -> PurgeResult:
+    """Delete events (with their runs and attempts) last relevant before `cutoff`, batch by batch."""
+    result = PurgeResult()
+    while event_ids := _expired_event_ids(store, cutoff, batch_size):
+        _purge_events(store, event_ids, result)
+        if on_batch is not None:
+            on_batch(result)
+    result.cache_entries = purge_expired(store)
+    return result
