@@ -102,34 +102,9 @@ class EventService:
             source=source,
         )
 
-    async def create_event(
-        self,
-        *,
-        shop_id: str,
-        topic: str,
-        data: Any = None,
-        parent_id: str | None = None,
-        run_at: datetime | None = None,
-        task_ids: list[str] | None = None,
-        source: str = "user",
-        idempotency_key: str | None = None,
-        webhook_request_id: str | None = None,
-        created_at: datetime | None = None,
-    ) -> str:
-        return (
-            await self.create(
-                shop_id=shop_id,
-                topic=topic,
-                data=data,
-                parent_id=parent_id,
-                run_at=run_at,
-                task_ids=task_ids,
-                source=source,
-                idempotency_key=idempotency_key,
-                webhook_request_id=webhook_request_id,
-                created_at=created_at,
-            )
-        ).id
+    async def create_event(self, **fields: Any) -> str:
+        """`create`, answering just the event id (what the Event action needs)."""
+        return (await self.create(**fields)).id
 
     async def create(
         self,
