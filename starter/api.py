@@ -280,6 +280,7 @@ class Runs(_Resource):
         )
 
     async def get(self, run_id: str, shop_id: str | None = None) -> RunDetail:
+        """A run by id, or by a unique prefix of at least 8 characters (as `runs list` prints it)."""
         return await self._db(runs.get_run, self._store, self._shop(shop_id), run_id)
 
     async def retry(self, run_id: str, reason: str = "", shop_id: str | None = None) -> RetryAccepted:
@@ -287,7 +288,7 @@ class Runs(_Resource):
         shop_id = self._shop(shop_id)
         run = await self.get(run_id, shop_id)
         handle = self._ratchet.client.get_workflow_handle(ledger.event_workflow_id(shop_id, run.event_id))
-        request = RetryRequest(run_id=run_id, reason=reason)
+        request = RetryRequest(run_id=run.id, reason=reason)
         # The ledger records a run's end a moment before its workflow hears of it; a retry asked
         # for in that moment is let through once the workflow has caught up.
         for _ in range(RETRY_IN_FLIGHT_POLLS):

@@ -70,8 +70,12 @@ async def test_import_send_list_show(api: Ratchet, tmp_path: Path) -> None:
     assert [r["id"] for r in by_task] == [action["id"]]
     shown = await ratchet(settings, shop, "runs", "show", action["id"], "--json")
     assert json.loads(shown.stdout)["id"] == action["id"]
+    # The 8-character ids `runs list` prints are accepted wherever a run id is.
+    short = await ratchet(settings, shop, "runs", "show", action["id"][:8], "--json")
+    assert json.loads(short.stdout)["id"] == action["id"]
+    one_line_error(await ratchet(settings, shop, "runs", "show", action["id"][:5]), "unknown run")
 
-    refused = await ratchet(settings, shop, "runs", "retry", action["id"])
+    refused = await ratchet(settings, shop, "runs", "retry", action["id"][:8])
     one_line_error(refused, "only failed action runs can be retried")
 
 

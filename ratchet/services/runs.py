@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from ratchet.core.runs import RunKind, RunState
-from ratchet.errors import NotFound
+from ratchet.errors import Conflict, NotFound
 from ratchet.services.bulk_operations import operations_of_run
 from ratchet.services.tasks import find_task
 from ratchet.store.database import Store
@@ -89,12 +89,31 @@ def list_runs(
         return [RunView.of(r) for r in session.exec(query)]
 
 
-def get_run(store: Store, shop_id: str, run_id: str) -> RunDetail:
+# `runs list` prints ids cut to 8 characters; shorter prefixes would be ambiguous too often.
+MIN_ID_PREFIX = 8
+
+
+def _find_run(session: Session, shop_id: str, ref: str) -> Run:
+    """A run by its id, or by a unique prefix of it (what `runs list` prints)."""
+    run = session.get(Run, ref)
+    if run is not None and run.shop_id == shop_id:
+        return run
+    if len(ref) >= MIN_ID_PREFIX:
+        found = session.exec(
+            select(Run).where(Run.shop_id == shop_id, col(Run.id).startswith(ref, autoescape=True)).limit(2)
+        ).all()
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise Conflict(f"run id {ref!r} is ambiguous: give more of it (`ratchet runs list --wide`)")
+    raise NotFound(f"unknown run {ref!r}")
+
+
+def get_run(store: Store, shop_id: str, run_ref: str) -> RunDetail:
+    """A run by id or unique id prefix, with its attempts and bulk operations."""
     with store.session() as session:
-        run = session.get(Run, run_id)
-        if run is None or run.shop_id != shop_id:
-            raise NotFound(f"unknown run {run_id!r}")
-        attempts = session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(col(RunAttempt.attempt)))
+        run = _find_run(session, shop_id, run_ref)
+        attempts = session.exec(select(RunAttempt).where(RunAttempt.run_id == run.id).order_by(col(RunAttempt.attempt)))
         return RunDetail(
             **RunView.of(run).model_dump(),
             subscription=run.subscription,
@@ -105,5 +124,5 @@ def get_run(store: Store, shop_id: str, run_id: str) -> RunDetail:
             manual_retries=run.manual_retries,
             notes=run.notes or [],
             attempt_log=[a.model_dump(mode="json") for a in attempts],
-            bulk_operations=[dataclasses.asdict(op) for op in operations_of_run(session, run_id)],
+            bulk_operations=[dataclasses.asdict(op) for op in operations_of_run(session, run.id)],
         )
