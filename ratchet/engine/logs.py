@@ -62,3 +62,10 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # Alembic describes its database dialect at INFO every time a process checks the schema;
+    # the lines worth an operator's eye ("Running upgrade …") pass the filter.
+    logging.getLogger("alembic.runtime.migration").addFilter(_only_schema_changes)
+
+
+def _only_schema_changes(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.INFO or record.getMessage().startswith("Running ")
