@@ -36,7 +36,7 @@ from ratchet.services import secrets as secret_rotation
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService
 from ratchet.services.runs import RunDetail, RunView
-from ratchet.services.shopify_webhooks import public_url_note
+from ratchet.services.shopify_webhooks import public_url_note, webhook_problems
 from ratchet.services.tasks import ImportedTask
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store import ledger
@@ -194,6 +194,12 @@ class Tasks(_Resource):
 
     async def list(self, shop_id: str | None = None) -> builtins.list[Task]:
         return await self._db(tasks.list_tasks, self._store, self._shop(shop_id))
+
+    async def webhook_problems(self, shop_id: str | None = None) -> dict[str, builtins.list[str]]:
+        """Per task id, the Shopify topics it will not receive and why (refused by Shopify, or no such webhook)."""
+        shop_id = self._shop(shop_id)
+        listed = await self.list(shop_id)
+        return await self._db(webhook_problems, self._store, shop_id, listed)
 
     async def set_enabled(self, ref: str, enabled: bool, shop_id: str | None = None) -> Task:
         task = await self._db(tasks.set_enabled, self._store, self._shop(shop_id), ref, enabled)

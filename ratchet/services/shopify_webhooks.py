@@ -69,6 +69,37 @@ def wanted_topics(tasks: list[Task]) -> tuple[set[str], dict[str, str]]:
     return wanted, problems
 
 
+def webhook_problems(store: Store, shop_id: str, tasks: list[Task]) -> dict[str, list[str]]:
+    """Per task id: the Shopify topics it subscribes to that Shopify refused (missing scope, not
+    deliverable) or that have no webhook at all, each with the reason — so the task says why it
+    will not receive them."""
+    with store.session() as session:
+        refused = {
+            row.topic: row.error
+            for row in session.exec(
+                select(ShopifyWebhookSubscription).where(
+                    col(ShopifyWebhookSubscription.shop_id) == shop_id,
+                    col(ShopifyWebhookSubscription.error).is_not(None),
+                )
+            )
+        }
+    problems: dict[str, list[str]] = {}
+    for task in tasks:
+        for line in task.subscriptions or []:
+            try:
+                topic = webhook_topic_for(parse_subscription(line).topic)
+            except TopicError:
+                continue
+            except UnknownWebhookTopic as exc:
+                problems.setdefault(task.id, []).append(str(exc))
+                continue
+            if topic is not None and topic.name in refused:
+                problems.setdefault(task.id, []).append(
+                    f"{topic.name}: Shopify refused the webhook: {refused[topic.name]}"
+                )
+    return problems
+
+
 def public_url_note(task: Task, public_url: str | None) -> str | None:
     """One line for import and enable: the task needs Shopify webhooks that nothing can register yet."""
     if public_url or not task.enabled:

@@ -58,15 +58,28 @@ def task_list(shop: ShopOpt = "default", as_json: JsonOpt = False) -> None:
     async def go() -> None:
         api = await connect(shop=shop, temporal=False)
         tasks = await api.tasks.list()
+        problems = await api.tasks.webhook_problems()
         if as_json:
             print_json(
-                [{"id": t.id, "name": t.name, "enabled": t.enabled, "subscriptions": t.subscriptions} for t in tasks]
+                [
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "enabled": t.enabled,
+                        "subscriptions": t.subscriptions,
+                        "webhook_problems": problems.get(t.id, []),
+                    }
+                    for t in tasks
+                ]
             )
             return
         table = Table("id", "name", "enabled", "subscriptions")
         for t in tasks:
             table.add_row(t.id, t.name, "yes" if t.enabled else "no", "\n".join(t.subscriptions))
         out.print(table)
+        for t in tasks:
+            for problem in problems.get(t.id, []):
+                out.print(f"{t.name!r} will not receive {problem}", markup=False)
 
     run(go())
 
