@@ -42,6 +42,7 @@ class BulkOperationWorkflow:
         self._finish_signals = 0
         self._status: str | None = None
         self._time_scale = 1.0
+        self._retention_seconds = float(RETENTION_SECONDS)
 
     @workflow.signal(name=BULK_FINISHED_SIGNAL)
     def finished(self) -> None:
@@ -54,6 +55,7 @@ class BulkOperationWorkflow:
     @workflow.run
     async def run(self, inp: BulkMonitorInput) -> str | None:
         self._time_scale = inp.time_scale
+        self._retention_seconds = inp.retention_days * 24 * 3600
         ref = BulkOperationRef(shop_id=inp.shop_id, gid=inp.gid)
         polls = inp.polls
         waited_for_record = False
@@ -113,7 +115,7 @@ class BulkOperationWorkflow:
         )
         workflow.set_current_details(f"status {self._status}, {count} object(s), reported as event {event_id}")
         # The task run may be retried for as long as its event is; the file goes with it.
-        await workflow.sleep(self._scaled(RETENTION_SECONDS), summary="retention")
+        await workflow.sleep(self._scaled(self._retention_seconds), summary="retention")
         await workflow.execute_activity_method(
             BulkOperationActivitiesInterface.delete_results,
             ref,

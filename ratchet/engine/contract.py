@@ -202,6 +202,8 @@ class BulkMonitorInput(BaseModel):
     # RATCHET_TIME_SCALE and history limit of the deployment that started the monitor.
     time_scale: float = 1.0
     history_limit: int = 4000
+    # RATCHET_RETENTION_DAYS: the result file is kept as long as the event may be retried.
+    retention_days: float = RETENTION_DAYS
     # Polls made so far, carried across continue-as-new so the interval keeps growing.
     polls: int = 0
 

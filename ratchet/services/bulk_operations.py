@@ -111,7 +111,11 @@ def row_id(shop_id: str, gid: str) -> str:
 
 def monitor_input(settings: Settings, shop_id: str, gid: str) -> BulkMonitorInput:
     return BulkMonitorInput(
-        shop_id=shop_id, gid=gid, time_scale=settings.time_scale, history_limit=settings.history_limit
+        shop_id=shop_id,
+        gid=gid,
+        time_scale=settings.time_scale,
+        history_limit=settings.history_limit,
+        retention_days=settings.retention_days,
     )
 
 
