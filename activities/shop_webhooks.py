@@ -10,22 +10,21 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ratchet.config import Settings
-from ratchet.engine.webhook_reconcile import RECONCILE_ACTIVITY
+from ratchet.engine.contract import RECONCILE_SHOP_WEBHOOKS, SHOPIFY_CONNECTION_REFUSED, ShopWebhooksActivitiesInterface
 from ratchet.services.shopify_webhooks import reconcile_webhooks
 from ratchet.shopify.client import ShopifyConfig, ShopifyError, ShopifyThrottled, is_transient
 from ratchet.store.database import Store
-from workflows.shop_webhooks import NOT_RETRYABLE
 
 logger = logging.getLogger(__name__)
 
 
-class WebhookActivities:
+class WebhookActivities(ShopWebhooksActivitiesInterface):
     def __init__(self, settings: Settings, store: Store, services: dict[str, Any]) -> None:
         self.settings = settings
         self.store = store
         self.services = services
 
-    @activity.defn(name=RECONCILE_ACTIVITY)
+    @activity.defn(name=RECONCILE_SHOP_WEBHOOKS)
     async def reconcile_shop_webhooks(self, shop_id: str) -> dict[str, Any]:
         pools = self.services.get("shopify_pools")
         try:
@@ -39,7 +38,7 @@ class WebhookActivities:
         except ShopifyError as exc:
             if isinstance(exc, ShopifyThrottled) or is_transient(exc):
                 raise  # Shopify is busy or down: Temporal retries with backoff
-            raise ApplicationError(str(exc), type=NOT_RETRYABLE, non_retryable=True) from exc
+            raise ApplicationError(str(exc), type=SHOPIFY_CONNECTION_REFUSED, non_retryable=True) from exc
         if result.skipped:
             logger.info("Shopify webhooks of shop %s not reconciled: %s", shop_id, result.skipped)
         return {

@@ -12,18 +12,16 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from ratchet.engine.webhook_reconcile import (
-        RECONCILE_ACTIVITY,
+    from ratchet.engine.contract import (
         RECONCILE_SIGNAL,
-        WEBHOOKS_WORKFLOW,
+        SHOP_WEBHOOKS_WORKFLOW,
+        SHOPIFY_CONNECTION_REFUSED,
         ReconcileInput,
+        ShopWebhooksActivitiesInterface,
     )
 
-# Refusals that retrying cannot fix (revoked token, no such shop); recorded by the activity.
-NOT_RETRYABLE = "ShopifyConnectionRefused"
 
-
-@workflow.defn(name=WEBHOOKS_WORKFLOW)
+@workflow.defn(name=SHOP_WEBHOOKS_WORKFLOW)
 class ShopWebhooksWorkflow:
     def __init__(self) -> None:
         self._pending = False
@@ -39,14 +37,14 @@ class ShopWebhooksWorkflow:
             # Changes arriving during this window are covered by the reconcile that follows it.
             await workflow.sleep(timedelta(seconds=inp.debounce_seconds))
             self._pending = False
-            await workflow.execute_activity(
-                RECONCILE_ACTIVITY,
+            await workflow.execute_activity_method(
+                ShopWebhooksActivitiesInterface.reconcile_shop_webhooks,
                 inp.shop_id,
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=5),
                     maximum_interval=timedelta(minutes=10),
-                    non_retryable_error_types=[NOT_RETRYABLE],
+                    non_retryable_error_types=[SHOPIFY_CONNECTION_REFUSED],
                 ),
                 summary=f"reconcile Shopify webhooks · {inp.shop_id}",
             )

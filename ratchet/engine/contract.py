@@ -15,6 +15,7 @@ Renaming anything here breaks events in flight: Temporal stores these names in h
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import activity
@@ -28,6 +29,7 @@ EVENT_WORKFLOW = "EventWorkflow"
 SCHEDULER_TICK_WORKFLOW = "SchedulerTickWorkflow"
 BULK_OPERATION_WORKFLOW = "BulkOperationWorkflow"
 RETENTION_WORKFLOW = "RetentionWorkflow"
+SHOP_WEBHOOKS_WORKFLOW = "ShopWebhooksWorkflow"
 
 PERFORM_EVENT_RUN = "perform_event_run"
 PERFORM_TASK_RUN = "perform_task_run"
@@ -40,6 +42,7 @@ COLLECT_BULK_OPERATION_RESULTS = "collect_bulk_operation_results"
 REPORT_BULK_OPERATION = "report_bulk_operation"
 DELETE_BULK_OPERATION_RESULTS = "delete_bulk_operation_results"
 PURGE_EXPIRED = "purge_expired"
+RECONCILE_SHOP_WEBHOOKS = "reconcile_shop_webhooks"
 
 RETRY_SIGNAL = "retry"
 RETRY_UPDATE = "retry_run"
@@ -47,6 +50,7 @@ RUNS_QUERY = "runs"
 # Sent by the ingress on Shopify's bulk_operations/finish webhook: "look now, don't wait for the poll".
 BULK_FINISHED_SIGNAL = "finished"
 BULK_STATUS_QUERY = "status"
+RECONCILE_SIGNAL = "reconcile"
 
 # -- error types (ApplicationError.type): compared across processes, never message text --------------
 
@@ -61,6 +65,8 @@ RETRY_INELIGIBLE = "RetryIneligible"
 RETRY_RUN_IN_FLIGHT = "RetryRunInFlight"
 # A monitored bulk operation's shop is gone or has no Shopify connection: monitoring stops.
 BULK_OPERATION_GONE = "BulkOperationGone"
+# Shopify refused the shop's credentials or the shop is gone: reconciling again cannot help.
+SHOPIFY_CONNECTION_REFUSED = "ShopifyConnectionRefused"
 
 # -- search attributes -------------------------------------------------------------------------------
 
@@ -232,6 +238,12 @@ class PurgeOutcome(BaseModel):
 EventWorkflowInput.model_rebuild()
 
 
+class ReconcileInput(BaseModel):
+    shop_id: str
+    # Real seconds a burst of task changes is gathered for before one reconcile runs (scaled).
+    debounce_seconds: float
+
+
 # -- activity interfaces -----------------------------------------------------------------------------
 
 
@@ -284,6 +296,14 @@ class BulkOperationActivitiesInterface:
 
     @activity.defn(name=DELETE_BULK_OPERATION_RESULTS)
     async def delete_results(self, ref: BulkOperationRef) -> None:
+        raise NotImplementedError
+
+
+class ShopWebhooksActivitiesInterface:
+    """Reconciling a shop's Shopify webhook subscriptions (implemented in activities/shop_webhooks.py)."""
+
+    @activity.defn(name=RECONCILE_SHOP_WEBHOOKS)
+    async def reconcile_shop_webhooks(self, shop_id: str) -> dict[str, Any]:
         raise NotImplementedError
 
 

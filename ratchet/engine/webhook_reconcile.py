@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import BaseModel
 from sqlmodel import select
 from temporalio.client import Client
 
 from ratchet.config import Settings
+from ratchet.engine.contract import RECONCILE_SIGNAL, SHOP_WEBHOOKS_WORKFLOW, ReconcileInput
 from ratchet.store.database import Store
 from ratchet.store.tables import ShopifyConnection
 
-WEBHOOKS_WORKFLOW = "ShopWebhooksWorkflow"
-RECONCILE_SIGNAL = "reconcile"
-RECONCILE_ACTIVITY = "reconcile_shop_webhooks"
 # Real seconds a burst of task changes is gathered for before one reconcile runs.
 DEBOUNCE_SECONDS = 5.0
-
-
-class ReconcileInput(BaseModel):
-    shop_id: str
-    debounce_seconds: float
 
 
 def webhooks_workflow_id(shop_id: str) -> str:
@@ -37,7 +29,7 @@ async def request_reconcile(client: Client, settings: Settings, shop_id: str) ->
     # Temporal timers never fire sooner than ~1 s, so scaled test waits stay at that floor.
     debounce = max(1.0, settings.scaled(DEBOUNCE_SECONDS).total_seconds())
     await client.start_workflow(
-        WEBHOOKS_WORKFLOW,
+        SHOP_WEBHOOKS_WORKFLOW,
         ReconcileInput(shop_id=shop_id, debounce_seconds=debounce),
         id=webhooks_workflow_id(shop_id),
         task_queue=settings.temporal.task_queue,

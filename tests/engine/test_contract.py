@@ -5,20 +5,30 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from temporalio import activity
 
 from activities.bulk_operations import BulkOperationActivities
+from activities.retention import RetentionActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
+from activities.shop_webhooks import WebhookActivities
 from ratchet.engine.contract import (
     BulkOperationActivitiesInterface,
+    RetentionActivitiesInterface,
     RunActivitiesInterface,
     SchedulerActivitiesInterface,
+    ShopWebhooksActivitiesInterface,
 )
 
-WORKFLOW_MODULES = ["workflows.event", "workflows.scheduler_tick", "workflows.bulk_operation"]
+# Every module in workflows/, so a new workflow is checked without anyone remembering to list it.
+WORKFLOW_MODULES = sorted(
+    f"workflows.{path.stem}"
+    for path in (Path(__file__).parents[2] / "workflows").glob("*.py")
+    if path.stem != "__init__"
+)
 # What a workflow must never pull in, even indirectly: all modules are passed through the
 # sandbox (worker.py), so anything imported here would run in the host interpreter.
 FORBIDDEN = (
@@ -49,6 +59,8 @@ def test_workflow_modules_import_no_store_network_or_client(module: str) -> None
         (RunActivitiesInterface, RunActivities),
         (SchedulerActivitiesInterface, SchedulerActivities),
         (BulkOperationActivitiesInterface, BulkOperationActivities),
+        (RetentionActivitiesInterface, RetentionActivities),
+        (ShopWebhooksActivitiesInterface, WebhookActivities),
     ],
 )
 def test_activities_implement_their_interface_under_the_same_names(interface: type, implementation: type) -> None:
