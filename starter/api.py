@@ -95,7 +95,7 @@ class Schedules(_Resource):
         if client is None:
             try:
                 client = await asyncio.wait_for(connect(settings), timeout=5)
-            except (TimeoutError, RuntimeError):
+            except (TimeoutError, Unavailable):
                 return
         await sync_schedules(client, self._store, shop_id, task_queue=settings.temporal.task_queue)
         # The same task and shop changes decide which Shopify webhooks the shop needs.
@@ -392,12 +392,7 @@ class Ratchet:
         store = get_store(settings.effective_database_url)
         client = None
         if temporal:
-            try:
-                client = await connect(settings)
-            except RuntimeError as exc:
-                raise Unavailable(
-                    f"cannot reach Temporal at {settings.effective_temporal_address}: is `ratchet dev` running?"
-                ) from exc
+            client = await connect(settings)
         return cls(settings, store, client)
 
     async def __aenter__(self) -> Ratchet:

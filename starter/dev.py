@@ -30,12 +30,7 @@ async def run_worker_until_signalled(settings: Settings, stop: asyncio.Event | N
     configure_logging(settings)
     metrics.install(settings)
     stop = stop or stop_on_signals()
-    try:
-        await run_worker(settings, stop)
-    except RuntimeError as exc:
-        if "connect" in str(exc).lower():
-            raise Unavailable(f"cannot reach Temporal at {settings.effective_temporal_address}: {exc}") from exc
-        raise
+    await run_worker(settings, stop)
 
 
 async def run_ingress(settings: Settings, *, host: str | None, port: int | None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.devserver import free_port
 from ratchet.store import migrations
 from starter.api import Ratchet
 from tests.support.cli import REPO, one_line_error, ratchet
@@ -298,3 +299,9 @@ def test_task_check_progress_only_on_a_terminal(tmp_path: Path) -> None:
         process.wait(timeout=120)
     os.close(controller)
     assert b"checking tasks" in shown
+
+
+async def test_an_unreachable_temporal_is_one_line_for_commands_and_the_worker(api: Ratchet) -> None:
+    unreachable = api.settings.updated(temporal={"address": f"127.0.0.1:{free_port()}"})
+    for command in (("event", "send", "user/cli/test"), ("worker",)):
+        one_line_error(await ratchet(unreachable, api.settings.shop, *command), "cannot reach Temporal")

@@ -9,16 +9,22 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from ratchet.config import Settings
 from ratchet.engine.contract import CUSTOM_SEARCH_ATTRIBUTES
+from ratchet.errors import Unavailable
 
 
 async def connect(settings: Settings, address: str | None = None) -> Client:
-    return await Client.connect(
-        address or settings.effective_temporal_address,
-        namespace=settings.temporal.namespace,
-        data_converter=pydantic_data_converter,
-        api_key=settings.temporal.api_key.get_secret_value() if settings.temporal.api_key else None,
-        tls=settings.temporal.tls,
-    )
+    """A client for the configured cluster; `Unavailable` when it cannot be reached."""
+    target = address or settings.effective_temporal_address
+    try:
+        return await Client.connect(
+            target,
+            namespace=settings.temporal.namespace,
+            data_converter=pydantic_data_converter,
+            api_key=settings.temporal.api_key.get_secret_value() if settings.temporal.api_key else None,
+            tls=settings.temporal.tls,
+        )
+    except RuntimeError as exc:  # the SDK's "Failed client connect"
+        raise Unavailable(f"cannot reach Temporal at {target}: is `ratchet dev` running?") from exc
 
 
 async def ensure_search_attributes(client: Client) -> None:
