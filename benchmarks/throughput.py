@@ -30,14 +30,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.common import Priority
 
@@ -45,13 +45,24 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bare import BARE_QUEUE, BareEventWorkflow
-from ratchet.config import load_settings
+from ratchet.config import Settings, load_settings
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.connection import connect
 from ratchet.engine.devserver import DevServer, free_port
 from ratchet.store.database import get_store
+from ratchet.store.secrets import generate_key
 from ratchet.store.tables import Run
 from starter.api import Ratchet
+
+BENCH_TOPIC = "user/bench/go"
+BENCH_TASK = {
+    "name": "Bench",
+    "script": '{% action "echo", i: event.data.i %}',
+    "options": {},
+    "subscriptions": [BENCH_TOPIC],
+    "subscriptions_template": BENCH_TOPIC,
+    "docs": "",
+}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -94,6 +105,34 @@ def sampled(pid: int, output: Path | None) -> Iterator[None]:
         spy.wait()
 
 
+async def start_engine(home: Path, database_url: str) -> tuple[DevServer, Settings, dict[str, str]]:
+    """A fresh embedded dev server on free ports, its settings, and the environment for worker processes."""
+    server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
+    await server.start()
+    # A ledger given by URL needs a key for stored secrets, in this process and the workers alike.
+    os.environ.setdefault("RATCHET_SECRET_KEY", generate_key())
+    settings = load_settings(home=home, database_url=database_url, shop="default", temporal={"address": server.address})
+    env = {
+        **os.environ,
+        "RATCHET_HOME": str(home),
+        "RATCHET_DATABASE_URL": settings.effective_database_url,
+        "RATCHET_TEMPORAL_ADDRESS": server.address,
+    }
+    return server, settings, env
+
+
+@asynccontextmanager
+async def bench_api(settings: Settings) -> AsyncIterator[Ratchet]:
+    """The Python API on the benchmark's ledger, with the benchmark task imported."""
+    store = get_store(settings.effective_database_url)
+    try:
+        api = Ratchet(settings, store, await connect(settings))
+        await api.tasks.import_(BENCH_TASK)
+        yield api
+    finally:
+        store.dispose()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -132,7 +171,7 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
 
     async def send(i: int):
         at = datetime.now(UTC)
-        event_id = await api.events.send("user/bench/go", {"i": i})
+        event_id = await api.events.send(BENCH_TOPIC, {"i": i})
         starts[event_id] = at
 
     await bounded(concurrency, [lambda i=i: send(i) for i in range(n)])
@@ -140,11 +179,14 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
     def finished() -> dict[str, datetime]:
         with api.store.session() as session:
             rows = session.exec(
+                # Only these events: a poll must not cost more as earlier events pile up in the ledger.
                 select(Run.event_id, Run.stopped_at).where(
-                    Run.shop_id == api.settings.shop, Run.kind == RunKind.action, Run.state == RunState.succeeded
+                    col(Run.event_id).in_(list(starts)),
+                    Run.kind == RunKind.action,
+                    Run.state == RunState.succeeded,
                 )
             ).all()
-        return {event_id: stopped for event_id, stopped in rows if stopped is not None and event_id in starts}
+        return {event_id: stopped for event_id, stopped in rows if stopped is not None}
 
     while True:
         done = await asyncio.to_thread(finished)
@@ -177,67 +219,44 @@ async def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
-        home = Path(tmp)
-        server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
-        await server.start()
-        settings = load_settings(
-            home=home, database_url=database_url, shop="default", temporal={"address": server.address}
-        )
-        env = {
-            **os.environ,
-            "RATCHET_HOME": str(home),
-            "RATCHET_DATABASE_URL": settings.effective_database_url,
-            "RATCHET_TEMPORAL_ADDRESS": server.address,
-        }
+        server, settings, env = await start_engine(Path(tmp), database_url)
         workers = [
             subprocess.Popen([sys.executable, "-m", "benchmarks.bare", server.address], env=env, cwd=REPO),
             subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=REPO),
         ]
-        store = get_store(settings.effective_database_url)
         try:
-            api = Ratchet(settings, store, await connect(settings))
-            await api.tasks.import_(
-                {
-                    "name": "Bench",
-                    "script": '{% action "echo", i: event.data.i %}',
-                    "options": {},
-                    "subscriptions": ["user/bench/go"],
-                    "subscriptions_template": "user/bench/go",
-                    "docs": "",
-                }
-            )
-            await asyncio.sleep(2)  # let both workers start polling
-            # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
-            await measure_bare(server.address, 10, args.concurrency)
-            await measure_ratchet(api, 10, args.concurrency)
-            assert server.process is not None
-            pids = {"server": server.process.pid, "bare_worker": workers[0].pid, "ratchet_worker": workers[1].pid}
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            bare = await measure_bare(server.address, args.events, args.concurrency)
-            middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            with sampled(workers[1].pid, args.profile):
-                ours = await measure_ratchet(api, args.events, args.concurrency)
-            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            bare["cpu_ms_per_event"] = per_event_ms(
-                {
-                    "server": middle["server"] - before["server"],
-                    "worker": middle["bare_worker"] - before["bare_worker"],
-                },
-                args.events,
-            )
-            ours["cpu_ms_per_event"] = per_event_ms(
-                {
-                    "server": after["server"] - middle["server"],
-                    "worker": after["ratchet_worker"] - middle["ratchet_worker"],
-                },
-                args.events,
-            )
+            async with bench_api(settings) as api:
+                await asyncio.sleep(2)  # let both workers start polling
+                # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
+                await measure_bare(server.address, 10, args.concurrency)
+                await measure_ratchet(api, 10, args.concurrency)
+                assert server.process is not None
+                pids = {"server": server.process.pid, "bare_worker": workers[0].pid, "ratchet_worker": workers[1].pid}
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                bare = await measure_bare(server.address, args.events, args.concurrency)
+                middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                with sampled(workers[1].pid, args.profile):
+                    ours = await measure_ratchet(api, args.events, args.concurrency)
+                after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                bare["cpu_ms_per_event"] = per_event_ms(
+                    {
+                        "server": middle["server"] - before["server"],
+                        "worker": middle["bare_worker"] - before["bare_worker"],
+                    },
+                    args.events,
+                )
+                ours["cpu_ms_per_event"] = per_event_ms(
+                    {
+                        "server": after["server"] - middle["server"],
+                        "worker": after["ratchet_worker"] - middle["ratchet_worker"],
+                    },
+                    args.events,
+                )
         finally:
             for proc in workers:
                 proc.terminate()
                 proc.wait()
             server.stop()
-            store.dispose()
     ratio = ours["events_per_s"] / bare["events_per_s"]
     print(json.dumps({"ledger": args.ledger, "bare_temporal": bare, "ratchet": ours}, indent=2))
     cpu = ours["cpu_ms_per_event"]
