@@ -42,21 +42,7 @@ def shop_add(
     api_version: ApiVersionOpt = None,
 ) -> None:
     """Add a shop."""
-
-    async def go() -> None:
-        api = await connect(temporal=False)
-        _print_shop(
-            await api.shops.add(
-                name,
-                timezone_name=timezone,
-                shopify_domain=shopify_domain,
-                access_token=access_token,
-                webhook_secret=webhook_secret,
-                api_version=api_version,
-            )
-        )
-
-    run(go())
+    _save_shop(True, name, timezone, shopify_domain, access_token, webhook_secret, api_version)
 
 
 @app.command("set")
@@ -69,11 +55,23 @@ def shop_set(
     api_version: ApiVersionOpt = None,
 ) -> None:
     """Change a shop's settings."""
+    _save_shop(False, name, timezone, shopify_domain, access_token, webhook_secret, api_version)
 
+
+def _save_shop(
+    create: bool,
+    name: str,
+    timezone: str | None,
+    shopify_domain: str | None,
+    access_token: str | None,
+    webhook_secret: str | None,
+    api_version: str | None,
+) -> None:
     async def go() -> None:
         api = await connect(temporal=False)
+        save = api.shops.add if create else api.shops.set
         _print_shop(
-            await api.shops.set(
+            await save(
                 name,
                 timezone_name=timezone,
                 shopify_domain=shopify_domain,
