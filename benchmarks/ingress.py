@@ -50,6 +50,7 @@ from ratchet.engine.contract import (
 from ratchet.engine.devserver import DevServer, free_port
 from ratchet.ingress.webhooks import signature
 from ratchet.store.database import Store, get_store
+from ratchet.store.secrets import generate_key
 from ratchet.store.tables import Run
 from starter.api import Ratchet
 
@@ -85,6 +86,8 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="ratchet-bench-"))
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
     await server.start()
+    # A ledger given by URL needs a key for stored secrets, in this process and `ratchet serve` alike.
+    os.environ.setdefault("RATCHET_SECRET_KEY", generate_key())
     settings = load_settings(
         home=home,
         database_url=f"sqlite:///{home / 'ratchet.db'}",
