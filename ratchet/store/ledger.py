@@ -114,34 +114,28 @@ def _close(conn: Connection, run: Run, values: dict[str, Any], attempt: dict[str
 
 def succeed(conn: Connection, run: Run, result: Any, result_meta: Any = None) -> None:
     """Record success for the attempt `run` describes; no reads."""
-    now = utcnow()
-    values: dict[str, Any] = {
-        "state": RunState.succeeded,
-        "ok": True,
-        "result": result,
-        "error": None,
-        "stopped_at": now,
-        "elapsed_time_ms": elapsed_ms(run.started_at, now),
-    }
-    if result_meta:
-        values["result_meta"] = result_meta
-    _close(conn, run, values, {"ok": True, "error": None, "retry_at": None})
+    _finish(conn, run, RunState.succeeded, None, result, result_meta)
 
 
 def fail(conn: Connection, run: Run, error: str, result: Any = None, result_meta: Any = None) -> None:
     """Record the attempt `run` describes as the run's last: Failed."""
+    _finish(conn, run, RunState.failed, error, result, result_meta)
+
+
+def _finish(conn: Connection, run: Run, state: RunState, error: str | None, result: Any, result_meta: Any) -> None:
+    ok = state == RunState.succeeded
     now = utcnow()
     values: dict[str, Any] = {
-        "state": RunState.failed,
-        "ok": False,
-        "error": error,
+        "state": state,
+        "ok": ok,
         "result": result,
+        "error": error,
         "stopped_at": now,
         "elapsed_time_ms": elapsed_ms(run.started_at, now),
     }
     if result_meta:
         values["result_meta"] = result_meta
-    _close(conn, run, values, {"ok": False, "error": error, "retry_at": None})
+    _close(conn, run, values, {"ok": ok, "error": error, "retry_at": None})
 
 
 def schedule_retry(conn: Connection, run: Run, error: str, delay: timedelta) -> datetime:
