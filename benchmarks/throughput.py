@@ -8,13 +8,18 @@ partition, fairness), each with one worker process of its own:
 Events/s = N / (last action done − first start); latency = action done − start, per event.
 CPU-ms per event is each process's user+system CPU over its phase divided by N.
 
-    uv run python benchmarks/throughput.py [--events 300] [--concurrency 50] [--ledger sqlite|postgresql]
-                                           [--profile worker.txt]
+    uv run python benchmarks/throughput.py [--events 300 | --rounds 300,3000,10000] [--concurrency 50]
+                                           [--ledger sqlite|postgresql] [--profile worker.txt]
+
+`--rounds` runs bare and Ratchet once per count, one after another on the same home, so later
+rounds run against everything the earlier ones left: open event workflows, Temporal's history and
+a grown ledger. Its last line compares the last round's events/s with the first's.
 
 `--ledger postgresql` puts the ledger in a fresh database on the PostgreSQL server at
 RATCHET_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432), dropped afterwards.
-`--profile FILE` samples the Ratchet worker during its phase with py-spy and writes the collapsed
-stacks there (one line per stack, sample count last), for flame graphs or per-function totals.
+`--profile FILE` samples the Ratchet worker's GIL holder during its phase with py-spy and writes
+the collapsed stacks there (one line per stack, sample count last), for flame graphs or
+per-function totals of its Python CPU.
 """
 
 from __future__ import annotations
@@ -71,6 +76,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time per thread name of a process: the SDK's Rust core threads apart from Python's."""
+    totals: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended while we read
+            continue
+        group = "python" if name.startswith("python") or name.startswith("asyncio") else name
+        totals[group] = totals.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 @contextmanager
 def ledger_database(kind: str, home: Path) -> Iterator[str]:
     """The ledger's database URL for this run: a file in `home`, or a throwaway PostgreSQL database."""
@@ -95,7 +114,20 @@ def sampled(pid: int, output: Path | None) -> Iterator[None]:
         yield
         return
     spy = subprocess.Popen(
-        ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--nonblocking", "--rate", "200", "-o", str(output)],
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--gil",
+            "--rate",
+            "200",
+            "-o",
+            str(output),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -176,23 +208,24 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
 
     await bounded(concurrency, [lambda i=i: send(i) for i in range(n)])
 
-    def finished() -> dict[str, datetime]:
+    done: dict[str, datetime] = {}
+
+    def finished(pending: list[str]) -> dict[str, datetime]:
         with api.store.session() as session:
             rows = session.exec(
-                # Only these events: a poll must not cost more as earlier events pile up in the ledger.
+                # Only events still pending: a poll must not cost more as the ledger grows.
                 select(Run.event_id, Run.stopped_at).where(
-                    col(Run.event_id).in_(list(starts)),
+                    col(Run.event_id).in_(pending),
                     Run.kind == RunKind.action,
                     Run.state == RunState.succeeded,
                 )
             ).all()
         return {event_id: stopped for event_id, stopped in rows if stopped is not None}
 
-    while True:
-        done = await asyncio.to_thread(finished)
-        if len(done) >= n:
-            return summarize(starts, done)
+    while len(done) < n:
         await asyncio.sleep(0.5)
+        done.update(await asyncio.to_thread(finished, [e for e in starts if e not in done]))
+    return summarize(starts, done)
 
 
 def summarize(starts: dict[str, datetime], done: dict[str, datetime]) -> dict:
@@ -206,69 +239,125 @@ def summarize(starts: dict[str, datetime], done: dict[str, datetime]) -> dict:
     }
 
 
-def per_event_ms(cpu_s: dict[str, float], n: int) -> dict[str, float]:
-    return {name: round(1000 * seconds / n, 1) for name, seconds in cpu_s.items()}
+def per_event_ms(seconds: float, n: int) -> float:
+    return round(1000 * seconds / n, 1)
+
+
+class CpuMeter:
+    """CPU per event of every process in a phase: server, the side's worker (Python apart from the
+    SDK's Rust core threads) and this process, which plays the client (start calls or event sends)."""
+
+    def __init__(self, server_pid: int, worker_pid: int) -> None:
+        self.pids = {"server": server_pid, "client": os.getpid()}
+        self.worker_pid = worker_pid
+
+    def read(self) -> dict[str, float]:
+        totals = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        for group, seconds in thread_cpu_seconds(self.worker_pid).items():
+            key = "worker_python" if group == "python" else "worker_core"
+            totals[key] = totals.get(key, 0.0) + seconds
+        return totals
+
+    @asynccontextmanager
+    async def phase(self, result: dict, n: int) -> AsyncIterator[None]:
+        before = self.read()
+        yield
+        after = self.read()
+        cpu = {name: per_event_ms(after[name] - before.get(name, 0.0), n) for name in after}
+        cpu["worker"] = round(cpu["worker_python"] + cpu["worker_core"], 1)
+        result["cpu_ms_per_event"] = cpu
+
+
+async def measure_round(
+    server: DevServer, api: Ratchet, meters: tuple[CpuMeter, CpuMeter], n: int, args: argparse.Namespace
+) -> dict:
+    """Bare, then Ratchet, with `n` events each, on the same server and the same (growing) ledger."""
+    bare_meter, ours_meter = meters
+    bare: dict = {}
+    async with bare_meter.phase(bare, n):
+        bare.update(await measure_bare(server.address, n, args.concurrency))
+    ours: dict = {}
+    with sampled(ours_meter.worker_pid, args.profile):
+        async with ours_meter.phase(ours, n):
+            ours.update(await measure_ratchet(api, n, args.concurrency))
+    return {
+        "events": n,
+        "bare_temporal": bare,
+        "ratchet": ours,
+        "ratio": round(ours["events_per_s"] / bare["events_per_s"], 2),
+    }
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300)
+    parser.add_argument(
+        "--rounds",
+        type=lambda text: [int(part) for part in text.split(",")],
+        help="comma-separated event counts run one after another on one home (e.g. 300,3000,10000): "
+        "whether events/s stays flat as the ledger and Temporal's history grow",
+    )
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
     args = parser.parse_args()
+    rounds = args.rounds or [args.events]
 
+    results = []
     with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
-        server, settings, env = await start_engine(Path(tmp), database_url)
+        home = Path(tmp)
+        server, settings, env = await start_engine(home, database_url)
+        # The workers log to files, as a deployed worker would, not to this terminal.
+        logs = [(home / "bare-worker.log").open("wb"), (home / "worker.log").open("wb")]
         workers = [
-            subprocess.Popen([sys.executable, "-m", "benchmarks.bare", server.address], env=env, cwd=REPO),
-            subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=REPO),
+            subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.bare", server.address],
+                env=env,
+                cwd=REPO,
+                stdout=logs[0],
+                stderr=logs[0],
+            ),
+            subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=REPO, stdout=logs[1], stderr=logs[1]),
         ]
         try:
             async with bench_api(settings) as api:
                 await asyncio.sleep(2)  # let both workers start polling
-                # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
+                # Warm-up: first-use costs (connections, imports, caches) are not throughput.
                 await measure_bare(server.address, 10, args.concurrency)
                 await measure_ratchet(api, 10, args.concurrency)
                 assert server.process is not None
-                pids = {"server": server.process.pid, "bare_worker": workers[0].pid, "ratchet_worker": workers[1].pid}
-                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                bare = await measure_bare(server.address, args.events, args.concurrency)
-                middle = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                with sampled(workers[1].pid, args.profile):
-                    ours = await measure_ratchet(api, args.events, args.concurrency)
-                after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                bare["cpu_ms_per_event"] = per_event_ms(
-                    {
-                        "server": middle["server"] - before["server"],
-                        "worker": middle["bare_worker"] - before["bare_worker"],
-                    },
-                    args.events,
-                )
-                ours["cpu_ms_per_event"] = per_event_ms(
-                    {
-                        "server": after["server"] - middle["server"],
-                        "worker": after["ratchet_worker"] - middle["ratchet_worker"],
-                    },
-                    args.events,
-                )
+                meters = (CpuMeter(server.process.pid, workers[0].pid), CpuMeter(server.process.pid, workers[1].pid))
+                for n in rounds:
+                    results.append(await measure_round(server, api, meters, n, args))
+                    print(json.dumps(results[-1]), flush=True)
         finally:
             for proc in workers:
                 proc.terminate()
                 proc.wait()
+            for log in logs:
+                log.close()
             server.stop()
-    ratio = ours["events_per_s"] / bare["events_per_s"]
-    print(json.dumps({"ledger": args.ledger, "bare_temporal": bare, "ratchet": ours}, indent=2))
-    cpu = ours["cpu_ms_per_event"]
-    bare_cpu = bare["cpu_ms_per_event"]
-    print(
-        f"CPU-ms per event: worker {cpu['worker']} vs bare {bare_cpu['worker']}, "
-        f"server {cpu['server']} vs bare {bare_cpu['server']}"
-    )
-    print(
-        f"ratchet ({args.ledger}) {ours['events_per_s']} events/s vs bare Temporal {bare['events_per_s']} "
-        f"workflows/s: ratio {ratio:.2f}"
-    )
+    print(f"machine: {os.cpu_count()} CPUs; ledger {args.ledger}; dev server SQLite WAL, 1 partition, fairness on")
+    for result in results:
+        ours, bare = result["ratchet"], result["bare_temporal"]
+        cpu, bare_cpu = ours["cpu_ms_per_event"], bare["cpu_ms_per_event"]
+        print(
+            f"{result['events']:>6} events: CPU-ms per event worker {cpu['worker']} (Python {cpu['worker_python']}, "
+            f"core {cpu['worker_core']}) vs bare {bare_cpu['worker']} (Python {bare_cpu['worker_python']}, "
+            f"core {bare_cpu['worker_core']}); server {cpu['server']} vs bare {bare_cpu['server']}; "
+            f"client {cpu['client']} vs bare {bare_cpu['client']}; p50 {ours['p50_s']} s vs bare {bare['p50_s']} s"
+        )
+    for result in results:
+        print(
+            f"ratchet ({args.ledger}) {result['events']} events: {result['ratchet']['events_per_s']} events/s vs "
+            f"bare Temporal {result['bare_temporal']['events_per_s']} workflows/s: ratio {result['ratio']:.2f}"
+        )
+    if len(results) > 1:
+        first, last = results[0]["ratchet"]["events_per_s"], results[-1]["ratchet"]["events_per_s"]
+        print(
+            f"flatness: {last} events/s at {results[-1]['events']} events after {sum(rounds) - rounds[-1]} earlier, "
+            f"vs {first} events/s at {results[0]['events']}: ratio {last / first:.2f}"
+        )
 
 
 if __name__ == "__main__":
