@@ -13,8 +13,7 @@ from importlib.metadata import version
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.bulk_operations import BulkOperationActivities
 from activities.retention import RetentionActivities
@@ -38,14 +37,15 @@ from workflows.retention import RetentionWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
 from workflows.shop_webhooks import ShopWebhooksWorkflow
 
-# By default the sandbox re-imports, per workflow run, every module a workflow imports
-# (measured: the largest CPU cost per event in benchmarks/throughput.py). Passing *all* modules
-# through means nothing is re-imported: whatever a workflow module imports runs in this
-# interpreter, shared. That is safe only because workflow modules import nothing but
-# deterministic code (ratchet.core and the contract, ratchet.engine.contract);
-# tests/engine/test_contract.py fails if one ever pulls in the store, the network or the Temporal
-# client. The sandbox still guards the workflow code itself against non-deterministic calls.
-SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_all_modules()
+# Workflows run outside the SDK's sandbox. The sandbox re-executes every workflow activation
+# through its import hooks and restricted builtins: measured with benchmarks/throughput.py, that
+# was 2.6 of the worker's 18.7 CPU-ms per event, a cost every event pays for a check that only
+# matters when workflow code changes. The check is kept where it belongs, in the tests:
+# tests/replay/test_replay.py replays committed and fresh histories of every event-workflow
+# branch under the SDK's default (strict) sandbox, which fails on any non-deterministic call,
+# and tests/engine/test_contract.py fails if a workflow module imports the store, the network or
+# the Temporal client.
+WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
 
 BUILD_ID = f"ratchet-{version('ratchet')}"
 
@@ -105,7 +105,7 @@ def build_worker(
         if activities
         else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
-        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
+        workflow_runner=WORKFLOW_RUNNER,
         # Without an explicit build id the SDK hashes the code of every loaded module at start.
         build_id=BUILD_ID,
         **kwargs,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
@@ -32,6 +33,7 @@ from ratchet.engine.contract import (
     ActionRunOutcome,
     EventRunOutcome,
     FailRunsInput,
+    PlannedTaskRun,
     RunActivitiesInterface,
     RunInput,
     RunNoteInput,
@@ -39,13 +41,20 @@ from ratchet.engine.contract import (
     TaskRunOutcome,
 )
 from ratchet.errors import RatchetError, is_retryable
-from ratchet.services.perform import PerformService, RenderProgress, TaskUnavailableError, Throttled
+from ratchet.services.perform import (
+    PerformService,
+    PreparedAction,
+    RenderProgress,
+    TaskUnavailableError,
+    Throttled,
+)
 from ratchet.shopify.client import ShopifyThrottled
 from ratchet.store import ledger
 from ratchet.store.database import Store
 from ratchet.store.tables import Run
 
 OutcomeT = TypeVar("OutcomeT", bound=RunOutcome)
+StepT = TypeVar("StepT")
 
 HEARTBEAT_AFTER_SECONDS = 5.0
 
@@ -53,6 +62,15 @@ HEARTBEAT_AFTER_SECONDS = 5.0
 def retry_delay(settings: Settings, budget_attempt: int) -> timedelta:
     """Delay after the `budget_attempt`-th failed attempt (1-based) of an automatic budget."""
     return settings.scaled(RETRY_DELAYS_SECONDS[budget_attempt - 1])
+
+
+@dataclass
+class _Begun(Generic[StepT]):
+    """A begun attempt and what its blocking step returned or raised (carried out of the worker thread)."""
+
+    run: Run
+    value: StepT | None = None
+    error: Exception | None = None
 
 
 def _describe(exc: BaseException) -> str:
@@ -79,9 +97,15 @@ class RunActivities(RunActivitiesInterface):
         self,
         inp: RunInput,
         outcome_type: type[OutcomeT],
-        body: Callable[[Run, int], Awaitable[OutcomeT]],
+        in_thread: Callable[[Run, int], StepT],
+        then: Callable[[Run, int, StepT], Awaitable[OutcomeT]] | None = None,
         progress: RenderProgress | None = None,
     ) -> OutcomeT:
+        """One attempt: begin it, run `in_thread` (blocking work) in the same worker thread, then `then`.
+
+        One thread hop per attempt, not one per ledger step: the hop is a measurable share of
+        a short run's CPU. Without `then`, what `in_thread` returns is the outcome.
+        """
         info = activity.info()
         budget_attempt = inp.budget_used + info.attempt
         attempt = inp.attempt_base + info.attempt
@@ -96,29 +120,43 @@ class RunActivities(RunActivitiesInterface):
             )
 
         retry_note = inp.manual_retry_note if info.attempt == 1 and inp.budget_used == 0 else None
-        begun = await self.perform.begin(
-            inp.run_id,
-            inp.shop_id,
-            attempt,
-            info.current_attempt_scheduled_time,
-            retry_note,
-            shopify_gated=inp.shopify_gated,
-        )
-        if isinstance(begun, Throttled):
-            return throttled(begun)
-        telemetry.attempt_started(begun, attempt, info.current_attempt_scheduled_time)
+
+        def begin_then_work() -> Throttled | _Begun[StepT]:
+            begun = self.perform.begin(
+                inp.run_id,
+                inp.shop_id,
+                attempt,
+                info.current_attempt_scheduled_time,
+                retry_note,
+                shopify_gated=inp.shopify_gated,
+            )
+            if isinstance(begun, Throttled):
+                return begun
+            try:
+                return _Begun(begun, value=in_thread(begun, attempt))
+            except Exception as exc:  # the attempt failed: recorded below, on the event loop
+                return _Begun(begun, error=exc)
+
         heartbeat = asyncio.create_task(self._heartbeat(progress))
         try:
-            outcome = await body(begun, attempt)
-        except ApplicationError:
-            raise
-        except ShopifyThrottled as exc:
-            return throttled(await self.perform.withdraw(begun, attempt, exc.retry_after_seconds))
-        except Exception as exc:
-            raise await self._record_failure(begun, exc, budget_attempt) from exc
+            begun = await asyncio.to_thread(begin_then_work)
+            if isinstance(begun, Throttled):
+                return throttled(begun)
+            telemetry.attempt_started(begun.run, attempt, info.current_attempt_scheduled_time)
+            try:
+                if begun.error is not None:
+                    raise begun.error
+                step = cast(StepT, begun.value)
+                outcome = cast(OutcomeT, step) if then is None else await then(begun.run, attempt, step)
+            except ApplicationError:
+                raise
+            except ShopifyThrottled as exc:
+                return throttled(await self.perform.withdraw(begun.run, attempt, exc.retry_after_seconds))
+            except Exception as exc:
+                raise await self._record_failure(begun.run, exc, budget_attempt) from exc
         finally:
             heartbeat.cancel()
-        telemetry.run_finished(begun, RunState.succeeded, attempt)
+        telemetry.run_finished(begun.run, RunState.succeeded, attempt)
         return outcome
 
     async def _record_failure(self, run: Run, exc: Exception, budget_attempt: int) -> ApplicationError:
@@ -169,17 +207,22 @@ class RunActivities(RunActivitiesInterface):
 
     @activity.defn(name=PERFORM_EVENT_RUN)
     async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
-        async def body(run: Run, attempt: int) -> EventRunOutcome:
-            return EventRunOutcome(task_runs=await self.perform.event_run(run), attempts=attempt)
+        def route(run: Run, attempt: int) -> list[PlannedTaskRun] | None:
+            # A shop/update event refreshes the shop (async: it may move schedules) before routing.
+            return None if self.perform.refreshes_shop(run) else self.perform.route_event(run)
 
-        return await self._attempt(inp, EventRunOutcome, body)
+        async def outcome(run: Run, attempt: int, routed: list[PlannedTaskRun] | None) -> EventRunOutcome:
+            task_runs = routed if routed is not None else await self.perform.event_run(run)
+            return EventRunOutcome(task_runs=task_runs, attempts=attempt)
+
+        return await self._attempt(inp, EventRunOutcome, route, outcome)
 
     @activity.defn(name=PERFORM_TASK_RUN)
     async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
         progress = RenderProgress()
 
-        async def body(run: Run, attempt: int) -> TaskRunOutcome:
-            plan = await self.perform.task_run(run, progress)
+        def render(run: Run, attempt: int) -> TaskRunOutcome:
+            plan = self.perform.task_run(run, progress)
             return TaskRunOutcome(
                 action_runs=plan.action_runs,
                 in_sequence=plan.in_sequence,
@@ -187,12 +230,11 @@ class RunActivities(RunActivitiesInterface):
                 attempts=attempt,
             )
 
-        return await self._attempt(inp, TaskRunOutcome, body, progress)
+        return await self._attempt(inp, TaskRunOutcome, render, progress=progress)
 
     @activity.defn(name=PERFORM_ACTION_RUN)
     async def perform_action_run(self, inp: RunInput) -> ActionRunOutcome:
-        async def body(run: Run, attempt: int) -> ActionRunOutcome:
-            action = await self.perform.prepare_action(run, attempt)
+        async def perform(run: Run, attempt: int, action: PreparedAction) -> ActionRunOutcome:
             try:
                 result = await action.handler.perform(action.options, action.context)
             except ActionError as exc:
@@ -201,7 +243,7 @@ class RunActivities(RunActivitiesInterface):
             await self.perform.succeed_action(run, action, result)
             return ActionRunOutcome(attempts=attempt)
 
-        return await self._attempt(inp, ActionRunOutcome, body)
+        return await self._attempt(inp, ActionRunOutcome, self.perform.prepare_action, perform)
 
     # -- bookkeeping the workflow asks for ---------------------------------------------------------
 

@@ -133,7 +133,7 @@ class PerformService:
 
     # -- the attempt record ------------------------------------------------------------------------
 
-    async def begin(
+    def begin(
         self,
         run_id: str,
         shop_id: str,
@@ -143,21 +143,21 @@ class PerformService:
         *,
         shopify_gated: bool,
     ) -> Run | Throttled:
-        """Start `attempt` of a run (Started, attempt row), or report the shop throttled without spending one."""
+        """Start `attempt` of a run (Started, attempt row), or report the shop throttled without spending one.
 
-        def begin() -> Run | Throttled:
-            with self.store.engine.connect() as conn:
-                if shopify_gated:
-                    wait = self._shop_wait(conn, shop_id)
-                    if wait > 0:
-                        ledger.mark_waiting(conn, run_id, RunState.due)
-                        conn.commit()
-                        return Throttled(wait)
-                run = ledger.begin_attempt(conn, run_id, attempt, enqueued_at, manual_retry_note)
-                conn.commit()
-                return run
-
-        return await asyncio.to_thread(begin)
+        Blocking: the caller runs it in the same worker thread as the step that follows, so an
+        attempt costs one thread hop, not two.
+        """
+        with self.store.engine.connect() as conn:
+            if shopify_gated:
+                wait = self._shop_wait(conn, shop_id)
+                if wait > 0:
+                    ledger.mark_waiting(conn, run_id, RunState.due)
+                    conn.commit()
+                    return Throttled(wait)
+            run = ledger.begin_attempt(conn, run_id, attempt, enqueued_at, manual_retry_note)
+            conn.commit()
+            return run
 
     async def withdraw(self, run: Run, attempt: int, retry_after_seconds: float) -> Throttled:
         """Shopify answered THROTTLED/429 mid-attempt: the attempt is forgotten and the run waits in Due."""
@@ -223,11 +223,16 @@ class PerformService:
 
     # -- event runs --------------------------------------------------------------------------------
 
+    @staticmethod
+    def refreshes_shop(run: Run) -> bool:
+        """Whether the event run must refresh the shop (and perhaps its schedules) before routing."""
+        return run.topic == SHOP_UPDATE_TOPIC
+
     async def event_run(self, run: Run) -> list[PlannedTaskRun]:
         """Filter and route the event; record and return the task runs it makes."""
-        if run.topic == SHOP_UPDATE_TOPIC:
+        if self.refreshes_shop(run):
             await self._refresh_shop(run)
-        return await asyncio.to_thread(self._event_run, run)
+        return await asyncio.to_thread(self.route_event, run)
 
     async def _refresh_shop(self, run: Run) -> None:
         """`shopify/shop/update` carries the shop itself: refresh the snapshot, move schedules with the zone."""
@@ -242,7 +247,8 @@ class PerformService:
                 self.events.client, self.store, run.shop_id, task_queue=self.settings.temporal.task_queue
             )
 
-    def _event_run(self, run: Run) -> list[PlannedTaskRun]:
+    def route_event(self, run: Run) -> list[PlannedTaskRun]:
+        """The blocking part of an event run (everything but a shop refresh): filters, routing, the task-run rows."""
         now = utcnow()
         with self.store.engine.connect() as conn:
             event = read_row(conn, Event, run.event_id)
@@ -298,11 +304,8 @@ class PerformService:
 
     # -- task runs ---------------------------------------------------------------------------------
 
-    async def task_run(self, run: Run, progress: RenderProgress) -> ActionPlan:
-        """Render the task's latest script; record and return the action runs it made."""
-        return await asyncio.to_thread(self._task_run, run, progress)
-
-    def _task_run(self, run: Run, progress: RenderProgress) -> ActionPlan:
+    def task_run(self, run: Run, progress: RenderProgress) -> ActionPlan:
+        """Render the task's latest script; record and return the action runs it made (blocking)."""
         from ratchet.liquid import RenderRequest, TaskRenderError, render_task
 
         with self.store.engine.connect() as conn:
@@ -393,18 +396,13 @@ class PerformService:
 
     # -- action runs -------------------------------------------------------------------------------
 
-    async def prepare_action(self, run: Run, attempt: int) -> PreparedAction:
-        """The handler, options and context of an action run; its task must still be enabled."""
-
-        def load() -> tuple[Task, Shop]:
-            with self.store.engine.connect() as conn:
-                task = _available_task(conn, run)
-                shop = read_row(conn, Shop, run.shop_id)
-            if shop is None:
-                raise PermanentRunError(f"shop {run.shop_id} no longer exists")
-            return task, shop
-
-        task, shop = await asyncio.to_thread(load)
+    def prepare_action(self, run: Run, attempt: int) -> PreparedAction:
+        """The handler, options and context of an action run; its task must still be enabled (blocking)."""
+        with self.store.engine.connect() as conn:
+            task = _available_task(conn, run)
+            shop = read_row(conn, Shop, run.shop_id)
+        if shop is None:
+            raise PermanentRunError(f"shop {run.shop_id} no longer exists")
         # Retry context: the options captured when the task rendered, never the task's current ones.
         handler = get_handler(run.action_type or "")
         options = handler.validate(run.action_options)

@@ -7,12 +7,12 @@ never duplicate a row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Table, select, text
+from sqlalchemy import Connection, Select, Table, bindparam, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,11 +27,29 @@ from ratchet.store.secrets import keyring
 from ratchet.store.tables import Shop
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
+StatementT = TypeVar("StatementT")
 
 
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table of a table model (SQLModel sets `__table__` without declaring it)."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set by SQLModel on table=True classes
+
+
+_statements: dict[Hashable, Any] = {}
+
+
+def prebuilt(key: Hashable, build: Callable[[], StatementT]) -> StatementT:
+    """The statement `build` makes, built once per process under `key`.
+
+    SQLAlchemy caches a statement's compiled form by its cache key, but computing that key walks
+    the statement on every call, and building the statement costs more again: measured, a
+    run's begin-attempt step took 505 µs of CPU built per call and 138 µs built once. Statements
+    on the engine's hot path are built here once, with `bindparam`s for every value.
+    """
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = build()
+    return cast(StatementT, statement)
 
 
 def read_row(conn: Connection, model: type[ModelT], *key: Any) -> ModelT | None:
@@ -40,14 +58,23 @@ def read_row(conn: Connection, model: type[ModelT], *key: Any) -> ModelT | None:
     For the engine's hot path, which reads a few rows per run and never writes through them.
     """
     table = table_of(model)
-    columns = list(table.primary_key.columns)
-    row = conn.execute(select(table).where(*(c == v for c, v in zip(columns, key, strict=True)))).one_or_none()
+
+    def build() -> Select[Any]:
+        columns = list(table.primary_key.columns)
+        return select(table).where(*(c == bindparam(f"pk_{i}") for i, c in enumerate(columns)))
+
+    statement = prebuilt(("read_row", table.name), build)
+    row = conn.execute(statement, {f"pk_{i}": v for i, v in enumerate(key)}).one_or_none()
     return None if row is None else cast(ModelT, model.model_construct(**row._mapping))
 
 
 def dialect_insert(bind: Engine | Connection) -> Any:
     """INSERT with ON CONFLICT for the bind's database (both dialects spell it the same way)."""
-    return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert_for(bind.dialect.name)
+
+
+def dialect_insert_for(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def _normalise_url(url: str) -> str:

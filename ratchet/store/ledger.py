@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, literal, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, delete, func, null, select, update
 from sqlmodel import Session
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import NotFound
-from ratchet.store.database import dialect_insert, table_of
+from ratchet.store.database import dialect_insert_for, prebuilt, table_of
 from ratchet.store.tables import Event, Run, RunAttempt, Task, UTCDateTime
 
 RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
@@ -42,15 +42,52 @@ def get_run(session: Session, run_id: str) -> Run:
     return run
 
 
-# The hot path below is SQLAlchemy Core on a caller's connection, not the ORM: each run's attempt
-# costs a handful of keyed statements and no identity-map bookkeeping. Callers own the
-# transactions (one connection per activity, one transaction per step the ledger must show).
+# The hot path below is SQLAlchemy Core on a caller's connection, not the ORM, with statements
+# built once (`prebuilt`): each run's attempt costs a handful of keyed statements and no
+# statement building. Callers own the transactions (one connection per activity, one
+# transaction per step the ledger must show).
 RUNS = table_of(Run)
 ATTEMPTS = table_of(RunAttempt)
 
 
 def _note(notes: list[dict[str, Any]] | None, note: str) -> list[dict[str, Any]]:
     return [*(notes or []), {"at": utcnow().isoformat(), "note": note}]
+
+
+def _begin_statement() -> Any:
+    now = bindparam("b_now", type_=UTCDateTime())
+    return (
+        update(RUNS)
+        .where(RUNS.c.id == bindparam("b_run_id"))
+        .values(
+            state=RunState.started,
+            started_at=now,
+            stopped_at=None,
+            elapsed_time_ms=None,
+            attempts=bindparam("b_attempt"),
+            error=None,
+            run_at=func.coalesce(RUNS.c.run_at, now),
+            # The time Temporal scheduled this attempt, else the first time the run was queued.
+            enqueued_at=func.coalesce(bindparam("b_enqueued_at", type_=UTCDateTime()), RUNS.c.enqueued_at, now),
+        )
+        .returning(RUNS)
+    )
+
+
+def _attempt_upsert_statement(dialect: str) -> Any:
+    upsert = dialect_insert_for(dialect)(ATTEMPTS).values(
+        run_id=bindparam("b_run_id"),
+        attempt=bindparam("b_attempt"),
+        started_at=bindparam("b_now", type_=UTCDateTime()),
+        stopped_at=None,
+        ok=None,
+        error=None,
+        retry_at=None,
+    )
+    cleared = {"stopped_at": None, "ok": None, "error": None, "retry_at": None}
+    return upsert.on_conflict_do_update(
+        index_elements=["run_id", "attempt"], set_={"started_at": upsert.excluded.started_at, **cleared}
+    )
 
 
 def begin_attempt(
@@ -62,53 +99,66 @@ def begin_attempt(
     child runs) and discards the previous result, as Mechanic does. Two statements (an
     UPDATE … RETURNING and an attempt upsert), the same ones whenever the attempt is replayed.
     """
-    now = utcnow()
-    values: dict[str, Any] = {
-        "state": RunState.started,
-        "started_at": now,
-        "stopped_at": None,
-        "elapsed_time_ms": None,
-        "attempts": attempt,
-        "error": None,
-        "run_at": func.coalesce(RUNS.c.run_at, literal(now, UTCDateTime())),
-        "enqueued_at": literal(enqueued_at, UTCDateTime())
-        if enqueued_at
-        else func.coalesce(RUNS.c.enqueued_at, literal(now, UTCDateTime())),
-    }
-    if manual_retry_note is not None:
-        values.update(manual_retries=RUNS.c.manual_retries + 1, result=None, ok=None)
-    row = conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values).returning(RUNS)).one_or_none()
+    params = {"b_run_id": run_id, "b_attempt": attempt, "b_now": utcnow(), "b_enqueued_at": enqueued_at}
+    row = conn.execute(prebuilt("begin_attempt", _begin_statement), params).one_or_none()
     if row is None:
         raise RunNotFound(f"unknown run {run_id!r}")
     columns = dict(row._mapping)
     if manual_retry_note is not None:
+        # Rare (an operator's retry): built per call.
         columns["notes"] = _note(columns["notes"], manual_retry_note)
-        conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(notes=columns["notes"]))
-    attempt_row = {"run_id": run_id, "attempt": attempt, "started_at": now}
-    cleared = {"stopped_at": None, "ok": None, "error": None, "retry_at": None}
-    upsert = dialect_insert(conn)(ATTEMPTS).values(**attempt_row, **cleared)
-    conn.execute(
-        upsert.on_conflict_do_update(index_elements=["run_id", "attempt"], set_={"started_at": now, **cleared})
-    )
+        columns.update(manual_retries=columns["manual_retries"] + 1, result=None, ok=None)
+        conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id == run_id)
+            .values(notes=columns["notes"], manual_retries=RUNS.c.manual_retries + 1, result=None, ok=None)
+        )
+    dialect = conn.dialect.name
+    conn.execute(prebuilt(("attempt_upsert", dialect), lambda: _attempt_upsert_statement(dialect)), params)
     # A detached, unvalidated model over the row's columns: what callers read, without an ORM session.
     return Run.model_construct(**columns)
 
 
+def _insert_runs_statement(dialect: str) -> Any:
+    return dialect_insert_for(dialect)(RUNS).on_conflict_do_nothing()
+
+
 def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert child runs, keeping any that exist already (a replayed activity writes the same ids)."""
+    """Insert child runs, keeping any that exist already (a replayed activity writes the same ids).
+
+    Rows come from `new_run_row`, all with the same columns, so they go as one executemany.
+    """
     if rows:
-        conn.execute(dialect_insert(conn)(RUNS).values(rows).on_conflict_do_nothing())
+        dialect = conn.dialect.name
+        conn.execute(prebuilt(("insert_runs", dialect), lambda: _insert_runs_statement(dialect)), rows)
+
+
+def _update_by_key(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """UPDATE table SET columns… WHERE key…, every value a bindparam named after its column (`b_` prefix)."""
+    return prebuilt(
+        ("update", table.name, key, columns),
+        lambda: (
+            update(table)
+            .where(*(table.c[name] == bindparam(f"k_{name}") for name in key))
+            .values({name: bindparam(f"b_{name}") for name in columns})
+        ),
+    )
+
+
+def _update_run(conn: Connection, run_id: str, values: dict[str, Any]) -> int:
+    """Set `values` on one run with a prebuilt statement; the number of rows it changed."""
+    statement = _update_by_key(RUNS, ("id",), tuple(sorted(values)))
+    return conn.execute(statement, {"k_id": run_id, **{f"b_{k}": v for k, v in values.items()}}).rowcount
 
 
 def _close(conn: Connection, run: Run, values: dict[str, Any], attempt: dict[str, Any]) -> None:
     """End the attempt `run` describes (as begin_attempt returned it): the run's row and its attempt row."""
-    result = conn.execute(update(RUNS).where(RUNS.c.id == run.id).values(**values))
-    if result.rowcount == 0:
+    if _update_run(conn, run.id, values) == 0:
         raise RunNotFound(f"unknown run {run.id!r}")
+    attempt = {"stopped_at": values["stopped_at"], **attempt}
+    statement = _update_by_key(ATTEMPTS, ("run_id", "attempt"), tuple(sorted(attempt)))
     conn.execute(
-        update(ATTEMPTS)
-        .where(ATTEMPTS.c.run_id == run.id, ATTEMPTS.c.attempt == run.attempts)
-        .values(stopped_at=values["stopped_at"], **attempt)
+        statement, {"k_run_id": run.id, "k_attempt": run.attempts, **{f"b_{k}": v for k, v in attempt.items()}}
     )
 
 
@@ -163,7 +213,7 @@ def mark_waiting(
         values["run_at"] = run_at
     if error is not None:
         values["error"] = error
-    if conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)).rowcount == 0:
+    if _update_run(conn, run_id, values) == 0:
         raise RunNotFound(f"unknown run {run_id!r}")
 
 
@@ -202,6 +252,17 @@ def add_note(conn: Connection, run_id: str, note: str) -> None:
     conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(notes=notes))
 
 
+# Every column of a new run, so that rows of any kind insert together as one executemany. JSON
+# columns a run leaves empty stay SQL NULL (`null()`), as an omitted column would.
+_NEW_RUN_DEFAULTS: dict[str, Any] = {
+    **{column.name: null() if isinstance(column.type, JSON) else None for column in RUNS.columns},
+    "attempts": 0,
+    "manual_retries": 0,
+    "position": 0,
+    "perform_event": True,
+}
+
+
 def new_run_row(
     *,
     run_id: str,
@@ -213,8 +274,11 @@ def new_run_row(
     task: Task | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    now = utcnow()
+    unknown = extra.keys() - _NEW_RUN_DEFAULTS.keys()
+    if unknown:
+        raise TypeError(f"not run columns: {sorted(unknown)}")
     row: dict[str, Any] = {
+        **_NEW_RUN_DEFAULTS,
         "id": run_id,
         "kind": kind,
         "shop_id": event.shop_id,
@@ -225,11 +289,7 @@ def new_run_row(
         "task_name": task.name if task else None,
         "state": state,
         "run_at": run_at,
-        "enqueued_at": now if state == RunState.due else None,
-        "attempts": 0,
-        "manual_retries": 0,
-        "position": 0,
-        "perform_event": True,
+        "enqueued_at": utcnow() if state == RunState.due else None,
         "notes": [],
     }
     row.update(extra)

@@ -20,7 +20,6 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.bulk_operations import BulkOperationActivities
 from activities.runs import RunActivities
@@ -38,7 +37,7 @@ from tests.support.ingress import SHOPIFY_SECRET, Ingress
 from tests.support.shopify_fake import FakeBulkOperation, ShopifyFake
 from tests.support.tasks import add_task
 from tests.support.waiting import child_events, eventually, of_kind, settled, wait_for_children, wait_for_runs
-from worker import SANDBOX_RESTRICTIONS, build_services, build_worker
+from worker import WORKFLOW_RUNNER, build_services, build_worker
 from workflows.bulk_operation import BulkOperationWorkflow
 from workflows.event import EventWorkflow
 
@@ -327,7 +326,7 @@ async def test_a_crash_while_reporting_still_gives_one_event(
             monitor.collect,
             crashing_report,
         ],
-        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
+        workflow_runner=WORKFLOW_RUNNER,
     )
     async with crashing_worker:
         trigger = await local.tasks.run(task.name)

@@ -29,8 +29,8 @@ WORKFLOW_MODULES = sorted(
     for path in (Path(__file__).parents[2] / "workflows").glob("*.py")
     if path.stem != "__init__"
 )
-# What a workflow must never pull in, even indirectly: all modules are passed through the
-# sandbox (worker.py), so anything imported here would run in the host interpreter.
+# What a workflow must never pull in, even indirectly: the worker runs workflows outside the
+# SDK's sandbox (worker.py), so anything imported here runs in the worker's own interpreter.
 FORBIDDEN = (
     "ratchet.store",
     "ratchet.services",

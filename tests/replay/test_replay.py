@@ -15,6 +15,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from ratchet.core.runs import RunKind, RunState
 from ratchet.store.ledger import event_workflow_id
@@ -27,7 +28,11 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 def replayer() -> Replayer:
-    return Replayer(workflows=[EventWorkflow], data_converter=pydantic_data_converter)
+    # The SDK's default, strict sandbox: the worker runs workflows unsandboxed for speed
+    # (worker.py), so this replay is where a non-deterministic call in workflow code fails.
+    return Replayer(
+        workflows=[EventWorkflow], data_converter=pydantic_data_converter, workflow_runner=SandboxedWorkflowRunner()
+    )
 
 
 async def test_committed_histories_replay() -> None:
