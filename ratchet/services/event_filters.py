@@ -12,8 +12,10 @@ uses the current set. Mechanic promises no order; ours is by name, stopping at t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select, bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from ratchet.core.clock import utcnow
@@ -23,7 +25,7 @@ from ratchet.liquid.render import parse_template, render_template
 from ratchet.services.render_context import event_object, shop_object
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store, table_of
+from ratchet.store.database import Store, prebuilt, table_of
 from ratchet.store.tables import MAX_FILTER_NAME_LENGTH, Event, EventFilter, Shop
 
 MAX_NAME_LENGTH = MAX_FILTER_NAME_LENGTH
@@ -89,12 +91,18 @@ def _filters(session: Session, shop_id: str) -> list[EventFilter]:
     return list(session.exec(select(EventFilter).where(EventFilter.shop_id == shop_id).order_by(col(EventFilter.name))))
 
 
+def _shop_filters_statement() -> Select[Any]:
+    table = table_of(EventFilter)
+    return (
+        core_select(table.c.name, table.c.template)
+        .where(table.c.shop_id == bindparam("b_shop_id"))
+        .order_by(table.c.name)
+    )
+
+
 def rejecting_filter(conn: Connection, store: Store, event: Event, shop: Shop) -> str | None:
     """The name of the first filter that drops `event`, or None when every filter lets it through."""
-    table = table_of(EventFilter)
-    filters = conn.execute(
-        select(table.c.name, table.c.template).where(table.c.shop_id == shop.id).order_by(table.c.name)
-    ).all()
+    filters = conn.execute(prebuilt("shop_filters", _shop_filters_statement), {"b_shop_id": shop.id}).all()
     if not filters:
         return None
     variables = {

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from ratchet.actions.base import ActionContext, ActionHandler, get_handler
 from ratchet.actions.shopify import GraphQLRequest
@@ -53,7 +53,7 @@ from ratchet.shopify.client import ShopifyConfig, is_transient, make_liquid_shop
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.shopify.throttle import wait_seconds
 from ratchet.store import ledger
-from ratchet.store.database import Store, read_row, table_of
+from ratchet.store.database import Store, prebuilt, read_row, table_of
 from ratchet.store.tables import Event, Run, Shop, ShopifyThrottleState, Task
 
 SHOP_UPDATE_TOPIC = "shopify/shop/update"
@@ -265,10 +265,9 @@ class PerformService:
                 conn.commit()
                 return []
             # Retry context: a retried event run sees the current task set and subscriptions.
-            tasks_table = table_of(Task)
             tasks = [
                 Task.model_construct(**row._mapping)
-                for row in conn.execute(select(tasks_table).where(tasks_table.c.shop_id == shop.id))
+                for row in conn.execute(prebuilt("shop_tasks", _shop_tasks_statement), {"b_shop_id": shop.id})
             ]
             planned: list[PlannedTaskRun] = []
             rows = []
@@ -440,6 +439,11 @@ class PerformService:
         # mechanic/actions/perform, when the run's task subscribes to it.
         if followups.may_report_success(run):
             await followups.emit_followups(self.store, self.events, run.id)
+
+
+def _shop_tasks_statement() -> Select[Any]:
+    tasks = table_of(Task)
+    return select(tasks).where(tasks.c.shop_id == bindparam("b_shop_id"))
 
 
 def _available_task(conn: Connection, run: Run) -> Task:
