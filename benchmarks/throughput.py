@@ -13,7 +13,10 @@ CPU-ms per event is each process's user+system CPU over its phase divided by N.
 
 `--rounds` runs bare and Ratchet once per count, one after another on the same home, so later
 rounds run against everything the earlier ones left: open event workflows, Temporal's history and
-a grown ledger. Its last line compares the last round's events/s with the first's.
+a grown ledger. Its last line compares the last round's events/s with the first's. Use it with
+`--in-flight K` (each side keeps at most K events unfinished, sending the next as one finishes):
+a burst of 10,000 starts measures how Temporal's matching copes with a 10,000-task backlog (bare
+Temporal slows too), not whether the per-event cost grows with the home.
 
 `--ledger postgresql` puts the ledger in a fresh database on the PostgreSQL server at
 RATCHET_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432), dropped afterwards.
@@ -35,15 +38,16 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from sqlmodel import col, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import Priority
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,45 +174,61 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def bounded(concurrency: int, jobs: list) -> list:
+async def bounded(concurrency: int, jobs: list, then: Callable[[Any], Awaitable[None]] | None = None) -> list:
+    """Run `jobs` at most `concurrency` at a time (with `then` on each result inside the same slot)."""
     gate = asyncio.Semaphore(concurrency)
 
     async def run(job):
         async with gate:
-            return await job()
+            result = await job()
+            if then is not None:
+                await then(result)
+            return result
 
     return await asyncio.gather(*(run(j) for j in jobs))
 
 
-async def measure_bare(address: str, n: int, concurrency: int) -> dict:
+async def measure_bare(address: str, n: int, concurrency: int, in_flight: int | None = None) -> dict:
     client = await Client.connect(address)
     starts: dict[str, datetime] = {}
+    done: dict[str, datetime] = {}
 
-    async def start(i: int):
+    async def start(i: int) -> WorkflowHandle[Any, str]:
         wid = f"bare-{i}-{time.time_ns()}"
         starts[wid] = datetime.now(UTC)
         return await client.start_workflow(
             BareEventWorkflow.run, id=wid, task_queue=BARE_QUEUE, priority=Priority(priority_key=3)
         )
 
-    handles = await bounded(concurrency, [lambda i=i: start(i) for i in range(n)])
-    finished = await asyncio.gather(*(h.result() for h in handles))
-    done = {h.id: datetime.fromisoformat(f) for h, f in zip(handles, finished, strict=False)}
+    async def finish(handle: WorkflowHandle[Any, str]) -> None:
+        # The result is the workflow's done time: waiting for it late changes no figure.
+        done[handle.id] = datetime.fromisoformat(await handle.result())
+
+    if in_flight is None:
+        handles = await bounded(concurrency, [lambda i=i: start(i) for i in range(n)])
+        # A few at a time: the server limits concurrent long polls.
+        await bounded(concurrency, [lambda h=h: finish(h) for h in handles])
+    else:
+        await bounded(in_flight, [lambda i=i: start(i) for i in range(n)], then=finish)
     return summarize(starts, done)
 
 
-async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
-    """Send `n` events and wait for their actions (only these events' actions count)."""
-    starts: dict[str, datetime] = {}
+async def measure_ratchet(api: Ratchet, n: int, concurrency: int, in_flight: int | None = None) -> dict:
+    """Send `n` events and wait for their actions (only these events' actions count).
 
-    async def send(i: int):
+    With `in_flight`, an event is sent only while fewer than that many are unfinished.
+    """
+    starts: dict[str, datetime] = {}
+    done: dict[str, datetime] = {}
+    progress = asyncio.Condition()
+
+    async def send(i: int) -> None:
+        if in_flight is not None:
+            async with progress:
+                await progress.wait_for(lambda: len(starts) - len(done) < in_flight)
         at = datetime.now(UTC)
         event_id = await api.events.send(BENCH_TOPIC, {"i": i})
         starts[event_id] = at
-
-    await bounded(concurrency, [lambda i=i: send(i) for i in range(n)])
-
-    done: dict[str, datetime] = {}
 
     def finished(pending: list[str]) -> dict[str, datetime]:
         with api.store.session() as session:
@@ -222,9 +242,16 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int) -> dict:
             ).all()
         return {event_id: stopped for event_id, stopped in rows if stopped is not None}
 
-    while len(done) < n:
-        await asyncio.sleep(0.5)
-        done.update(await asyncio.to_thread(finished, [e for e in starts if e not in done]))
+    async def poll() -> None:
+        while len(done) < n:
+            await asyncio.sleep(0.25 if in_flight is not None else 0.5)
+            done.update(await asyncio.to_thread(finished, [e for e in starts if e not in done]))
+            async with progress:
+                progress.notify_all()
+
+    poller = asyncio.create_task(poll())
+    await bounded(concurrency, [lambda i=i: send(i) for i in range(n)])
+    await poller
     return summarize(starts, done)
 
 
@@ -275,11 +302,11 @@ async def measure_round(
     bare_meter, ours_meter = meters
     bare: dict = {}
     async with bare_meter.phase(bare, n):
-        bare.update(await measure_bare(server.address, n, args.concurrency))
+        bare.update(await measure_bare(server.address, n, args.concurrency, args.in_flight))
     ours: dict = {}
     with sampled(ours_meter.worker_pid, args.profile):
         async with ours_meter.phase(ours, n):
-            ours.update(await measure_ratchet(api, n, args.concurrency))
+            ours.update(await measure_ratchet(api, n, args.concurrency, args.in_flight))
     return {
         "events": n,
         "bare_temporal": bare,
@@ -298,6 +325,11 @@ async def main() -> None:
         "whether events/s stays flat as the ledger and Temporal's history grow",
     )
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        help="closed loop: keep at most this many events unfinished (each side), instead of sending all at once",
+    )
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
     args = parser.parse_args()
