@@ -1,15 +1,26 @@
-"""Ingress benchmark: durable webhook acceptance vs raw `start_workflow`, and latency to first action.
+"""Ingress benchmark: durable webhook acceptance vs raw `start_workflow`, and latency to first action vs bare.
 
     uv run python benchmarks/ingress.py [--requests 600] [--concurrency 32] [--latency-samples 30]
+                                        [--profile ingress.txt]
 
-Starts its own Temporal dev server (same settings as `ratchet dev`), runs `ratchet serve` and
-`worker.py` as separate processes, and loads them from this process over loopback:
+Starts its own Temporal dev server (same settings as `ratchet dev`), runs `ratchet serve`,
+`worker.py` and the bare worker (benchmarks/bare.py) as separate processes, and drives them
+from this process over loopback:
 
-1. raw: `start_workflow` calls (the event workflow's options) on a queue no worker polls;
-2. accepted: signed Shopify webhooks to the ingress, each answered only once its event row is
-   written and its workflow started — same server, same concurrency, also unpolled;
-3. latency: one webhook at a time with a worker running, from sending the request to the
-   action run's completion in the ledger.
+1. latency, unloaded (nothing else queued), one request at a time, Ratchet and bare samples
+   alternating so both see the same machine: Ratchet from sending a signed webhook to its
+   action run's `stopped_at` in the ledger; bare from `start_workflow` to the end of the third
+   of its three trivial activities (same priority keys: 3, 2, 1). Both ends are timestamps
+   taken in the worker, so how this process notices the end does not count.
+2. raw: `start_workflow` calls (the event workflow's options) on a queue no worker polls;
+3. accepted: signed Shopify webhooks to the ingress, each answered only once its event row is
+   written and its workflow started — same server, same client process, same concurrency.
+   The workers are stopped before 2, so nothing competes with the starts.
+
+CPU-ms per request is each process's user+system CPU over its phase divided by the requests:
+on a small machine the client's, the ingress's and the server's CPU come out of one budget.
+`--profile FILE` samples the ingress's GIL holder with py-spy during phase 3 (collapsed
+stacks, sample count last). The last two lines are the ratios.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -34,19 +46,12 @@ sys.path.insert(0, str(ROOT))
 
 from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
+from benchmarks.bare import BARE_QUEUE, BareEventWorkflow
+from benchmarks.throughput import cpu_seconds, percentile, sampled
 from ratchet.config import load_settings
-from ratchet.core.runs import (
-    PRIORITY_EVENT,
-    RunKind,
-    RunState,
-)
+from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.engine.connection import connect
-from ratchet.engine.contract import (
-    RUN_STATE,
-    SHOP_ID,
-    TOPIC,
-    EventWorkflowInput,
-)
+from ratchet.engine.contract import RUN_STATE, SHOP_ID, TOPIC, EventWorkflowInput
 from ratchet.engine.devserver import DevServer, free_port
 from ratchet.ingress.webhooks import signature
 from ratchet.store.database import Store, get_store
@@ -56,6 +61,10 @@ from starter.api import Ratchet
 
 SECRET = "bench-secret"
 SHOP = "bench"
+# Subscribed by the benchmark's task (latency); nothing subscribes to the throughput topic.
+ACTION_TOPIC = "orders/create"
+THROUGHPUT_TOPIC = "orders/updated"
+WARM_UP_LATENCY_SAMPLES = 3
 
 
 async def _burst(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:
@@ -82,10 +91,37 @@ async def _wait_http(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def main(requests: int, concurrency: int, samples: int) -> None:
+def _cpu_ms_per_request(pids: dict[str, int], before: dict[str, float], n: int) -> dict[str, float]:
+    return {name: round(1000 * (cpu_seconds(pid) - before[name]) / n, 2) for name, pid in pids.items()}
+
+
+async def _action_stopped(store: Store, event_id: str, timeout: float = 60) -> float:
+    """Epoch seconds at which the event's action run stopped, as the worker recorded it."""
+    query = select(Run.stopped_at).where(
+        Run.event_id == event_id, Run.kind == RunKind.action, Run.state == RunState.succeeded
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with store.session() as session:
+            stopped = session.exec(query).first()
+        if stopped is not None:
+            return stopped.timestamp()
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"no finished action for event {event_id}")
+
+
+def _latency_summary(latencies: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms"
+    )
+
+
+async def main(requests: int, concurrency: int, samples: int, profile: Path | None) -> None:
     home = Path(tempfile.mkdtemp(prefix="ratchet-bench-"))
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
     await server.start()
+    assert server.process is not None
     # A ledger given by URL needs a key for stored secrets, in this process and `ratchet serve` alike.
     os.environ.setdefault("RATCHET_SECRET_KEY", generate_key())
     settings = load_settings(
@@ -102,8 +138,8 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
         {
             "name": "Bench",
             "script": '{% action "echo", id: order.id %}',
-            "subscriptions": ["shopify/orders/create"],
-            "subscriptions_template": "shopify/orders/create",
+            "subscriptions": [f"shopify/{ACTION_TOPIC}"],
+            "subscriptions_template": f"shopify/{ACTION_TOPIC}",
             "options": {},
         }
     )
@@ -116,39 +152,25 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
         "RATCHET_HOME": str(home),
     }
     url = f"http://127.0.0.1:{env['RATCHET_HTTP_PORT']}"
-    ratchet = str(Path(sys.executable).parent / "ratchet")
-    ingress = subprocess.Popen([ratchet, "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    worker: subprocess.Popen[bytes] | None = None
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def spawn(name: str, *argv: str) -> subprocess.Popen[bytes]:
+        with (home / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=log)
+        processes.append(process)
+        return process
+
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        process.wait(timeout=30)
+        processes.remove(process)
+
+    ingress = spawn("ingress", str(Path(sys.executable).parent / "ratchet"), "serve")
     try:
         await _wait_http(f"{url}/healthz")
-
-        # 1. raw start_workflow rate, with the options EventService uses.
-        async def raw(i: int) -> None:
-            event_id = str(uuid.uuid4())
-            await client.start_workflow(
-                "EventWorkflow",
-                EventWorkflowInput(
-                    event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic="shopify/orders/updated"
-                ),
-                id=f"raw/{event_id}",
-                task_queue="bench-raw",
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(SHOP_ID, SHOP),
-                        SearchAttributePair(TOPIC, "shopify/orders/updated"),
-                        SearchAttributePair(RUN_STATE, "Due"),
-                    ]
-                ),
-                priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=SHOP),
-            )
-
-        raw_rate = await _burst(requests, concurrency, raw)
-
-        # 2. webhooks accepted durably (no worker yet: nothing competes with the starts).
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as http:
 
-            async def webhook(i: int, topic: str = "orders/updated") -> httpx.Response:
+            async def webhook(i: int, topic: str) -> httpx.Response:
                 body = f'{{"id": {i}}}'.encode()
                 headers = {
                     "content-type": "application/json",
@@ -160,55 +182,92 @@ async def main(requests: int, concurrency: int, samples: int) -> None:
                 response.raise_for_status()
                 return response
 
-            accepted_rate = await _burst(requests, concurrency, webhook)
+            # 1. latency, unloaded: the first thing this server sees besides the warm-ups.
+            worker = spawn("worker", sys.executable, "worker.py")
+            bare_worker = spawn("bare-worker", sys.executable, "-m", "benchmarks.bare", server.address)
 
-            # 3. latency to the first action, one request at a time, worker running.
-            worker = subprocess.Popen(
-                [sys.executable, "worker.py"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            await webhook(-1, "orders/create")  # warm-up: the worker is polling once this completes
-            await _action_done(store, None, timeout=120)
-            latencies = []
-            for i in range(samples):
+            async def ratchet_latency(i: int) -> float:
                 sent = time.time()
-                event_id = (await webhook(i, "orders/create")).json()["event_id"]
-                stopped = await _action_done(store, event_id)
-                latencies.append(stopped - sent)
+                event_id = (await webhook(i, ACTION_TOPIC)).json()["event_id"]
+                return await _action_stopped(store, event_id, timeout=120) - sent
+
+            async def bare_latency(i: int) -> float:
+                sent = time.time()
+                handle = await client.start_workflow(
+                    BareEventWorkflow.run,
+                    id=f"bare/{uuid.uuid4()}",
+                    task_queue=BARE_QUEUE,
+                    priority=Priority(priority_key=PRIORITY_EVENT),
+                )
+                return datetime.fromisoformat(await handle.result()).timestamp() - sent
+
+            # Warm-ups: both workers polling, first-use costs (imports, connections) paid.
+            for i in range(WARM_UP_LATENCY_SAMPLES):
+                await ratchet_latency(-1 - i)
+                await bare_latency(-1 - i)
+            ratchet_latencies, bare_latencies = [], []
+            for i in range(samples):
+                ratchet_latencies.append(await ratchet_latency(i))
+                bare_latencies.append(await bare_latency(i))
+            stop(worker)
+            stop(bare_worker)
+
+            # 2. raw start_workflow rate, with the options EventService uses.
+            async def raw(i: int) -> None:
+                event_id = str(uuid.uuid4())
+                await client.start_workflow(
+                    "EventWorkflow",
+                    EventWorkflowInput(
+                        event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic=f"shopify/{THROUGHPUT_TOPIC}"
+                    ),
+                    id=f"raw/{event_id}",
+                    task_queue="bench-raw",
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=TypedSearchAttributes(
+                        [
+                            SearchAttributePair(SHOP_ID, SHOP),
+                            SearchAttributePair(TOPIC, f"shopify/{THROUGHPUT_TOPIC}"),
+                            SearchAttributePair(RUN_STATE, RunState.due.value),
+                        ]
+                    ),
+                    priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=SHOP),
+                )
+
+            async def accepted(i: int) -> None:
+                await webhook(i, THROUGHPUT_TOPIC)
+
+            # Every connection of both sides open before either is timed.
+            await _burst(concurrency, concurrency, raw)
+            await _burst(concurrency, concurrency, accepted)
+            pids = {"client": os.getpid(), "server": server.process.pid}
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            raw_rate = await _burst(requests, concurrency, raw)
+            raw_cpu = _cpu_ms_per_request(pids, before, requests)
+
+            # 3. webhooks accepted durably.
+            pids["ingress"] = ingress.pid
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            with sampled(ingress.pid, profile):
+                accepted_rate = await _burst(requests, concurrency, accepted)
+            accepted_cpu = _cpu_ms_per_request(pids, before, requests)
     finally:
-        for process in (worker, ingress):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+        for process in list(processes):
+            stop(process)
         server.stop()
 
-    latencies.sort()
+    ratchet_p50, bare_p50 = statistics.median(ratchet_latencies), statistics.median(bare_latencies)
     print(
-        f"machine: {os.cpu_count()} CPUs; dev server SQLite WAL, 1 partition, fairness on; {requests} requests, concurrency {concurrency}"
+        f"machine: {os.cpu_count()} CPUs; dev server SQLite WAL, 1 partition, fairness on; "
+        f"{requests} requests, concurrency {concurrency}; {samples} sequential latency samples each"
     )
-    print(f"raw start_workflow:          {raw_rate:7.1f} starts/s")
-    print(f"webhooks accepted durably:   {accepted_rate:7.1f} requests/s")
+    print(f"raw start_workflow:          {raw_rate:7.1f} starts/s    CPU-ms per start {raw_cpu}")
+    print(f"webhooks accepted durably:   {accepted_rate:7.1f} requests/s  CPU-ms per request {accepted_cpu}")
+    print(f"latency to first action:     Ratchet {_latency_summary(ratchet_latencies)}")
+    print(f"bare workflow, 3 activities: bare    {_latency_summary(bare_latencies)}")
     print(f"ratio accepted / raw:        {accepted_rate / raw_rate:7.2f}")
-    print(
-        f"latency to first action:     p50 {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p95 {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms ({samples} sequential requests)"
-    )
+    print(f"ratio latency p50 Ratchet / bare: {ratchet_p50 / bare_p50:.2f}")
     sys.stdout.flush()
     os._exit(0)  # temporalio/sdk-python#300: never let interpreter teardown turn success into a crash
-
-
-async def _action_done(store: Store, event_id: str | None, timeout: float = 60) -> float:
-    """Wall-clock time (epoch seconds) the event's action run stopped (any action when event_id is None)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with store.session() as session:
-            query = select(Run).where(Run.kind == RunKind.action, Run.state == RunState.succeeded)
-            if event_id is not None:
-                query = query.where(Run.event_id == event_id)
-            run = session.exec(query).first()
-        if run is not None and run.stopped_at is not None:
-            return run.stopped_at.timestamp()
-        await asyncio.sleep(0.005)
-    raise TimeoutError(f"no finished action for event {event_id}")
 
 
 if __name__ == "__main__":
@@ -216,5 +275,6 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency-samples", type=int, default=30)
+    parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the ingress here")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.concurrency, args.latency_samples))
+    asyncio.run(main(args.requests, args.concurrency, args.latency_samples, args.profile))

@@ -25,11 +25,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ratchet.config import IngressSettings, Settings
-from ratchet.core.bulk_operations import FINISH_WEBHOOK_TOPIC
 from ratchet.engine.metrics import metrics
 from ratchet.errors import RatchetError, Unavailable
 from ratchet.ingress import BadSignature, BodyTooLarge
-from ratchet.ingress.shopify_webhooks import shop_secret, verify_delivery
+from ratchet.ingress.shopify_webhooks import record_delivery
 from ratchet.ingress.webhooks import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -209,21 +208,14 @@ def create_app(settings: Settings, store: Store, client: Client, config: Ingress
     @app.post("/webhooks/shopify/{shop_id}")
     async def shopify_webhook(shop_id: str, request: Request) -> JSONResponse:
         body = await request.body()
-        secret = await asyncio.to_thread(shop_secret, store, shop_id)
-        delivery = verify_delivery(secret, body, request.headers)
-        if delivery.topic == f"shopify/{FINISH_WEBHOOK_TOPIC}":
-            # Not an event for tasks: it wakes the operation's monitor, which reports to its task.
-            gid = delivery.data.get("admin_graphql_api_id") if isinstance(delivery.data, dict) else None
-            with _durable():
+        with _durable():
+            recorded = await asyncio.to_thread(record_delivery, store, events, shop_id, body, request.headers)
+            if recorded.pending is None:
+                data = recorded.delivery.data
+                gid = data.get("admin_graphql_api_id") if isinstance(data, dict) else None
                 await bulk_operations.signal_finished(shop_id, str(gid))
-            return JSONResponse({"bulk_operation": gid})
-        created = await create_event(
-            shop_id=shop_id,
-            topic=delivery.topic,
-            data=delivery.data,
-            source="shopify",
-            idempotency_key=delivery.idempotency_key,
-        )
+                return JSONResponse({"bulk_operation": gid})
+            created = await events.start(recorded.pending, recorded.inserted)
         return JSONResponse({"event_id": created.id, "duplicate": created.duplicate})
 
     @app.post("/webhooks/{webhook_id}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from temporalio.client import Client
 from temporalio.common import (
     Priority,
@@ -33,11 +33,34 @@ from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TOPIC, E
 from ratchet.errors import InvalidInput
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
-from ratchet.store.database import Store, dialect_insert, table_of
+from ratchet.store.database import Store, dialect_insert_for, prebuilt, table_of
 from ratchet.store.tables import Event, Run, Shop
 
 SHOPS = table_of(Shop)
 EVENTS = table_of(Event)
+# Every event write pays these: built once, so no statement is generated per request.
+SHOP_EXISTS = select(SHOPS.c.id).where(SHOPS.c.id == bindparam("shop_id"))
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event's ledger row (every column of `events`) and its event run's id, not yet written."""
+
+    row: dict[str, Any]
+    event_run_id: str
+
+    @property
+    def shop_id(self) -> str:
+        return str(self.row["shop_id"])
+
+    @property
+    def workflow_id(self) -> str:
+        return str(self.row["workflow_id"])
+
+    @property
+    def state(self) -> RunState:
+        """The event run's first state, and the workflow's first RunState."""
+        return RunState.scheduled if self.row["run_at"] else RunState.due
 
 
 @dataclass(frozen=True)
@@ -124,46 +147,108 @@ class EventService:
 
         Scheduler ticks pass their scheduled time, so `event.created_at` is the tick's time.
         """
+        pending = self.pending(
+            shop_id=shop_id,
+            topic=topic,
+            data=data,
+            parent_id=parent_id,
+            run_at=run_at,
+            task_ids=task_ids,
+            source=source,
+            idempotency_key=idempotency_key,
+            webhook_request_id=webhook_request_id,
+            created_at=created_at,
+        )
+        inserted = await asyncio.to_thread(self._write_in_transaction, pending)
+        return await self.start(pending, inserted)
+
+    def pending(
+        self,
+        *,
+        shop_id: str,
+        topic: str,
+        data: Any = None,
+        parent_id: str | None = None,
+        run_at: datetime | None = None,
+        task_ids: list[str] | None = None,
+        source: str = "user",
+        idempotency_key: str | None = None,
+        webhook_request_id: str | None = None,
+        created_at: datetime | None = None,
+    ) -> PendingEvent:
+        """The event `create` makes from these fields, ids derived, before anything is written."""
         topic = validate_topic(topic)
         event_id = event_id_for(shop_id, idempotency_key)
-        workflow_id = ledger.event_workflow_id(shop_id, event_id)
         now = utcnow()
         if run_at is not None:
             # A past run_at means "now"; a future one is a wait, and waits scale for tests.
             run_at = now + (run_at - now) * self.settings.time_scale if run_at > now else None
-        event_run_id = ledger.derived_id("event-run", event_id)
-        inserted = await asyncio.to_thread(
-            self._insert,
-            Event(
-                id=event_id,
-                shop_id=shop_id,
-                topic=topic,
-                data=data,
-                source=source,
-                parent_id=parent_id,
-                task_ids=task_ids,
-                webhook_request_id=webhook_request_id,
-                workflow_id=workflow_id,
-                created_at=created_at or now,
-                run_at=run_at,
-            ),
-            event_run_id,
+        return PendingEvent(
+            row={
+                "id": event_id,
+                "shop_id": shop_id,
+                "topic": topic,
+                "data": data,
+                "source": source,
+                "parent_id": parent_id,
+                "task_ids": task_ids,
+                "webhook_request_id": webhook_request_id,
+                "workflow_id": ledger.event_workflow_id(shop_id, event_id),
+                "created_at": created_at or now,
+                "run_at": run_at,
+            },
+            event_run_id=ledger.derived_id("event-run", event_id),
         )
-        state = RunState.scheduled if run_at else RunState.due
+
+    def write(self, conn: Connection, pending: PendingEvent, *, shop_read: bool = False) -> bool:
+        """Write the event and its event run on `conn` (the caller commits); False when the event exists.
+
+        `shop_read`: the caller has read the shop on this connection already (the Shopify
+        ingress reads its webhook secret), so its existence needs no second SELECT.
+        """
+        if not shop_read and conn.execute(SHOP_EXISTS, {"shop_id": pending.shop_id}).first() is None:
+            raise UnknownShop(f"unknown shop {pending.shop_id!r}")
+        dialect = conn.dialect.name
+        # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
+        statement = prebuilt(
+            ("insert_event", dialect), lambda: dialect_insert_for(dialect)(EVENTS).on_conflict_do_nothing()
+        )
+        if not conn.execute(statement, pending.row).rowcount:
+            return False
+        run_at = pending.row["run_at"]
+        ledger.insert_runs(
+            conn,
+            [
+                ledger.new_run_row(
+                    run_id=pending.event_run_id,
+                    kind=RunKind.event,
+                    event=Event.model_construct(**pending.row),
+                    parent_id=None,
+                    state=pending.state,
+                    run_at=run_at or pending.row["created_at"],
+                )
+            ],
+        )
+        return True
+
+    async def start(self, pending: PendingEvent, inserted: bool) -> CreatedEvent:
+        """Start the written event's workflow; a duplicate is refused by its id. Removes the rows if the start fails."""
+        row = pending.row
+        shop_id, topic, event_id = row["shop_id"], row["topic"], row["id"]
         try:
             await self.client.start_workflow(
                 EVENT_WORKFLOW,
                 EventWorkflowInput(
                     event_id=event_id,
-                    event_run_id=event_run_id,
+                    event_run_id=pending.event_run_id,
                     shop_id=shop_id,
                     topic=topic,
-                    run_at=run_at,
+                    run_at=row["run_at"],
                     time_scale=self.settings.time_scale,
                     history_limit=self.settings.history_limit,
                     retention_days=self.settings.retention_days,
                 ),
-                id=workflow_id,
+                id=pending.workflow_id,
                 task_queue=self.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -171,51 +256,26 @@ class EventService:
                     [
                         SearchAttributePair(SHOP_ID, shop_id),
                         SearchAttributePair(TOPIC, topic),
-                        SearchAttributePair(RUN_STATE, state.value),
+                        SearchAttributePair(RUN_STATE, pending.state.value),
                     ]
                 ),
                 priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=shop_id),
                 static_summary=f"{topic} · {shop_id}",
-                static_details=f"event {event_id}\nsource: {source}"
-                + (f"\nparent event: {parent_id}" if parent_id else ""),
+                static_details=f"event {event_id}\nsource: {row['source']}"
+                + (f"\nparent event: {row['parent_id']}" if row["parent_id"] else ""),
             )
         except WorkflowAlreadyStartedError:
-            return CreatedEvent(event_id, workflow_id, duplicate=True)
+            return CreatedEvent(event_id, pending.workflow_id, duplicate=True)
         except BaseException:
             if inserted:
                 # Nothing half-created: without its workflow the event would never run.
-                await asyncio.to_thread(self._delete, event_id, event_run_id)
+                await asyncio.to_thread(self._delete, event_id, pending.event_run_id)
             raise
-        return CreatedEvent(event_id, workflow_id, duplicate=not inserted)
+        return CreatedEvent(event_id, pending.workflow_id, duplicate=not inserted)
 
-    def _insert(self, event: Event, event_run_id: str) -> bool:
-        """Write the event and its event run; False when the event already exists.
-
-        Three keyed Core statements in one transaction: ingress pays this on every request.
-        """
+    def _write_in_transaction(self, pending: PendingEvent) -> bool:
         with self.store.engine.begin() as conn:
-            if conn.execute(select(SHOPS.c.id).where(SHOPS.c.id == event.shop_id)).first() is None:
-                raise UnknownShop(f"unknown shop {event.shop_id!r}")
-            # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
-            inserted = conn.execute(
-                dialect_insert(conn)(EVENTS).values(event.model_dump()).on_conflict_do_nothing()
-            ).rowcount
-            if not inserted:
-                return False
-            ledger.insert_runs(
-                conn,
-                [
-                    ledger.new_run_row(
-                        run_id=event_run_id,
-                        kind=RunKind.event,
-                        event=event,
-                        parent_id=None,
-                        state=RunState.scheduled if event.run_at else RunState.due,
-                        run_at=event.run_at or event.created_at,
-                    )
-                ],
-            )
-        return True
+            return self.write(conn, pending)
 
     def _delete(self, event_id: str, event_run_id: str) -> None:
         with self.store.session() as session:
