@@ -133,32 +133,31 @@ def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(prebuilt(("insert_runs", dialect), lambda: _insert_runs_statement(dialect)), rows)
 
 
-def _update_by_key(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> Any:
-    """UPDATE table SET columns… WHERE key…, every value a bindparam named after its column (`b_` prefix)."""
-    return prebuilt(
-        ("update", table.name, key, columns),
+def _update_row(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]) -> int:
+    """UPDATE one row of `table` by `key` with a prebuilt statement; the number of rows it changed.
+
+    One statement is built per (table, key columns, value columns) and bound by prefixed names
+    (`k_` for the key, `b_` for the values), which never collide with the columns themselves.
+    """
+    key_columns, value_columns = tuple(key), tuple(sorted(values))
+    statement = prebuilt(
+        ("update", table.name, key_columns, value_columns),
         lambda: (
             update(table)
-            .where(*(table.c[name] == bindparam(f"k_{name}") for name in key))
-            .values({name: bindparam(f"b_{name}") for name in columns})
+            .where(*(table.c[name] == bindparam(f"k_{name}") for name in key_columns))
+            .values({name: bindparam(f"b_{name}") for name in value_columns})
         ),
     )
-
-
-def _update_run(conn: Connection, run_id: str, values: dict[str, Any]) -> int:
-    """Set `values` on one run with a prebuilt statement; the number of rows it changed."""
-    statement = _update_by_key(RUNS, ("id",), tuple(sorted(values)))
-    return conn.execute(statement, {"k_id": run_id, **{f"b_{k}": v for k, v in values.items()}}).rowcount
+    params = {**{f"k_{k}": v for k, v in key.items()}, **{f"b_{k}": v for k, v in values.items()}}
+    return conn.execute(statement, params).rowcount
 
 
 def _close(conn: Connection, run: Run, values: dict[str, Any], attempt: dict[str, Any]) -> None:
     """End the attempt `run` describes (as begin_attempt returned it): the run's row and its attempt row."""
-    if _update_run(conn, run.id, values) == 0:
+    if _update_row(conn, RUNS, {"id": run.id}, values) == 0:
         raise RunNotFound(f"unknown run {run.id!r}")
-    attempt = {"stopped_at": values["stopped_at"], **attempt}
-    statement = _update_by_key(ATTEMPTS, ("run_id", "attempt"), tuple(sorted(attempt)))
-    conn.execute(
-        statement, {"k_run_id": run.id, "k_attempt": run.attempts, **{f"b_{k}": v for k, v in attempt.items()}}
+    _update_row(
+        conn, ATTEMPTS, {"run_id": run.id, "attempt": run.attempts}, {"stopped_at": values["stopped_at"], **attempt}
     )
 
 
@@ -213,7 +212,7 @@ def mark_waiting(
         values["run_at"] = run_at
     if error is not None:
         values["error"] = error
-    if _update_run(conn, run_id, values) == 0:
+    if _update_row(conn, RUNS, {"id": run_id}, values) == 0:
         raise RunNotFound(f"unknown run {run_id!r}")
 
 
