@@ -18,12 +18,14 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.bulk_operations import BulkOperationActivities
 from activities.retention import RetentionActivities
+from activities.retry_desk import RetryDeskActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
 from activities.shop_webhooks import WebhookActivities
 from ratchet.config import Settings, load_settings
 from ratchet.engine.connection import connect, ensure_search_attributes
 from ratchet.engine.retention import ensure_retention_schedule
+from ratchet.engine.retry_desk import ensure_retry_desk
 from ratchet.engine.schedules import sync_all_schedules
 from ratchet.engine.webhook_reconcile import request_all as request_all_reconciles
 from ratchet.services.bulk_operations import BulkOperationService
@@ -35,6 +37,7 @@ from ratchet.store.database import Store, get_store
 from workflows.bulk_operation import BulkOperationWorkflow
 from workflows.event import EventWorkflow
 from workflows.retention import RetentionWorkflow
+from workflows.retry_desk import RetryDeskWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
 from workflows.shop_webhooks import ShopWebhooksWorkflow
 
@@ -95,7 +98,14 @@ def build_worker(
         client,
         shopify_pools=services["shopify_pools"],
         task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[EventWorkflow, SchedulerTickWorkflow, ShopWebhooksWorkflow, BulkOperationWorkflow, RetentionWorkflow]
+        workflows=[
+            EventWorkflow,
+            SchedulerTickWorkflow,
+            ShopWebhooksWorkflow,
+            BulkOperationWorkflow,
+            RetentionWorkflow,
+            RetryDeskWorkflow,
+        ]
         if workflows
         else [],
         activities=run_activities.all()
@@ -103,6 +113,7 @@ def build_worker(
         + WebhookActivities(settings, store, services).all()
         + BulkOperationActivities(services["bulk_operations"]).all()
         + RetentionActivities(settings, store).all()
+        + RetryDeskActivities(settings, store, client).all()
         if activities
         else [],
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
@@ -124,6 +135,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     # Bulk operations whose monitor could not be started when their action ran.
     await build_services(settings, store, client)["bulk_operations"].resume_monitors()
     await ensure_retention_schedule(client, settings)
+    await ensure_retry_desk(client, settings)
     await asyncio.to_thread(purge_expired, store)
     # Everything loaded so far (modules, settings, pools) lives as long as the process: frozen out
     # of the cyclic collector, later collections walk only what runs allocate.

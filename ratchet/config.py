@@ -177,9 +177,10 @@ class Settings(_Section):
     )
     shop: str = Field(default=DEFAULT_SHOP, description="the shop CLI commands act on")
     time_scale: float = Field(default=1.0, gt=0, description="multiplies every engine wait (tests: 0.05)")
-    # An event workflow continues as new (while idle) once its history passes this many events.
+    # A bulk-operation monitor (a long poll loop) continues as new once its history passes this
+    # many events; event workflows close once settled, so theirs stays short.
     history_limit: int = Field(
-        default=4000, gt=0, description="history events before an idle event workflow continues as new"
+        default=4000, gt=0, description="history events before a bulk-operation monitor continues as new"
     )
     retention_days: float = Field(
         default=RETENTION_DAYS,

@@ -20,18 +20,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from ratchet.config import Settings, load_settings
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.connection import connect
-from ratchet.engine.contract import RETRY_RUN_IN_FLIGHT, RetryAccepted, RetryRequest
+from ratchet.engine.contract import RetryAccepted
 from ratchet.engine.schedules import SyncResult, sync_all_schedules, sync_schedules
 from ratchet.engine.webhook_reconcile import request_reconcile
-from ratchet.errors import Conflict, RatchetError, Unavailable
-from ratchet.services import event_filters, runs, shops, status, tasks, webhook_config
+from ratchet.errors import RatchetError, Unavailable
+from ratchet.services import event_filters, retries, runs, shops, status, tasks, webhook_config
 from ratchet.services import secrets as secret_rotation
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService
@@ -39,20 +37,13 @@ from ratchet.services.runs import RunDetail, RunView
 from ratchet.services.shopify_webhooks import public_url_note, webhook_problems
 from ratchet.services.tasks import ImportedTask
 from ratchet.shopify.client import ShopifyConfig
-from ratchet.store import ledger
 from ratchet.store import secrets as secret_store
 from ratchet.store.database import Store, get_store
 from ratchet.store.tables import EventFilter, MechanicWebhook, Shop, Task
-from workflows.event import EventWorkflow
 
 __all__ = ["ImportedTask", "Ratchet", "RatchetError", "RunDetail", "RunView"]
 
 T = TypeVar("T")
-
-# How long a retry asked for in the moment between a run's end in the ledger and its workflow
-# hearing of it waits for the workflow to catch up.
-RETRY_IN_FLIGHT_POLLS = 20
-RETRY_IN_FLIGHT_POLL_SECONDS = 0.25
 
 
 class _Resource:
@@ -290,27 +281,11 @@ class Runs(_Resource):
         return await self._db(runs.get_run, self._store, self._shop(shop_id), run_id)
 
     async def retry(self, run_id: str, reason: str = "", shop_id: str | None = None) -> RetryAccepted:
-        """Manual retry through the workflow's validated update: ineligible runs are refused with the reason."""
-        shop_id = self._shop(shop_id)
-        run = await self.get(run_id, shop_id)
-        handle = self._ratchet.client.get_workflow_handle(ledger.event_workflow_id(shop_id, run.event_id))
-        request = RetryRequest(run_id=run.id, reason=reason)
-        # The ledger records a run's end a moment before its workflow hears of it; a retry asked
-        # for in that moment is let through once the workflow has caught up.
-        for _ in range(RETRY_IN_FLIGHT_POLLS):
-            try:
-                return await handle.execute_update(EventWorkflow.retry_update, request)  # type: ignore[arg-type]  # temporalio types async update handlers' result as the coroutine
-            except WorkflowUpdateFailedError as exc:
-                cause = exc.cause
-                in_flight = isinstance(cause, ApplicationError) and cause.type == RETRY_RUN_IN_FLIGHT
-                if not (run.state.terminal and in_flight):
-                    raise Conflict(f"cannot retry: {getattr(cause, 'message', None) or cause}") from exc
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:
-                    raise Conflict(f"cannot retry: the event's retention window has passed ({run.event_id})") from exc
-                raise Unavailable(f"cannot retry: {exc}") from exc
-            await asyncio.sleep(RETRY_IN_FLIGHT_POLL_SECONDS)
-        raise Conflict(f"cannot retry: run {run_id} is still being performed")
+        """Manual retry under Mechanic's rules: ineligible runs are refused (Conflict) with the reason."""
+        ratchet = self._ratchet
+        return await retries.retry_run(
+            ratchet.settings, self._store, ratchet.client, self._shop(shop_id), run_id, reason
+        )
 
 
 class Filters(_Resource):

@@ -3,8 +3,10 @@
 Deterministic and small: every read and write happens in activities (activities/runs.py). The
 workflow orders the runs (task runs after the event run and their offsets, action runs after
 their task run, sequenced or not), gives each activity its priority (actions > tasks > events)
-and the shop as fairness key, mirrors the runs' states to search attributes, and stays open
-for manual retries for the retention window.
+and the shop as fairness key, mirrors the runs' states to search attributes, and closes once
+every run has settled. The ledger keeps the runs; a manual retry of a closed event starts the
+workflow again under the same id with the ledger's runs (update-with-start, starter/api.py), so
+an idle event costs Temporal nothing while its runs stay retryable for the retention window.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from ratchet.core.runs import (
-        ATTENTION,
         MAX_ATTEMPTS,
         PRIORITY_ACTION,
         PRIORITY_EVENT,
@@ -31,8 +32,10 @@ with workflow.unsafe.imports_passed_through():
         THROTTLE_GIVE_UP_SECONDS,
         RunKind,
         RunState,
+        summary_state,
     )
     from ratchet.engine.contract import (
+        CLOSE_WHEN_SETTLED,
         EVENT_WORKFLOW,
         RETRY_INELIGIBLE,
         RETRY_RUN_IN_FLIGHT,
@@ -54,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         RunNoteInput,
         TaskRunOutcome,
         TrackedRun,
+        retry_refusal,
     )
 
 
@@ -77,33 +81,24 @@ _ACTIVITIES = {
 }
 
 
-def summary_state(runs: list[TrackedRun]) -> RunState:
-    """The state most in need of attention (Failed > Started > Due > Scheduled > Succeeded)."""
-    present = {r.state for r in runs}
-    for state in ATTENTION:
-        if state in present:
-            return RunState.scheduled if state == RunState.unscheduled else state
-    return RunState.succeeded
-
-
 @workflow.defn(name=EVENT_WORKFLOW)
 class EventWorkflow:
-    def __init__(self) -> None:
-        self._runs: dict[str, TrackedRun] = {}
+    @workflow.init
+    def __init__(self, inp: EventWorkflowInput) -> None:
+        # Runs given in the input (a reopened or continued workflow) are known before any
+        # handler runs: update-with-start delivers the retry in the workflow's first task.
+        self._runs: dict[str, TrackedRun] = {r.id: r for r in inp.runs or ()}
         self._in_flight = 0
         self._published: tuple[str, tuple[str, ...]] | None = None
-        self._input: EventWorkflowInput | None = None
+        self._input = inp
 
     # -- main ------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: EventWorkflowInput) -> None:
-        self._input = inp
         attrs = workflow.info().typed_search_attributes
         self._published = (attrs.get(RUN_STATE) or "", tuple(attrs.get(TASK_NAMES) or ()))
-        if inp.runs is not None:
-            self._runs = {r.id: r for r in inp.runs}
-        else:
+        if inp.runs is None:
             delayed = inp.run_at is not None and inp.run_at > workflow.now()
             self._add(
                 TrackedRun(
@@ -111,26 +106,32 @@ class EventWorkflow:
                 )
             )
             self._spawn(self._event_run(delayed))
-        retention = timedelta(days=inp.retention_days * inp.time_scale)
         while True:
             await workflow.wait_condition(lambda: self._in_flight == 0)
             await workflow.wait_condition(workflow.all_handlers_finished)
             if self._in_flight:
                 continue
             self._publish()
-            info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > inp.history_limit:
-                workflow.continue_as_new(inp.model_copy(update={"runs": list(self._runs.values())}))
-            try:
-                # Idle: keep serving manual retries until the retention window passes.
-                await workflow.wait_condition(lambda: self._in_flight > 0, timeout=retention)
-            except TimeoutError:
+            if workflow.patched(CLOSE_WHEN_SETTLED) or not await self._legacy_idle_wait(inp):
                 return
+
+    async def _legacy_idle_wait(self, inp: EventWorkflowInput) -> bool:
+        """How workflows started before CLOSE_WHEN_SETTLED wait: open and idle, serving retries,
+        until the retention window passes (False), continuing as new past the history limit."""
+        info = workflow.info()
+        if info.is_continue_as_new_suggested() or info.get_current_history_length() > inp.history_limit:
+            workflow.continue_as_new(inp.model_copy(update={"runs": list(self._runs.values())}))
+        try:
+            await workflow.wait_condition(
+                lambda: self._in_flight > 0, timeout=timedelta(days=inp.retention_days * inp.time_scale)
+            )
+        except TimeoutError:
+            return False
+        return True
 
     # -- run chains ------------------------------------------------------------------------------
 
     async def _event_run(self, delayed: bool, retry_note: str | None = None) -> None:
-        assert self._input is not None
         if delayed and self._input.run_at is not None:
             await self._sleep(self._input.run_at - workflow.now(), summary="event run_at")
         outcome = await self._perform(self._input.event_run_id, retry_note)
@@ -198,7 +199,6 @@ class EventWorkflow:
 
     async def _perform(self, run_id: str, retry_note: str | None = None) -> Any:
         """Run one run's activity with Mechanic's retry budget; None when it ended Failed."""
-        assert self._input is not None
         view = self._runs[run_id]
         scale = self._input.time_scale
         gated = view.kind == RunKind.task or (
@@ -269,7 +269,6 @@ class EventWorkflow:
         await self._bookkeep(RunActivitiesInterface.fail_runs, FailRunsInput(run_ids=[run_id], reason=reason))
 
     def _summary(self, view: TrackedRun) -> str:
-        assert self._input is not None
         if view.kind == RunKind.event:
             return f"event run {self._input.topic}"
         if view.kind == RunKind.task:
@@ -288,20 +287,6 @@ class EventWorkflow:
         )
 
     # -- manual retries --------------------------------------------------------------------------
-
-    def _ineligible(self, run_id: str) -> str | None:
-        view = self._runs.get(run_id)
-        if view is None:
-            return f"run {run_id} does not belong to this event"
-        if not view.state.terminal:
-            return f"run {run_id} is {view.state.value}; only finished runs can be retried"
-        if view.kind == RunKind.event and view.produced:
-            return f"event run {run_id} produced {view.produced} task run(s); a retry would discard them"
-        if view.kind == RunKind.task and view.state == RunState.succeeded and view.produced:
-            return f"task run {run_id} produced {view.produced} action run(s); a retry would discard them"
-        if view.kind == RunKind.action and view.state == RunState.succeeded:
-            return f"action run {run_id} succeeded; only failed action runs can be retried"
-        return None
 
     def _start_retry(self, req: RetryRequest) -> RetryAccepted:
         view = self._runs[req.run_id]
@@ -328,7 +313,7 @@ class EventWorkflow:
             # signal sent in that moment is judged once the run's outcome has arrived.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: view.state.terminal, timeout=SIGNAL_SETTLE_WAIT)
-        reason = self._ineligible(req.run_id)
+        reason = retry_refusal(self._runs, req.run_id)
         if reason is None:
             self._start_retry(req)
             return
@@ -346,7 +331,7 @@ class EventWorkflow:
 
     @retry_update.validator
     def validate_retry(self, req: RetryRequest) -> None:
-        reason = self._ineligible(req.run_id)
+        reason = retry_refusal(self._runs, req.run_id)
         if reason is not None:
             view = self._runs.get(req.run_id)
             in_flight = view is not None and not view.state.terminal
@@ -388,7 +373,7 @@ class EventWorkflow:
         Started/Due flickers of a few milliseconds are not worth either. The ledger and the
         `runs` query have the live state of every run.
         """
-        state = summary_state(list(self._runs.values())).value
+        state = summary_state(r.state for r in self._runs.values()).value
         names = tuple(sorted({r.task_name for r in self._runs.values() if r.task_name}))
         if self._published == (state, names):
             return

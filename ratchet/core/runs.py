@@ -7,6 +7,7 @@ Pure data, no I/O: the ledger (ratchet.store) records these states and the event
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class RunKind(str, enum.Enum):
@@ -40,6 +41,15 @@ ATTENTION: tuple[RunState, ...] = (
     RunState.unscheduled,
     RunState.succeeded,
 )
+
+
+def summary_state(states: Iterable[RunState]) -> RunState:
+    """An event's state in its RunState search attribute: the one most in need of attention."""
+    present = set(states)
+    for state in ATTENTION:
+        if state in present:
+            return RunState.scheduled if state == RunState.unscheduled else state
+    return RunState.succeeded
 
 
 # Mechanic's automatic retry schedule: 4 retries after these delays, 5 attempts in all.

@@ -30,6 +30,9 @@ SCHEDULER_TICK_WORKFLOW = "SchedulerTickWorkflow"
 BULK_OPERATION_WORKFLOW = "BulkOperationWorkflow"
 RETENTION_WORKFLOW = "RetentionWorkflow"
 SHOP_WEBHOOKS_WORKFLOW = "ShopWebhooksWorkflow"
+RETRY_DESK_WORKFLOW = "RetryDeskWorkflow"
+# The one always-open workflow that takes `retry` signals for any run (Web UI, `temporal workflow signal`).
+RETRY_DESK_ID = "ratchet-retries"
 
 PERFORM_EVENT_RUN = "perform_event_run"
 PERFORM_TASK_RUN = "perform_task_run"
@@ -43,8 +46,12 @@ REPORT_BULK_OPERATION = "report_bulk_operation"
 DELETE_BULK_OPERATION_RESULTS = "delete_bulk_operation_results"
 PURGE_EXPIRED = "purge_expired"
 RECONCILE_SHOP_WEBHOOKS = "reconcile_shop_webhooks"
+RETRY_REQUESTED_RUN = "retry_requested_run"
 
 RETRY_SIGNAL = "retry"
+# `workflow.patched` id: event workflows started since close once their runs settle; older
+# histories replay their idle wait for the retention window.
+CLOSE_WHEN_SETTLED = "close-when-settled"
 RETRY_UPDATE = "retry_run"
 RUNS_QUERY = "runs"
 # Sent by the ingress on Shopify's bulk_operations/finish webhook: "look now, don't wait for the poll".
@@ -92,13 +99,12 @@ class EventWorkflowInput(BaseModel):
     # RATCHET_TIME_SCALE of the deployment that created the event; the workflow cannot read the
     # environment (determinism), so its waits are scaled by this.
     time_scale: float = 1.0
-    # Continue-as-new (only ever while idle) once the history has more events than this.
+    # Read only by workflows started before they closed once settled (`CLOSE_WHEN_SETTLED`),
+    # which stay open, idle, for `retention_days` and continue as new past `history_limit`.
     history_limit: int = 4000
-    # RATCHET_RETENTION_DAYS of the deployment that created the event (unscaled): how long the
-    # idle workflow keeps serving manual retries. Histories from before the setting existed
-    # carry none and get Mechanic's 15 days.
     retention_days: float = RETENTION_DAYS
-    # Carried across continue-as-new so the workflow keeps serving retries.
+    # The event's runs as the ledger has them, when a manual retry reopens the closed workflow
+    # (or a legacy workflow continues as new): the workflow judges retries against them.
     runs: list[TrackedRun] | None = None
 
 
@@ -114,6 +120,26 @@ class TrackedRun(BaseModel):
     action_type: str | None = None
     produced: int = 0  # task runs of an event run / action runs of a task run
     attempts: int = 0
+
+
+def retry_refusal(runs: dict[str, TrackedRun], run_id: str) -> str | None:
+    """Why Mechanic's rules refuse a manual retry of `run_id` among an event's `runs`; None when allowed.
+
+    The workflow's validator judges its in-memory runs with this; the starter judges the ledger's
+    with it before reopening a closed event workflow, so both refuse with the same words.
+    """
+    view = runs.get(run_id)
+    if view is None:
+        return f"run {run_id} does not belong to this event"
+    if not view.state.terminal:
+        return f"run {run_id} is {view.state.value}; only finished runs can be retried"
+    if view.kind == RunKind.event and view.produced:
+        return f"event run {run_id} produced {view.produced} task run(s); a retry would discard them"
+    if view.kind == RunKind.task and view.state == RunState.succeeded and view.produced:
+        return f"task run {run_id} produced {view.produced} action run(s); a retry would discard them"
+    if view.kind == RunKind.action and view.state == RunState.succeeded:
+        return f"action run {run_id} succeeded; only failed action runs can be retried"
+    return None
 
 
 class RunInput(BaseModel):
@@ -312,4 +338,12 @@ class RetentionActivitiesInterface:
 
     @activity.defn(name=PURGE_EXPIRED)
     async def purge_expired(self) -> PurgeOutcome:
+        raise NotImplementedError
+
+
+class RetryDeskActivitiesInterface:
+    """A signalled manual retry (implemented in activities/retry_desk.py)."""
+
+    @activity.defn(name=RETRY_REQUESTED_RUN)
+    async def retry_requested_run(self, req: RetryRequest) -> str:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from ratchet.config import Settings
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.core.subscriptions import BUTTON_TOPICS, validate_topic
-from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TOPIC, EventWorkflowInput
+from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TASK_NAMES, TOPIC, EventWorkflowInput
 from ratchet.errors import InvalidInput
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
@@ -61,6 +62,29 @@ class PendingEvent:
     def state(self) -> RunState:
         """The event run's first state, and the workflow's first RunState."""
         return RunState.scheduled if self.row["run_at"] else RunState.due
+
+
+def event_workflow_options(
+    settings: Settings, event: Mapping[str, Any], state: RunState, task_names: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What every start of an event's workflow carries, first or reopened for a retry: queue,
+    search attributes (`state` is the RunState to show), priority and the Web UI's summary."""
+    shop_id, topic = event["shop_id"], event["topic"]
+    attributes = [
+        SearchAttributePair(SHOP_ID, shop_id),
+        SearchAttributePair(TOPIC, topic),
+        SearchAttributePair(RUN_STATE, state.value),
+    ]
+    if task_names:
+        attributes.append(SearchAttributePair(TASK_NAMES, list(task_names)))
+    return {
+        "task_queue": settings.temporal.task_queue,
+        "search_attributes": TypedSearchAttributes(attributes),
+        "priority": Priority(priority_key=PRIORITY_EVENT, fairness_key=shop_id),
+        "static_summary": f"{topic} · {shop_id}",
+        "static_details": f"event {event['id']}\nsource: {event['source']}"
+        + (f"\nparent event: {event['parent_id']}" if event["parent_id"] else ""),
+    }
 
 
 @dataclass(frozen=True)
@@ -234,35 +258,22 @@ class EventService:
     async def start(self, pending: PendingEvent, inserted: bool) -> CreatedEvent:
         """Start the written event's workflow; a duplicate is refused by its id. Removes the rows if the start fails."""
         row = pending.row
-        shop_id, topic, event_id = row["shop_id"], row["topic"], row["id"]
+        event_id = row["id"]
         try:
             await self.client.start_workflow(
                 EVENT_WORKFLOW,
                 EventWorkflowInput(
                     event_id=event_id,
                     event_run_id=pending.event_run_id,
-                    shop_id=shop_id,
-                    topic=topic,
+                    shop_id=row["shop_id"],
+                    topic=row["topic"],
                     run_at=row["run_at"],
                     time_scale=self.settings.time_scale,
-                    history_limit=self.settings.history_limit,
-                    retention_days=self.settings.retention_days,
                 ),
                 id=pending.workflow_id,
-                task_queue=self.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(SHOP_ID, shop_id),
-                        SearchAttributePair(TOPIC, topic),
-                        SearchAttributePair(RUN_STATE, pending.state.value),
-                    ]
-                ),
-                priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=shop_id),
-                static_summary=f"{topic} · {shop_id}",
-                static_details=f"event {event_id}\nsource: {row['source']}"
-                + (f"\nparent event: {row['parent_id']}" if row["parent_id"] else ""),
+                **event_workflow_options(self.settings, row, pending.state),
             )
         except WorkflowAlreadyStartedError:
             return CreatedEvent(event_id, pending.workflow_id, duplicate=True)

@@ -46,6 +46,7 @@ from ratchet.services.bulk_operations import BulkOperationService, render_object
 from ratchet.services.event_filters import FilterError, rejecting_filter
 from ratchet.services.events import EventService
 from ratchet.services.render_context import event_object, shop_object, task_object
+from ratchet.services.runs import add_run_note
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shop_connection import apply_shop_update
 from ratchet.shopify.bulk_results import ResultsUnavailable
@@ -215,11 +216,7 @@ class PerformService:
             await followups.emit_followups(self.store, self.events, run_id)
 
     async def note(self, run_id: str, note: str) -> None:
-        def record() -> None:
-            with self.store.engine.begin() as conn:
-                ledger.add_note(conn, run_id, note)
-
-        await asyncio.to_thread(record)
+        await asyncio.to_thread(add_run_note, self.store, run_id, note)
 
     # -- event runs --------------------------------------------------------------------------------
 

@@ -1,7 +1,6 @@
 """Reading runs as users see them: the `RunView` list rows and the `RunDetail` of one run.
 
-Retrying a run is not here: it is the event workflow's validated update, which the starter calls
-by method reference (starter/api.py), and nothing under ratchet/ imports the workflows.
+Retrying a run is in ratchet/services/retries.py.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import Conflict, NotFound
 from ratchet.services.bulk_operations import operations_of_run
 from ratchet.services.tasks import find_task
+from ratchet.store import ledger
 from ratchet.store.database import Store
 from ratchet.store.tables import Event, Run, RunAttempt
 
@@ -93,7 +93,7 @@ def list_runs(
 MIN_ID_PREFIX = 8
 
 
-def _find_run(session: Session, shop_id: str, ref: str) -> Run:
+def find_run(session: Session, shop_id: str, ref: str) -> Run:
     """A run by its id, or by a unique prefix of it (what `runs list` prints)."""
     run = session.get(Run, ref)
     if run is not None and run.shop_id == shop_id:
@@ -109,10 +109,16 @@ def _find_run(session: Session, shop_id: str, ref: str) -> Run:
     raise NotFound(f"unknown run {ref!r}")
 
 
+def add_run_note(store: Store, run_id: str, note: str) -> None:
+    """Something an operator should see on `ratchet runs show` (an ignored retry signal, say)."""
+    with store.engine.begin() as conn:
+        ledger.add_note(conn, run_id, note)
+
+
 def get_run(store: Store, shop_id: str, run_ref: str) -> RunDetail:
     """A run by id or unique id prefix, with its attempts and bulk operations."""
     with store.session() as session:
-        run = _find_run(session, shop_id, run_ref)
+        run = find_run(session, shop_id, run_ref)
         attempts = session.exec(select(RunAttempt).where(RunAttempt.run_id == run.id).order_by(col(RunAttempt.attempt)))
         return RunDetail(
             **RunView.of(run).model_dump(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 
 from ratchet.core.runs import RETRY_DELAYS_SECONDS, RunKind, RunState
-from ratchet.engine.contract import RetryRequest
+from ratchet.engine.contract import RETRY_DESK_ID, RUN_STATE, TASK_NAMES, RetryRequest
 from ratchet.store.ledger import event_workflow_id
 from ratchet.store.tables import RunAttempt
 from starter.api import Ratchet, RatchetError
@@ -17,6 +19,7 @@ from tests.support.engine import TIME_SCALE
 from tests.support.tasks import add_task
 from tests.support.waiting import all_terminal, eventually, of_kind, settled, wait_for_runs
 from workflows.event import EventWorkflow
+from workflows.retry_desk import RetryDeskWorkflow
 
 
 def attempts_of(api: Ratchet, run_id: str) -> list[RunAttempt]:
@@ -210,31 +213,82 @@ async def _attempts_at_least(api: Ratchet, run_id: str, n: int) -> bool:
     return detail.attempts >= n and detail.state.terminal
 
 
+async def test_settled_event_closes_its_workflow_and_a_retry_reopens_it(api: Ratchet) -> None:
+    await add_task(api, "Closes", '{% action "echo", __error: "x" %}', ["user/close/go"])
+    event_id = await api.events.send("user/close/go", None)
+    runs = await wait_for_runs(api, event_id, settled(1))
+    action = of_kind(runs, RunKind.action)[0]
+    handle = api.client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
+
+    async def closed() -> WorkflowExecutionDescription | None:
+        described = await handle.describe()
+        return described if described.status == WorkflowExecutionStatus.COMPLETED else None
+
+    first = await eventually(closed)
+    assert first.typed_search_attributes.get(RUN_STATE) == "Failed"
+
+    await api.runs.retry(action.id)
+    await eventually(lambda: _attempts_at_least(api, action.id, 2))
+    reopened = await eventually(closed)
+    assert reopened.run_id != first.run_id
+    assert reopened.typed_search_attributes.get(RUN_STATE) == "Failed"
+    assert reopened.typed_search_attributes.get(TASK_NAMES) == ["Closes"]
+    # The reopened run judged eligibility against the ledger's runs: a succeeded event run that
+    # produced a task run is still refused.
+    with pytest.raises(RatchetError, match="produced 1 task run"):
+        await api.runs.retry(of_kind(runs, RunKind.event)[0].id)
+
+
+def _desk(api: Ratchet) -> WorkflowHandle[Any, Any]:
+    return api.client.get_workflow_handle(RETRY_DESK_ID)
+
+
 async def test_ineligible_retry_signal_is_ignored_and_recorded(api: Ratchet) -> None:
     await add_task(api, "Signals", '{% action "echo", x: 1 %}', ["user/sig/go"])
     event_id = await api.events.send("user/sig/go", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     action = of_kind(runs, RunKind.action)[0]
-    handle = api.client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
-    await handle.signal(EventWorkflow.retry_signal, RetryRequest(run_id=action.id, reason="from the web ui"))
+    await _desk(api).signal(RetryDeskWorkflow.retry, RetryRequest(run_id=action.id, reason="from the web ui"))
 
     async def noted() -> list:
         return (await api.runs.get(action.id)).notes
 
     notes = await eventually(noted)
-    assert "ignored retry signal" in notes[0]["note"] and "only failed action runs" in notes[0]["note"]
+    assert (
+        notes[0]["note"]
+        == f"ignored retry signal: action run {action.id} succeeded; only failed action runs can be retried"
+    )
     await asyncio.sleep(0.5)
     assert (await api.runs.get(action.id)).attempts == 1
 
 
-async def test_eligible_retry_signal_runs_the_retry(api: Ratchet) -> None:
+async def test_eligible_retry_signal_to_the_desk_runs_the_retry(api: Ratchet) -> None:
     await add_task(api, "Signal retry", '{% action "echo", __error: "x" %}', ["user/sig/ok"])
     event_id = await api.events.send("user/sig/ok", None)
     runs = await wait_for_runs(api, event_id, settled(1))
     action = of_kind(runs, RunKind.action)[0]
+    await _desk(api).signal(RetryDeskWorkflow.retry, RetryRequest(run_id=action.id, reason="web ui"))
+    await eventually(lambda: _attempts_at_least(api, action.id, 2))
+    assert (await api.runs.get(action.id)).notes[-1]["note"] == "manual retry: web ui"
+
+
+async def test_retry_signal_to_an_open_event_workflow_runs_the_retry(api: Ratchet) -> None:
+    # The second subscription's offset (3 s at the tests' time scale) keeps the workflow open.
+    await add_task(api, "Fails now", '{% action "echo", __error: "x" %}', ["user/sig/open"])
+    await add_task(api, "Runs later", '{% action "echo", ok: true %}', ["user/sig/open+1.minute"])
+    event_id = await api.events.send("user/sig/open", None)
+
+    def failed_once(runs: list) -> bool:
+        return any(r.kind == RunKind.action and r.state == RunState.failed for r in runs)
+
+    runs = await wait_for_runs(api, event_id, failed_once)
+    action = next(r for r in of_kind(runs, RunKind.action) if r.state == RunState.failed)
     handle = api.client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
     await handle.signal(EventWorkflow.retry_signal, RetryRequest(run_id=action.id))
     await eventually(lambda: _attempts_at_least(api, action.id, 2))
+    runs = await wait_for_runs(api, event_id, settled(2))
+    later = next(r for r in of_kind(runs, RunKind.task) if r.task_name == "Runs later")
+    assert later.state == RunState.succeeded
 
 
 async def test_failed_work_is_findable_by_search_attribute(api: Ratchet) -> None:

@@ -1,9 +1,9 @@
 """Replay event-workflow histories against the current workflow code.
 
-Runs can wait for months on offset timers and stay open 15 days for retries, so a deploy must
-never break a history already in flight. Committed histories (tests/replay/histories/) come
-from earlier versions; fresh ones are recorded here from the scenarios that exercise every
-branch. Set RATCHET_RECORD_HISTORIES=1 to (re)write the committed set after a deliberate,
+Runs can wait for months on offset timers, so a deploy must never break a history already in
+flight. Committed histories (tests/replay/histories/) come from earlier versions — `legacy-*`
+from before event workflows closed once settled (they stayed open 15 days for retries) — and
+fresh ones are recorded here from the scenarios that exercise every branch. Set RATCHET_RECORD_HISTORIES=1 to (re)write the committed set after a deliberate,
 `workflow.patched`-guarded change.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -80,8 +80,18 @@ async def _scenarios(api: Ratchet) -> dict[str, str]:
 async def test_fresh_histories_replay(api: Ratchet, client: Client) -> None:
     scenarios = await _scenarios(api)
     for name, event_id in scenarios.items():
-        handle = client.get_workflow_handle(event_workflow_id(api.settings.shop, event_id))
-        history = await handle.fetch_history()
-        await replayer().replay_workflow(history)
-        if os.environ.get("RATCHET_RECORD_HISTORIES"):
-            (HISTORIES / f"{name}.json").write_text(history.to_json())
+        workflow_id = event_workflow_id(api.settings.shop, event_id)
+        # A retry reopens the closed workflow: every run of the id is its own history, recorded
+        # once all have closed.
+        query = f"WorkflowId='{workflow_id}'"
+
+        async def all_closed(query: str = query) -> list[WorkflowExecution] | None:
+            found = [w async for w in client.list_workflows(query)]
+            return found if all(w.status == WorkflowExecutionStatus.COMPLETED for w in found) else None
+
+        executions = await eventually(all_closed)
+        for number, execution in enumerate(sorted(executions, key=lambda w: w.start_time), start=1):
+            history = await client.get_workflow_handle(workflow_id, run_id=execution.run_id).fetch_history()
+            await replayer().replay_workflow(history)
+            if os.environ.get("RATCHET_RECORD_HISTORIES"):
+                (HISTORIES / f"{name}-run{number}.json").write_text(history.to_json())

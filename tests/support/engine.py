@@ -69,9 +69,12 @@ def store(base_settings: Settings) -> Store:
 
 @pytest.fixture(scope="session")
 async def worker(client: Client, base_settings: Settings, store: Store) -> AsyncIterator[None]:
+    from ratchet.engine.retry_desk import ensure_retry_desk
     from worker import build_worker
 
     async with build_worker(client, base_settings, store):
+        # As `ratchet worker` does at start: the desk takes the Web UI's retry signals.
+        await ensure_retry_desk(client, base_settings)
         yield
 
 
