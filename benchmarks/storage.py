@@ -1,21 +1,23 @@
-"""Storage and idle cost: database size per 1,000 events, and what N idle open event workflows cost.
+"""Storage and the cost of history: database size per 1,000 events, and what N settled events cost.
 
-Every event's workflow stays open, idle on its retention timer (15 days; RATCHET_TIME_SCALE is
-left at 1), so a busy shop carries thousands of them. One freshly started embedded dev server
-(free ports, temporary RATCHET_HOME) and one Ratchet worker process; every event goes event run
-→ task run → one echo action (benchmarks/throughput.py's task):
+An event's workflow closes once its runs settle (its runs stay retryable in the ledger), so a
+busy shop leaves Temporal thousands of closed histories, kept for the namespace retention, and
+the ledger thousands of rows. One freshly started embedded dev server (free ports, temporary
+RATCHET_HOME) and one Ratchet worker process; every event goes event run → task run → one echo
+action (benchmarks/throughput.py's task):
 
-  1. a batch of new events at ~0 open workflows: events/s and latency;
-  2. N more events, in chunks each completed before the next; after each chunk: open event
-     workflows (Temporal's count), RSS of the dev server and the worker (VmRSS), the worker's
-     workflow cache (the SDK's sticky cache gauge), and the databases on disk;
+  1. a batch of new events on an empty home: events/s and latency;
+  2. N more events, in chunks each completed before the next; after each chunk: event workflows
+     still open (Temporal's count; 0 once settled), RSS of the dev server and the worker
+     (VmRSS), the worker's workflow cache (the SDK's sticky cache gauge), and the databases on
+     disk;
   3. a pause with nothing sent (CPU use of both processes; measured at the start too), then the
-     same batch of new events at N open.
+     same batch of new events after N.
 
 Size per 1,000 events = growth during step 2 / N × 1,000. SQLite is measured as files on disk
 (database, WAL and shared-memory index); a `--ledger postgresql` ledger as the sum of
 `pg_total_relation_size` (tables with their indexes and TOAST) in a fresh database. The last line
-is the new-event throughput at N open over that at ~0 open.
+is the new-event throughput after N events over that on the empty home.
 
     uv run python benchmarks/storage.py [--events 10000] [--batch 200] [--chunk 1000]
                                         [--concurrency 50] [--ledger sqlite|postgresql]
@@ -90,7 +92,7 @@ def gauge_total(prometheus_text: str, name: str) -> float:
 
 @dataclass
 class Probe:
-    """What the stack costs right now: open workflows, memory, the worker's cache, disk."""
+    """What the stack costs right now: open event workflows, memory, the worker's cache, disk."""
 
     client: Client
     server_pid: int
@@ -143,12 +145,12 @@ async def idle_cpu_percent(pids: dict[str, int], seconds: float) -> dict[str, fl
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=10_000, help="idle open event workflows to build up")
-    parser.add_argument("--batch", type=int, default=200, help="new events measured at ~0 and at N open")
+    parser.add_argument("--events", type=int, default=10_000, help="settled events to build up")
+    parser.add_argument("--batch", type=int, default=200, help="new events measured on the empty home and after N")
     parser.add_argument("--chunk", type=int, default=1000, help="events sent (and completed) per load step")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
-        "--idle", type=float, default=15.0, help="seconds of idle CPU measurement (at the start and at N open)"
+        "--idle", type=float, default=15.0, help="seconds of idle CPU measurement (at the start and after N)"
     )
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
@@ -233,7 +235,7 @@ async def main() -> None:
         f"Temporal (SQLite) {per_thousand['temporal_mb']} MB"
     )
     print(
-        f"{idle['open_event_workflows']} idle open event workflows: dev server RSS {idle['server_rss_mb']} MB "
+        f"after {args.events} events ({idle['open_event_workflows']} event workflows open): dev server RSS {idle['server_rss_mb']} MB "
         f"(at start {empty['server_rss_mb']}), worker RSS {idle['worker_rss_mb']} MB (at start "
         f"{empty['worker_rss_mb']}; {idle['worker_cached_workflows']} workflows cached), disk: ledger "
         f"{idle['ledger_bytes'] / MB:.1f} MB, Temporal {idle['temporal_bytes'] / MB:.1f} MB; idle CPU: "
@@ -241,9 +243,9 @@ async def main() -> None:
         f"{idle_cpu_at_start['server']}%, {idle_cpu_at_start['worker']}%)"
     )
     print(
-        f"{args.batch} new events at {idle['open_event_workflows']} open: {after['events_per_s']} events/s "
+        f"{args.batch} new events after {args.events}: {after['events_per_s']} events/s "
         f"(p50 {after['p50_s']} s, p95 {after['p95_s']} s) vs {before['events_per_s']} events/s at "
-        f"{empty['open_event_workflows']} open (p50 {before['p50_s']} s, p95 {before['p95_s']} s): "
+        f"the empty home (p50 {before['p50_s']} s, p95 {before['p95_s']} s): "
         f"ratio {after['events_per_s'] / before['events_per_s']:.2f}"
     )
 
