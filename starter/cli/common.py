@@ -44,8 +44,18 @@ async def connect(address: str | None = None, shop: str | None = None, *, tempor
     return await Ratchet.connect(settings_for(address, shop), temporal=temporal)
 
 
-def run(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
+def run(coro: Coroutine[Any, Any, Any], *, uvloop_loop: bool = False) -> Any:
+    """Run a command's coroutine; `uvloop_loop` for `ratchet serve`, whose HTTP I/O is its cost.
+
+    Processes that run a Temporal worker keep asyncio's own loop: the worker is what the SDK
+    is tested on, and its cost is not the loop's.
+    """
+    if not uvloop_loop:
+        return asyncio.run(coro)
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 def iso(value: datetime | None) -> str | None:

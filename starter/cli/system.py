@@ -36,7 +36,7 @@ def serve(
     """Run the HTTP ingress (Shopify and Mechanic webhooks) until Ctrl-C."""
     from starter.dev import run_ingress
 
-    run(run_ingress(settings_for(temporal_address), host=host, port=port))
+    run(run_ingress(settings_for(temporal_address), host=host, port=port), uvloop_loop=True)
 
 
 def register(app: typer.Typer) -> None:

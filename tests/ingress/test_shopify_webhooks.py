@@ -7,12 +7,22 @@ import uuid
 
 import httpx
 import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
+from ratchet.config import Settings
 from ratchet.core.runs import RunKind, RunState
 from ratchet.ingress.webhooks import signature
 from ratchet.store.tables import Event
 from starter.api import Ratchet
-from tests.support.ingress import SHOPIFY_SECRET, Ingress, count_events, shopify_body, shopify_headers
+from tests.support.ingress import (
+    SHOPIFY_SECRET,
+    Ingress,
+    count_events,
+    running_ingress,
+    shopify_body,
+    shopify_headers,
+)
 from tests.support.tasks import add_task
 from tests.support.waiting import of_kind, settled, wait_for_runs
 
@@ -121,4 +131,20 @@ async def test_oversized_bodies_are_413_declared_or_streamed(
 
     streamed = await http.post(url, content=chunks(), headers={k: v for k, v in shopify_headers(b"").items()})
     assert streamed.status_code == 413
+    assert count_events(api.store, shopify_shop) == 0
+
+
+async def test_a_refused_workflow_start_is_503_and_leaves_no_event(
+    api: Ratchet, shopify_shop: str, base_settings: Settings, http: httpx.AsyncClient
+) -> None:
+    # A namespace the server does not have: the row is written, the start is refused.
+    refusing = Client(api.client.service_client, namespace="no-such-namespace", data_converter=pydantic_data_converter)
+    async with running_ingress(base_settings, api.store, refusing) as ingress:
+        body = shopify_body({"id": 5})
+        response = await http.post(
+            f"{ingress.url}/webhooks/shopify/{shopify_shop}", content=body, headers=shopify_headers(body)
+        )
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert "retry later" in response.json()["error"]["message"]
+    # The sender's retry will find nothing half-made that could swallow it as a duplicate.
     assert count_events(api.store, shopify_shop) == 0
