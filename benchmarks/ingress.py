@@ -1,7 +1,7 @@
 """Ingress benchmark: durable webhook acceptance vs raw `start_workflow`, and latency to first action vs bare.
 
-    uv run python benchmarks/ingress.py [--requests 600] [--concurrency 32] [--latency-samples 30]
-                                        [--profile ingress.txt]
+    uv run python benchmarks/ingress.py [--requests 600] [--rounds 4] [--concurrency 32]
+                                        [--latency-samples 30] [--profile ingress.txt]
 
 Starts its own Temporal dev server (same settings as `ratchet dev`), runs `ratchet serve`,
 `worker.py` and the bare worker (benchmarks/bare.py) as separate processes, and drives them
@@ -12,17 +12,20 @@ from this process over loopback:
    action run's `stopped_at` in the ledger; bare from `start_workflow` to the end of the third
    of its three trivial activities (same priority keys: 3, 2, 1). Both ends are timestamps
    taken in the worker, so how this process notices the end does not count.
-2. raw: `start_workflow` calls (the event workflow's options) on a queue no worker polls;
+2. raw: `start_workflow` calls with every option an event's start carries (search attributes,
+   priority, the Web UI's summary and details) on a queue no worker polls;
 3. accepted: signed Shopify webhooks to the ingress, each answered only once its event row is
    written and its workflow started — same server, same client process, same concurrency.
-   The workers are stopped before 2, so nothing competes with the starts.
+   The workers are stopped before 2, so nothing competes with the starts. 2 and 3 alternate
+   in rounds (raw, accepted, accepted, raw, …): every start grows the server's database, and
+   whichever side always ran second would always run on the larger one.
 
 CPU-ms per request is each process's user+system CPU over its phase divided by the requests:
 on a small machine the client's, the ingress's and the server's CPU come out of one budget.
 So the webhooks are sent with aiohttp, whose client costs a third of httpx's CPU per request:
 with httpx the sender alone took more CPU than the ingress, and the ratio measured the
 benchmark's load generator rather than Ratchet (Shopify sends from its own machines).
-`--profile FILE` samples the ingress's GIL holder with py-spy during phase 3 (collapsed
+`--profile FILE` samples the ingress's GIL holder with py-spy during phases 2–3 (collapsed
 stacks, sample count last). The last two lines are the ratios.
 """
 
@@ -38,7 +41,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,16 +55,17 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDReusePolicy
 
 from benchmarks.bare import BARE_QUEUE, BareEventWorkflow
 from benchmarks.throughput import cpu_seconds, percentile, sampled
 from ratchet.config import load_settings
 from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.engine.connection import connect
-from ratchet.engine.contract import RUN_STATE, SHOP_ID, TOPIC, EventWorkflowInput
+from ratchet.engine.contract import EventWorkflowInput
 from ratchet.engine.devserver import DevServer, free_port
 from ratchet.ingress.webhooks import signature
+from ratchet.services.events import event_workflow_options
 from ratchet.store.database import Store, get_store
 from ratchet.store.secrets import generate_key
 from ratchet.store.tables import Run
@@ -74,6 +80,7 @@ WARM_UP_LATENCY_SAMPLES = 3
 
 
 async def _burst(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:
+    """Seconds to make `n` calls of `one`, `concurrency` at a time."""
     gate = asyncio.Semaphore(concurrency)
 
     async def guarded(i: int) -> None:
@@ -82,7 +89,33 @@ async def _burst(n: int, concurrency: int, one: Callable[[int], Awaitable[object
 
     started = time.perf_counter()
     await asyncio.gather(*(guarded(i) for i in range(n)))
-    return n / (time.perf_counter() - started)
+    return time.perf_counter() - started
+
+
+@dataclass
+class Phase:
+    """One side of the throughput comparison, measured over several bursts."""
+
+    one: Callable[[int], Awaitable[object]]
+    pids: dict[str, int]
+    requests: int = 0
+    seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    async def burst(self, n: int, concurrency: int) -> None:
+        before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.seconds += await _burst(n, concurrency, self.one)
+        for name, pid in self.pids.items():
+            self.cpu_seconds[name] += cpu_seconds(pid) - before[name]
+        self.requests += n
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> dict[str, float]:
+        return {name: round(1000 * used / self.requests, 2) for name, used in self.cpu_seconds.items()}
 
 
 async def _wait_http(url: str) -> None:
@@ -95,10 +128,6 @@ async def _wait_http(url: str) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
-
-
-def _cpu_ms_per_request(pids: dict[str, int], before: dict[str, float], n: int) -> dict[str, float]:
-    return {name: round(1000 * (cpu_seconds(pid) - before[name]) / n, 2) for name, pid in pids.items()}
 
 
 async def _action_stopped(store: Store, event_id: str, timeout: float = 60) -> float:
@@ -123,7 +152,7 @@ def _latency_summary(latencies: list[float]) -> str:
     )
 
 
-async def main(requests: int, concurrency: int, samples: int, profile: Path | None) -> None:
+async def main(requests: int, rounds: int, concurrency: int, samples: int, profile: Path | None) -> None:
     home = Path(tempfile.mkdtemp(prefix="ratchet-bench-"))
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
     await server.start()
@@ -221,25 +250,19 @@ async def main(requests: int, concurrency: int, samples: int, profile: Path | No
             stop(worker)
             stop(bare_worker)
 
-            # 2. raw start_workflow rate, with the options EventService uses.
+            # 2. raw start_workflow rate, with every option EventService's starts carry.
             async def raw(i: int) -> None:
                 event_id = str(uuid.uuid4())
+                event = {"id": event_id, "shop_id": SHOP, "topic": f"shopify/{THROUGHPUT_TOPIC}", "source": "shopify"}
                 await client.start_workflow(
                     "EventWorkflow",
-                    EventWorkflowInput(
-                        event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic=f"shopify/{THROUGHPUT_TOPIC}"
-                    ),
+                    EventWorkflowInput(event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic=event["topic"]),
                     id=f"raw/{event_id}",
-                    task_queue="bench-raw",
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    search_attributes=TypedSearchAttributes(
-                        [
-                            SearchAttributePair(SHOP_ID, SHOP),
-                            SearchAttributePair(TOPIC, f"shopify/{THROUGHPUT_TOPIC}"),
-                            SearchAttributePair(RUN_STATE, RunState.due.value),
-                        ]
-                    ),
-                    priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=SHOP),
+                    **{
+                        **event_workflow_options(settings, {**event, "parent_id": None}, RunState.due),
+                        "task_queue": "bench-raw",
+                    },
                 )
 
             async def accepted(i: int) -> None:
@@ -248,17 +271,15 @@ async def main(requests: int, concurrency: int, samples: int, profile: Path | No
             # Every connection of both sides open before either is timed.
             await _burst(concurrency, concurrency, raw)
             await _burst(concurrency, concurrency, accepted)
-            pids = {"client": os.getpid(), "server": server.process.pid}
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            raw_rate = await _burst(requests, concurrency, raw)
-            raw_cpu = _cpu_ms_per_request(pids, before, requests)
-
-            # 3. webhooks accepted durably.
-            pids["ingress"] = ingress.pid
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            client_and_server = {"client": os.getpid(), "server": server.process.pid}
+            raw_phase = Phase(raw, client_and_server)
+            accepted_phase = Phase(accepted, {**client_and_server, "ingress": ingress.pid})
             with sampled(ingress.pid, profile):
-                accepted_rate = await _burst(requests, concurrency, accepted)
-            accepted_cpu = _cpu_ms_per_request(pids, before, requests)
+                for round_ in range(rounds):
+                    # ABBA order: the server's database grows with every start, and neither side
+                    # may always run on the larger one.
+                    for phase in (raw_phase, accepted_phase) if round_ % 2 == 0 else (accepted_phase, raw_phase):
+                        await phase.burst(requests // rounds, concurrency)
     finally:
         for process in list(processes):
             stop(process)
@@ -269,13 +290,19 @@ async def main(requests: int, concurrency: int, samples: int, profile: Path | No
     ratchet_p50, bare_p50 = statistics.median(ratchet_latencies), statistics.median(bare_latencies)
     print(
         f"machine: {os.cpu_count()} CPUs; dev server SQLite WAL, 1 partition, fairness on; "
-        f"{requests} requests, concurrency {concurrency}; {samples} sequential latency samples each"
+        f"{requests} requests each side in {rounds} alternating rounds, concurrency {concurrency}; "
+        f"{samples} sequential latency samples each"
     )
-    print(f"raw start_workflow:          {raw_rate:7.1f} starts/s    CPU-ms per start {raw_cpu}")
-    print(f"webhooks accepted durably:   {accepted_rate:7.1f} requests/s  CPU-ms per request {accepted_cpu}")
+    print(
+        f"raw start_workflow:          {raw_phase.rate:7.1f} starts/s    CPU-ms per start {raw_phase.cpu_ms_per_request}"
+    )
+    print(
+        f"webhooks accepted durably:   {accepted_phase.rate:7.1f} requests/s  "
+        f"CPU-ms per request {accepted_phase.cpu_ms_per_request}"
+    )
     print(f"latency to first action:     Ratchet {_latency_summary(ratchet_latencies)}")
     print(f"bare workflow, 3 activities: bare    {_latency_summary(bare_latencies)}")
-    print(f"ratio accepted / raw:        {accepted_rate / raw_rate:7.2f}")
+    print(f"ratio accepted / raw:        {accepted_phase.rate / raw_phase.rate:7.2f}")
     print(f"ratio latency p50 Ratchet / bare: {ratchet_p50 / bare_p50:.2f}")
     sys.stdout.flush()
     os._exit(0)  # temporalio/sdk-python#300: never let interpreter teardown turn success into a crash
@@ -284,8 +311,9 @@ async def main(requests: int, concurrency: int, samples: int, profile: Path | No
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating raw/accepted bursts the requests split into")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency-samples", type=int, default=30)
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the ingress here")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.concurrency, args.latency_samples, args.profile))
+    asyncio.run(main(args.requests, args.rounds, args.concurrency, args.latency_samples, args.profile))

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from ratchet.core.bulk_operations import FINISH_WEBHOOK_TOPIC
 from ratchet.errors import InvalidInput, NotFound
 from ratchet.ingress import BadSignature
 from ratchet.ingress.webhooks import signature_matches
 from ratchet.services.events import EventService, PendingEvent
-from ratchet.store.database import Store, table_of
+from ratchet.store.database import table_of
 from ratchet.store.tables import Shop
 
 SHOPIFY_TOPIC_RE = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+$")
@@ -58,14 +58,13 @@ def shop_secret(conn: Connection, shop_id: str) -> str:
 
 
 def record_delivery(
-    store: Store, events: EventService, shop_id: str, body: bytes, headers: Mapping[str, str]
+    engine: Engine, events: EventService, shop_id: str, body: bytes, headers: Mapping[str, str]
 ) -> RecordedDelivery:
-    """Verify a delivery and write its event's rows, in one thread hop and one transaction.
+    """Verify a delivery and write its event's rows, in one transaction.
 
-    The secret's read proves the shop exists, so the event write skips its own check. Runs
-    in a worker thread: the verification and the JSON parse are CPU on the request's body.
+    The secret's read proves the shop exists, so the event write skips its own check.
     """
-    with store.engine.begin() as conn:
+    with engine.begin() as conn:
         delivery = verify_delivery(shop_secret(conn, shop_id), body, headers)
         if delivery.topic == BULK_FINISH_TOPIC:
             return RecordedDelivery(delivery, None, inserted=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -17,6 +18,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -77,6 +79,11 @@ def dialect_insert_for(dialect: str) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
+def is_lock_wait(exc: BaseException) -> bool:
+    """SQLite's "database is locked": another writer holds the lock (and this one would not wait)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def _normalise_url(url: str) -> str:
     # Users paste libpq-style URLs; we ship psycopg 3, so name its driver explicitly.
     for prefix in ("postgres://", "postgresql://"):
@@ -85,21 +92,36 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+# How long a SQLite writer waits for another's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
-        self.engine: Engine = self._create_engine(self.url)
+        self.engine: Engine = self._create_engine(self.url, SQLITE_BUSY_TIMEOUT_MS)
         # Models built by read_row/model_construct need configured mappers to read their
         # attributes; a process whose first reads are Core (`ratchet serve`) would fail without.
         configure_mappers()
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @cached_property
+    def no_wait_engine(self) -> Engine:
+        """SQLite only: the same database, but a write that finds it locked fails at once
+        (`is_lock_wait`) instead of waiting — for callers that must never block their thread."""
+        assert self.is_sqlite
+        return self._create_engine(self.url, 0)
+
     @staticmethod
-    def _create_engine(url: str) -> Engine:
+    def _create_engine(url: str, busy_timeout_ms: int) -> Engine:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
 
             @sa_event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -108,7 +130,7 @@ class Store:
                 cursor = dbapi_conn.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
                 cursor.close()
 
             return engine

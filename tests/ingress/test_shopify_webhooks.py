@@ -148,3 +148,22 @@ async def test_a_refused_workflow_start_is_503_and_leaves_no_event(
     assert "retry later" in response.json()["error"]["message"]
     # The sender's retry will find nothing half-made that could swallow it as a duplicate.
     assert count_events(api.store, shopify_shop) == 0
+
+
+async def test_a_delivery_waits_out_another_writers_lock_without_stalling_the_ingress(
+    api: Ratchet, shopify_shop: str, ingress: Ingress, http: httpx.AsyncClient
+) -> None:
+    body = shopify_body({"id": 6})
+    with api.store.engine.connect() as other_writer:
+        other_writer.exec_driver_sql("BEGIN IMMEDIATE")  # holds SQLite's write lock
+        delivery = asyncio.create_task(
+            http.post(f"{ingress.url}/webhooks/shopify/{shopify_shop}", content=body, headers=shopify_headers(body))
+        )
+        await asyncio.sleep(0.5)
+        # Waiting on the lock, yet the ingress still answers everything else.
+        assert not delivery.done()
+        assert (await http.get(f"{ingress.url}/healthz")).status_code == 200
+        other_writer.exec_driver_sql("ROLLBACK")
+    response = await delivery
+    assert response.status_code == 200, response.text
+    assert count_events(api.store, shopify_shop) == 1
