@@ -101,13 +101,13 @@ class Phase:
     pids: dict[str, int]
     requests: int = 0
     seconds: float = 0.0
-    cpu_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    cpu_used: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     async def burst(self, n: int, concurrency: int) -> None:
         before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self.seconds += await _burst(n, concurrency, self.one)
         for name, pid in self.pids.items():
-            self.cpu_seconds[name] += cpu_seconds(pid) - before[name]
+            self.cpu_used[name] += cpu_seconds(pid) - before[name]
         self.requests += n
 
     @property
@@ -116,7 +116,7 @@ class Phase:
 
     @property
     def cpu_ms_per_request(self) -> dict[str, float]:
-        return {name: round(1000 * used / self.requests, 2) for name, used in self.cpu_seconds.items()}
+        return {name: round(1000 * used / self.requests, 2) for name, used in self.cpu_used.items()}
 
 
 async def _wait_http(url: str) -> None:
@@ -254,14 +254,20 @@ async def main(requests: int, rounds: int, concurrency: int, samples: int, profi
             # 2. raw start_workflow rate, with every option EventService's starts carry.
             async def raw(i: int) -> None:
                 event_id = str(uuid.uuid4())
-                event = {"id": event_id, "shop_id": SHOP, "topic": f"shopify/{THROUGHPUT_TOPIC}", "source": "shopify"}
+                event = {
+                    "id": event_id,
+                    "shop_id": SHOP,
+                    "topic": f"shopify/{THROUGHPUT_TOPIC}",
+                    "source": "shopify",
+                    "parent_id": None,
+                }
                 await client.start_workflow(
                     "EventWorkflow",
                     EventWorkflowInput(event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic=event["topic"]),
                     id=f"raw/{event_id}",
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     **{
-                        **event_workflow_options(settings, {**event, "parent_id": None}, RunState.due),
+                        **event_workflow_options(settings, event, RunState.due),
                         "task_queue": "bench-raw",
                     },
                 )

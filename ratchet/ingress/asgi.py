@@ -154,14 +154,16 @@ class ShopifyWebhookRoute:
         self.endpoint = CountWebhooks(LimitBody(self._answer, max_body_bytes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if shopify_webhook_shop(scope) is None:
+        shop_id = shopify_webhook_shop(scope)
+        if shop_id is None:
             await self.fallback(scope, receive, send)
         else:
+            # Where Starlette's router puts a route's parameters.
+            scope["path_params"] = {"shop_id": shop_id}
             await self.endpoint(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shop_id = shopify_webhook_shop(scope)
-        assert shop_id is not None
+        shop_id: str = scope["path_params"]["shop_id"]
         try:
             body = await _read_body(receive)
             # ASGI servers lower-case header names; the first of repeated headers wins, as in Starlette.
