@@ -263,7 +263,13 @@ async def main(requests: int, rounds: int, concurrency: int, samples: int, profi
                 }
                 await client.start_workflow(
                     "EventWorkflow",
-                    EventWorkflowInput(event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic=event["topic"]),
+                    EventWorkflowInput(
+                        event_id=event_id,
+                        event_run_id=event_id,
+                        shop_id=SHOP,
+                        topic=event["topic"],
+                        closes_when_settled=True,
+                    ),
                     id=f"raw/{event_id}",
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     **{

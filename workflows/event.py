@@ -112,7 +112,7 @@ class EventWorkflow:
             if self._in_flight:
                 continue
             self._publish()
-            if workflow.patched(CLOSE_WHEN_SETTLED) or not await self._legacy_idle_wait(inp):
+            if inp.closes_when_settled or workflow.patched(CLOSE_WHEN_SETTLED) or not await self._legacy_idle_wait(inp):
                 return
 
     async def _legacy_idle_wait(self, inp: EventWorkflowInput) -> bool:

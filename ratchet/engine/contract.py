@@ -50,7 +50,8 @@ RETRY_REQUESTED_RUN = "retry_requested_run"
 
 RETRY_SIGNAL = "retry"
 # `workflow.patched` id: event workflows started since close once their runs settle; older
-# histories replay their idle wait for the retention window.
+# histories replay their idle wait for the retention window. Starts now say so in their input
+# (`EventWorkflowInput.closes_when_settled`); the marker stays for histories recorded with it.
 CLOSE_WHEN_SETTLED = "close-when-settled"
 RETRY_UPDATE = "retry_run"
 RUNS_QUERY = "runs"
@@ -99,6 +100,10 @@ class EventWorkflowInput(BaseModel):
     # RATCHET_TIME_SCALE of the deployment that created the event; the workflow cannot read the
     # environment (determinism), so its waits are scaled by this.
     time_scale: float = 1.0
+    # Set by every start since workflows close once settled, so their histories carry no
+    # `CLOSE_WHEN_SETTLED` patch marker (one history event less per event); inputs from
+    # earlier starts lack it and ask `workflow.patched` instead.
+    closes_when_settled: bool = False
     # Read only by workflows started before they closed once settled (`CLOSE_WHEN_SETTLED`),
     # which stay open, idle, for `retention_days` and continue as new past `history_limit`.
     history_limit: int = 4000

@@ -269,6 +269,7 @@ class EventService:
                     topic=row["topic"],
                     run_at=row["run_at"],
                     time_scale=self.settings.time_scale,
+                    closes_when_settled=True,
                 ),
                 id=pending.workflow_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

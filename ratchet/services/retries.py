@@ -112,6 +112,7 @@ def reopening(settings: Settings, target: RetryTarget) -> WithStartWorkflowOpera
             shop_id=event.shop_id,
             topic=event.topic,
             time_scale=settings.time_scale,
+            closes_when_settled=True,
             runs=runs,
         ),
         id=event.workflow_id,

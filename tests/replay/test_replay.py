@@ -2,8 +2,10 @@
 
 Runs can wait for months on offset timers, so a deploy must never break a history already in
 flight. Committed histories (tests/replay/histories/) come from earlier versions — `legacy-*`
-from before event workflows closed once settled (they stayed open 15 days for retries) — and
-fresh ones are recorded here from the scenarios that exercise every branch. Set RATCHET_RECORD_HISTORIES=1 to (re)write the committed set after a deliberate,
+from before event workflows closed once settled (they stayed open 15 days for retries),
+`patch-marker-*` from when new workflows learned that from `workflow.patched` (a marker in every
+history) — and fresh ones are recorded here from the scenarios that exercise every branch. Set
+RATCHET_RECORD_HISTORIES=1 to (re)write the `<scenario>-run<N>` set after a deliberate,
 `workflow.patched`-guarded change.
 """
 
@@ -93,5 +95,7 @@ async def test_fresh_histories_replay(api: Ratchet, client: Client) -> None:
         for number, execution in enumerate(sorted(executions, key=lambda w: w.start_time), start=1):
             history = await client.get_workflow_handle(workflow_id, run_id=execution.run_id).fetch_history()
             await replayer().replay_workflow(history)
+            # New starts say in their input that they close once settled: no patch marker.
+            assert not [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
             if os.environ.get("RATCHET_RECORD_HISTORIES"):
                 (HISTORIES / f"{name}-run{number}.json").write_text(history.to_json())
