@@ -45,7 +45,7 @@ from temporalio.client import Client
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.throughput import bench_api, cpu_seconds, ledger_database, measure_ratchet, start_engine
+from benchmarks.throughput import bench_api, cpu_seconds, ledger_database, measure_ratchet, start_engine, summarize
 from ratchet.engine.contract import EVENT_WORKFLOW
 from ratchet.engine.devserver import free_port
 
@@ -188,14 +188,20 @@ async def main() -> None:
                     {"server": probe.server_pid, "worker": worker.pid}, args.idle
                 )
                 empty = await probe.snapshot()
-                before = await unless_exited(worker, worker_log, measure_ratchet(api, args.batch, args.concurrency))
+                before = summarize(
+                    await unless_exited(worker, worker_log, measure_ratchet(api, args.batch, args.concurrency))
+                )
                 start = await probe.snapshot()
                 load_started = time.monotonic()
                 growth = []
                 sent = 0
                 while sent < args.events:
-                    chunk = await unless_exited(
-                        worker, worker_log, measure_ratchet(api, min(args.chunk, args.events - sent), args.concurrency)
+                    chunk = summarize(
+                        await unless_exited(
+                            worker,
+                            worker_log,
+                            measure_ratchet(api, min(args.chunk, args.events - sent), args.concurrency),
+                        )
                     )
                     sent += chunk["events"]
                     step = {"sent": sent, "events_per_s": chunk["events_per_s"], **await probe.snapshot()}
@@ -204,7 +210,9 @@ async def main() -> None:
                 load_seconds = round(time.monotonic() - load_started, 1)
                 idle_cpu = await idle_cpu_percent({"server": probe.server_pid, "worker": worker.pid}, args.idle)
                 idle = await probe.snapshot()
-                after = await unless_exited(worker, worker_log, measure_ratchet(api, args.batch, args.concurrency))
+                after = summarize(
+                    await unless_exited(worker, worker_log, measure_ratchet(api, args.batch, args.concurrency))
+                )
                 final = await probe.snapshot()
         finally:
             worker.terminate()

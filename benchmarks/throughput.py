@@ -5,13 +5,15 @@ partition, fairness), each with one worker process of its own:
   * bare:    a workflow running three trivial activities in sequence with the same priority
              keys (event 3, task 2, action 1) — the same activity shape without Ratchet's work;
   * ratchet: the real engine (ledger writes, Liquid render, action registry).
-Events/s = N / (last action done − first start); latency = action done − start, per event.
-CPU-ms per event is each process's user+system CPU over its phase divided by N.
+Each count runs in halves ordered bare, Ratchet, Ratchet, bare, so neither side always runs on
+the larger home. Events/s = N / the sum over a side's halves of (last action done − first start);
+latency = action done − start, per event. CPU-ms per event is each process's user+system CPU
+over its side's halves divided by N.
 
     uv run python benchmarks/throughput.py [--events 300 | --rounds 300,3000,10000] [--concurrency 50]
                                            [--ledger sqlite|postgresql] [--profile worker.txt]
 
-`--rounds` runs bare and Ratchet once per count, one after another on the same home, so later
+`--rounds` runs bare and Ratchet for each count, one count after another on the same home, so later
 rounds run against everything the earlier ones left: open event workflows, Temporal's history and
 a grown ledger. Its last line compares the last round's events/s with the first's. Use it with
 `--in-flight K` (each side keeps at most K events unfinished, sending the next as one finishes):
@@ -20,7 +22,7 @@ Temporal slows too), not whether the per-event cost grows with the home.
 
 `--ledger postgresql` puts the ledger in a fresh database on the PostgreSQL server at
 RATCHET_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432), dropped afterwards.
-`--profile FILE` samples the Ratchet worker's GIL holder during its phase with py-spy and writes
+`--profile FILE` samples the Ratchet worker's GIL holder during the rounds with py-spy and writes
 the collapsed stacks there (one line per stack, sample count last), for flame graphs or
 per-function totals of its Python CPU.
 """
@@ -40,6 +42,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -188,10 +191,22 @@ async def bounded(concurrency: int, jobs: list, then: Callable[[Any], Awaitable[
     return await asyncio.gather(*(run(j) for j in jobs))
 
 
-async def measure_bare(address: str, n: int, concurrency: int, in_flight: int | None = None) -> dict:
+@dataclass
+class Timings:
+    """When each event (or bare workflow) of one batch started and when its action finished."""
+
+    starts: dict[str, datetime] = field(default_factory=dict)
+    done: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def span_seconds(self) -> float:
+        return (max(self.done.values()) - min(self.starts.values())).total_seconds()
+
+
+async def measure_bare(address: str, n: int, concurrency: int, in_flight: int | None = None) -> Timings:
     client = await Client.connect(address)
-    starts: dict[str, datetime] = {}
-    done: dict[str, datetime] = {}
+    timings = Timings()
+    starts, done = timings.starts, timings.done
 
     async def start(i: int) -> WorkflowHandle[Any, str]:
         wid = f"bare-{i}-{time.time_ns()}"
@@ -210,16 +225,16 @@ async def measure_bare(address: str, n: int, concurrency: int, in_flight: int | 
         await bounded(concurrency, [lambda h=h: finish(h) for h in handles])
     else:
         await bounded(in_flight, [lambda i=i: start(i) for i in range(n)], then=finish)
-    return summarize(starts, done)
+    return timings
 
 
-async def measure_ratchet(api: Ratchet, n: int, concurrency: int, in_flight: int | None = None) -> dict:
+async def measure_ratchet(api: Ratchet, n: int, concurrency: int, in_flight: int | None = None) -> Timings:
     """Send `n` events and wait for their actions (only these events' actions count).
 
     With `in_flight`, an event is sent only while fewer than that many are unfinished.
     """
-    starts: dict[str, datetime] = {}
-    done: dict[str, datetime] = {}
+    timings = Timings()
+    starts, done = timings.starts, timings.done
     progress = asyncio.Condition()
 
     async def send(i: int) -> None:
@@ -252,15 +267,16 @@ async def measure_ratchet(api: Ratchet, n: int, concurrency: int, in_flight: int
     poller = asyncio.create_task(poll())
     await bounded(concurrency, [lambda i=i: send(i) for i in range(n)])
     await poller
-    return summarize(starts, done)
+    return timings
 
 
-def summarize(starts: dict[str, datetime], done: dict[str, datetime]) -> dict:
-    latencies = [(done[k] - starts[k]).total_seconds() for k in starts]
-    span = (max(done.values()) - min(starts.values())).total_seconds()
+def summarize(*batches: Timings) -> dict:
+    """Events/s over the batches' own spans (not the time between them) and latency percentiles."""
+    latencies = [(b.done[k] - b.starts[k]).total_seconds() for b in batches for k in b.starts]
+    events = sum(len(b.starts) for b in batches)
     return {
-        "events": len(starts),
-        "events_per_s": round(len(starts) / span, 2),
+        "events": events,
+        "events_per_s": round(events / sum(b.span_seconds for b in batches), 2),
         "p50_s": round(statistics.median(latencies), 3),
         "p95_s": round(percentile(latencies, 0.95), 3),
     }
@@ -271,12 +287,14 @@ def per_event_ms(seconds: float, n: int) -> float:
 
 
 class CpuMeter:
-    """CPU per event of every process in a phase: server, the side's worker (Python apart from the
-    SDK's Rust core threads) and this process, which plays the client (start calls or event sends)."""
+    """CPU of every process over the phases of one side: server, the side's worker (Python apart
+    from the SDK's Rust core threads) and this process, which plays the client (start calls or
+    event sends)."""
 
     def __init__(self, server_pid: int, worker_pid: int) -> None:
         self.pids = {"server": server_pid, "client": os.getpid()}
         self.worker_pid = worker_pid
+        self.spent: dict[str, float] = {}
 
     def read(self) -> dict[str, float]:
         totals = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
@@ -285,33 +303,50 @@ class CpuMeter:
             totals[key] = totals.get(key, 0.0) + seconds
         return totals
 
-    @asynccontextmanager
-    async def phase(self, result: dict, n: int) -> AsyncIterator[None]:
+    @contextmanager
+    def phase(self) -> Iterator[None]:
         before = self.read()
         yield
-        after = self.read()
-        cpu = {name: per_event_ms(after[name] - before.get(name, 0.0), n) for name in after}
+        for name, seconds in self.read().items():
+            self.spent[name] = self.spent.get(name, 0.0) + seconds - before.get(name, 0.0)
+
+    def per_event_ms(self, n: int) -> dict[str, float]:
+        cpu = {name: per_event_ms(seconds, n) for name, seconds in self.spent.items()}
         cpu["worker"] = round(cpu["worker_python"] + cpu["worker_core"], 1)
-        result["cpu_ms_per_event"] = cpu
+        return cpu
 
 
 async def measure_round(
-    server: DevServer, api: Ratchet, meters: tuple[CpuMeter, CpuMeter], n: int, args: argparse.Namespace
+    server: DevServer, api: Ratchet, worker_pids: tuple[int, int], n: int, args: argparse.Namespace
 ) -> dict:
-    """Bare, then Ratchet, with `n` events each, on the same server and the same (growing) ledger."""
-    bare_meter, ours_meter = meters
-    bare: dict = {}
-    async with bare_meter.phase(bare, n):
-        bare.update(await measure_bare(server.address, n, args.concurrency, args.in_flight))
-    ours: dict = {}
+    """`n` events each for bare and Ratchet on the same server and the same (growing) ledger, in
+    halves ordered bare, Ratchet, Ratchet, bare: neither side always runs on the larger home."""
+    assert server.process is not None
+    bare_meter, ours_meter = (CpuMeter(server.process.pid, pid) for pid in worker_pids)
+    bare: list[Timings] = []
+    ours: list[Timings] = []
+
+    async def run_bare(count: int) -> None:
+        with bare_meter.phase():
+            bare.append(await measure_bare(server.address, count, args.concurrency, args.in_flight))
+
+    async def run_ours(count: int) -> None:
+        with ours_meter.phase():
+            ours.append(await measure_ratchet(api, count, args.concurrency, args.in_flight))
+
+    first, second = n // 2, n - n // 2
     with sampled(ours_meter.worker_pid, args.profile):
-        async with ours_meter.phase(ours, n):
-            ours.update(await measure_ratchet(api, n, args.concurrency, args.in_flight))
+        await run_bare(first)
+        await run_ours(first)
+        await run_ours(second)
+        await run_bare(second)
+    bare_summary = {**summarize(*bare), "cpu_ms_per_event": bare_meter.per_event_ms(n)}
+    ours_summary = {**summarize(*ours), "cpu_ms_per_event": ours_meter.per_event_ms(n)}
     return {
         "events": n,
-        "bare_temporal": bare,
-        "ratchet": ours,
-        "ratio": round(ours["events_per_s"] / bare["events_per_s"], 2),
+        "bare_temporal": bare_summary,
+        "ratchet": ours_summary,
+        "ratio": round(ours_summary["events_per_s"] / bare_summary["events_per_s"], 2),
     }
 
 
@@ -357,10 +392,8 @@ async def main() -> None:
                 # Warm-up: first-use costs (connections, imports, caches) are not throughput.
                 await measure_bare(server.address, 10, args.concurrency)
                 await measure_ratchet(api, 10, args.concurrency)
-                assert server.process is not None
-                meters = (CpuMeter(server.process.pid, workers[0].pid), CpuMeter(server.process.pid, workers[1].pid))
                 for n in rounds:
-                    results.append(await measure_round(server, api, meters, n, args))
+                    results.append(await measure_round(server, api, (workers[0].pid, workers[1].pid), n, args))
                     print(json.dumps(results[-1]), flush=True)
         finally:
             for proc in workers:
