@@ -182,27 +182,25 @@ async def main() -> None:
                     ledger_url=database_url,
                 )
                 await asyncio.sleep(2)  # let the worker start polling
+
+                async def measured(count: int) -> dict:
+                    return summarize(
+                        await unless_exited(worker, worker_log, measure_ratchet(api, count, args.concurrency))
+                    )
+
                 # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
-                await unless_exited(worker, worker_log, measure_ratchet(api, 10, args.concurrency))
+                await measured(10)
                 idle_cpu_at_start = await idle_cpu_percent(
                     {"server": probe.server_pid, "worker": worker.pid}, args.idle
                 )
                 empty = await probe.snapshot()
-                before = summarize(
-                    await unless_exited(worker, worker_log, measure_ratchet(api, args.batch, args.concurrency))
-                )
+                before = await measured(args.batch)
                 start = await probe.snapshot()
                 load_started = time.monotonic()
                 growth = []
                 sent = 0
                 while sent < args.events:
-                    chunk = summarize(
-                        await unless_exited(
-                            worker,
-                            worker_log,
-                            measure_ratchet(api, min(args.chunk, args.events - sent), args.concurrency),
-                        )
-                    )
+                    chunk = await measured(min(args.chunk, args.events - sent))
                     sent += chunk["events"]
                     step = {"sent": sent, "events_per_s": chunk["events_per_s"], **await probe.snapshot()}
                     growth.append(step)
@@ -210,9 +208,7 @@ async def main() -> None:
                 load_seconds = round(time.monotonic() - load_started, 1)
                 idle_cpu = await idle_cpu_percent({"server": probe.server_pid, "worker": worker.pid}, args.idle)
                 idle = await probe.snapshot()
-                after = summarize(
-                    await unless_exited(worker, worker_log, measure_ratchet(api, args.batch, args.concurrency))
-                )
+                after = await measured(args.batch)
                 final = await probe.snapshot()
         finally:
             worker.terminate()

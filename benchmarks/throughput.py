@@ -200,6 +200,9 @@ class Timings:
 
     @property
     def span_seconds(self) -> float:
+        # An empty batch (the first half of a one-event count) took no time.
+        if not self.starts:
+            return 0.0
         return (max(self.done.values()) - min(self.starts.values())).total_seconds()
 
 
