@@ -10,8 +10,13 @@ the larger home. Events/s = N / the sum over a side's halves of (last action don
 latency = action done − start, per event. CPU-ms per event is each process's user+system CPU
 over its side's halves divided by N.
 
+`--repeat K` runs that bare, Ratchet, Ratchet, bare sequence K times per count and pools the
+halves (events/s = all events / all spans): a shared 2-core machine's speed drifts by up to 2×
+over seconds (a fixed CPU-bound loop measured alone), so one sequence's ratio wanders by ±0.1;
+K sequences shrink that by √K. Each sequence's own ratio is printed too.
+
     uv run python benchmarks/throughput.py [--events 300 | --rounds 300,3000,10000] [--concurrency 50]
-                                           [--ledger sqlite|postgresql] [--profile worker.txt]
+                                           [--repeat 1] [--ledger sqlite|postgresql] [--profile worker.txt]
 
 `--rounds` runs bare and Ratchet for each count, one count after another on the same home, so later
 rounds run against everything the earlier ones left: open event workflows, Temporal's history and
@@ -22,6 +27,10 @@ Temporal slows too), not whether the per-event cost grows with the home.
 
 `--ledger postgresql` puts the ledger in a fresh database on the PostgreSQL server at
 RATCHET_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432), dropped afterwards.
+`--server-metrics` also reads the dev server's Prometheus counters around each half and prints,
+per event and side, its persistence calls by operation and its history tasks by type, the rows
+where the sides differ first: what the server does more (or less) for Ratchet than for bare.
+
 `--profile FILE` samples the Ratchet worker's GIL holder during the rounds with py-spy and writes
 the collapsed stacks there (one line per stack, sample count last), for flame graphs or
 per-function totals of its Python CPU.
@@ -39,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -289,15 +299,38 @@ def per_event_ms(seconds: float, n: int) -> float:
     return round(1000 * seconds / n, 1)
 
 
+# The server's counters --server-metrics reads, and the label that names each row.
+SERVER_COUNTERS = {"persistence_requests": "operation", "task_requests": "task_type"}
+
+
+def server_counters(metrics_url: str) -> dict[str, float]:
+    """The dev server's persistence calls by operation and history tasks by type (Prometheus text)."""
+    totals: dict[str, float] = {}
+    with urllib.request.urlopen(metrics_url) as response:
+        lines = response.read().decode().splitlines()
+    for line in lines:
+        name, _, rest = line.partition("{")
+        label = SERVER_COUNTERS.get(name)
+        if label is None:
+            continue
+        labels, _, value = rest.rpartition("} ")
+        named = dict(part.split("=", 1) for part in labels.split(",") if "=" in part)
+        key = f"{name} {named.get(label, '?').strip(chr(34))}"
+        totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
 class CpuMeter:
     """CPU of every process over the phases of one side: server, the side's worker (Python apart
     from the SDK's Rust core threads) and this process, which plays the client (start calls or
     event sends)."""
 
-    def __init__(self, server_pid: int, worker_pid: int) -> None:
+    def __init__(self, server_pid: int, worker_pid: int, metrics_url: str | None = None) -> None:
         self.pids = {"server": server_pid, "client": os.getpid()}
         self.worker_pid = worker_pid
+        self.metrics_url = metrics_url
         self.spent: dict[str, float] = {}
+        self.server_calls: dict[str, float] = {}
 
     def read(self) -> dict[str, float]:
         totals = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
@@ -309,9 +342,13 @@ class CpuMeter:
     @contextmanager
     def phase(self) -> Iterator[None]:
         before = self.read()
+        calls_before = server_counters(self.metrics_url) if self.metrics_url else {}
         yield
         for name, seconds in self.read().items():
             self.spent[name] = self.spent.get(name, 0.0) + seconds - before.get(name, 0.0)
+        if self.metrics_url:
+            for name, count in server_counters(self.metrics_url).items():
+                self.server_calls[name] = self.server_calls.get(name, 0.0) + count - calls_before.get(name, 0.0)
 
     def per_event_ms(self, n: int) -> dict[str, float]:
         cpu = {name: per_event_ms(seconds, n) for name, seconds in self.spent.items()}
@@ -323,9 +360,11 @@ async def measure_round(
     server: DevServer, api: Ratchet, worker_pids: tuple[int, int], n: int, args: argparse.Namespace
 ) -> dict:
     """`n` events each for bare and Ratchet on the same server and the same (growing) ledger, in
-    halves ordered bare, Ratchet, Ratchet, bare: neither side always runs on the larger home."""
+    halves ordered bare, Ratchet, Ratchet, bare (`args.repeat` times, pooled): neither side
+    always runs on the larger home."""
     assert server.process is not None
-    bare_meter, ours_meter = (CpuMeter(server.process.pid, pid) for pid in worker_pids)
+    metrics_url = server.metrics_url if args.server_metrics else None
+    bare_meter, ours_meter = (CpuMeter(server.process.pid, pid, metrics_url) for pid in worker_pids)
     bare: list[Timings] = []
     ours: list[Timings] = []
 
@@ -338,19 +377,42 @@ async def measure_round(
             ours.append(await measure_ratchet(api, count, args.concurrency, args.in_flight))
 
     first, second = n // 2, n - n // 2
+    sequence_ratios = []
     with sampled(ours_meter.worker_pid, args.profile):
-        await run_bare(first)
-        await run_ours(first)
-        await run_ours(second)
-        await run_bare(second)
-    bare_summary = {**summarize(*bare), "cpu_ms_per_event": bare_meter.per_event_ms(n)}
-    ours_summary = {**summarize(*ours), "cpu_ms_per_event": ours_meter.per_event_ms(n)}
+        for _ in range(args.repeat):
+            await run_bare(first)
+            await run_ours(first)
+            await run_ours(second)
+            await run_bare(second)
+            sequence_ratios.append(
+                round(summarize(*ours[-2:])["events_per_s"] / summarize(*bare[-2:])["events_per_s"], 2)
+            )
+    total = n * args.repeat
+    bare_summary = {**summarize(*bare), "cpu_ms_per_event": bare_meter.per_event_ms(total)}
+    ours_summary = {**summarize(*ours), "cpu_ms_per_event": ours_meter.per_event_ms(total)}
+    if args.server_metrics:
+        print_server_calls(n, bare_meter.server_calls, ours_meter.server_calls, total)
     return {
         "events": n,
+        "repeat": args.repeat,
         "bare_temporal": bare_summary,
         "ratchet": ours_summary,
+        "sequence_ratios": sequence_ratios,
         "ratio": round(ours_summary["events_per_s"] / bare_summary["events_per_s"], 2),
     }
+
+
+def print_server_calls(n: int, bare: dict[str, float], ours: dict[str, float], total: int) -> None:
+    """Server calls per event, bare beside Ratchet, the largest differences first (rows both sides
+    leave under 0.05 per event left out)."""
+    rows = []
+    for name in bare.keys() | ours.keys():
+        per_bare, per_ours = bare.get(name, 0.0) / total, ours.get(name, 0.0) / total
+        if max(per_bare, per_ours) >= 0.05:
+            rows.append((abs(per_ours - per_bare), name, per_bare, per_ours))
+    print(f"server calls per event ({n} events), bare vs Ratchet:")
+    for _, name, per_bare, per_ours in sorted(rows, reverse=True):
+        print(f"  {name:<70} {per_bare:6.2f} {per_ours:6.2f}")
 
 
 async def main() -> None:
@@ -364,9 +426,18 @@ async def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each count's bare, Ratchet, Ratchet, bare sequence this many times and pool them",
+    )
+    parser.add_argument(
         "--in-flight",
         type=int,
         help="closed loop: keep at most this many events unfinished (each side), instead of sending all at once",
+    )
+    parser.add_argument(
+        "--server-metrics", action="store_true", help="print the server's persistence calls and history tasks per event"
     )
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
@@ -416,14 +487,16 @@ async def main() -> None:
             f"client {cpu['client']} vs bare {bare_cpu['client']}; p50 {ours['p50_s']} s vs bare {bare['p50_s']} s"
         )
     for result in results:
+        repeated = f" x {result['repeat']} (sequences {result['sequence_ratios']})" if result["repeat"] > 1 else ""
         print(
-            f"ratchet ({args.ledger}) {result['events']} events: {result['ratchet']['events_per_s']} events/s vs "
-            f"bare Temporal {result['bare_temporal']['events_per_s']} workflows/s: ratio {result['ratio']:.2f}"
+            f"ratchet ({args.ledger}) {result['events']} events{repeated}: {result['ratchet']['events_per_s']} "
+            f"events/s vs bare Temporal {result['bare_temporal']['events_per_s']} workflows/s: "
+            f"ratio {result['ratio']:.2f}"
         )
     if len(results) > 1:
         first, last = results[0]["ratchet"]["events_per_s"], results[-1]["ratchet"]["events_per_s"]
         print(
-            f"flatness: {last} events/s at {results[-1]['events']} events after {sum(rounds) - rounds[-1]} earlier, "
+            f"flatness: {last} events/s at {results[-1]['events']} events after {(sum(rounds) - rounds[-1]) * args.repeat} earlier, "
             f"vs {first} events/s at {results[0]['events']}: ratio {last / first:.2f}"
         )
 

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -92,11 +92,17 @@ class DevServer:
     log_path: Path | None = None
     # Where the running server is recorded for crash recovery; None for servers nobody restarts (tests).
     state_path: Path | None = None
+    # The server's Prometheus metrics (persistence calls, history tasks), read by benchmarks.
+    metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def ui_url(self) -> str | None:
@@ -114,7 +120,7 @@ class DevServer:
             "--http-port",
             str(free_port()),
             "--metrics-port",
-            str(free_port()),
+            str(self.metrics_port),
             "--db-filename",
             str(self.db_path),
             "--log-level",
