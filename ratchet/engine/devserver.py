@@ -35,6 +35,11 @@ DYNAMIC_CONFIG = {
     "matching.numTaskqueueReadPartitions": "1",
     "matching.numTaskqueueWritePartitions": "1",
     "matching.enableFairness": "true",
+    # The CLI's dev server turns this on so search attributes added while it runs are seen at
+    # once; every read of them then reloads cluster metadata from SQLite (measured: 7.8 reads per
+    # bare workflow, 12 + 2 namespace reads per event with Ratchet's attributes). Ours are
+    # declared at start (--search-attribute), so the cached copy is always current.
+    "system.forceSearchAttributesCacheRefreshOnRead": "false",
 }
 
 
