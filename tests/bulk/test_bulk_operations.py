@@ -173,7 +173,13 @@ async def test_library_task_tags_exactly_the_right_customers(
     trigger = await api.tasks.run(task.name)
     (start_action,) = of_kind(await wait_for_runs(api, trigger, settled(1)), RunKind.action)
     operation = await started_operation(fake)
-    shown = (await api.runs.get(start_action.id)).bulk_operations
+
+    async def shown_operations() -> list[dict[str, Any]]:
+        return (await api.runs.get(start_action.id)).bulk_operations
+
+    # The run shows Succeeded a moment before its bulk operation is recorded (tracking follows
+    # the success record), so under load the first read can come in between.
+    shown = await eventually(shown_operations)
     assert [(op["id"], op["type"]) for op in shown] == [(operation.gid, "QUERY")]
     assert shown[0]["status"] in ("CREATED", "RUNNING")  # RUNNING once the monitor has looked
     running = ledger_status(api.store, api.settings.shop)["bulk_operations"]
