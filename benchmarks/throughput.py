@@ -314,8 +314,9 @@ def server_counters(metrics_url: str) -> dict[str, float]:
         if label is None:
             continue
         labels, _, value = rest.rpartition("} ")
-        named = dict(part.split("=", 1) for part in labels.split(",") if "=" in part)
-        key = f"{name} {named.get(label, '?').strip(chr(34))}"
+        pairs = (part.split("=", 1) for part in labels.split(",") if "=" in part)
+        named = {label_name: label_value.strip('"') for label_name, label_value in pairs}
+        key = f"{name} {named.get(label, '?')}"
         totals[key] = totals.get(key, 0.0) + float(value)
     return totals
 
@@ -341,8 +342,9 @@ class CpuMeter:
 
     @contextmanager
     def phase(self) -> Iterator[None]:
-        before = self.read()
+        # The counters are read outside the CPU window: rendering /metrics costs the server CPU.
         calls_before = server_counters(self.metrics_url) if self.metrics_url else {}
+        before = self.read()
         yield
         for name, seconds in self.read().items():
             self.spent[name] = self.spent.get(name, 0.0) + seconds - before.get(name, 0.0)
