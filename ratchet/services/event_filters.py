@@ -25,7 +25,7 @@ from ratchet.liquid.render import parse_template, render_template
 from ratchet.services.render_context import event_object, shop_object
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store, prebuilt, table_of
+from ratchet.store.database import Store, prepared, table_of
 from ratchet.store.tables import MAX_FILTER_NAME_LENGTH, Event, EventFilter, Shop
 
 MAX_NAME_LENGTH = MAX_FILTER_NAME_LENGTH
@@ -102,7 +102,7 @@ def _shop_filters_statement() -> Select[Any]:
 
 def rejecting_filter(conn: Connection, store: Store, event: Event, shop: Shop) -> str | None:
     """The name of the first filter that drops `event`, or None when every filter lets it through."""
-    filters = conn.execute(prebuilt("shop_filters", _shop_filters_statement), {"b_shop_id": shop.id}).all()
+    filters = prepared(conn, "shop_filters", _shop_filters_statement).execute(conn, {"b_shop_id": shop.id}).rows
     if not filters:
         return None
     variables = {
@@ -114,9 +114,9 @@ def rejecting_filter(conn: Connection, store: Store, event: Event, shop: Shop) -
     state = {"preview": False, "shopify": None, "timezone": shop.timezone}
     for row in filters:
         try:
-            output = render_template(row.template, variables, state=state)
+            output = render_template(row["template"], variables, state=state)
         except TaskRenderError as exc:
-            raise FilterError(f"event filter {row.name!r} failed: {exc}") from exc
+            raise FilterError(f"event filter {row['name']!r} failed: {exc}") from exc
         if output.strip() == "false":
-            return row.name
+            return str(row["name"])
     return None

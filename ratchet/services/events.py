@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from temporalio.client import Client
 from temporalio.common import (
     Priority,
@@ -34,13 +34,18 @@ from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TASK_NAM
 from ratchet.errors import InvalidInput
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
-from ratchet.store.database import Store, dialect_insert_for, prebuilt, table_of
+from ratchet.store.database import Store, dialect_insert_for, prepared, table_of
 from ratchet.store.tables import Event, Run, Shop
 
 SHOPS = table_of(Shop)
 EVENTS = table_of(Event)
 # Every event write pays these: built once, so no statement is generated per request.
-SHOP_EXISTS = select(SHOPS.c.id).where(SHOPS.c.id == bindparam("shop_id"))
+# A pending event's row names every column (the prepared INSERT writes them all).
+EVENT_ROW_COLUMNS = tuple(column.name for column in EVENTS.columns)
+
+
+def _shop_exists() -> Select[Any]:
+    return select(SHOPS.c.id).where(SHOPS.c.id == bindparam("b_id"))
 
 
 @dataclass(frozen=True)
@@ -230,14 +235,20 @@ class EventService:
         `shop_read`: the caller has read the shop on this connection already (the Shopify
         ingress reads its webhook secret), so its existence needs no second SELECT.
         """
-        if not shop_read and conn.execute(SHOP_EXISTS, {"shop_id": pending.shop_id}).first() is None:
+        if (
+            not shop_read
+            and not prepared(conn, "shop_exists", _shop_exists).execute(conn, {"b_id": pending.shop_id}).rows
+        ):
             raise UnknownShop(f"unknown shop {pending.shop_id!r}")
         dialect = conn.dialect.name
         # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
-        statement = prebuilt(
-            ("insert_event", dialect), lambda: dialect_insert_for(dialect)(EVENTS).on_conflict_do_nothing()
+        statement = prepared(
+            conn,
+            "insert_event",
+            lambda: dialect_insert_for(dialect)(EVENTS).on_conflict_do_nothing(),
+            column_keys=EVENT_ROW_COLUMNS,
         )
-        if not conn.execute(statement, pending.row).rowcount:
+        if not statement.execute(conn, pending.row).rowcount:
             return False
         run_at = pending.row["run_at"]
         ledger.insert_runs(

@@ -54,7 +54,7 @@ from ratchet.shopify.client import ShopifyConfig, is_transient, make_liquid_shop
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.shopify.throttle import wait_seconds
 from ratchet.store import ledger
-from ratchet.store.database import Store, prebuilt, read_row, table_of
+from ratchet.store.database import Store, prepared, read_row, table_of
 from ratchet.store.tables import Event, Run, Shop, ShopifyThrottleState, Task
 
 SHOP_UPDATE_TOPIC = "shopify/shop/update"
@@ -263,8 +263,10 @@ class PerformService:
                 return []
             # Retry context: a retried event run sees the current task set and subscriptions.
             tasks = [
-                Task.model_construct(**row._mapping)
-                for row in conn.execute(prebuilt("shop_tasks", _shop_tasks_statement), {"b_shop_id": shop.id})
+                Task.model_construct(**row)
+                for row in prepared(conn, "shop_tasks", _shop_tasks_statement)
+                .execute(conn, {"b_shop_id": shop.id})
+                .rows
             ]
             planned: list[PlannedTaskRun] = []
             rows = []

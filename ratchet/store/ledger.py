@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, bindparam, delete, func, null, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 from sqlmodel import Session
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import NotFound
-from ratchet.store.database import dialect_insert_for, prebuilt, table_of
+from ratchet.store.database import dialect_insert_for, prepared, table_of
 from ratchet.store.tables import Event, Run, RunAttempt, Task, UTCDateTime
 
 RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
@@ -42,10 +42,10 @@ def get_run(session: Session, run_id: str) -> Run:
     return run
 
 
-# The hot path below is SQLAlchemy Core on a caller's connection, not the ORM, with statements
-# built once (`prebuilt`): each run's attempt costs a handful of keyed statements and no
-# statement building. Callers own the transactions (one connection per activity, one
-# transaction per step the ledger must show).
+# The hot path below is prepared statements on a caller's connection (`prepared`: built and
+# compiled once, run on the DB-API cursor), not the ORM: each run's attempt costs a handful of
+# keyed statements and no statement building. Callers own the transactions (one connection per
+# activity, one transaction per step the ledger must show).
 RUNS = table_of(Run)
 ATTEMPTS = table_of(RunAttempt)
 
@@ -100,10 +100,9 @@ def begin_attempt(
     UPDATE … RETURNING and an attempt upsert), the same ones whenever the attempt is replayed.
     """
     params = {"b_run_id": run_id, "b_attempt": attempt, "b_now": utcnow(), "b_enqueued_at": enqueued_at}
-    row = conn.execute(prebuilt("begin_attempt", _begin_statement), params).one_or_none()
-    if row is None:
+    columns = prepared(conn, "begin_attempt", _begin_statement).execute(conn, params).one_or_none()
+    if columns is None:
         raise RunNotFound(f"unknown run {run_id!r}")
-    columns = dict(row._mapping)
     if manual_retry_note is not None:
         # Rare (an operator's retry): built per call.
         columns["notes"] = _note(columns["notes"], manual_retry_note)
@@ -114,7 +113,7 @@ def begin_attempt(
             .values(notes=columns["notes"], manual_retries=RUNS.c.manual_retries + 1, result=None, ok=None)
         )
     dialect = conn.dialect.name
-    conn.execute(prebuilt(("attempt_upsert", dialect), lambda: _attempt_upsert_statement(dialect)), params)
+    prepared(conn, "attempt_upsert", lambda: _attempt_upsert_statement(dialect)).execute(conn, params)
     # A detached, unvalidated model over the row's columns: what callers read, without an ORM session.
     return Run.model_construct(**columns)
 
@@ -126,21 +125,23 @@ def _insert_runs_statement(dialect: str) -> Any:
 def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert child runs, keeping any that exist already (a replayed activity writes the same ids).
 
-    Rows come from `new_run_row`, all with the same columns, so they go as one executemany.
+    Rows come from `new_run_row`, all with every column, so they go as one executemany.
     """
     if rows:
         dialect = conn.dialect.name
-        conn.execute(prebuilt(("insert_runs", dialect), lambda: _insert_runs_statement(dialect)), rows)
+        statement = prepared(conn, "insert_runs", lambda: _insert_runs_statement(dialect), column_keys=RUN_COLUMNS)
+        statement.executemany(conn, rows)
 
 
 def _update_row(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]) -> int:
-    """UPDATE one row of `table` by `key` with a prebuilt statement; the number of rows it changed.
+    """UPDATE one row of `table` by `key` with a prepared statement; the number of rows it changed.
 
     One statement is built per (table, key columns, value columns) and bound by prefixed names
     (`k_` for the key, `b_` for the values), which never collide with the columns themselves.
     """
     key_columns, value_columns = tuple(key), tuple(sorted(values))
-    statement = prebuilt(
+    statement = prepared(
+        conn,
         ("update", table.name, key_columns, value_columns),
         lambda: (
             update(table)
@@ -149,7 +150,7 @@ def _update_row(conn: Connection, table: Table, key: dict[str, Any], values: dic
         ),
     )
     params = {**{f"k_{k}": v for k, v in key.items()}, **{f"b_{k}": v for k, v in values.items()}}
-    return conn.execute(statement, params).rowcount
+    return statement.execute(conn, params).rowcount
 
 
 def _close(conn: Connection, run: Run, values: dict[str, Any], attempt: dict[str, Any]) -> None:
@@ -251,10 +252,11 @@ def add_note(conn: Connection, run_id: str, note: str) -> None:
     conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(notes=notes))
 
 
-# Every column of a new run, so that rows of any kind insert together as one executemany. JSON
-# columns a run leaves empty stay SQL NULL (`null()`), as an omitted column would.
+# Every column of a new run, so that rows of any kind insert together as one executemany (the
+# prepared INSERT names every column; what a run leaves empty is SQL NULL).
+RUN_COLUMNS = tuple(column.name for column in RUNS.columns)
 _NEW_RUN_DEFAULTS: dict[str, Any] = {
-    **{column.name: null() if isinstance(column.type, JSON) else None for column in RUNS.columns},
+    **dict.fromkeys(RUN_COLUMNS),
     "attempts": 0,
     "manual_retries": 0,
     "position": 0,

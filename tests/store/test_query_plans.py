@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import col
 
-from ratchet.store.database import Store
+from ratchet.store.database import PreparedResult, PreparedStatement, Store
 from ratchet.store.tables import Run
 from starter.api import Ratchet
 from tests.support.tasks import add_task
@@ -31,18 +31,28 @@ GROWING_TABLES = ("runs", "run_attempts", "events", "cache_entries")
 
 @contextmanager
 def captured(store: Store) -> Iterator[list[tuple[ClauseElement, dict[str, Any]]]]:
-    """SELECT/UPDATE/DELETE statements executed on `store` (from any thread) while the block runs."""
+    """SELECT/UPDATE/DELETE statements executed on `store` (from any thread) while the block runs:
+    through `Connection.execute` and, the engine's hot path, through prepared statements."""
     statements: list[tuple[ClauseElement, dict[str, Any]]] = []
 
     def record(_conn: Any, clause: Any, multiparams: Any, params: Any, _options: Any) -> None:
         if isinstance(clause, ClauseElement) and not _is_insert(clause):
             statements.append((clause, params or (multiparams[0] if multiparams else {})))
 
+    run_prepared = PreparedStatement.execute
+
+    def record_prepared(self: PreparedStatement, conn: Connection, params: dict[str, Any]) -> PreparedResult:
+        if conn.engine is store.engine:
+            record(conn, self.statement, (), params, {})
+        return run_prepared(self, conn, params)
+
     sa_event.listen(store.engine, "before_execute", record)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(store.engine, "before_execute", record)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PreparedStatement, "execute", record_prepared)
+        try:
+            yield statements
+        finally:
+            sa_event.remove(store.engine, "before_execute", record)
 
 
 def _is_insert(clause: ClauseElement) -> bool:
@@ -93,6 +103,8 @@ async def test_engine_and_cli_queries_use_indexes(
     store: Store = request.getfixturevalue(f"{database}_store")
     assert full_scans(store, select(Run).where(col(Run.topic) == "unindexed"), {}), "the check must see a full scan"
     assert len(engine_statements) > 10
+    # The engine's hot path (prepared statements) is among them: a run's begin-attempt UPDATE.
+    assert any("RETURNING" in str(clause) for clause, _ in engine_statements)
     scans = {
         str(clause.compile(dialect=store.engine.dialect)): found
         for clause, params in engine_statements
