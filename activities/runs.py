@@ -73,6 +73,30 @@ class _Begun(Generic[StepT]):
     error: Exception | None = None
 
 
+class _Heartbeat:
+    """Heartbeats an attempt every HEARTBEAT_AFTER_SECONDS from a loop timer, until stopped.
+
+    Long runs heartbeat so a killed worker's attempt is retried within the heartbeat timeout;
+    short runs (the common case) end before the first beat and pay only for one timer, not a
+    task. A render stops heartbeating once its Shopify calls stop making progress, so Temporal
+    times out a stuck render while one paging through a big catalogue runs as long as it needs.
+    """
+
+    def __init__(self, progress: RenderProgress | None) -> None:
+        self._progress = progress
+        # The timer's callback runs in this activity's context (call_later copies it).
+        self._timer = asyncio.get_running_loop().call_later(HEARTBEAT_AFTER_SECONDS, self._beat)
+
+    def _beat(self) -> None:
+        if self._progress is not None and self._progress.stalled():
+            return
+        activity.heartbeat()
+        self._timer = asyncio.get_running_loop().call_later(HEARTBEAT_AFTER_SECONDS, self._beat)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return text or type(exc).__name__
@@ -137,7 +161,7 @@ class RunActivities(RunActivitiesInterface):
             except Exception as exc:  # the attempt failed: recorded below, on the event loop
                 return _Begun(begun, error=exc)
 
-        heartbeat = asyncio.create_task(self._heartbeat(progress))
+        heartbeat = _Heartbeat(progress)
         try:
             begun = await asyncio.to_thread(begin_then_work)
             if isinstance(begun, Throttled):
@@ -155,7 +179,7 @@ class RunActivities(RunActivitiesInterface):
             except Exception as exc:
                 raise await self._record_failure(begun.run, exc, budget_attempt) from exc
         finally:
-            heartbeat.cancel()
+            heartbeat.stop()
         telemetry.run_finished(begun.run, RunState.succeeded, attempt)
         return outcome
 
@@ -191,17 +215,6 @@ class RunActivities(RunActivitiesInterface):
         return ApplicationError(
             message, type=type(exc).__name__, next_retry_delay=delay, category=ApplicationErrorCategory.BENIGN
         )
-
-    @staticmethod
-    async def _heartbeat(progress: RenderProgress | None) -> None:
-        # Long runs heartbeat so a killed worker's attempt is retried within the heartbeat
-        # timeout; short runs (the common case) never pay for a heartbeat call. A render stops
-        # heartbeating once its Shopify calls stop making progress, so Temporal times out a stuck
-        # render while one paging through a big catalogue runs as long as it needs.
-        await asyncio.sleep(HEARTBEAT_AFTER_SECONDS)
-        while progress is None or not progress.stalled():
-            activity.heartbeat()
-            await asyncio.sleep(HEARTBEAT_AFTER_SECONDS)
 
     # -- the run kinds -----------------------------------------------------------------------------
 

@@ -8,7 +8,10 @@ partition, fairness), each with one worker process of its own:
 Each count runs in halves ordered bare, Ratchet, Ratchet, bare, so neither side always runs on
 the larger home. Events/s = N / the sum over a side's halves of (last action done − first start);
 latency = action done − start, per event. CPU-ms per event is each process's user+system CPU
-over its side's halves divided by N.
+over its side's halves divided by N, each half's window running on `--settle` seconds (12) past
+its last event: the server checks every workflow task's timeouts when they fall due, up to 10 s
+later (bare's worker asks for the SDK's 10 s sticky timeout, Ratchet's for 2 s), and without the
+pause that work of one side was charged to, and slowed, the next side's half.
 
 `--repeat K` runs that bare, Ratchet, Ratchet, bare sequence K times per count and pools the
 halves (events/s = all events / all spans): a shared 2-core machine's speed drifts by up to 2×
@@ -370,13 +373,18 @@ async def measure_round(
     bare: list[Timings] = []
     ours: list[Timings] = []
 
+    # Each side's CPU window runs on `settle` seconds past its half: the server work a half leaves
+    # behind (timers checking its workflow tasks, due up to 10 s later) is that side's, and the
+    # next half starts without it.
     async def run_bare(count: int) -> None:
         with bare_meter.phase():
             bare.append(await measure_bare(server.address, count, args.concurrency, args.in_flight))
+            await asyncio.sleep(args.settle)
 
     async def run_ours(count: int) -> None:
         with ours_meter.phase():
             ours.append(await measure_ratchet(api, count, args.concurrency, args.in_flight))
+            await asyncio.sleep(args.settle)
 
     first, second = n // 2, n - n // 2
     sequence_ratios = []
@@ -441,6 +449,13 @@ async def main() -> None:
     parser.add_argument(
         "--server-metrics", action="store_true", help="print the server's persistence calls and history tasks per event"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=12.0,
+        help="seconds each half's CPU window runs on after its last event, so that the server work it "
+        "leaves behind (workflow-task timeout checks, due up to 10 s later) is charged to it, not to the next half",
+    )
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
     args = parser.parse_args()
@@ -468,6 +483,7 @@ async def main() -> None:
                 # Warm-up: first-use costs (connections, imports, caches) are not throughput.
                 await measure_bare(server.address, 10, args.concurrency)
                 await measure_ratchet(api, 10, args.concurrency)
+                await asyncio.sleep(args.settle)
                 for n in rounds:
                     results.append(await measure_round(server, api, (workers[0].pid, workers[1].pid), n, args))
                     print(json.dumps(results[-1]), flush=True)
