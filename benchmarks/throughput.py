@@ -18,12 +18,14 @@ halves (events/s = all events / all spans): a shared 2-core machine's speed drif
 over seconds (a fixed CPU-bound loop measured alone), so one sequence's ratio wanders by ±0.1;
 K sequences shrink that by √K. Each sequence's own ratio is printed too.
 
-    uv run python benchmarks/throughput.py [--events 300 | --rounds 300,3000,10000] [--concurrency 50]
+    uv run python benchmarks/throughput.py [--events 300 | --rounds 300x5,3000,10000] [--concurrency 50]
                                            [--repeat 1] [--ledger sqlite|postgresql] [--profile worker.txt]
 
 `--rounds` runs bare and Ratchet for each count, one count after another on the same home, so later
 rounds run against everything the earlier ones left: open event workflows, Temporal's history and
-a grown ledger. Its last line compares the last round's events/s with the first's. Use it with
+a grown ledger. Its last lines compare the last round's events/s with the first's, for Ratchet
+and for bare. `NxK` repeats a count's sequence K times (pooled; `--repeat` is the default K): a
+300-event round is one 13-second sequence, which carries the machine's drift in full. Use it with
 `--in-flight K` (each side keeps at most K events unfinished, sending the next as one finishes):
 a burst of 10,000 starts measures how Temporal's matching copes with a 10,000-task backlog (bare
 Temporal slows too), not whether the per-event cost grows with the home.
@@ -183,6 +185,15 @@ async def bench_api(settings: Settings) -> AsyncIterator[Ratchet]:
         yield api
     finally:
         store.dispose()
+
+
+def parse_rounds(text: str) -> list[tuple[int, int | None]]:
+    """`300x5,3000,10000` → [(300, 5), (3000, None), (10000, None)] (None: `--repeat`)."""
+    rounds: list[tuple[int, int | None]] = []
+    for part in text.split(","):
+        count, _, repeat = part.partition("x")
+        rounds.append((int(count), int(repeat) if repeat else None))
+    return rounds
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -362,11 +373,11 @@ class CpuMeter:
 
 
 async def measure_round(
-    server: DevServer, api: Ratchet, worker_pids: tuple[int, int], n: int, args: argparse.Namespace
+    server: DevServer, api: Ratchet, worker_pids: tuple[int, int], n: int, repeat: int, args: argparse.Namespace
 ) -> dict:
     """`n` events each for bare and Ratchet on the same server and the same (growing) ledger, in
-    halves ordered bare, Ratchet, Ratchet, bare (`args.repeat` times, pooled): neither side
-    always runs on the larger home."""
+    halves ordered bare, Ratchet, Ratchet, bare (`repeat` times, pooled): neither side always
+    runs on the larger home."""
     assert server.process is not None
     metrics_url = server.metrics_url if args.server_metrics else None
     bare_meter, ours_meter = (CpuMeter(server.process.pid, pid, metrics_url) for pid in worker_pids)
@@ -389,7 +400,7 @@ async def measure_round(
     first, second = n // 2, n - n // 2
     sequence_ratios = []
     with sampled(ours_meter.worker_pid, args.profile):
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             await run_bare(first)
             await run_ours(first)
             await run_ours(second)
@@ -397,14 +408,14 @@ async def measure_round(
             sequence_ratios.append(
                 round(summarize(*ours[-2:])["events_per_s"] / summarize(*bare[-2:])["events_per_s"], 2)
             )
-    total = n * args.repeat
+    total = n * repeat
     bare_summary = {**summarize(*bare), "cpu_ms_per_event": bare_meter.per_event_ms(total)}
     ours_summary = {**summarize(*ours), "cpu_ms_per_event": ours_meter.per_event_ms(total)}
     if args.server_metrics:
         print_server_calls(n, bare_meter.server_calls, ours_meter.server_calls, total)
     return {
         "events": n,
-        "repeat": args.repeat,
+        "repeat": repeat,
         "bare_temporal": bare_summary,
         "ratchet": ours_summary,
         "sequence_ratios": sequence_ratios,
@@ -430,9 +441,9 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument(
         "--rounds",
-        type=lambda text: [int(part) for part in text.split(",")],
-        help="comma-separated event counts run one after another on one home (e.g. 300,3000,10000): "
-        "whether events/s stays flat as the ledger and Temporal's history grow",
+        type=parse_rounds,
+        help="comma-separated event counts run one after another on one home (e.g. 300x5,3000,10000; "
+        "NxK repeats a count K times): whether events/s stays flat as the ledger and Temporal's history grow",
     )
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
@@ -459,7 +470,7 @@ async def main() -> None:
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
     args = parser.parse_args()
-    rounds = args.rounds or [args.events]
+    rounds = [(n, repeat or args.repeat) for n, repeat in args.rounds or [(args.events, None)]]
 
     results = []
     with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
@@ -484,8 +495,9 @@ async def main() -> None:
                 await measure_bare(server.address, 10, args.concurrency)
                 await measure_ratchet(api, 10, args.concurrency)
                 await asyncio.sleep(args.settle)
-                for n in rounds:
-                    results.append(await measure_round(server, api, (workers[0].pid, workers[1].pid), n, args))
+                for n, repeat in rounds:
+                    pids = (workers[0].pid, workers[1].pid)
+                    results.append(await measure_round(server, api, pids, n, repeat, args))
                     print(json.dumps(results[-1]), flush=True)
         finally:
             for proc in workers:
@@ -512,11 +524,13 @@ async def main() -> None:
             f"ratio {result['ratio']:.2f}"
         )
     if len(results) > 1:
-        first, last = results[0]["ratchet"]["events_per_s"], results[-1]["ratchet"]["events_per_s"]
-        print(
-            f"flatness: {last} events/s at {results[-1]['events']} events after {(sum(rounds) - rounds[-1]) * args.repeat} earlier, "
-            f"vs {first} events/s at {results[0]['events']}: ratio {last / first:.2f}"
-        )
+        earlier = sum(n * repeat for n, repeat in rounds[:-1])
+        for side, unit in (("bare_temporal", "workflows/s"), ("ratchet", "events/s")):
+            first, last = results[0][side]["events_per_s"], results[-1][side]["events_per_s"]
+            print(
+                f"flatness ({side}): {last} {unit} at {results[-1]['events']} events after {earlier} earlier, "
+                f"vs {first} {unit} at {results[0]['events']}: ratio {last / first:.2f}"
+            )
 
 
 if __name__ == "__main__":
