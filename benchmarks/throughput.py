@@ -98,6 +98,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree_cpu_seconds(root: int) -> float:
+    """CPU of `root`, of its children that have ended (reaped into its own counters) and of its live
+    children: PostgreSQL's postmaster with its backends, which come and go with connections."""
+    fields = Path(f"/proc/{root}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            child = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):  # the process ended while we read
+            continue
+        if int(child[1]) == root:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def local_postmaster_pid(database_url: str) -> int | None:
+    """The PostgreSQL server process behind a ledger URL, when it runs on this machine."""
+    with psycopg.connect(database_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
+    status = Path(f"/proc/{backend[0]}/status") if backend else None
+    if status is None or not status.exists():
+        return None
+    return next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+
+
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """CPU time per thread name of a process: the SDK's Rust core threads apart from Python's."""
     totals: dict[str, float] = {}
@@ -337,11 +362,14 @@ def server_counters(metrics_url: str) -> dict[str, float]:
 
 class CpuMeter:
     """CPU of every process over the phases of one side: server, the side's worker (Python apart
-    from the SDK's Rust core threads) and this process, which plays the client (start calls or
-    event sends)."""
+    from the SDK's Rust core threads), this process, which plays the client (start calls or
+    event sends), and with a PostgreSQL ledger on this machine the database server."""
 
-    def __init__(self, server_pid: int, worker_pid: int, metrics_url: str | None = None) -> None:
+    def __init__(
+        self, server_pid: int, worker_pid: int, metrics_url: str | None = None, postmaster_pid: int | None = None
+    ) -> None:
         self.pids = {"server": server_pid, "client": os.getpid()}
+        self.postmaster_pid = postmaster_pid
         self.worker_pid = worker_pid
         self.metrics_url = metrics_url
         self.spent: dict[str, float] = {}
@@ -352,6 +380,8 @@ class CpuMeter:
         for group, seconds in thread_cpu_seconds(self.worker_pid).items():
             key = "worker_python" if group == "python" else "worker_core"
             totals[key] = totals.get(key, 0.0) + seconds
+        if self.postmaster_pid is not None:
+            totals["postgres"] = process_tree_cpu_seconds(self.postmaster_pid)
         return totals
 
     @contextmanager
@@ -380,7 +410,8 @@ async def measure_round(
     runs on the larger home."""
     assert server.process is not None
     metrics_url = server.metrics_url if args.server_metrics else None
-    bare_meter, ours_meter = (CpuMeter(server.process.pid, pid, metrics_url) for pid in worker_pids)
+    postmaster = local_postmaster_pid(api.settings.effective_database_url) if args.ledger == "postgresql" else None
+    bare_meter, ours_meter = (CpuMeter(server.process.pid, pid, metrics_url, postmaster) for pid in worker_pids)
     bare: list[Timings] = []
     ours: list[Timings] = []
 
@@ -514,7 +545,9 @@ async def main() -> None:
             f"{result['events']:>6} events: CPU-ms per event worker {cpu['worker']} (Python {cpu['worker_python']}, "
             f"core {cpu['worker_core']}) vs bare {bare_cpu['worker']} (Python {bare_cpu['worker_python']}, "
             f"core {bare_cpu['worker_core']}); server {cpu['server']} vs bare {bare_cpu['server']}; "
-            f"client {cpu['client']} vs bare {bare_cpu['client']}; p50 {ours['p50_s']} s vs bare {bare['p50_s']} s"
+            f"client {cpu['client']} vs bare {bare_cpu['client']}; "
+            + (f"postgres {cpu['postgres']} vs bare {bare_cpu['postgres']}; " if "postgres" in cpu else "")
+            + f"p50 {ours['p50_s']} s vs bare {bare['p50_s']} s"
         )
     for result in results:
         repeated = f" x {result['repeat']} (sequences {result['sequence_ratios']})" if result["repeat"] > 1 else ""

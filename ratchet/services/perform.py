@@ -235,7 +235,7 @@ class PerformService:
         """`shopify/shop/update` carries the shop itself: refresh the snapshot, move schedules with the zone."""
 
         def apply() -> bool:
-            with self.store.engine.connect() as conn:
+            with self.store.reading() as conn:
                 event = read_row(conn, Event, run.event_id)
             return event is not None and apply_shop_update(self.store, run.shop_id, event.data)
 
@@ -306,7 +306,7 @@ class PerformService:
         """Render the task's latest script; record and return the action runs it made (blocking)."""
         from ratchet.liquid import RenderRequest, TaskRenderError, render_task
 
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             # Retry context: always the task's latest script and options.
             task = _available_task(conn, run)
             event = read_row(conn, Event, run.event_id)
@@ -396,7 +396,7 @@ class PerformService:
 
     def prepare_action(self, run: Run, attempt: int) -> PreparedAction:
         """The handler, options and context of an action run; its task must still be enabled (blocking)."""
-        with self.store.engine.connect() as conn:
+        with self.store.reading() as conn:
             task = _available_task(conn, run)
             shop = read_row(conn, Shop, run.shop_id)
         if shop is None:

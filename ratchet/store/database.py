@@ -7,6 +7,7 @@ never duplicate a row.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, MultipleResultsFound, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, MultipleResultsFound, OperationalError
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -114,8 +115,17 @@ class PreparedStatement:
             run(cursor)
             return PreparedResult(self._read(cursor), cursor.rowcount)
         except self._dialect.loaded_dbapi.Error as exc:
+            # A dead connection must not go back to the pool (what `execute` does too).
+            gone = self._dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+            if gone:
+                conn.invalidate(exc)
             raise DBAPIError.instance(
-                self.sql, params, exc, self._dialect.loaded_dbapi.Error, dialect=self._dialect
+                self.sql,
+                params,
+                exc,
+                self._dialect.loaded_dbapi.Error,
+                connection_invalidated=gone,
+                dialect=self._dialect,
             ) from exc
         finally:
             cursor.close()
@@ -190,6 +200,33 @@ def _normalise_url(url: str) -> str:
 # How long a SQLite writer waits for another's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+# A pooled server connection unused for longer than this is pinged before it is handed out.
+PING_IDLE_AFTER_SECONDS = 10.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Hand out no dead connection after a database restart or an idle timeout, without a round trip
+    per checkout: only connections idle for PING_IDLE_AFTER_SECONDS are pinged (`pool_pre_ping`
+    pings every checkout, eight per event on the engine's hot path). A dead one is replaced (the
+    pool retries the checkout); a connection that dies while in use fails its statement, as with
+    `pool_pre_ping`."""
+
+    @sa_event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < PING_IDLE_AFTER_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection is gone")
+
 
 class Store:
     def __init__(self, url: str) -> None:
@@ -229,7 +266,9 @@ class Store:
                 cursor.close()
 
             return engine
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_size=10, max_overflow=20)
+        _ping_idle_connections(engine)
+        return engine
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (creating it on an empty database)."""
@@ -243,6 +282,19 @@ class Store:
             SQLModel.metadata.drop_all(connection)
             # Otherwise the next create_schema would believe the dropped tables are at head.
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for a unit of reads that writes nothing; each statement sees what is committed.
+
+        On PostgreSQL it runs outside any transaction (autocommit): no BEGIN and ROLLBACK round
+        trips, and no ROLLBACK, which makes psycopg drop every statement it has prepared on the
+        connection. SQLite's reads run outside a transaction anyway.
+        """
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -7,13 +7,14 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
-from ratchet.store import ledger
+from ratchet.store import database, ledger
 from ratchet.store.database import Store, is_lock_wait, prepared, read_row, table_of
 from ratchet.store.tables import Event, Run, Shop
 
@@ -149,3 +150,38 @@ def test_a_locked_sqlite_database_is_recognised(sqlite_store: Store) -> None:
     finally:
         release.set()
         holder.join()
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced(
+    postgres_store: Store, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Idle for longer than the threshold at once, so the next checkout pings it.
+    monkeypatch.setattr(database, "PING_IDLE_AFTER_SECONDS", 0.0)
+    store = Store(postgres_url)  # a pool of its own, with the schema postgres_store made
+    try:
+        with store.reading() as conn:
+            killed = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+        with store.reading() as conn:
+            assert read_row(conn, Shop, "default") is not None
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != killed
+    finally:
+        store.dispose()
+
+
+def test_a_statement_on_a_dead_connection_discards_it(postgres_store: Store, postgres_url: str) -> None:
+    store = Store(postgres_url)
+    try:
+        with store.reading() as conn:
+            killed = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (killed,))
+            with pytest.raises(OperationalError) as raised:
+                read_row(conn, Shop, "default")
+            assert raised.value.connection_invalidated
+        # The next unit of work gets a live connection, not the dead one back from the pool.
+        with store.reading() as conn:
+            assert read_row(conn, Shop, "default") is not None
+    finally:
+        store.dispose()
