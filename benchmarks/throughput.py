@@ -92,25 +92,34 @@ BENCH_TASK = {
 }
 
 
+def stat_fields(stat: Path) -> list[str]:
+    """A /proc stat file's fields after the command name (which may hold spaces): state, ppid, …;
+    user and system CPU ticks at [11] and [12], those of reaped children at [13] and [14]."""
+    return stat.read_text().rsplit(")", 1)[1].split()
+
+
+def ticks_seconds(ticks: int) -> float:
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User+system CPU time of a process (Linux), to show where a phase spent its work."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = stat_fields(Path(f"/proc/{pid}/stat"))
+    return ticks_seconds(int(fields[11]) + int(fields[12]))
 
 
 def process_tree_cpu_seconds(root: int) -> float:
     """CPU of `root`, of its children that have ended (reaped into its own counters) and of its live
     children: PostgreSQL's postmaster with its backends, which come and go with connections."""
-    fields = Path(f"/proc/{root}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = sum(int(value) for value in fields[11:15])
+    ticks = sum(int(value) for value in stat_fields(Path(f"/proc/{root}/stat"))[11:15])
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            child = stat.read_text().rsplit(")", 1)[1].split()
+            child = stat_fields(stat)
         except (FileNotFoundError, ProcessLookupError):  # the process ended while we read
             continue
         if int(child[1]) == root:
             ticks += int(child[11]) + int(child[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return ticks_seconds(ticks)
 
 
 def local_postmaster_pid(database_url: str) -> int | None:
@@ -129,11 +138,11 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(task / "stat")
         except FileNotFoundError:  # the thread ended while we read
             continue
         group = "python" if name.startswith("python") or name.startswith("asyncio") else name
-        totals[group] = totals.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        totals[group] = totals.get(group, 0.0) + ticks_seconds(int(fields[11]) + int(fields[12]))
     return totals
 
 

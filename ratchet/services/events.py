@@ -39,7 +39,6 @@ from ratchet.store.tables import Event, Run, Shop
 
 SHOPS = table_of(Shop)
 EVENTS = table_of(Event)
-# Every event write pays these: built once, so no statement is generated per request.
 # A pending event's row names every column (the prepared INSERT writes them all).
 EVENT_ROW_COLUMNS = tuple(column.name for column in EVENTS.columns)
 

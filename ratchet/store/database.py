@@ -65,11 +65,11 @@ class PreparedStatement:
         self.sql = compiled.string
         binds = compiled.binds
         self._positional = compiled.positional
-        names = list(compiled.positiontup or ()) if compiled.positional else list(binds)
+        self._names = list(compiled.positiontup or ()) if compiled.positional else list(binds)
         # Literal values the statement carries (`.values(state=...)`); the rest come per call.
         self._fixed = {name: bind.value for name, bind in binds.items() if not bind.required}
         # SQLAlchemy's own cached processors for the dialect (what `execute` applies).
-        self._binders = [(name, binds[name].type._cached_bind_processor(dialect)) for name in names]
+        self._binders = [(name, binds[name].type._cached_bind_processor(dialect)) for name in self._names]
         self._columns = [(column.name, column.type) for column in getattr(statement, "exported_columns", ())]
         self._readers: list[tuple[str, Callable[[Any], Any] | None]] | None = None
         self._dialect = dialect
@@ -79,7 +79,7 @@ class PreparedStatement:
         for name, process in self._binders:
             value = params[name] if name in params else self._fixed[name]
             values.append(process(value) if process is not None and value is not None else value)
-        return values if self._positional else dict(zip((name for name, _ in self._binders), values, strict=True))
+        return values if self._positional else dict(zip(self._names, values, strict=True))
 
     def _read(self, cursor: Any) -> list[dict[str, Any]]:
         if cursor.description is None:

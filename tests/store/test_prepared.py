@@ -112,19 +112,10 @@ def test_a_prepared_write_is_part_of_the_callers_transaction(db_store: Store) ->
 
 def test_database_errors_arrive_as_sqlalchemy_errors(db_store: Store) -> None:
     event = _event(db_store)
-
-    def duplicate() -> None:
-        with db_store.engine.begin() as conn:
-            statement = prepared(
-                conn,
-                "test_plain_insert_event",
-                lambda: table_of(Event).insert(),
-                column_keys=tuple(event.model_dump()),
-            )
-            statement.execute(conn, event.model_dump())
-
-    with pytest.raises(IntegrityError):
-        duplicate()
+    with pytest.raises(IntegrityError), db_store.engine.begin() as conn:
+        columns = tuple(event.model_dump())
+        statement = prepared(conn, "test_plain_insert_event", lambda: table_of(Event).insert(), column_keys=columns)
+        statement.execute(conn, event.model_dump())
 
 
 def test_a_locked_sqlite_database_is_recognised(sqlite_store: Store) -> None:
