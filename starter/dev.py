@@ -63,6 +63,7 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
             ui_port=ui_port,
             log_path=settings.home / "temporal.log",
             state_path=settings.home / "devserver.json",
+            on_restart=lambda line: print(line, file=sys.stderr),
         )
         print(f"starting Temporal dev server (state in {settings.home}) …", file=sys.stderr)
         try:

