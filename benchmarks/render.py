@@ -1,5 +1,4 @@
-"""Render throughput over the Mechanic task corpus: Ratchet's dialect vs stock
-python-liquid, in the same run.
+"""Render throughput over the Mechanic task corpus: Ratchet's dialect vs stock python-liquid, in the same run.
 
     uv run python benchmarks/render.py [--seconds 2] [--corpus PATH]
 

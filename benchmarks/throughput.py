@@ -93,8 +93,11 @@ BENCH_TASK = {
 
 
 def stat_fields(stat: Path) -> list[str]:
-    """A /proc stat file's fields after the command name (which may hold spaces): state, ppid, …;
-    user and system CPU ticks at [11] and [12], those of reaped children at [13] and [14]."""
+    """A /proc stat file's fields after the command name (which may hold spaces).
+
+    They are state, ppid, …; user and system CPU ticks at [11] and [12], those of reaped children at
+    [13] and [14].
+    """
     return stat.read_text().rsplit(")", 1)[1].split()
 
 
@@ -109,8 +112,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def process_tree_cpu_seconds(root: int) -> float:
-    """CPU of `root`, of its children that have ended (reaped into its own counters) and of its live
-    children: PostgreSQL's postmaster with its backends, which come and go with connections."""
+    """CPU of `root`, of its children that have ended (reaped into its own counters) and of its live children.
+
+    For PostgreSQL's postmaster with its backends, which come and go with connections.
+    """
     ticks = sum(int(value) for value in stat_fields(Path(f"/proc/{root}/stat"))[11:15])
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -370,9 +375,12 @@ def server_counters(metrics_url: str) -> dict[str, float]:
 
 
 class CpuMeter:
-    """CPU of every process over the phases of one side: server, the side's worker (Python apart
-    from the SDK's Rust core threads), this process, which plays the client (start calls or
-    event sends), and with a PostgreSQL ledger on this machine the database server."""
+    """CPU of every process over the phases of one side.
+
+    The server, the side's worker (Python apart from the SDK's Rust core threads), this process,
+    which plays the client (start calls or event sends), and with a PostgreSQL ledger on this
+    machine the database server.
+    """
 
     def __init__(
         self, server_pid: int, worker_pid: int, metrics_url: str | None = None, postmaster_pid: int | None = None
@@ -414,9 +422,11 @@ class CpuMeter:
 async def measure_round(
     server: DevServer, api: Ratchet, worker_pids: tuple[int, int], n: int, repeat: int, args: argparse.Namespace
 ) -> dict:
-    """`n` events each for bare and Ratchet on the same server and the same (growing) ledger, in
-    halves ordered bare, Ratchet, Ratchet, bare (`repeat` times, pooled): neither side always
-    runs on the larger home."""
+    """`n` events each for bare and Ratchet on the same server and the same (growing) ledger.
+
+    Halves run in the order bare, Ratchet, Ratchet, bare (`repeat` times, pooled), so neither side
+    always runs on the larger home.
+    """
     assert server.process is not None
     metrics_url = server.metrics_url if args.server_metrics else None
     postmaster = local_postmaster_pid(api.settings.effective_database_url) if args.ledger == "postgresql" else None
@@ -464,8 +474,10 @@ async def measure_round(
 
 
 def print_server_calls(n: int, bare: dict[str, float], ours: dict[str, float], total: int) -> None:
-    """Server calls per event, bare beside Ratchet, the largest differences first (rows both sides
-    leave under 0.05 per event left out)."""
+    """Server calls per event, bare beside Ratchet, the largest differences first.
+
+    Rows both sides leave under 0.05 per event are left out.
+    """
     rows = []
     for name in bare.keys() | ours.keys():
         per_bare, per_ours = bare.get(name, 0.0) / total, ours.get(name, 0.0) / total

@@ -1,5 +1,8 @@
-"""Every shared fixture lives in tests/support/; listing the modules here makes them available to all test
-packages, so no test module imports fixtures or helpers from a conftest."""
+"""Every shared fixture lives in tests/support/.
+
+Listing the modules here makes them available to all test packages, so no test module
+imports fixtures or helpers from a conftest.
+"""
 
 import os
 

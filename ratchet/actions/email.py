@@ -1,4 +1,4 @@
-"""email: one message over SMTP via aiosmtplib (spec 7.3), configured by `ratchet.mail`.
+"""email: one message over SMTP via aiosmtplib (spec 7.3), configured by the RATCHET_SMTP_* settings.
 
 The HTML body goes out as multipart/alternative with a derived plain-text part. The message id
 is derived from the action run's delivery id (the run id is repeated in `X-Ratchet-Run-Id`), so
@@ -131,7 +131,7 @@ SUPPORTED_FILE_GENERATORS = frozenset({"base64"})
 
 
 def _attachments(value: Any) -> dict[str, dict[str, str]]:
-    """filename → {"content_base64", "mime_type"}; supports the plain-text and base64 generators."""
+    """Filename → {"content_base64", "mime_type"}; supports the plain-text and base64 generators."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -218,8 +218,11 @@ class EmailAction:
     type: ClassVar[str] = "email"
 
     def validate(self, options: Any) -> dict[str, Any]:
-        """Normalise to JSON {"to", "cc", "bcc" (lists), "reply_to", "subject", "body",
-        "from_display_name", "headers", "attachments" ({filename: {content_base64, mime_type}})}."""
+        """Normalise the options to JSON.
+
+        The result holds "to", "cc", "bcc" (lists), "reply_to", "subject", "body",
+        "from_display_name", "headers" and "attachments" ({filename: {content_base64, mime_type}}).
+        """
         if not isinstance(options, dict):
             raise ActionOptionsError("options", "must be a hash")
         if options.get("template") not in (None, ""):

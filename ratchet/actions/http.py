@@ -153,8 +153,11 @@ class HttpAction:
         self.config = config or HttpConfig()
 
     def validate(self, options: Any) -> dict[str, Any]:
-        """Normalise to JSON {"method" (upper case), "url", "headers", "body" (text or null),
-        "follow_redirects", "verify", "error_on_5xx", "proxy"}."""
+        """Normalise the options to JSON.
+
+        The result holds "method" (upper case), "url", "headers", "body" (text or null),
+        "follow_redirects", "verify", "error_on_5xx" and "proxy".
+        """
         if not isinstance(options, dict):
             raise ActionOptionsError("options", "must be a hash")
         method = options.get("method")

@@ -1,5 +1,7 @@
-"""Mechanic task exports: parsing, option flags (validation and coercion), and
-rendering `subscriptions_template` into subscriptions (spec 1.2, 1.3, 3).
+"""Mechanic task exports: parsing, options, subscriptions.
+
+Parsing, option flags (validation and coercion), and rendering `subscriptions_template`
+into subscriptions (spec 1.2, 1.3, 3).
 
     defn = parse_export(Path("task.json").read_bytes())
     defn = configure_options(defn, {"tag__required": "vip"})   # CLI strings are fine
@@ -267,8 +269,11 @@ def missing_required(options: dict[str, Any]) -> list[str]:
 
 
 def render_subscriptions(template: str, options: dict, shop: dict | None = None) -> list[str]:
-    """Render a subscriptions template: one subscription per non-blank trimmed line,
-    identical lines kept once in first-seen order (spec 3.1, 3.3)."""
+    """Render a subscriptions template into subscriptions.
+
+    One subscription per non-blank trimmed line, identical lines kept once in first-seen order
+    (spec 3.1, 3.3).
+    """
     try:
         text = render_template(template, {"options": options, "shop": shop or {}})
     except TaskRenderError as err:

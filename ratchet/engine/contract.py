@@ -31,8 +31,8 @@ BULK_OPERATION_WORKFLOW = "BulkOperationWorkflow"
 RETENTION_WORKFLOW = "RetentionWorkflow"
 SHOP_WEBHOOKS_WORKFLOW = "ShopWebhooksWorkflow"
 RETRY_DESK_WORKFLOW = "RetryDeskWorkflow"
-# The one always-open workflow that takes `retry` signals for any run (Web UI, `temporal workflow signal`).
 RETRY_DESK_ID = "ratchet-retries"
+"""The one always-open workflow that takes `retry` signals for any run (Web UI, `temporal workflow signal`)."""
 
 PERFORM_EVENT_RUN = "perform_event_run"
 PERFORM_TASK_RUN = "perform_task_run"
@@ -49,32 +49,32 @@ RECONCILE_SHOP_WEBHOOKS = "reconcile_shop_webhooks"
 RETRY_REQUESTED_RUN = "retry_requested_run"
 
 RETRY_SIGNAL = "retry"
-# `workflow.patched` id: event workflows started since close once their runs settle; older
-# histories replay their idle wait for the retention window. Starts now say so in their input
-# (`EventWorkflowInput.closes_when_settled`); the marker stays for histories recorded with it.
 CLOSE_WHEN_SETTLED = "close-when-settled"
+"""`workflow.patched` id: event workflows started since close once their runs settle; older histories replay their idle
+wait for the retention window. Starts now say so in their input (`EventWorkflowInput.closes_when_settled`); the
+marker stays for histories recorded with it."""
 RETRY_UPDATE = "retry_run"
 RUNS_QUERY = "runs"
-# Sent by the ingress on Shopify's bulk_operations/finish webhook: "look now, don't wait for the poll".
 BULK_FINISHED_SIGNAL = "finished"
+"""Sent by the ingress on Shopify's bulk_operations/finish webhook: "look now, don't wait for the poll"."""
 BULK_STATUS_QUERY = "status"
 RECONCILE_SIGNAL = "reconcile"
 
 # -- error types (ApplicationError.type): compared across processes, never message text --------------
 
-# An activity's run failed for good and the ledger already says so: no more Temporal retries.
 RUN_FAILED = "RunFailed"
-# The event's shop no longer exists (a scheduler tick for a deleted shop).
+"""An activity's run failed for good and the ledger already says so: no more Temporal retries."""
 UNKNOWN_SHOP = "UnknownShop"
-# A manual retry the workflow refuses (the run is not eligible); the message says why.
+"""The event's shop no longer exists (a scheduler tick for a deleted shop)."""
 RETRY_INELIGIBLE = "RetryIneligible"
-# A manual retry of a run the workflow still sees in flight, although the ledger may show it
-# finished: the outcome is on its way, so asking again shortly succeeds.
+"""A manual retry the workflow refuses (the run is not eligible); the message says why."""
 RETRY_RUN_IN_FLIGHT = "RetryRunInFlight"
-# A monitored bulk operation's shop is gone or has no Shopify connection: monitoring stops.
+"""A manual retry of a run the workflow still sees in flight, although the ledger may show it finished: the outcome is
+on its way, so asking again shortly succeeds."""
 BULK_OPERATION_GONE = "BulkOperationGone"
-# Shopify refused the shop's credentials or the shop is gone: reconciling again cannot help.
+"""A monitored bulk operation's shop is gone or has no Shopify connection: monitoring stops."""
 SHOPIFY_CONNECTION_REFUSED = "ShopifyConnectionRefused"
+"""Shopify refused the shop's credentials or the shop is gone: reconciling again cannot help."""
 
 # -- search attributes -------------------------------------------------------------------------------
 
@@ -82,35 +82,37 @@ SHOP_ID = SearchAttributeKey.for_keyword("ShopId")
 TOPIC = SearchAttributeKey.for_keyword("Topic")
 RUN_STATE = SearchAttributeKey.for_keyword("RunState")
 TASK_NAMES = SearchAttributeKey.for_keyword_list("TaskNames")
-# Temporal's own: set by a schedule on each workflow it starts (the tick's nominal time).
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-# Ours, registered on the cluster by `ratchet worker` (the dev server gets them as flags).
+"""Temporal's own: set by a schedule on each workflow it starts (the tick's nominal time)."""
 CUSTOM_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (SHOP_ID, TOPIC, RUN_STATE, TASK_NAMES)
+"""Ours, registered on the cluster by `ratchet worker` (the dev server gets them as flags)."""
 
 # -- payloads ----------------------------------------------------------------------------------------
 
 
 class EventWorkflowInput(BaseModel):
+    """How an event workflow starts: the event, its event run, and what the workflow cannot read itself."""
+
     event_id: str
     event_run_id: str
     shop_id: str
     topic: str
-    # Set when the event was created with a future run_at: the event run waits until then.
     run_at: datetime | None = None
-    # RATCHET_TIME_SCALE of the deployment that created the event; the workflow cannot read the
-    # environment (determinism), so its waits are scaled by this.
+    """Set when the event was created with a future run_at: the event run waits until then."""
     time_scale: float = 1.0
-    # Set by every start since workflows close once settled, so their histories carry no
-    # `CLOSE_WHEN_SETTLED` patch marker (one history event less per event); inputs from
-    # earlier starts lack it and ask `workflow.patched` instead.
+    """RATCHET_TIME_SCALE of the deployment that created the event; the workflow cannot read the environment
+    (determinism), so its waits are scaled by this."""
     closes_when_settled: bool = False
-    # Read only by workflows started before they closed once settled (`CLOSE_WHEN_SETTLED`),
-    # which stay open, idle, for `retention_days` and continue as new past `history_limit`.
+    """Set by every start since workflows close once settled, so their histories carry no `CLOSE_WHEN_SETTLED` patch
+    marker (one history event less per event); inputs from earlier starts lack it and ask `workflow.patched` instead."""
     history_limit: int = 4000
+    """Read only by workflows started before they closed once settled (`CLOSE_WHEN_SETTLED`): they continue as new past
+    this many history events."""
     retention_days: float = RETENTION_DAYS
-    # The event's runs as the ledger has them, when a manual retry reopens the closed workflow
-    # (or a legacy workflow continues as new): the workflow judges retries against them.
+    """Read only by those earlier workflows too: they stay open, idle, this long after their runs settle."""
     runs: list[TrackedRun] | None = None
+    """The event's runs as the ledger has them, when a manual retry reopens the closed workflow (or a legacy workflow
+    continues as new): the workflow judges retries against them."""
 
 
 class TrackedRun(BaseModel):
@@ -123,7 +125,8 @@ class TrackedRun(BaseModel):
     task_id: str | None = None
     task_name: str | None = None
     action_type: str | None = None
-    produced: int = 0  # task runs of an event run / action runs of a task run
+    produced: int = 0
+    """Task runs of an event run; action runs of a task run."""
     attempts: int = 0
 
 
@@ -148,20 +151,24 @@ def retry_refusal(runs: dict[str, TrackedRun], run_id: str) -> str | None:
 
 
 class RunInput(BaseModel):
+    """One run for a run activity to perform: an event, task or action run of the ledger."""
+
     run_id: str
     shop_id: str
-    # Task runs and Shopify action runs wait (in Due, spending nothing) while the shop's
-    # Shopify API limits are exhausted.
     shopify_gated: bool = False
-    # Attempts recorded before this activity execution (cumulative across manual retries).
+    """Task runs and Shopify action runs wait (in Due, spending nothing) while the shop's Shopify API limits are
+    exhausted."""
     attempt_base: int = 0
-    # Attempts already spent from the current automatic budget (a throttle wait resumes it).
+    """Attempts recorded before this activity execution (cumulative across manual retries)."""
     budget_used: int = 0
-    # Set on a manual retry: the note recorded on the run when its first attempt starts.
+    """Attempts already spent from the current automatic budget (a throttle wait resumes it)."""
     manual_retry_note: str | None = None
+    """Set on a manual retry: the note recorded on the run when its first attempt starts."""
 
 
 class PlannedTaskRun(BaseModel):
+    """A task run the event run created: the workflow starts it after its subscription's offset."""
+
     run_id: str
     task_id: str
     task_name: str
@@ -170,13 +177,15 @@ class PlannedTaskRun(BaseModel):
 
 
 class RunOutcome(BaseModel):
-    # Cumulative attempts recorded for the run when this activity execution ended.
+    """What a run activity reports back to the event workflow."""
+
     attempts: int
-    # > 0 when the shop's Shopify limits were exhausted: nothing ran, no attempt was spent, and
-    # the workflow waits this long (already scaled) in state Due before asking again.
+    """Cumulative attempts recorded for the run when this activity execution ended."""
     throttle_wait_seconds: float = 0.0
-    # Attempts spent from the automatic budget so far (resumed after a throttle wait).
+    """> 0 when the shop's Shopify limits were exhausted: nothing ran, no attempt was spent, and the workflow waits this
+    long (already scaled) in state Due before asking again."""
     budget_used: int = 0
+    """Attempts spent from the automatic budget so far (resumed after a throttle wait)."""
 
 
 class EventRunOutcome(RunOutcome):
@@ -184,6 +193,8 @@ class EventRunOutcome(RunOutcome):
 
 
 class PlannedActionRun(BaseModel):
+    """An action run a task run created, at its position in the task's output."""
+
     run_id: str
     action_type: str
     position: int
@@ -236,13 +247,14 @@ class TickInput(BaseModel):
 class BulkMonitorInput(BaseModel):
     shop_id: str
     gid: str
-    # RATCHET_TIME_SCALE and history limit of the deployment that started the monitor.
     time_scale: float = 1.0
+    """RATCHET_TIME_SCALE of the deployment that started the monitor."""
     history_limit: int = 4000
-    # RATCHET_RETENTION_DAYS: the result file is kept as long as the event may be retried.
+    """History events after which the monitor continues as new (the starting deployment's limit)."""
     retention_days: float = RETENTION_DAYS
-    # Polls made so far, carried across continue-as-new so the interval keeps growing.
+    """RATCHET_RETENTION_DAYS: the result file is kept as long as the event may be retried."""
     polls: int = 0
+    """Polls made so far, carried across continue-as-new so the interval keeps growing."""
 
 
 class BulkOperationRef(BaseModel):
@@ -251,8 +263,8 @@ class BulkOperationRef(BaseModel):
 
 
 class BulkCheck(BaseModel):
-    # False when no task's action run recorded this operation (yet).
     tracked: bool
+    """False when no task's action run recorded this operation (yet)."""
     status: str | None = None
     terminal: bool = False
 
@@ -271,8 +283,8 @@ EventWorkflowInput.model_rebuild()
 
 class ReconcileInput(BaseModel):
     shop_id: str
-    # Real seconds a burst of task changes is gathered for before one reconcile runs (scaled).
     debounce_seconds: float
+    """Real seconds a burst of task changes is gathered for before one reconcile runs (scaled)."""
 
 
 # -- activity interfaces -----------------------------------------------------------------------------

@@ -396,8 +396,9 @@ class MechanicEnvironment(Environment):
 
 
 def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None:
-    """Swap stock nodes for Mechanic's (blank/empty semantics, loop arguments) and
-    reject filters Mechanic lacks at parse time, with their position.
+    """Swap stock nodes for Mechanic's; reject filters Mechanic lacks at parse time, with their position.
+
+    Mechanic's nodes carry its blank/empty semantics and loop arguments.
 
     Walks node and expression attributes generically so it covers every tag that
     embeds expressions (if, unless, elsif, ternaries) without re-implementing them.

@@ -23,7 +23,7 @@ Number = int | Decimal
 
 
 class Newline(str):
-    """The `newline` keyword's value: "\n" that `split`/`replace` read as `/\r?\n/`."""
+    r"""The `newline` keyword's value: "\n" that `split`/`replace` read as `/\r?\n/`."""
 
     __slots__ = ()
 

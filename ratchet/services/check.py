@@ -3,7 +3,7 @@
 For each file: parse and validate the export, render `subscriptions_template` and
 compare it with the exported `subscriptions` (as sets), then render one preview per
 preview event — the export's `preview_event_definitions`, plus a synthesized event
-from `ratchet.samples` for every subscribed topic without a definition.
+from `ratchet.core.samples` for every subscribed topic without a definition.
 
 A file FAILS when it does not parse or a preview render raises a Liquid/output
 error. Stale exported subscriptions, empty required options and error objects
@@ -37,6 +37,8 @@ PREVIEW_TASK_ID = "00000000-0000-4000-8000-0000000000aa"
 
 @dataclass
 class CheckReport:
+    """What `ratchet task check` found in one export."""
+
     file: str
     parsed: bool = False
     subscriptions: list[str] = field(default_factory=list)
@@ -49,9 +51,11 @@ class CheckReport:
 
     @property
     def failed(self) -> bool:
+        """The export did not parse, or a preview render failed."""
         return not self.parsed or self.previews_ok < self.previews
 
     def warn(self, code: str, subject: str, message: str) -> None:
+        """Record a warning (see `CompatibilityWarning`)."""
         self.warnings.append(CompatibilityWarning(code, subject, message).to_dict())
 
 
@@ -213,7 +217,10 @@ def check_file(path: Path) -> CheckReport:
 def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
     """Check every file; print a report to stdout; return the process exit code.
 
-    Non-zero when a file fails; with `strict`, also when any file has a warning.
+    Args:
+        files: Mechanic task exports (JSON).
+        as_json: Print one JSON report instead of the human-readable one.
+        strict: Fail on any warning too, not only when a file does not parse or a preview fails.
     """
     from rich.console import Console
     from rich.progress import Progress

@@ -49,12 +49,17 @@ _GENERATOR_LITERAL = re.compile(r""""(pdf|url|zip)"\s*:\s*\{(?!\{)""")
 
 @dataclass(frozen=True)
 class CompatibilityWarning:
+    """Something in a task that will not work on this installation."""
+
     code: str
-    # What the warning is about (an action type, a generator, a topic, a field), for dedup and tools.
+    """One of the stable codes in the table above."""
     subject: str
+    """What the warning is about (an action type, a generator, a topic, a field), for dedup and tools."""
     message: str
+    """One line for people: what will not work, and why."""
 
     def to_dict(self) -> dict[str, str]:
+        """The warning as `--json` output carries it."""
         return {"code": self.code, "subject": self.subject, "message": self.message}
 
 

@@ -37,6 +37,8 @@ class FilterError(InvalidInput):
 
 @dataclass(frozen=True)
 class SavedFilter:
+    """A filter as saved, and whether it replaced one of the same name."""
+
     filter: EventFilter
     replaced: bool
 

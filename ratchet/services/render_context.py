@@ -14,6 +14,13 @@ PARENT_GENERATIONS = 5
 
 
 def event_object(conn: Connection, event: Event, generations: int = PARENT_GENERATIONS) -> dict[str, Any]:
+    """The Liquid `event` object, with its parent events (`event.parent.parent…`).
+
+    Args:
+        conn: A connection to the ledger.
+        event: The event's row.
+        generations: How many parent events to include.
+    """
     parent = None
     if event.parent_id and generations > 0:
         parent_row = read_row(conn, Event, event.parent_id)

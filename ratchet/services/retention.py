@@ -2,9 +2,10 @@
 
 Mechanic keeps 15 days (RATCHET_RETENTION_DAYS, scaled by RATCHET_TIME_SCALE). An event is
 purged once it is older than the window *and* none of its runs is still pending or finished
-within it — the same moment its workflow, idle for the window, closes and can no longer be
-retried. Deletes go in small batches, each its own short transaction, so the ledger is never
-locked for long while workers keep writing. Expired cache entries go too.
+within it. Its workflow closed long before, once its runs settled; until the purge a manual retry
+reopens it from the ledger's runs, after it the event can no longer be retried. Deletes go in
+small batches, each its own short transaction, so the ledger is never locked for long while
+workers keep writing. Expired cache entries go too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ TERMINAL_STATES = (RunState.succeeded, RunState.failed)
 
 @dataclass
 class PurgeResult:
+    """Rows deleted so far by one retention pass."""
+
     events: int = 0
     runs: int = 0
     attempts: int = 0
@@ -67,7 +70,15 @@ def purge(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[PurgeResult], None] | None = None,
 ) -> PurgeResult:
-    """Delete events (with their runs and attempts) last relevant before `cutoff`, batch by batch."""
+    """Delete events (with their runs and attempts) last relevant before `cutoff`, batch by batch.
+
+    Args:
+        store: The ledger.
+        cutoff: The start of the retention window: events created before it whose runs all finished
+            before it go.
+        batch_size: Events deleted per transaction.
+        on_batch: Called with the running totals after each batch (progress, logs).
+    """
     result = PurgeResult()
     while event_ids := _expired_event_ids(store, cutoff, batch_size):
         _purge_events(store, event_ids, result)

@@ -62,6 +62,7 @@ class RetryTarget:
 
     @property
     def run(self) -> TrackedRun:
+        """The run to retry."""
         return self.runs[self.run_id]
 
 
@@ -132,7 +133,16 @@ def reopening(settings: Settings, target: RetryTarget) -> WithStartWorkflowOpera
 async def retry_run(
     settings: Settings, store: Store, client: Client, shop_id: str, run_ref: str, reason: str = ""
 ) -> RetryAccepted:
-    """Retry a finished run, or raise RetryRefused with Mechanic's reason for refusing it."""
+    """Retry a finished run, or raise RetryRefused with Mechanic's reason for refusing it.
+
+    Args:
+        settings: The deployment's settings (task queue, time scale) for reopening a closed workflow.
+        store: The ledger, whose runs judge eligibility once the workflow has closed.
+        client: Temporal, to reach or reopen the event's workflow.
+        shop_id: The shop the run must belong to.
+        run_ref: The run's id or a unique prefix of it, as `ratchet runs list` prints it.
+        reason: Recorded on the run as the manual retry's note.
+    """
     target = await asyncio.to_thread(retry_target, store, shop_id, run_ref)
     finished = target.run.state.terminal
     refusal = retry_refusal(target.runs, target.run_id)

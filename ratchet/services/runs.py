@@ -44,6 +44,7 @@ class RunView(BaseModel):
 
     @classmethod
     def of(cls, run: Run) -> RunView:
+        """The view of a ledger row."""
         return cls.model_validate(run, from_attributes=True)
 
 
@@ -72,7 +73,17 @@ def list_runs(
     event_id: str | None = None,
     limit: int = 200,
 ) -> list[RunView]:
-    """The shop's runs, newest first; `task` is a task name or id, `event_id` one event's whole tree."""
+    """The shop's runs, newest first.
+
+    Args:
+        store: The ledger.
+        shop_id: The shop whose runs to list.
+        kind: Only event, task or action runs.
+        state: Only runs in this state.
+        task: Only the runs of this task (its name or id), and their action runs.
+        event_id: Only one event's whole tree: its event run, task runs and action runs.
+        limit: At most this many runs.
+    """
     with store.session() as session:
         query = select(Run).where(Run.shop_id == shop_id)
         if kind is not None:

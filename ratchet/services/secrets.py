@@ -16,9 +16,11 @@ SECRET_COLUMNS: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
 
 
 def rotate_secrets(store: Store) -> int:
-    """Returns how many secrets were re-encrypted. Reading opens them with any configured key
-    (old ones included), writing seals them with the first; one transaction, so a failure
-    leaves every secret as it was."""
+    """Re-encrypt every stored secret with the first key; returns how many were re-encrypted.
+
+    Reading opens them with any configured key (old ones included), writing seals them with
+    the first; one transaction, so a failure leaves every secret as it was.
+    """
     rotated = 0
     with store.session() as session:
         for model, columns in SECRET_COLUMNS:

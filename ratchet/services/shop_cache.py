@@ -71,7 +71,15 @@ def _write(session: Session, shop_id: str, key: str, value: Any, expires_at: dat
 
 
 def cache_set(store: Store, shop_id: str, key: str, value: Any, ttl: timedelta) -> Any:
-    """Store a value, replacing any previous one and its expiry. Returns the value."""
+    """Store a value, replacing any previous one and its expiry. Returns the value.
+
+    Args:
+        store: The store that holds the cache.
+        shop_id: The shop whose cache it is.
+        key: The cache key.
+        value: Any JSON value, up to 256 KB as compact JSON.
+        ttl: How long the entry lives from now.
+    """
     now = utcnow()
     with store.session() as session:
         _ensure_row(store, session, shop_id, key, now)
@@ -80,7 +88,15 @@ def cache_set(store: Store, shop_id: str, key: str, value: Any, ttl: timedelta) 
 
 
 def cache_incrby(store: Store, shop_id: str, key: str, delta: int, ttl: timedelta) -> int:
-    """Add `delta` to an integer value (a missing or expired key counts as 0); returns the new value."""
+    """Add to an integer value (a missing or expired key counts as 0); returns the new value.
+
+    Args:
+        store: The store that holds the cache.
+        shop_id: The shop whose cache it is.
+        key: The cache key.
+        delta: What to add (negative to decrement).
+        ttl: How long the entry lives from now; every increment renews it.
+    """
     now = utcnow()
     with store.session() as session:
         _ensure_row(store, session, shop_id, key, now)

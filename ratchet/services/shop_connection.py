@@ -38,6 +38,8 @@ class ShopConnectionError(InvalidInput):
 
 @dataclass(frozen=True)
 class FetchedShop:
+    """What a verified connection read from Shopify: the shop's snapshot and the token's granted scopes."""
+
     snapshot: dict[str, Any]
     access_scopes: list[str]
 

@@ -42,9 +42,11 @@ def require_shop(session: Session, shop_id: str) -> Shop:
 
 @dataclass(frozen=True)
 class SavedShop:
+    """A shop as saved, and whether what follows from it must be re-synced."""
+
     shop: Shop
-    # The shop's zone or Shopify connection changed: its schedules and Shopify webhooks must follow.
     schedules_affected: bool
+    """The shop's zone or Shopify connection changed: its schedules and Shopify webhooks must follow."""
 
 
 async def save_shop(
@@ -59,9 +61,20 @@ async def save_shop(
     webhook_secret: str | None = None,
     api_version: str | None = None,
 ) -> SavedShop:
-    """Add a shop (`create`) or change the given settings of an existing one; None leaves a setting as it is.
+    """Add a shop or change the given settings of an existing one; None leaves a setting as it is.
 
     New Shopify credentials are verified before anything is written, so a refused token saves nothing.
+
+    Args:
+        store: The configuration store.
+        config: How to reach Shopify (timeouts, retries) when verifying new credentials.
+        shop_id: The shop's id in Ratchet.
+        create: Add a new shop (Conflict if it exists) rather than change one (UnknownShop if it does not).
+        timezone_name: An IANA zone; a Shopify connection sets it from the shop instead.
+        shopify_domain: The shop's `….myshopify.com` domain (or another base URL).
+        access_token: An Admin API access token for that domain.
+        webhook_secret: The secret Shopify signs the shop's webhooks with.
+        api_version: The Admin API version tasks use by default.
     """
     if timezone_name is not None:
         check_timezone(timezone_name)

@@ -131,6 +131,15 @@ async def schedules_status(client: Client, shop_id: str) -> list[dict[str, Any]]
 async def shop_status(
     store: Store, shop_id: str, client: Client | None = None, *, public_url: str | None = None
 ) -> dict[str, Any]:
+    """The shop's status: runs by state and queue lag, its Shopify connection, its scheduler schedules.
+
+    Args:
+        store: The ledger.
+        shop_id: The shop.
+        client: Temporal, for the scheduler schedules; None leaves them out.
+        public_url: Where Shopify reaches this installation (RATCHET_PUBLIC_URL), shown with the
+            connection; None says webhooks cannot be registered.
+    """
     status = await asyncio.to_thread(ledger_status, store, shop_id)
     status["shopify"] = await asyncio.to_thread(connection_status, store, shop_id, public_url)
     if client is not None:

@@ -37,13 +37,17 @@ RUN_BUTTON_TEXT_TOPIC = "mechanic/user/text"
 
 @dataclass
 class ImportedTask:
+    """A task as imported, with what the user should know about it."""
+
     task: Task
     missing_required_options: list[str]
+    """Required options still empty: the task stays disabled until they are set."""
     replaced: bool
-    # What a re-import changed, or kept, of the user's task (empty for a first import or a reset).
+    """A task of the same name existed and was replaced."""
     changes: list[str] = field(default_factory=list)
-    # Features of the task that will not work on this installation.
+    """What a re-import changed, or kept, of the user's task (empty for a first import or a reset)."""
     warnings: list[CompatibilityWarning] = field(default_factory=list)
+    """Features of the task that will not work on this installation."""
 
 
 def read_export(source: Path | str | dict[str, Any]) -> TaskDefinition:
@@ -66,7 +70,13 @@ def import_task(
 
     Importing over a task with the same name replaces its code but keeps what the user set:
     its enabled state and the values of options both versions have (`changes` says what
-    differs). `reset` replaces those too, as a first import would.
+    differs).
+
+    Args:
+        store: The ledger and configuration store.
+        shop_id: The shop the task belongs to.
+        source: The export: a file path, its JSON text, or the parsed dict.
+        reset: Replace the enabled state and option values too, as a first import would.
     """
     exported = read_export(source)
     with store.session() as session:
@@ -128,7 +138,14 @@ def list_tasks(store: Store, shop_id: str) -> list[Task]:
 
 
 def set_enabled(store: Store, shop_id: str, ref: str, enabled: bool) -> Task:
-    """Enable or disable; a task with an empty required option cannot be enabled."""
+    """Enable or disable; a task with an empty required option cannot be enabled.
+
+    Args:
+        store: The ledger and configuration store.
+        shop_id: The shop the task belongs to.
+        ref: The task's id or name.
+        enabled: The state to set.
+    """
     with store.session() as session:
         task = find_task(session, shop_id, ref)
         if enabled:
@@ -147,8 +164,17 @@ def set_enabled(store: Store, shop_id: str, ref: str, enabled: bool) -> Task:
 def configure_task(
     store: Store, shop_id: str, ref: str, updates: dict[str, Any], api_version: str | None = None
 ) -> Task:
-    """Set option values (validated by their flags) and re-render the subscriptions, and/or the
-    task's Admin API version (checked before anything is saved)."""
+    """Set option values and re-render the subscriptions, and/or set the task's Admin API version.
+
+    Options are validated by their flags and the version is checked before anything is saved.
+
+    Args:
+        store: The ledger and configuration store.
+        shop_id: The shop the task belongs to.
+        ref: The task's id or name.
+        updates: Option values by option key; strings (as the CLI passes them) are coerced by the flags.
+        api_version: A Shopify Admin API version (`2025-01`, `unstable`) for the task's calls; None keeps it.
+    """
     if api_version is not None:
         check_api_version(api_version, today=utcnow().date())
     with store.session() as session:

@@ -27,6 +27,17 @@ class WebhookConfigError(InvalidInput):
 def add_webhook(
     store: Store, shop_id: str, name: str, topic: str, mode: str = "auto", secret: str | None = None
 ) -> MechanicWebhook:
+    """Add a Mechanic webhook: a URL whose requests become `topic` events.
+
+    Args:
+        store: The configuration store.
+        shop_id: The shop the events belong to.
+        name: Unique within the shop.
+        topic: A `user/…` topic.
+        mode: "auto" makes the event data the request's parameters (query and form or JSON body), or its
+            text; "full" makes it the whole request (headers, raw body, query, client address).
+        secret: When set, requests must carry an HMAC-SHA256 signature made with it.
+    """
     try:
         topic = validate_topic(topic)
     except TopicError as exc:

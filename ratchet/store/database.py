@@ -205,11 +205,13 @@ PING_IDLE_AFTER_SECONDS = 10.0
 
 
 def _ping_idle_connections(engine: Engine) -> None:
-    """Hand out no dead connection after a database restart or an idle timeout, without a round trip
-    per checkout: only connections idle for PING_IDLE_AFTER_SECONDS are pinged (`pool_pre_ping`
-    pings every checkout, eight per event on the engine's hot path). A dead one is replaced (the
-    pool retries the checkout); a connection that dies while in use fails its statement, as with
-    `pool_pre_ping`."""
+    """Hand out no dead connection after a database restart or an idle timeout, without a round trip per checkout.
+
+    Only connections idle for PING_IDLE_AFTER_SECONDS are pinged (`pool_pre_ping` pings every
+    checkout, eight per event on the engine's hot path). A dead one is replaced (the pool
+    retries the checkout); a connection that dies while in use fails its statement, as with
+    `pool_pre_ping`.
+    """
 
     @sa_event.listens_for(engine, "checkin")
     def _returned(_dbapi_conn: Any, record: Any) -> None:
@@ -242,8 +244,10 @@ class Store:
 
     @cached_property
     def no_wait_engine(self) -> Engine:
-        """SQLite only: the same database, but a write that finds it locked fails at once
-        (`is_lock_wait`) instead of waiting — for callers that must never block their thread."""
+        """SQLite only: the same database, but a write that finds it locked fails at once.
+
+        It fails with `is_lock_wait` instead of waiting, for callers that must never block their thread.
+        """
         assert self.is_sqlite
         return self._create_engine(self.url, 0)
 

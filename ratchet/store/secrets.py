@@ -1,5 +1,7 @@
-"""Secrets at rest: shop access tokens, webhook secrets and Mechanic-webhook HMAC secrets are
-stored encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`).
+"""Secrets at rest, encrypted.
+
+Shop access tokens, webhook secrets and Mechanic-webhook HMAC secrets are stored encrypted
+with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`).
 
 Keys come from RATCHET_SECRET_KEY: one Fernet key, or several separated by commas — the first
 encrypts, every one decrypts, which is how a key is rotated (`ratchet secrets rotate`). The

@@ -1,4 +1,4 @@
-"""`ratchet shop add|set|status`."""
+"""`ratchet shop add|set|sync|status`."""
 
 from __future__ import annotations
 

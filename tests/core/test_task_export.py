@@ -1,3 +1,5 @@
+"""Mechanic task exports: parsing, option coercion and errors that name the field, subscriptions."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,8 @@
-"""A closed event workflow reopens for each retry: every run's history stays short, and the runs carried
-from the ledger keep eligibility and attempts exact across reopenings."""
+"""A closed event workflow reopens for each retry.
+
+Every run's history stays short, and the runs carried from the ledger keep eligibility and
+attempts exact across reopenings.
+"""
 
 from __future__ import annotations
 

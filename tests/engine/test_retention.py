@@ -1,5 +1,8 @@
-"""Data stops growing: events, runs and attempts past the retention window are deleted, in batches,
-by a durable Temporal Schedule; expired cache entries too; what is still retryable stays."""
+"""Data stops growing.
+
+Events, runs and attempts past the retention window are deleted, in batches, by a durable
+Temporal Schedule; expired cache entries too; what is still retryable stays.
+"""
 
 from __future__ import annotations
 

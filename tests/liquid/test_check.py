@@ -1,3 +1,5 @@
+"""`ratchet task check`: reports, warnings with stable codes, previews of every subscribed topic."""
+
 from __future__ import annotations
 
 import json

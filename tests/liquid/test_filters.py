@@ -1,3 +1,5 @@
+"""Mechanic's filters as tasks use them: dates in the store zone, JSON, the `shopify` filter."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,5 +1,7 @@
-"""Mechanic's documented filter examples (learn.mechanic.dev, platform/liquid/filters),
-each as a test: the template and the output the docs show."""
+"""Mechanic's documented filter examples (learn.mechanic.dev, platform/liquid/filters), each as a test.
+
+Each holds the template and the output the docs show.
+"""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Task renders: subject variables, errors with positions, and the limits a runaway template hits."""
+
 from __future__ import annotations
 
 import pytest

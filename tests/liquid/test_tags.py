@@ -1,3 +1,5 @@
+"""Mechanic's tags (`action`, `log`, `error`, `permissions`, `assign`) and Ruby Liquid's blank, empty and break."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,8 @@
-"""A burst of 2,000 Shopify webhooks (plus redeliveries) through the real ingress: every one
-accounted for — one event, one workflow, one finished event run each — and none duplicated."""
+"""A burst of 2,000 Shopify webhooks (plus redeliveries) through the real ingress.
+
+Every one is accounted for — one event, one workflow, one finished event run each — and none
+duplicated.
+"""
 
 from __future__ import annotations
 

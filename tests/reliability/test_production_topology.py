@@ -1,8 +1,10 @@
-"""The production topology on one machine: the Temporal server, two `ratchet worker` and two
-`ratchet serve` processes, PostgreSQL as the ledger. Webhooks flood through both ingress
-processes, one worker is SIGKILLed mid-flood, and still every accepted event completes with
-exactly one Succeeded action run, the receiver can drop every duplicate by its Idempotency-Key,
-and both workers did work."""
+"""The production topology on one machine.
+
+The Temporal server, two `ratchet worker` and two `ratchet serve` processes, PostgreSQL as the
+ledger. Webhooks flood through both ingress processes, one worker is SIGKILLed mid-flood, and
+still every accepted event completes with exactly one Succeeded action run, the receiver can
+drop every duplicate by its Idempotency-Key, and both workers did work.
+"""
 
 from __future__ import annotations
 

@@ -31,8 +31,10 @@ GROWING_TABLES = ("runs", "run_attempts", "events", "cache_entries")
 
 @contextmanager
 def captured(store: Store) -> Iterator[list[tuple[ClauseElement, dict[str, Any]]]]:
-    """SELECT/UPDATE/DELETE statements executed on `store` (from any thread) while the block runs:
-    through `Connection.execute` and, the engine's hot path, through prepared statements."""
+    """SELECT/UPDATE/DELETE statements executed on `store` (from any thread) while the block runs.
+
+    Caught through `Connection.execute` and, the engine's hot path, through prepared statements.
+    """
     statements: list[tuple[ClauseElement, dict[str, Any]]] = []
 
     def record(_conn: Any, clause: Any, multiparams: Any, params: Any, _options: Any) -> None:

@@ -1,5 +1,7 @@
-"""Test-only action types, registered beside the built-in ones (the registry is the seam), and the
-context an action is performed in, for tests that call an action type directly."""
+"""Test-only action types, and the context an action is performed in for tests that call one directly.
+
+The test types are registered beside the built-in ones: the registry is the seam.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The engine under test: one real Temporal dev server per session, its settings and SQLite store, a worker,
-and the starter API bound to a fresh shop per test.
+"""The engine under test.
+
+One real Temporal dev server per session, its settings and SQLite store, a worker, and the
+starter API bound to a fresh shop per test.
 
 Engine waits run at RATCHET_TIME_SCALE=0.05 (twenty times faster): Mechanic's 30 s first retry
 becomes 1.5 s, above Temporal's ~1 s timer floor.

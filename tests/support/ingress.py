@@ -34,7 +34,7 @@ class Ingress:
 
 @contextlib.asynccontextmanager
 async def running_ingress(settings: Settings, store: Store, client: Client) -> AsyncIterator[Ingress]:
-    """uvicorn on a free loopback port, serving until the block ends."""
+    """Uvicorn on a free loopback port, serving until the block ends."""
     config = settings.ingress.model_copy(update={"host": "127.0.0.1", "port": free_port()})
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(settings, store, client, stop, config))

@@ -91,8 +91,10 @@ def http_server() -> Iterator[str]:
 
 
 class RecordingSmtpHandler:
-    """Accepts mail except for scripted recipients, whose local part picks the failure:
-    unknown@ → 550 at RCPT, greylisted@ → 451 at RCPT, data451@ / data554@ → that reply to DATA."""
+    """Accepts mail except for scripted recipients, whose local part picks the failure.
+
+    Failures: unknown@ → 550 at RCPT, greylisted@ → 451 at RCPT, data451@ / data554@ → that reply to DATA.
+    """
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []

@@ -285,7 +285,7 @@ class ShopifyFake:
             self._graphql_failures.append((match, status))
 
     def refuse_topic(self, topic: str, message: str) -> None:
-        """webhookSubscriptionCreate for `topic` (enum, e.g. ORDERS_CREATE) answers this userError."""
+        """WebhookSubscriptionCreate for `topic` (enum, e.g. ORDERS_CREATE) answers this userError."""
         with self._lock:
             self._refused_topics[topic] = message
 

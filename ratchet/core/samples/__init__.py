@@ -1,5 +1,6 @@
-"""Sample payloads for synthesized preview events (spec 6.5: "platform sample data
-for known non-user topics, else an ad-hoc event").
+"""Sample payloads for synthesized preview events.
+
+Spec 6.5: "platform sample data for known non-user topics, else an ad-hoc event".
 
     sample_event("shopify/orders/create") -> {"topic": ..., "data": {...order...}, ...}
 """

@@ -1,8 +1,10 @@
-"""`browser`: a user agent string as Mechanic's browser object, from uap-core's rules (the
-Browserscope data Mechanic's docs name), shaped like Ruby's `user_agent_parser` objects:
-each part prints as text (`Google 79.0.259819395`, `iOS 12.4`, `iPhone`) and has fields
-(`name`, `version.major`, `os.version.minor`, `device.brand`, …). Unknown parts are "Other",
-as in Ruby."""
+"""`browser`: a user agent string as Mechanic's browser object.
+
+Built from uap-core's rules (the Browserscope data Mechanic's docs name), shaped like Ruby's `user_agent_parser` objects: each part prints
+as text (`Google 79.0.259819395`, `iOS 12.4`, `iPhone`) and has fields (`name`,
+`version.major`, `os.version.minor`, `device.brand`, …). Unknown parts are "Other", as in
+Ruby.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Array and hash filters Mechanic adds: push, unshift, keys, values, except,
-in_groups_of, in_groups, index_by, sample, sort_naturally, group_by, sum, and the
-hash forms of `slice` and `compact`.
+"""Array and hash filters Mechanic adds.
+
+Push, unshift, keys, values, except, in_groups_of, in_groups, index_by, sample,
+sort_naturally, group_by, sum, and the hash forms of `slice` and `compact`.
 
 All return new values and never mutate their input: variables have value semantics
 in Mechanic (see `tags/assign.py`).

@@ -1,6 +1,8 @@
-"""`csv` (array of rows -> CSV text) and `parse_csv` (text -> rows, or hashes with
-`headers: true`), matching Ruby's CSV defaults (comma, `"` quoting, `\\n` rows), with
-Mechanic's options: `delimiter` (both; positional for `csv`) and `include_bom` (`csv`)."""
+r"""`csv` (array of rows -> CSV text) and `parse_csv` (text -> rows, or hashes with `headers: true`).
+
+Both match Ruby's CSV defaults (comma, `"` quoting, `\n` rows), with Mechanic's
+options: `delimiter` (both; positional for `csv`) and `include_bom` (`csv`).
+"""
 
 from __future__ import annotations
 

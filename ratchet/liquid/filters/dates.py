@@ -256,8 +256,10 @@ _STRPTIME_FIXES = {"%F": "%Y-%m-%d", "%T": "%H:%M:%S", "%L": "%f", "%:z": "%z", 
 
 @with_context
 def parse_date(value: object, fmt: object = None, *, context: RenderContext) -> str | None:
-    """Parse `value` with an strptime format in the store zone: an ISO 8601 string, or
-    nil if it does not match."""
+    """Parse `value` with an strptime format in the store zone.
+
+    Returns an ISO 8601 string, or nil if it does not match.
+    """
     if value is None or isinstance(value, Undefined) or not str(value).strip():
         return None
     tz = store_zone(context)

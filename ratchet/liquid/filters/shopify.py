@@ -1,5 +1,7 @@
-"""Shopify-flavoured filters: `shopify` (GraphQL now), `graphql_arguments`,
-`money`/`money_with_currency`/`currency`, `handleize`, `pluralize`, tag helpers.
+"""Shopify-flavoured filters.
+
+`shopify` (GraphQL now), `graphql_arguments`, `money`/`money_with_currency`/`currency`,
+`handleize`, `pluralize`, tag helpers.
 
 The `shopify` filter is the only way a render reaches the network, and it does so
 through the callable the engine passes in `RenderRequest.shopify`.

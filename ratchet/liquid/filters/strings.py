@@ -1,5 +1,6 @@
-"""String filters Mechanic adds (unindent, match, scan, e164, url_param_escape)
-and nil-safe variants of standard string filters.
+"""String filters Mechanic adds, and nil-safe variants of standard string filters.
+
+Mechanic's own: unindent, match, scan, e164, url_param_escape.
 
 Ruby Liquid treats nil input to string filters as an empty string instead of
 raising; tasks rely on that when optional data is missing in previews.
@@ -76,8 +77,11 @@ def _regex(pattern: object, name: str) -> re.Pattern[str]:
 
 
 class MatchData(RubyObject):
-    """Ruby `MatchData`: prints the matched text; `m[0]`, `m[1]`, `m["name"]`,
-    `m.captures`, `m.named_captures`, `m.size`."""
+    """Ruby `MatchData`.
+
+    It prints the matched text; `m[0]`, `m[1]`, `m["name"]`, `m.captures`, `m.named_captures`,
+    `m.size`.
+    """
 
     __slots__ = ("_match",)
 
@@ -159,8 +163,11 @@ _IMAGE_FILE = re.compile(r"^(?P<base>[^?#]*?)(?P<ext>\.[A-Za-z0-9]+)?(?P<rest>[?
 
 
 def img_url(value: object, size: object = "small", *, crop: object = None, scale: object = None) -> str:
-    """A Shopify CDN image URL at a size: `_100x100` (plus `_crop_center`, `@2x`) before the
-    extension; `master`/`original` leave the URL as it is. Takes a URL or an image (`src`)."""
+    """A Shopify CDN image URL at a size.
+
+    The size goes as `_100x100` (plus `_crop_center`, `@2x`) before the extension; `master`/`original` leave
+    the URL as it is. Takes a URL or an image (`src`).
+    """
     if isinstance(value, dict):
         value = value.get("src") or value.get("url")
     url = _text(value)

@@ -1,8 +1,11 @@
-"""`parse_xml`: Rails' `Hash.from_xml` (Mechanic calls it): the root element becomes a one-key
-hash; an element with only text becomes that text, attributes dropped; repeated children become
-an array; an empty element is nil; `type="integer|float|decimal|double|boolean|array|string"`
-attributes cast as Rails does. Names keep their namespace prefixes (`ns:tag`), as REXML reports
-them. Parsed by expat, which resolves no external entities and refuses entity expansion bombs."""
+"""`parse_xml`: Rails' `Hash.from_xml`, which Mechanic calls.
+
+The root element becomes a one-key hash; an element
+with only text becomes that text, attributes dropped; repeated children become an array; an
+empty element is nil; `type="integer|float|decimal|double|boolean|array|string"` attributes
+cast as Rails does. Names keep their namespace prefixes (`ns:tag`), as REXML reports them.
+Parsed by expat, which resolves no external entities and refuses entity expansion bombs.
+"""
 
 from __future__ import annotations
 
