@@ -1,4 +1,9 @@
-"""The Ratchet worker: event workflows plus the run activities, on one task queue.
+"""The Ratchet worker: every Ratchet workflow and activity on one task queue, and its services.
+
+It runs the event workflows with their run activities, and the scheduler ticks, bulk operation
+monitors, Shopify webhook reconciles, the retention pass and the retry desk. The services they
+share (`WorkerServices`) are built once per worker and handed to each activity class as the
+typed constructor arguments it uses.
 
 Scale out by running more of these (`ratchet worker` or `python worker.py`) against the same
 Temporal cluster and database; Temporal does all queueing and scheduling.
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import version
 from typing import Any
@@ -30,6 +36,7 @@ from ratchet.engine.schedules import sync_all_schedules
 from ratchet.engine.webhook_reconcile import request_all as request_all_reconciles
 from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import EventService
+from ratchet.services.perform import PerformService
 from ratchet.services.shop_cache import purge_expired
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.shopify.pools import ShopifyPools
@@ -57,26 +64,42 @@ BUILD_ID = f"ratchet-{version('ratchet')}"
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=2)
 
 
-def build_services(settings: Settings, store: Store, client: Client) -> dict[str, Any]:
-    """Services handed to activities and actions; optional features register here when present."""
+@dataclass(frozen=True)
+class WorkerServices:
+    """The services one worker builds once and shares between its activities (and their actions)."""
+
+    events: EventService
+    """Creates events (follow-ups, scheduler ticks, bulk operation reports, the event action)."""
+    shopify_pools: ShopifyPools
+    """The process's Shopify connections, pooled per shop; closed when the worker shuts down."""
+    bulk_operations: BulkOperationService
+    """Follows the bulk operations `shopify` actions start, and reports them back."""
+    perform: PerformService
+    """Performs and records each attempt of a run."""
+
+
+def build_services(settings: Settings, store: Store, client: Client) -> WorkerServices:
     events = EventService(settings, store, client)
-    return {
-        "events": events,
-        "shopify_pools": ShopifyPools(ShopifyConfig.from_settings(settings)),
-        "bulk_operations": BulkOperationService(settings, store, client, events),
-    }
+    shopify_pools = ShopifyPools(ShopifyConfig.from_settings(settings))
+    bulk_operations = BulkOperationService(settings, store, client, events)
+    return WorkerServices(
+        events=events,
+        shopify_pools=shopify_pools,
+        bulk_operations=bulk_operations,
+        perform=PerformService(settings, store, events, shopify_pools, bulk_operations),
+    )
 
 
 class RatchetWorker(Worker):
-    """A Worker that also releases the process's Shopify connection pools when it shuts down."""
+    """A Worker that keeps its services, and releases their Shopify connection pools when it shuts down."""
 
-    def __init__(self, client: Client, *, shopify_pools: ShopifyPools, **kwargs: Any) -> None:
+    def __init__(self, client: Client, *, services: WorkerServices, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
-        self.shopify_pools = shopify_pools
+        self.services = services
 
     async def shutdown(self) -> None:
         await super().shutdown()
-        await self.shopify_pools.aclose()
+        await self.services.shopify_pools.aclose()
 
 
 def build_worker(
@@ -88,15 +111,21 @@ def build_worker(
     workflows: bool = True,
     activities: bool = True,
     max_concurrent_activities: int | None = None,
-) -> Worker:
+) -> RatchetWorker:
+    """A worker on `task_queue` (the settings' by default), its services built here, once.
+
+    Args:
+        workflows: whether it runs workflows (tests turn either side off to queue work unpolled).
+        activities: whether it runs activities.
+        max_concurrent_activities: the SDK's limit on activities in flight (its default when None).
+    """
     services = build_services(settings, store, client)
-    run_activities = RunActivities(settings, store, services)
     kwargs: dict[str, Any] = {}
     if max_concurrent_activities is not None:
         kwargs["max_concurrent_activities"] = max_concurrent_activities
     return RatchetWorker(
         client,
-        shopify_pools=services["shopify_pools"],
+        services=services,
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[
             EventWorkflow,
@@ -108,10 +137,10 @@ def build_worker(
         ]
         if workflows
         else [],
-        activities=run_activities.all()
-        + SchedulerActivities(services["events"]).all()
-        + WebhookActivities(settings, store, services).all()
-        + BulkOperationActivities(services["bulk_operations"]).all()
+        activities=RunActivities(settings, services.perform).all()
+        + SchedulerActivities(services.events).all()
+        + WebhookActivities(settings, store, services.shopify_pools).all()
+        + BulkOperationActivities(services.bulk_operations).all()
         + RetentionActivities(settings, store).all()
         + RetryDeskActivities(settings, store, client).all()
         if activities
@@ -133,7 +162,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     await sync_all_schedules(client, store, task_queue=settings.temporal.task_queue)
     await request_all_reconciles(client, settings, store)
     # Bulk operations whose monitor could not be started when their action ran.
-    await build_services(settings, store, client)["bulk_operations"].resume_monitors()
+    await worker.services.bulk_operations.resume_monitors()
     await ensure_retention_schedule(client, settings)
     await ensure_retry_desk(client, settings)
     await asyncio.to_thread(purge_expired, store)

@@ -1,10 +1,10 @@
-"""The run activities: a thin Temporal adapter over the perform use case (ratchet/services/perform.py).
+"""The run activities: a thin Temporal adapter over the perform service (ratchet/services/perform.py).
 
 This module owns only what is Temporal's: the attempt number (cumulative across manual retries
 and throttle waits), heartbeats, and how a failure tells Temporal what to do next — a transient
 error (`ratchet.errors.is_retryable`) is re-raised with Mechanic's exact next delay (30/76/152/
 308 s, scaled); a permanent one, or the fifth attempt, is recorded Failed and stops Temporal's
-retries. What each run does, and every ledger write, is the service's.
+retries. What each attempt does, and every ledger write, is the service's.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from ratchet.actions.base import ActionError
 from ratchet.config import Settings
-from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS, RunState
+from ratchet.core.runs import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS
 from ratchet.engine import telemetry
 from ratchet.engine.contract import (
     FAIL_RUNS,
@@ -33,7 +31,6 @@ from ratchet.engine.contract import (
     ActionRunOutcome,
     EventRunOutcome,
     FailRunsInput,
-    PlannedTaskRun,
     RunActivitiesInterface,
     RunInput,
     RunNoteInput,
@@ -41,20 +38,10 @@ from ratchet.engine.contract import (
     TaskRunOutcome,
 )
 from ratchet.errors import RatchetError, is_retryable
-from ratchet.services.perform import (
-    PerformService,
-    PreparedAction,
-    RenderProgress,
-    TaskUnavailableError,
-    Throttled,
-)
-from ratchet.shopify.client import ShopifyThrottled
+from ratchet.services.perform import Attempt, FailedAttempt, PerformService, RenderProgress, Throttled
 from ratchet.store import ledger
-from ratchet.store.database import Store
-from ratchet.store.tables import Run
 
 OutcomeT = TypeVar("OutcomeT", bound=RunOutcome)
-StepT = TypeVar("StepT")
 
 HEARTBEAT_AFTER_SECONDS = 5.0
 
@@ -64,13 +51,18 @@ def retry_delay(settings: Settings, budget_attempt: int) -> timedelta:
     return settings.scaled(RETRY_DELAYS_SECONDS[budget_attempt - 1])
 
 
-@dataclass
-class _Begun(Generic[StepT]):
-    """A begun attempt and what its blocking step returned or raised (carried out of the worker thread)."""
-
-    run: Run
-    value: StepT | None = None
-    error: Exception | None = None
+def numbered(inp: RunInput) -> Attempt:
+    """This activity attempt as an attempt of the run: numbered across manual retries and throttle waits."""
+    info = activity.info()
+    return Attempt(
+        run_id=inp.run_id,
+        shop_id=inp.shop_id,
+        number=inp.attempt_base + info.attempt,
+        enqueued_at=info.current_attempt_scheduled_time,
+        # Only the first attempt of a manual retry counts it (later ones are its automatic retries).
+        manual_retry_note=inp.manual_retry_note if info.attempt == 1 and inp.budget_used == 0 else None,
+        shopify_gated=inp.shopify_gated,
+    )
 
 
 class _Heartbeat:
@@ -97,111 +89,77 @@ class _Heartbeat:
         self._timer.cancel()
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text or type(exc).__name__
-
-
 class RunActivities(RunActivitiesInterface):
-    def __init__(self, settings: Settings, store: Store, services: dict[str, Any] | None = None) -> None:
+    """The event workflow's activities.
+
+    Args:
+        settings: scales Mechanic's retry delays and Shopify's waits (RATCHET_TIME_SCALE).
+        perform: performs and records each attempt.
+    """
+
+    def __init__(self, settings: Settings, perform: PerformService) -> None:
         self.settings = settings
-        services = services or {}
-        self.perform = PerformService(
-            settings,
-            store,
-            events=services.get("events"),
-            shopify_pools=services.get("shopify_pools"),
-            bulk_operations=services.get("bulk_operations"),
-            action_services=services,
-        )
+        self.perform = perform
 
-    # -- the attempt protocol shared by every run kind -------------------------------------------
+    # -- the run kinds -----------------------------------------------------------------------------
 
-    async def _attempt(
+    @activity.defn(name=PERFORM_EVENT_RUN)
+    async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
+        attempt = numbered(inp)
+        return await self._settle(inp, attempt, EventRunOutcome, self.perform.event_run(attempt))
+
+    @activity.defn(name=PERFORM_TASK_RUN)
+    async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
+        attempt, progress = numbered(inp), RenderProgress()
+        return await self._settle(inp, attempt, TaskRunOutcome, self.perform.task_run(attempt, progress), progress)
+
+    @activity.defn(name=PERFORM_ACTION_RUN)
+    async def perform_action_run(self, inp: RunInput) -> ActionRunOutcome:
+        attempt = numbered(inp)
+        return await self._settle(inp, attempt, ActionRunOutcome, self.perform.action_run(attempt))
+
+    # -- what Temporal does next -------------------------------------------------------------------
+
+    async def _settle(
         self,
         inp: RunInput,
+        attempt: Attempt,
         outcome_type: type[OutcomeT],
-        in_thread: Callable[[Run, int], StepT],
-        then: Callable[[Run, int, StepT], Awaitable[OutcomeT]] | None = None,
+        step: Awaitable[OutcomeT | FailedAttempt | Throttled],
         progress: RenderProgress | None = None,
     ) -> OutcomeT:
-        """One attempt: begin it, run `in_thread` (blocking work) in the same worker thread, then `then`.
-
-        One thread hop per attempt, not one per ledger step: the hop is a measurable share of
-        a short run's CPU. Without `then`, what `in_thread` returns is the outcome.
-        """
-        info = activity.info()
-        budget_attempt = inp.budget_used + info.attempt
-        attempt = inp.attempt_base + info.attempt
-
-        def throttled(wait: Throttled) -> OutcomeT:
-            # Not an attempt: the run waits in Due and the workflow asks again after the wait.
-            telemetry.throttle_wait(info.activity_type.removeprefix("perform_").removesuffix("_run"))
-            return outcome_type(
-                attempts=attempt - 1,
-                throttle_wait_seconds=self.settings.scaled(max(wait.seconds, 1.0)).total_seconds(),
-                budget_used=budget_attempt - 1,
-            )
-
-        retry_note = inp.manual_retry_note if info.attempt == 1 and inp.budget_used == 0 else None
-
-        def begin_then_work() -> Throttled | _Begun[StepT]:
-            begun = self.perform.begin(
-                inp.run_id,
-                inp.shop_id,
-                attempt,
-                info.current_attempt_scheduled_time,
-                retry_note,
-                shopify_gated=inp.shopify_gated,
-            )
-            if isinstance(begun, Throttled):
-                return begun
-            try:
-                return _Begun(begun, value=in_thread(begun, attempt))
-            except Exception as exc:  # the attempt failed: recorded below, on the event loop
-                return _Begun(begun, error=exc)
-
+        """Heartbeat while the service performs the attempt, then answer the workflow or Temporal's retries."""
         heartbeat = _Heartbeat(progress)
         try:
-            begun = await asyncio.to_thread(begin_then_work)
-            if isinstance(begun, Throttled):
-                return throttled(begun)
-            telemetry.attempt_started(begun.run, attempt, info.current_attempt_scheduled_time)
-            try:
-                if begun.error is not None:
-                    raise begun.error
-                step = cast(StepT, begun.value)
-                outcome = cast(OutcomeT, step) if then is None else await then(begun.run, attempt, step)
-            except ApplicationError:
-                raise
-            except ShopifyThrottled as exc:
-                return throttled(await self.perform.withdraw(begun.run, attempt, exc.retry_after_seconds))
-            except Exception as exc:
-                raise await self._record_failure(begun.run, exc, budget_attempt) from exc
+            done = await step
         finally:
             heartbeat.stop()
-        telemetry.run_finished(begun.run, RunState.succeeded, attempt)
-        return outcome
+        # The attempt's place in the automatic budget (5 attempts), which throttle waits do not spend.
+        budget_attempt = inp.budget_used + activity.info().attempt
+        if isinstance(done, Throttled):
+            # Not an attempt: the run waits in Due and the workflow asks again after the wait.
+            telemetry.throttle_wait(activity.info().activity_type.removeprefix("perform_").removesuffix("_run"))
+            return outcome_type(
+                attempts=attempt.number - 1,
+                throttle_wait_seconds=self.settings.scaled(max(done.seconds, 1.0)).total_seconds(),
+                budget_used=budget_attempt - 1,
+            )
+        if isinstance(done, FailedAttempt):
+            raise await self._record_failure(done, budget_attempt) from done.error
+        return done
 
-    async def _record_failure(self, run: Run, exc: Exception, budget_attempt: int) -> ApplicationError:
-        """Record the failed attempt and return the error that tells Temporal what to do next.
+    async def _record_failure(self, failed: FailedAttempt, budget_attempt: int) -> ApplicationError:
+        """Classify the failed attempt, have it recorded, and return the error that tells Temporal what follows.
 
         The failure is logged here, once; the error is BENIGN so the SDK does not log it again
         with a traceback.
         """
-        message = _describe(exc)
+        run, message = failed.run, failed.message
         # Ratchet raises RatchetError on purpose (task errors, remote failures); anything else is a bug.
-        bug = None if isinstance(exc, RatchetError) else exc
-        if not is_retryable(exc) or budget_attempt >= MAX_ATTEMPTS:
+        bug = None if isinstance(failed.error, RatchetError) else failed.error
+        if not is_retryable(failed.error) or budget_attempt >= MAX_ATTEMPTS:
             telemetry.attempt_failed(run, run.attempts, message, retry_in_seconds=None, exc=bug)
-            await self.perform.fail(
-                run,
-                message,
-                result=exc.result if isinstance(exc, ActionError) else None,
-                result_meta=getattr(exc, "result_meta", None),
-                report_error=not isinstance(exc, TaskUnavailableError),
-            )
-            telemetry.run_finished(run, RunState.failed, run.attempts)
+            await self.perform.fail(failed)
             return ApplicationError(
                 message,
                 {"attempts": run.attempts},
@@ -211,52 +169,10 @@ class RunActivities(RunActivitiesInterface):
             )
         delay = retry_delay(self.settings, budget_attempt)
         telemetry.attempt_failed(run, run.attempts, message, retry_in_seconds=delay.total_seconds(), exc=bug)
-        await self.perform.schedule_retry(run, message, delay)
+        await self.perform.schedule_retry(failed, delay)
         return ApplicationError(
-            message, type=type(exc).__name__, next_retry_delay=delay, category=ApplicationErrorCategory.BENIGN
+            message, type=type(failed.error).__name__, next_retry_delay=delay, category=ApplicationErrorCategory.BENIGN
         )
-
-    # -- the run kinds -----------------------------------------------------------------------------
-
-    @activity.defn(name=PERFORM_EVENT_RUN)
-    async def perform_event_run(self, inp: RunInput) -> EventRunOutcome:
-        def route(run: Run, attempt: int) -> list[PlannedTaskRun] | None:
-            # A shop/update event refreshes the shop (async: it may move schedules) before routing.
-            return None if self.perform.refreshes_shop(run) else self.perform.route_event(run)
-
-        async def outcome(run: Run, attempt: int, routed: list[PlannedTaskRun] | None) -> EventRunOutcome:
-            task_runs = routed if routed is not None else await self.perform.event_run(run)
-            return EventRunOutcome(task_runs=task_runs, attempts=attempt)
-
-        return await self._attempt(inp, EventRunOutcome, route, outcome)
-
-    @activity.defn(name=PERFORM_TASK_RUN)
-    async def perform_task_run(self, inp: RunInput) -> TaskRunOutcome:
-        progress = RenderProgress()
-
-        def render(run: Run, attempt: int) -> TaskRunOutcome:
-            plan = self.perform.task_run(run, progress)
-            return TaskRunOutcome(
-                action_runs=plan.action_runs,
-                in_sequence=plan.in_sequence,
-                halt_on_error=plan.halt_on_error,
-                attempts=attempt,
-            )
-
-        return await self._attempt(inp, TaskRunOutcome, render, progress=progress)
-
-    @activity.defn(name=PERFORM_ACTION_RUN)
-    async def perform_action_run(self, inp: RunInput) -> ActionRunOutcome:
-        async def perform(run: Run, attempt: int, action: PreparedAction) -> ActionRunOutcome:
-            try:
-                result = await action.handler.perform(action.options, action.context)
-            except ActionError as exc:
-                exc.result_meta = action.context.result_meta  # type: ignore[attr-defined]  # kept on failed runs too
-                raise
-            await self.perform.succeed_action(run, action, result)
-            return ActionRunOutcome(attempts=attempt)
-
-        return await self._attempt(inp, ActionRunOutcome, self.perform.prepare_action, perform)
 
     # -- bookkeeping the workflow asks for ---------------------------------------------------------
 

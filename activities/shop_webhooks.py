@@ -13,27 +13,33 @@ from ratchet.config import Settings
 from ratchet.engine.contract import RECONCILE_SHOP_WEBHOOKS, SHOPIFY_CONNECTION_REFUSED, ShopWebhooksActivitiesInterface
 from ratchet.services.shopify_webhooks import reconcile_webhooks
 from ratchet.shopify.client import ShopifyConfig, ShopifyError, ShopifyThrottled, is_transient
+from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store
 
 logger = logging.getLogger(__name__)
 
 
 class WebhookActivities(ShopWebhooksActivitiesInterface):
-    def __init__(self, settings: Settings, store: Store, services: dict[str, Any]) -> None:
+    """The reconcile activity.
+
+    Args:
+        shopify_pools: the worker's Shopify connections, pooled per shop.
+    """
+
+    def __init__(self, settings: Settings, store: Store, shopify_pools: ShopifyPools) -> None:
         self.settings = settings
         self.store = store
-        self.services = services
+        self.shopify_pools = shopify_pools
 
     @activity.defn(name=RECONCILE_SHOP_WEBHOOKS)
     async def reconcile_shop_webhooks(self, shop_id: str) -> dict[str, Any]:
-        pools = self.services.get("shopify_pools")
         try:
             result = await reconcile_webhooks(
                 self.store,
                 shop_id,
                 public_url=self.settings.ingress.public_url,
                 config=ShopifyConfig.from_settings(self.settings),
-                http=pools.async_client(shop_id) if pools is not None else None,
+                http=self.shopify_pools.async_client(shop_id),
             )
         except ShopifyError as exc:
             if isinstance(exc, ShopifyThrottled) or is_transient(exc):

@@ -5,8 +5,9 @@ workflow orders the runs (task runs after the event run and their offsets, actio
 their task run, sequenced or not), gives each activity its priority (actions > tasks > events)
 and the shop as fairness key, mirrors the runs' states to search attributes, and closes once
 every run has settled. The ledger keeps the runs; a manual retry of a closed event starts the
-workflow again under the same id with the ledger's runs (update-with-start, starter/api.py), so
-an idle event costs Temporal nothing while its runs stay retryable for the retention window.
+workflow again under the same id with the ledger's runs (update-with-start, in
+ratchet/services/retries.py), so an idle event costs Temporal nothing while its runs stay
+retryable for the retention window.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         RunActivitiesInterface,
         RunInput,
         RunNoteInput,
+        RunOutcome,
         TaskRunOutcome,
         TrackedRun,
         retry_refusal,
@@ -197,17 +199,18 @@ class EventWorkflow:
                         self._set_state(run_id, RunState.failed)
                 return
 
-    async def _perform(self, run_id: str, retry_note: str | None = None) -> Any:
-        """Run one run's activity with Mechanic's retry budget; None when it ended Failed."""
+    async def _perform(self, run_id: str, retry_note: str | None = None) -> RunOutcome | None:
+        """Run one run's activity with Mechanic's retry budget; its outcome, or None when it ended Failed.
+
+        The activity retries within the budget itself (Temporal's retries, with Mechanic's
+        delays); a Shopify rate limit sends the run back to Due here, without spending an attempt.
+        """
         view = self._runs[run_id]
-        scale = self._input.time_scale
-        gated = view.kind == RunKind.task or (
-            view.kind == RunKind.action and view.action_type in SHOPIFY_GATED_ACTION_TYPES
-        )
         inp = RunInput(
             run_id=run_id,
             shop_id=self._input.shop_id,
-            shopify_gated=gated,
+            shopify_gated=view.kind == RunKind.task
+            or (view.kind == RunKind.action and view.action_type in SHOPIFY_GATED_ACTION_TYPES),
             attempt_base=view.attempts,
             manual_retry_note=retry_note,
         )
@@ -215,32 +218,9 @@ class EventWorkflow:
         while True:
             self._set_state(run_id, RunState.started)
             try:
-                outcome = await workflow.execute_activity_method(
-                    _ACTIVITIES[view.kind],
-                    inp,
-                    start_to_close_timeout=_TIMEOUTS[view.kind],
-                    heartbeat_timeout=timedelta(seconds=30),
-                    retry_policy=RetryPolicy(
-                        # Exact delays come from the activity's next_retry_delay; these only shape
-                        # retries after crashes or timeouts, kept close to Mechanic's schedule.
-                        initial_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[0] * scale),
-                        backoff_coefficient=2.0,
-                        maximum_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[-1] * scale),
-                        maximum_attempts=MAX_ATTEMPTS - inp.budget_used,
-                        non_retryable_error_types=[RUN_FAILED],
-                    ),
-                    priority=Priority(priority_key=_PRIORITIES[view.kind], fairness_key=self._input.shop_id),
-                    summary=self._summary(view),
-                )
+                outcome = await self._execute(view, inp)
             except ActivityError as err:
-                cause = err.cause
-                if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED:
-                    view.attempts = int(cause.details[0]["attempts"]) if cause.details else view.attempts + 1
-                else:
-                    # Timed out or crashed on its last attempt: the activity could not record it.
-                    view.attempts = inp.attempt_base + MAX_ATTEMPTS - inp.budget_used
-                    await self._record_failed(run_id, str(cause) if cause else str(err))
-                self._set_state(run_id, RunState.failed)
+                await self._ended_failed(view, inp, err)
                 return None
             view.attempts = outcome.attempts
             if outcome.throttle_wait_seconds <= 0:
@@ -248,7 +228,7 @@ class EventWorkflow:
                 return outcome
             # The shop's Shopify limits are exhausted: wait in Due without spending an attempt.
             throttled_for += outcome.throttle_wait_seconds
-            if throttled_for > THROTTLE_GIVE_UP_SECONDS * scale:
+            if throttled_for > THROTTLE_GIVE_UP_SECONDS * self._input.time_scale:
                 await self._record_failed(
                     run_id, f"Shopify API rate limit did not recover within {THROTTLE_GIVE_UP_SECONDS // 60} minutes"
                 )
@@ -264,6 +244,39 @@ class EventWorkflow:
                     "manual_retry_note": None if started_an_attempt else inp.manual_retry_note,
                 }
             )
+
+    async def _execute(self, view: TrackedRun, inp: RunInput) -> RunOutcome:
+        """The run's activity, with what is left of its automatic budget, its priority and fairness key."""
+        scale = self._input.time_scale
+        outcome: RunOutcome = await workflow.execute_activity_method(
+            _ACTIVITIES[view.kind],
+            inp,
+            start_to_close_timeout=_TIMEOUTS[view.kind],
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(
+                # Exact delays come from the activity's next_retry_delay; these only shape
+                # retries after crashes or timeouts, kept close to Mechanic's schedule.
+                initial_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[0] * scale),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(seconds=RETRY_DELAYS_SECONDS[-1] * scale),
+                maximum_attempts=MAX_ATTEMPTS - inp.budget_used,
+                non_retryable_error_types=[RUN_FAILED],
+            ),
+            priority=Priority(priority_key=_PRIORITIES[view.kind], fairness_key=self._input.shop_id),
+            summary=self._summary(view),
+        )
+        return outcome
+
+    async def _ended_failed(self, view: TrackedRun, inp: RunInput, err: ActivityError) -> None:
+        """The run's last attempt failed: the activity recorded it, unless it crashed or timed out."""
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED:
+            view.attempts = int(cause.details[0]["attempts"]) if cause.details else view.attempts + 1
+        else:
+            # Timed out or crashed on its last attempt: the activity could not record it.
+            view.attempts = inp.attempt_base + MAX_ATTEMPTS - inp.budget_used
+            await self._record_failed(view.id, str(cause) if cause else str(err))
+        self._set_state(view.id, RunState.failed)
 
     async def _record_failed(self, run_id: str, reason: str) -> None:
         await self._bookkeep(RunActivitiesInterface.fail_runs, FailRunsInput(run_ids=[run_id], reason=reason))

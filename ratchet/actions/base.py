@@ -14,16 +14,26 @@ from ratchet.errors import RatchetError
 
 if TYPE_CHECKING:
     from ratchet.config import Settings
+    from ratchet.services.events import EventService
+    from ratchet.shopify.pools import ShopifyPools
     from ratchet.store.database import Store
     from ratchet.store.tables import Shop
 
 
 class ActionError(RatchetError):
-    """Base of action failures; `retryable` decides whether the engine retries."""
+    """Base of action failures; `retryable` decides whether the engine retries.
 
-    def __init__(self, message: str, *, result: Any = None) -> None:
+    Args:
+        message: the run's error, one line.
+        result: what the remote side answered, kept as the failed run's result.
+        result_meta: the API statistics of the failed attempt (`ActionContext.result_meta`),
+            kept as the failed run's result_meta.
+    """
+
+    def __init__(self, message: str, *, result: Any = None, result_meta: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.result = result
+        self.result_meta = result_meta
 
 
 class PermanentActionError(ActionError):
@@ -59,9 +69,11 @@ class ActionContext:
     manual_retries: int = 0
     # Filled by handlers that talk to Shopify, surfaced as run.result_meta.
     result_meta: dict[str, Any] = field(default_factory=dict)
-    # Services the worker hands to actions (e.g. "events" to create child events); keyed by name
-    # so new actions plug in without widening this class.
-    services: dict[str, Any] = field(default_factory=dict)
+    # The worker's services an action may use. The event action needs `events`; outside a worker
+    # (a test calling a handler directly) it is absent and the action fails saying so.
+    events: EventService | None = None
+    # The worker's pooled Shopify connections; without them an action opens its own.
+    shopify_pools: ShopifyPools | None = None
 
     @property
     def delivery_id(self) -> str:

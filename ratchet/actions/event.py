@@ -1,4 +1,4 @@
-"""event: creates a child `user/*/*` event (spec 7.5) through the engine's "events" service.
+"""event: creates a child `user/*/*` event (spec 7.5) through the worker's events service (`ActionContext.events`).
 
 The idempotency key is derived from the action run, so a retried attempt finds the event the
 first attempt created instead of making a second one. `run_at` is passed as an absolute UTC
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as date_parser
@@ -20,21 +20,6 @@ from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import TopicError, validate_topic
 
 _UNIX_TIME = re.compile(r"[+-]?\d+(?:\.\d+)?")
-
-
-class EventService(Protocol):
-    async def create_event(
-        self,
-        *,
-        shop_id: str,
-        topic: str,
-        data: Any,
-        parent_id: str | None,
-        run_at: datetime | None,
-        task_ids: list[str] | None,
-        source: str,
-        idempotency_key: str,
-    ) -> str: ...
 
 
 def parse_run_at(value: Any, tz: str) -> datetime | None:
@@ -101,11 +86,10 @@ class EventAction:
         }
 
     async def perform(self, options: dict[str, Any], ctx: ActionContext) -> dict[str, str]:
-        service: EventService | None = ctx.services.get("events")
-        if service is None:
+        if ctx.events is None:
             raise PermanentActionError("this worker provides no events service")
         run_at = parse_run_at(options["run_at"], ctx.shop.timezone)
-        event_id = await service.create_event(
+        event_id = await ctx.events.create_event(
             shop_id=ctx.shop.id,
             topic=options["topic"],
             data=options["data"],

@@ -260,13 +260,14 @@ async def _client(ctx: ActionContext) -> AsyncIterator[AsyncShopifyClient]:
     """A client for the action's shop that turns Shopify failures into action errors.
 
     Transport errors and retryable HTTP statuses are transient, other statuses permanent; the
-    call statistics reach `result_meta` whatever happens.
+    call statistics reach `ctx.result_meta` whatever happens, and the error's `result_meta` when
+    the call fails.
     """
     try:
         target = ShopTarget.from_shop(ctx.shop)
     except ShopifyConfigurationError as exc:
         raise PermanentActionError(str(exc)) from exc
-    pools = ctx.services.get("shopify_pools")
+    pools = ctx.shopify_pools
     async with AsyncShopifyClient(
         target,
         api_version=ctx.shopify_api_version,
@@ -277,10 +278,12 @@ async def _client(ctx: ActionContext) -> AsyncIterator[AsyncShopifyClient]:
         try:
             yield client
         except ShopifyTransportError as exc:
-            raise TransientActionError(str(exc)) from exc
+            raise TransientActionError(str(exc), result_meta=client.stats.as_result_meta()) from exc
         except ShopifyHTTPError as exc:
             error_class = TransientActionError if exc.retryable else PermanentActionError
-            raise error_class(_http_error_message(exc), result=exc.body) from exc
+            raise error_class(
+                _http_error_message(exc), result=exc.body, result_meta=client.stats.as_result_meta()
+            ) from exc
         finally:
             ctx.result_meta.update(client.stats.as_result_meta())
 
@@ -294,7 +297,7 @@ async def perform_graphql(ctx: ActionContext, query: str, variables: dict[str, A
         response = await client.graphql(query, variables)
     failure = graphql_failure(response)
     if failure is not None:
-        raise PermanentActionError(failure, result=response)
+        raise PermanentActionError(failure, result=response, result_meta=ctx.result_meta)
     return response
 
 

@@ -1,34 +1,46 @@
-"""Performing runs: what an event run, a task run and an action run do, and the ledger record of each attempt.
+"""Performing runs: each whole attempt of an event run, a task run or an action run, and its ledger record.
 
-The Temporal side (activities/runs.py) numbers the attempts, heartbeats and turns failures into
-Mechanic's retry schedule; everything a run *does* lives here:
+The run activities (activities/runs.py) number the attempts, heartbeat and turn failures into
+Mechanic's retry schedule; everything an attempt *does* happens here, in one direction:
 
-* event run: store event filters, then routing (`ratchet.core.routing`) to the enabled tasks'
-  subscriptions, recording one task run per match (Scheduled when its offset is still ahead);
-* task run: the task's latest script and options rendered against the event, shop and cache,
-  recording one action run per action object (sequenced followers stay Unscheduled);
-* action run: the handler of its type with the options captured when the task rendered (and,
-  for a `shopify` action that started a bulk operation, the monitor that reports it back).
+1. begin, in a worker thread: the run shows Started with its attempt row, or, when the shop's
+   Shopify limits are exhausted, it waits in Due without spending an attempt (`Throttled`);
+2. the step's blocking part, in that same thread (one thread hop per attempt: the hop is a
+   measured share of a short run's CPU):
+   * event run: store event filters, then routing (`ratchet.core.routing`) to the enabled tasks'
+     subscriptions, recording one task run per match (Scheduled when its offset is still ahead);
+     a `shopify/shop/update` event first refreshes the shop's snapshot;
+   * task run: the task's latest script and options rendered against the event, shop and cache,
+     recording one action run per action object (sequenced followers stay Unscheduled);
+   * action run: the handler of its type, its options as captured when the task rendered, and
+     its context;
+3. back on the event loop: the action handler performs, and its result is recorded; then what
+   the step started is followed (moved schedules, a started bulk operation, follow-up events).
 
-Each step opens one database connection and commits what the ledger must show on its own:
-Started (with its attempt row) before any work, then the outcome together with the child runs
-it planned. Reads and writes are SQLAlchemy Core statements keyed by deterministic ids, so
-a replayed attempt rewrites the same rows and never duplicates one.
+A step answers the contract's outcome for the workflow, `Throttled` (also when Shopify answers
+THROTTLED mid-attempt: the attempt is withdrawn), or `FailedAttempt`, which the activity
+classifies and hands back to `fail` or `schedule_retry`. Each commit is what the ledger must show
+on its own: Started before any work, then the outcome together with the child runs it planned.
+Reads and writes are SQLAlchemy Core statements keyed by deterministic ids, so a replayed attempt
+rewrites the same rows and never duplicates one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Select, bindparam, select
 
-from ratchet.actions.base import ActionContext, ActionHandler, get_handler
+from ratchet.actions.base import ActionContext, ActionError, ActionHandler, get_handler
 from ratchet.actions.shopify import GraphQLRequest
 from ratchet.config import Settings
 from ratchet.core.api_versions import effective_api_version
@@ -37,9 +49,16 @@ from ratchet.core.clock import utcnow
 from ratchet.core.routing import match_tasks
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine import telemetry
-from ratchet.engine.contract import PlannedActionRun, PlannedTaskRun
+from ratchet.engine.contract import (
+    ActionRunOutcome,
+    EventRunOutcome,
+    PlannedActionRun,
+    PlannedTaskRun,
+    TaskRunOutcome,
+)
 from ratchet.engine.schedules import sync_schedules
-from ratchet.errors import RatchetError, Unavailable
+from ratchet.errors import PermanentRunError, TaskUnavailableError, TransientReadError
+from ratchet.liquid import RenderRequest, RenderResult, TaskRenderError, render_task
 from ratchet.liquid.errors import shopify_read_failure
 from ratchet.services import followups
 from ratchet.services.bulk_operations import BulkOperationService, render_objects
@@ -50,12 +69,22 @@ from ratchet.services.runs import add_run_note
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shop_connection import apply_shop_update
 from ratchet.shopify.bulk_results import ResultsUnavailable
-from ratchet.shopify.client import ShopifyConfig, is_transient, make_liquid_shopify_callable
+from ratchet.shopify.client import (
+    ShopifyConfig,
+    ShopifyThrottled,
+    is_transient,
+    make_liquid_shopify_callable,
+)
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.shopify.throttle import wait_seconds
 from ratchet.store import ledger
 from ratchet.store.database import Store, prepared, read_row, table_of
 from ratchet.store.tables import Event, Run, Shop, ShopifyThrottleState, Task
+
+log = logging.getLogger("ratchet.runs")
+
+StepT = TypeVar("StepT")
+OutcomeT = TypeVar("OutcomeT", EventRunOutcome, TaskRunOutcome, ActionRunOutcome)
 
 SHOP_UPDATE_TOPIC = "shopify/shop/update"
 
@@ -77,16 +106,20 @@ class RenderProgress:
         return time.monotonic() - self.last > RENDER_STALL_SECONDS
 
 
-class TransientReadError(Unavailable):
-    """A Shopify read during the render failed in a way another attempt may not (5xx, transport)."""
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a run, as the activity numbered it."""
 
-
-class PermanentRunError(RatchetError):
-    """A failure that retrying cannot fix (disabled task, Liquid error, error object, …)."""
-
-
-class TaskUnavailableError(PermanentRunError):
-    """The run's task was disabled or deleted: the run fails instantly and raises no error event (spec 9)."""
+    run_id: str
+    shop_id: str
+    number: int
+    """Cumulative across manual retries and throttle waits: the run's `attempts` once it begins."""
+    enqueued_at: datetime | None
+    """When Temporal scheduled the attempt: where its queue lag starts."""
+    manual_retry_note: str | None
+    """Given on the first attempt of a manual retry, which it counts and notes on the run."""
+    shopify_gated: bool
+    """Whether the attempt waits out the shop's exhausted Shopify limits before it begins."""
 
 
 @dataclass(frozen=True)
@@ -97,16 +130,37 @@ class Throttled:
 
 
 @dataclass(frozen=True)
-class ActionPlan:
-    """What a task run rendered: its action runs, and how the workflow must perform them."""
+class FailedAttempt:
+    """An attempt that failed after it began: the run as begun and what the step raised."""
 
-    action_runs: list[PlannedActionRun]
-    in_sequence: bool
-    halt_on_error: bool
+    run: Run
+    error: Exception
+
+    @property
+    def message(self) -> str:
+        """The run's error: the exception's text, or its class name when it has none."""
+        return str(self.error).strip() or type(self.error).__name__
 
 
-@dataclass
-class PreparedAction:
+@dataclass(frozen=True)
+class _Begun(Generic[StepT]):
+    """A begun attempt and what the blocking part of its step made."""
+
+    run: Run
+    made: StepT
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """What an event run's blocking part made."""
+
+    task_runs: list[PlannedTaskRun]
+    shop_zone_moved: bool
+    """A `shopify/shop/update` moved the shop's time zone: its schedules must follow."""
+
+
+@dataclass(frozen=True)
+class _PreparedAction:
     """An action run ready to perform: its handler, validated options and context."""
 
     handler: ActionHandler
@@ -114,87 +168,164 @@ class PreparedAction:
     context: ActionContext
 
 
+@dataclass(frozen=True)
+class _TaskRender:
+    """A task run's render, read in one unit: the task, its event, the request and the API version."""
+
+    task: Task
+    event: Event
+    request: RenderRequest
+    api_version: str | None
+
+
 class PerformService:
+    """Performs each attempt of a run, including its one thread hop and the action handler call.
+
+    Args:
+        events: creates follow-up events and reaches Temporal (schedules of a moved shop).
+        shopify_pools: the worker's Shopify connections, for renders and actions.
+        bulk_operations: follows the bulk operations `shopify` actions start.
+    """
+
     def __init__(
         self,
         settings: Settings,
         store: Store,
-        events: EventService | None = None,
-        shopify_pools: ShopifyPools | None = None,
-        bulk_operations: BulkOperationService | None = None,
-        action_services: dict[str, Any] | None = None,
+        events: EventService,
+        shopify_pools: ShopifyPools,
+        bulk_operations: BulkOperationService,
     ) -> None:
         self.settings = settings
         self.store = store
         self.events = events
         self.shopify_pools = shopify_pools
         self.bulk_operations = bulk_operations
-        # Handed to action handlers (ActionContext.services), e.g. "events" for child events.
-        self.action_services = action_services or {}
+
+    # -- the three steps ----------------------------------------------------------------------------
+
+    async def event_run(self, attempt: Attempt) -> EventRunOutcome | FailedAttempt | Throttled:
+        """Filter and route the event; record and return the task runs it makes."""
+        begun = await asyncio.to_thread(self._begin_then, attempt, self._route_event)
+        if not isinstance(begun, _Begun):
+            return begun
+        if begun.made.shop_zone_moved:
+            await self._move_schedules(begun.run)
+        return self._succeeded(begun.run, EventRunOutcome(task_runs=begun.made.task_runs, attempts=attempt.number))
+
+    async def task_run(self, attempt: Attempt, progress: RenderProgress) -> TaskRunOutcome | FailedAttempt | Throttled:
+        """Render the task's latest script against the event; record and return the action runs it makes.
+
+        Args:
+            progress: marked by each answer of the render's Shopify calls (read by the heartbeat).
+        """
+        begun = await asyncio.to_thread(self._begin_then, attempt, functools.partial(self._render_task, progress))
+        if not isinstance(begun, _Begun):
+            return begun
+        return self._succeeded(begun.run, begun.made)
+
+    async def action_run(self, attempt: Attempt) -> ActionRunOutcome | FailedAttempt | Throttled:
+        """Perform the action with the options its task rendered, record the result, follow what it started."""
+        begun = await asyncio.to_thread(self._begin_then, attempt, self._prepare_action)
+        if not isinstance(begun, _Begun):
+            return begun
+        run, action = begun.run, begun.made
+        try:
+            result = await action.handler.perform(action.options, action.context)
+            await asyncio.to_thread(self._record_success, run, result, action.context.result_meta)
+        except ShopifyThrottled as exc:
+            return await asyncio.to_thread(self._withdraw, run, attempt, exc.retry_after_seconds)
+        except Exception as exc:
+            return FailedAttempt(run, exc)
+        if isinstance(action.options, GraphQLRequest):
+            # A started bulk operation is followed until it reports back to this task (never raises).
+            await self.bulk_operations.track_from_action(
+                run, action.options.query, result, action.context.shopify_api_version
+            )
+        # mechanic/actions/perform, when the run's task subscribes to it.
+        if followups.may_report_success(run):
+            await followups.emit_followups(self.store, self.events, run.id)
+        return self._succeeded(run, ActionRunOutcome(attempts=attempt.number))
 
     # -- the attempt record ------------------------------------------------------------------------
 
-    def begin(
-        self,
-        run_id: str,
-        shop_id: str,
-        attempt: int,
-        enqueued_at: datetime | None,
-        manual_retry_note: str | None,
-        *,
-        shopify_gated: bool,
-    ) -> Run | Throttled:
-        """Start `attempt` of a run (Started, attempt row), or report the shop throttled without spending one.
+    def _begin_then(
+        self, attempt: Attempt, step: Callable[[Run, Attempt], StepT]
+    ) -> _Begun[StepT] | FailedAttempt | Throttled:
+        """Begin the attempt, then run the blocking part of its step, in the caller's one worker thread."""
+        begun = self._begin(attempt)
+        if isinstance(begun, Throttled):
+            return begun
+        telemetry.attempt_started(begun, attempt.number, attempt.enqueued_at)
+        try:
+            return _Begun(begun, step(begun, attempt))
+        except ShopifyThrottled as exc:
+            return self._withdraw(begun, attempt, exc.retry_after_seconds)
+        except Exception as exc:  # the activity decides what follows
+            return FailedAttempt(begun, exc)
 
-        Blocking: the caller runs it in the same worker thread as the step that follows, so an
-        attempt costs one thread hop, not two.
-        """
+    def _begin(self, attempt: Attempt) -> Run | Throttled:
+        """Start the attempt (Started, attempt row), or report the shop throttled without spending one."""
         with self.store.engine.connect() as conn:
-            if shopify_gated:
-                wait = self._shop_wait(conn, shop_id)
+            if attempt.shopify_gated:
+                wait = self._shop_wait(conn, attempt.shop_id)
                 if wait > 0:
-                    ledger.mark_waiting(conn, run_id, RunState.due)
+                    ledger.mark_waiting(conn, attempt.run_id, RunState.due)
                     conn.commit()
                     return Throttled(wait)
-            run = ledger.begin_attempt(conn, run_id, attempt, enqueued_at, manual_retry_note)
+            run = ledger.begin_attempt(
+                conn, attempt.run_id, attempt.number, attempt.enqueued_at, attempt.manual_retry_note
+            )
             conn.commit()
             return run
 
-    async def withdraw(self, run: Run, attempt: int, retry_after_seconds: float) -> Throttled:
+    def _withdraw(self, run: Run, attempt: Attempt, retry_after_seconds: float) -> Throttled:
         """Shopify answered THROTTLED/429 mid-attempt: the attempt is forgotten and the run waits in Due."""
-
-        def withdraw() -> Throttled:
-            with self.store.engine.connect() as conn:
-                wait = max(retry_after_seconds, self._shop_wait(conn, run.shop_id))
-                note = f"Shopify rate limit reached; waiting {wait:.0f} s without spending an attempt"
-                ledger.withdraw_attempt(conn, run.id, attempt, note)
-                conn.commit()
-            return Throttled(wait)
-
-        return await asyncio.to_thread(withdraw)
+        with self.store.engine.connect() as conn:
+            wait = max(retry_after_seconds, self._shop_wait(conn, run.shop_id))
+            note = f"Shopify rate limit reached; waiting {wait:.0f} s without spending an attempt"
+            ledger.withdraw_attempt(conn, run.id, attempt.number, note)
+            conn.commit()
+        return Throttled(wait)
 
     def _shop_wait(self, conn: Connection, shop_id: str) -> float:
         state = read_row(conn, ShopifyThrottleState, shop_id)
         return 0.0 if state is None else wait_seconds(state, utcnow(), time_scale=self.settings.time_scale)
 
-    async def fail(
-        self, run: Run, message: str, *, result: Any = None, result_meta: Any = None, report_error: bool = True
-    ) -> None:
-        """The attempt was the run's last: record Failed, then its follow-ups (mechanic/errors/*, perform)."""
+    @staticmethod
+    def _succeeded(run: Run, outcome: OutcomeT) -> OutcomeT:
+        telemetry.run_finished(run, RunState.succeeded, outcome.attempts)
+        return outcome
+
+    async def fail(self, failed: FailedAttempt) -> None:
+        """The failed attempt was the run's last: record Failed, then its follow-ups (mechanic/errors/*, perform).
+
+        A failed action keeps what its remote side answered (`ActionError.result`, `result_meta`).
+        A run whose task was disabled or deleted raises no error event (spec 9).
+        """
+        run, error = failed.run, failed.error
+        action_error = error if isinstance(error, ActionError) else None
 
         def record() -> None:
             with self.store.engine.begin() as conn:
-                ledger.fail(conn, run, message, result, result_meta)
+                ledger.fail(
+                    conn,
+                    run,
+                    failed.message,
+                    action_error.result if action_error else None,
+                    action_error.result_meta if action_error else None,
+                )
 
         await asyncio.to_thread(record)
+        telemetry.run_finished(run, RunState.failed, run.attempts)
+        report_error = not isinstance(error, TaskUnavailableError)
         await followups.emit_followups(self.store, self.events, run.id, report_error=report_error)
 
-    async def schedule_retry(self, run: Run, message: str, delay: timedelta) -> None:
-        """The attempt failed and another follows after `delay`: the run shows Scheduled until then."""
+    async def schedule_retry(self, failed: FailedAttempt, delay: timedelta) -> None:
+        """Another attempt follows the failed one after `delay`: the run shows Scheduled until then."""
 
         def record() -> None:
             with self.store.engine.begin() as conn:
-                ledger.schedule_retry(conn, run, message, delay)
+                ledger.schedule_retry(conn, failed.run, failed.message, delay)
 
         await asyncio.to_thread(record)
 
@@ -220,32 +351,11 @@ class PerformService:
 
     # -- event runs --------------------------------------------------------------------------------
 
-    @staticmethod
-    def refreshes_shop(run: Run) -> bool:
-        """Whether the event run must refresh the shop (and perhaps its schedules) before routing."""
-        return run.topic == SHOP_UPDATE_TOPIC
-
-    async def event_run(self, run: Run) -> list[PlannedTaskRun]:
-        """Filter and route the event; record and return the task runs it makes."""
-        if self.refreshes_shop(run):
-            await self._refresh_shop(run)
-        return await asyncio.to_thread(self.route_event, run)
-
-    async def _refresh_shop(self, run: Run) -> None:
-        """`shopify/shop/update` carries the shop itself: refresh the snapshot, move schedules with the zone."""
-
-        def apply() -> bool:
-            with self.store.reading() as conn:
-                event = read_row(conn, Event, run.event_id)
-            return event is not None and apply_shop_update(self.store, run.shop_id, event.data)
-
-        if await asyncio.to_thread(apply) and self.events is not None:
-            await sync_schedules(
-                self.events.client, self.store, run.shop_id, task_queue=self.settings.temporal.task_queue
-            )
-
-    def route_event(self, run: Run) -> list[PlannedTaskRun]:
-        """The blocking part of an event run (everything but a shop refresh): filters, routing, the task-run rows."""
+    def _route_event(self, run: Run, attempt: Attempt) -> _Routed:
+        """An event run's blocking part: a shop update's refresh, filters, routing, the task-run rows."""
+        # `shopify/shop/update` carries the shop itself: its snapshot (and zone) first, so routing
+        # computes offsets in the shop's new zone.
+        zone_moved = run.topic == SHOP_UPDATE_TOPIC and self._refresh_shop(run)
         now = utcnow()
         with self.store.engine.connect() as conn:
             event = read_row(conn, Event, run.event_id)
@@ -260,124 +370,82 @@ class PerformService:
             if dropped_by is not None:
                 ledger.succeed(conn, run, {"task_run_ids": [], "filtered_by": dropped_by})
                 conn.commit()
-                return []
-            # Retry context: a retried event run sees the current task set and subscriptions.
-            tasks = [
-                Task.model_construct(**row)
-                for row in prepared(conn, "shop_tasks", _shop_tasks_statement)
-                .execute(conn, {"b_shop_id": shop.id})
-                .rows
-            ]
-            planned: list[PlannedTaskRun] = []
-            rows = []
-            for match in match_tasks(event, tasks):
-                run_at = match.subscription.run_at(now, shop.timezone, self.settings.time_scale)
-                delay = max(0.0, (run_at - now).total_seconds())
-                task_run_id = ledger.derived_id(run.id, run.manual_retries, match.task.id, match.subscription.line)
-                rows.append(
-                    ledger.new_run_row(
-                        run_id=task_run_id,
-                        kind=RunKind.task,
-                        event=event,
-                        parent_id=run.id,
-                        state=RunState.scheduled if delay > 0 else RunState.due,
-                        run_at=run_at,
-                        task=match.task,
-                        subscription=match.subscription.line,
-                    )
-                )
-                planned.append(
-                    PlannedTaskRun(
-                        run_id=task_run_id,
-                        task_id=match.task.id,
-                        task_name=match.task.name,
-                        subscription=match.subscription.line,
-                        delay_seconds=delay,
-                    )
-                )
+                return _Routed([], zone_moved)
+            planned, rows = self._plan_task_runs(conn, run, event, shop, now)
             ledger.insert_runs(conn, rows)
             ledger.succeed(conn, run, {"task_run_ids": [p.run_id for p in planned]})
             conn.commit()
-        return planned
+        return _Routed(planned, zone_moved)
+
+    def _plan_task_runs(
+        self, conn: Connection, run: Run, event: Event, shop: Shop, now: datetime
+    ) -> tuple[list[PlannedTaskRun], list[dict[str, Any]]]:
+        """One task run per matching subscription of the shop's enabled tasks: the plan and its rows."""
+        # Retry context: a retried event run sees the current task set and subscriptions.
+        tasks = [
+            Task.model_construct(**row)
+            for row in prepared(conn, "shop_tasks", _shop_tasks_statement).execute(conn, {"b_shop_id": shop.id}).rows
+        ]
+        planned: list[PlannedTaskRun] = []
+        rows = []
+        for match in match_tasks(event, tasks):
+            run_at = match.subscription.run_at(now, shop.timezone, self.settings.time_scale)
+            delay = max(0.0, (run_at - now).total_seconds())
+            task_run_id = ledger.derived_id(run.id, run.manual_retries, match.task.id, match.subscription.line)
+            rows.append(
+                ledger.new_run_row(
+                    run_id=task_run_id,
+                    kind=RunKind.task,
+                    event=event,
+                    parent_id=run.id,
+                    state=RunState.scheduled if delay > 0 else RunState.due,
+                    run_at=run_at,
+                    task=match.task,
+                    subscription=match.subscription.line,
+                )
+            )
+            planned.append(
+                PlannedTaskRun(
+                    run_id=task_run_id,
+                    task_id=match.task.id,
+                    task_name=match.task.name,
+                    subscription=match.subscription.line,
+                    delay_seconds=delay,
+                )
+            )
+        return planned, rows
+
+    def _refresh_shop(self, run: Run) -> bool:
+        """Apply a `shopify/shop/update` event's shop to the snapshot; whether the shop's zone moved."""
+        with self.store.reading() as conn:
+            event = read_row(conn, Event, run.event_id)
+        return event is not None and apply_shop_update(self.store, run.shop_id, event.data)
+
+    async def _move_schedules(self, run: Run) -> None:
+        """The shop's zone moved: its scheduler events follow. Never raises.
+
+        The event run is recorded already; a sync that fails is logged and noted on the run, and
+        every shop's schedules are synced again when a worker starts.
+        """
+        try:
+            await sync_schedules(
+                self.events.client, self.store, run.shop_id, task_queue=self.settings.temporal.task_queue
+            )
+        except Exception as exc:
+            log.exception("schedules of shop %s did not follow its new time zone", run.shop_id)
+            note = f"schedules not moved to the shop's new time zone yet ({type(exc).__name__}: {exc}); synced again at the next worker start"
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(add_run_note, self.store, run.id, note)
 
     # -- task runs ---------------------------------------------------------------------------------
 
-    def task_run(self, run: Run, progress: RenderProgress) -> ActionPlan:
-        """Render the task's latest script; record and return the action runs it made (blocking)."""
-        from ratchet.liquid import RenderRequest, TaskRenderError, render_task
-
+    def _render_task(self, progress: RenderProgress, run: Run, attempt: Attempt) -> TaskRunOutcome:
+        """A task run's blocking part: read, render (no connection held), record the action runs."""
         with self.store.reading() as conn:
-            # Retry context: always the task's latest script and options.
-            task = _available_task(conn, run)
-            event = read_row(conn, Event, run.event_id)
-            shop = read_row(conn, Shop, run.shop_id)
-            if event is None or shop is None:
-                raise PermanentRunError(f"event {run.event_id} or shop {run.shop_id} no longer exists")
-            # Read once, at the start: every read of this render and every action it renders uses it.
-            api_version = effective_api_version(task.shopify_api_version, shop.shopify_api_version)
-            render = RenderRequest(
-                script=task.script,
-                options=task.options or {},
-                event=event_object(conn, event),
-                task={**task_object(task), "shopify_api_version": api_version},
-                shop=shop_object(conn, shop),
-                cache=CacheView(self.store, shop.id),
-                shopify=make_liquid_shopify_callable(
-                    self.store,
-                    shop,
-                    api_version,
-                    config=ShopifyConfig.from_settings(self.settings),
-                    http=self.shopify_pools.sync_client(shop.id) if self.shopify_pools is not None else None,
-                    on_progress=progress.mark,
-                ),
-                timezone=shop.timezone,
-            )
-        # No connection is held while Liquid runs (and perhaps pages through Shopify).
-        with contextlib.ExitStack() as open_results:
-            if event.topic == BULK_OPERATION_TOPIC:
-                # `bulkOperation.objects` reads the result file lazily; it stays open for the render.
-                try:
-                    bulk_objects = open_results.enter_context(render_objects(self.settings, self.store, event))
-                except ResultsUnavailable as exc:
-                    raise PermanentRunError(str(exc)) from exc
-                render.event["data"] = {**(event.data or {}), "objects": bulk_objects}
-            try:
-                rendered = render_task(render)
-            except TaskRenderError as exc:
-                # Shopify reads fail like Mechanic's: outages get the usual retries, everything
-                # else (401/403/404, no token, GraphQL errors, limits that never recovered) fails
-                # the run at once, naming the query's line.
-                read = shopify_read_failure(exc)
-                if read is not None and is_transient(read.cause):
-                    raise TransientReadError(str(exc)) from exc
-                raise PermanentRunError(str(exc)) from exc
-        if rendered.errors:
-            # An error object fails the run and discards every action it rendered.
-            raise PermanentRunError("; ".join(_error_text(e) for e in rendered.errors))
-        rows = []
-        planned = []
-        for position, action in enumerate(rendered.actions):
-            action_run_id = ledger.derived_id(run.id, run.manual_retries, position)
-            follower = task.perform_action_runs_in_sequence and position > 0
-            rows.append(
-                ledger.new_run_row(
-                    run_id=action_run_id,
-                    kind=RunKind.action,
-                    event=event,
-                    parent_id=run.id,
-                    # Sequenced followers have no perform time until their predecessor ends.
-                    state=RunState.unscheduled if follower else RunState.due,
-                    run_at=None if follower else utcnow(),
-                    task=task,
-                    action_type=action.type,
-                    action_options=action.options,
-                    action_meta=action.meta,
-                    perform_event=action.perform_event,
-                    position=position,
-                    shopify_api_version=api_version,
-                )
-            )
-            planned.append(PlannedActionRun(run_id=action_run_id, action_type=action.type, position=position))
+            render = self._task_render(conn, run, progress)
+        rendered = _render(self.settings, self.store, render)
+        rows, planned = _action_run_rows(run, render, rendered)
+        task, event = render.task, render.event
         with self.store.engine.connect() as conn:
             # Loop prevention (spec 4.8): a perform-chain run repeating its predecessor fails.
             loop = followups.perform_loop_error(conn, event, rendered.objects)
@@ -386,16 +454,45 @@ class PerformService:
             ledger.insert_runs(conn, rows)
             ledger.succeed(conn, run, rendered.objects)
             conn.commit()
-        return ActionPlan(
+        return TaskRunOutcome(
             action_runs=planned,
             in_sequence=task.perform_action_runs_in_sequence,
             halt_on_error=task.halt_action_run_sequence_on_error,
+            attempts=attempt.number,
         )
+
+    def _task_render(self, conn: Connection, run: Run, progress: RenderProgress) -> _TaskRender:
+        """What the render reads, in one unit: the task's latest script and options (the retry context)."""
+        task = _available_task(conn, run)
+        event = read_row(conn, Event, run.event_id)
+        shop = read_row(conn, Shop, run.shop_id)
+        if event is None or shop is None:
+            raise PermanentRunError(f"event {run.event_id} or shop {run.shop_id} no longer exists")
+        # Read once, at the start: every read of this render and every action it renders uses it.
+        api_version = effective_api_version(task.shopify_api_version, shop.shopify_api_version)
+        request = RenderRequest(
+            script=task.script,
+            options=task.options or {},
+            event=event_object(conn, event),
+            task={**task_object(task), "shopify_api_version": api_version},
+            shop=shop_object(conn, shop),
+            cache=CacheView(self.store, shop.id),
+            shopify=make_liquid_shopify_callable(
+                self.store,
+                shop,
+                api_version,
+                config=ShopifyConfig.from_settings(self.settings),
+                http=self.shopify_pools.sync_client(shop.id),
+                on_progress=progress.mark,
+            ),
+            timezone=shop.timezone,
+        )
+        return _TaskRender(task, event, request, api_version)
 
     # -- action runs -------------------------------------------------------------------------------
 
-    def prepare_action(self, run: Run, attempt: int) -> PreparedAction:
-        """The handler, options and context of an action run; its task must still be enabled (blocking)."""
+    def _prepare_action(self, run: Run, attempt: Attempt) -> _PreparedAction:
+        """An action run's blocking part: handler, options and context; its task must still be enabled."""
         with self.store.reading() as conn:
             task = _available_task(conn, run)
             shop = read_row(conn, Shop, run.shop_id)
@@ -416,28 +513,16 @@ class PerformService:
             # runs only (rows from before this column existed fall back to the current one).
             shopify_api_version=run.shopify_api_version
             or effective_api_version(task.shopify_api_version, shop.shopify_api_version),
-            attempt=attempt,
+            attempt=attempt.number,
             manual_retries=run.manual_retries,
-            services=self.action_services,
+            events=self.events,
+            shopify_pools=self.shopify_pools,
         )
-        return PreparedAction(handler, options, context)
+        return _PreparedAction(handler, options, context)
 
-    async def succeed_action(self, run: Run, action: PreparedAction, result: Any) -> None:
-        """Record the action run's success, then follow what it started (never raises)."""
-
-        def record() -> None:
-            with self.store.engine.begin() as conn:
-                ledger.succeed(conn, run, result, action.context.result_meta)
-
-        await asyncio.to_thread(record)
-        if self.bulk_operations is not None and isinstance(action.options, GraphQLRequest):
-            # A started bulk operation is followed until it reports back to this task.
-            await self.bulk_operations.track_from_action(
-                run, action.options.query, result, action.context.shopify_api_version
-            )
-        # mechanic/actions/perform, when the run's task subscribes to it.
-        if followups.may_report_success(run):
-            await followups.emit_followups(self.store, self.events, run.id)
+    def _record_success(self, run: Run, result: Any, result_meta: dict[str, Any]) -> None:
+        with self.store.engine.begin() as conn:
+            ledger.succeed(conn, run, result, result_meta)
 
 
 def _shop_tasks_statement() -> Select[Any]:
@@ -452,6 +537,65 @@ def _available_task(conn: Connection, run: Run) -> Task:
     if not task.enabled:
         raise TaskUnavailableError(f"task {task.name!r} is disabled")
     return task
+
+
+def _render(settings: Settings, store: Store, render: _TaskRender) -> RenderResult:
+    """Run the task's Liquid; its failures become the run's, classified for Mechanic's retries."""
+    event = render.event
+    with contextlib.ExitStack() as open_results:
+        if event.topic == BULK_OPERATION_TOPIC:
+            # `bulkOperation.objects` reads the result file lazily; it stays open for the render.
+            try:
+                bulk_objects = open_results.enter_context(render_objects(settings, store, event))
+            except ResultsUnavailable as exc:
+                raise PermanentRunError(str(exc)) from exc
+            render.request.event["data"] = {**(event.data or {}), "objects": bulk_objects}
+        try:
+            rendered = render_task(render.request)
+        except TaskRenderError as exc:
+            # Shopify reads fail like Mechanic's: outages get the usual retries, everything
+            # else (401/403/404, no token, GraphQL errors, limits that never recovered) fails
+            # the run at once, naming the query's line.
+            read = shopify_read_failure(exc)
+            if read is not None and is_transient(read.cause):
+                raise TransientReadError(str(exc)) from exc
+            raise PermanentRunError(str(exc)) from exc
+    if rendered.errors:
+        # An error object fails the run and discards every action it rendered.
+        raise PermanentRunError("; ".join(_error_text(e) for e in rendered.errors))
+    return rendered
+
+
+def _action_run_rows(
+    run: Run, render: _TaskRender, rendered: RenderResult
+) -> tuple[list[dict[str, Any]], list[PlannedActionRun]]:
+    """One action run per rendered action object: its row and its place in the workflow's plan."""
+    task = render.task
+    rows = []
+    planned = []
+    for position, action in enumerate(rendered.actions):
+        action_run_id = ledger.derived_id(run.id, run.manual_retries, position)
+        follower = task.perform_action_runs_in_sequence and position > 0
+        rows.append(
+            ledger.new_run_row(
+                run_id=action_run_id,
+                kind=RunKind.action,
+                event=render.event,
+                parent_id=run.id,
+                # Sequenced followers have no perform time until their predecessor ends.
+                state=RunState.unscheduled if follower else RunState.due,
+                run_at=None if follower else utcnow(),
+                task=task,
+                action_type=action.type,
+                action_options=action.options,
+                action_meta=action.meta,
+                perform_event=action.perform_event,
+                position=position,
+                shopify_api_version=render.api_version,
+            )
+        )
+        planned.append(PlannedActionRun(run_id=action_run_id, action_type=action.type, position=position))
+    return rows, planned
 
 
 def _error_text(value: Any) -> str:

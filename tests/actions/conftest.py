@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import delete
@@ -16,6 +15,7 @@ from sqlmodel import col
 
 from ratchet.actions.base import ActionContext
 from ratchet.config import Settings
+from ratchet.services.events import EventService
 from ratchet.store.database import Store
 from ratchet.store.tables import CacheEntry, Shop
 from tests.support.actions import action_context
@@ -39,7 +39,7 @@ def make_ctx(sqlite_store: Store, shop_id: str) -> Callable[..., ActionContext]:
         *,
         store: Store | None = None,
         settings: Settings | None = None,
-        services: dict[str, Any] | None = None,
+        events: EventService | None = None,
         run_id: str | None = None,
         timezone: str = "UTC",
     ) -> ActionContext:
@@ -47,7 +47,7 @@ def make_ctx(sqlite_store: Store, shop_id: str) -> Callable[..., ActionContext]:
             store or sqlite_store,
             Shop(id=shop_id, timezone=timezone),
             settings=settings,
-            services=services,
+            events=events,
             run_id=run_id,
         )
 

@@ -58,7 +58,7 @@ def test_invalid_options_name_the_field(options: Any, field: str) -> None:
 
 async def test_creates_a_child_event(make_ctx: MakeCtx, shop_id: str) -> None:
     events = RecordingEvents()
-    ctx = make_ctx(services={"events": events})
+    ctx = make_ctx(events=events)
     result = await run({"topic": "user/orders/followup", "data": {"order_id": 7}, "task_id": "task-1"}, ctx)
     assert result == {"event_id": "event-1"}
     assert events.calls == [
@@ -77,13 +77,13 @@ async def test_creates_a_child_event(make_ctx: MakeCtx, shop_id: str) -> None:
 
 async def test_data_defaults_to_null_and_task_ids_are_deduplicated(make_ctx: MakeCtx) -> None:
     events = RecordingEvents()
-    await run({"topic": "user/a/b", "task_ids": ["t1", "t2", "t1"]}, make_ctx(services={"events": events}))
+    await run({"topic": "user/a/b", "task_ids": ["t1", "t2", "t1"]}, make_ctx(events=events))
     assert (events.calls[0]["data"], events.calls[0]["task_ids"]) == (None, ["t1", "t2"])
 
 
 async def test_retried_run_creates_the_same_event(make_ctx: MakeCtx) -> None:
     events = RecordingEvents()
-    ctx = make_ctx(services={"events": events})
+    ctx = make_ctx(events=events)
     first = await run({"topic": "user/a/b"}, ctx)
     second = await run({"topic": "user/a/b"}, ctx)
     assert first == second
@@ -94,13 +94,13 @@ async def test_retried_run_creates_the_same_event(make_ctx: MakeCtx) -> None:
 async def test_run_at_as_unix_time(make_ctx: MakeCtx, as_text: bool) -> None:
     events = RecordingEvents()
     when = int((utcnow() + timedelta(hours=2)).timestamp())
-    await run({"topic": "user/a/b", "run_at": str(when) if as_text else when}, make_ctx(services={"events": events}))
+    await run({"topic": "user/a/b", "run_at": str(when) if as_text else when}, make_ctx(events=events))
     assert events.calls[0]["run_at"] == datetime.fromtimestamp(when, UTC)
 
 
 async def test_run_at_strings_and_shop_timezone(make_ctx: MakeCtx) -> None:
     events = RecordingEvents()
-    ctx = make_ctx(services={"events": events}, timezone="America/New_York")
+    ctx = make_ctx(events=events, timezone="America/New_York")
     await run({"topic": "user/a/b", "run_at": "2999-01-02T03:04:05+01:00"}, ctx)
     # Without an offset, a time is read in the shop's zone.
     await run({"topic": "user/a/b", "run_at": "2999-06-01 12:00"}, ctx)
@@ -111,8 +111,8 @@ async def test_run_at_strings_and_shop_timezone(make_ctx: MakeCtx) -> None:
 
 async def test_past_run_at_means_now(make_ctx: MakeCtx) -> None:
     events = RecordingEvents()
-    await run({"topic": "user/a/b", "run_at": 1_000_000_000}, make_ctx(services={"events": events}))
-    await run({"topic": "user/a/b", "run_at": "2001-09-09"}, make_ctx(services={"events": events}))
+    await run({"topic": "user/a/b", "run_at": 1_000_000_000}, make_ctx(events=events))
+    await run({"topic": "user/a/b", "run_at": "2001-09-09"}, make_ctx(events=events))
     assert [call["run_at"] for call in events.calls] == [None, None]
 
 

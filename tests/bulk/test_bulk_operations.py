@@ -244,7 +244,7 @@ async def test_webhook_before_the_action_run_records_the_operation(
     assert len(child_events(api, trigger, BULK_OPERATION_TOPIC)) == 1
 
     # When the retention window ends the file goes; a late render says why instead of seeing nothing.
-    service = build_services(api.settings, api.store, api.client)["bulk_operations"]
+    service = build_services(api.settings, api.store, api.client).bulk_operations
     await service.delete_results(api.settings.shop, operation.gid)
     assert not service.results_directory(api.settings.shop, operation.gid).exists()
     with (
@@ -317,17 +317,17 @@ async def test_a_crash_while_reporting_still_gives_one_event(
     @activity.defn(name=REPORT_BULK_OPERATION)
     async def crashing_report(ref: BulkOperationRef) -> str:
         if event_created_before_crash:
-            await services["bulk_operations"].report(ref.shop_id, ref.gid)
+            await services.bulk_operations.report(ref.shop_id, ref.gid)
         crashed.set()
         raise RuntimeError("worker crashed while reporting")
 
-    monitor = BulkOperationActivities(services["bulk_operations"])
+    monitor = BulkOperationActivities(services.bulk_operations)
     crashing_worker = Worker(
         client,
         task_queue=queue,
         workflows=[EventWorkflow, BulkOperationWorkflow],
         activities=[
-            *RunActivities(local.settings, store, services).all(),
+            *RunActivities(local.settings, services.perform).all(),
             monitor.check,
             monitor.collect,
             crashing_report,

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from ratchet.actions.base import ActionContext, ActionOptionsError, TransientActionError, register
 from ratchet.config import Settings, load_settings
+from ratchet.services.events import EventService
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
 
@@ -73,7 +74,7 @@ def action_context(
     shop: Shop,
     *,
     settings: Settings | None = None,
-    services: dict[str, Any] | None = None,
+    events: EventService | None = None,
     run_id: str | None = None,
     api_version: str | None = None,
 ) -> ActionContext:
@@ -88,5 +89,5 @@ def action_context(
         task_name="action test",
         shopify_api_version=api_version,
         attempt=1,
-        services=services or {},
+        events=events,
     )
