@@ -287,6 +287,9 @@ async def test_the_concurrency_limit_fails_the_second_start(api: Ratchet, shopif
     second = await api.tasks.run(task.name)
     (refused,) = of_kind(await wait_for_runs(api, second, settled(1)), RunKind.action)
     assert refused.state == RunState.failed and refused.attempts == 1
+    # A failed action run keeps the statistics of the Shopify call it made.
+    refused_meta = (await api.runs.get(refused.id)).result_meta
+    assert refused_meta["shopify_admin_graphql_api_requests_count"] == 1
     assert refused.error == (
         "Received a Shopify error (user errors in bulkOperationRunQuery.userErrors): "
         f"A bulk query operation for this app and shop is already in progress: {operation.gid}."

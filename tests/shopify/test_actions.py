@@ -145,6 +145,8 @@ async def test_user_errors_fail_permanently(sqlite_store: Store, sqlite_shop: Sh
     )
     assert caught.value.result["data"]["customerCreate"]["customer"] is None
     assert ctx.result_meta["shopify_admin_graphql_api_requests_count"] == 1
+    # The failed run keeps what the call cost, as a successful one does.
+    assert caught.value.result_meta == ctx.result_meta
 
 
 async def test_variant_user_errors_are_found_anywhere(
