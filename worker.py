@@ -115,6 +115,10 @@ def build_worker(
     """A worker on `task_queue` (the settings' by default), its services built here, once.
 
     Args:
+        client: the Temporal client it polls with.
+        settings: Ratchet's settings (task queue, time scale, Shopify and ingress options).
+        store: the ledger's database.
+        task_queue: the queue it polls; the settings' when None.
         workflows: whether it runs workflows (tests turn either side off to queue work unpolled).
         activities: whether it runs activities.
         max_concurrent_activities: the SDK's limit on activities in flight (its default when None).

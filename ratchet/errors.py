@@ -1,4 +1,6 @@
-"""Ratchet's one error model. Every error Ratchet raises on purpose is a `RatchetError`:
+"""Ratchet's one error model.
+
+Every error Ratchet raises on purpose is a `RatchetError`:
 
     RatchetError            something Ratchet refuses or cannot do; the message is one readable line
     ├── NotFound      404   an unknown shop, task, run, event, webhook or filter

@@ -118,8 +118,10 @@ class EventWorkflow:
                 return
 
     async def _legacy_idle_wait(self, inp: EventWorkflowInput) -> bool:
-        """How workflows started before CLOSE_WHEN_SETTLED wait: open and idle, serving retries,
-        until the retention window passes (False), continuing as new past the history limit."""
+        """How workflows started before CLOSE_WHEN_SETTLED wait: open and idle, serving retries.
+
+        False once the retention window passes; continues as new past the history limit.
+        """
         info = workflow.info()
         if info.is_continue_as_new_suggested() or info.get_current_history_length() > inp.history_limit:
             workflow.continue_as_new(inp.model_copy(update={"runs": list(self._runs.values())}))

@@ -77,8 +77,11 @@ class ActionContext:
 
     @property
     def delivery_id(self) -> str:
-        """Names one delivery of this action run to its receiver: the same across automatic attempts
-        and crash re-deliveries (so duplicates can be dropped), new after each manual retry."""
+        """Names one delivery of this action run to its receiver.
+
+        The same across automatic attempts and crash re-deliveries (so duplicates can be
+        dropped), new after each manual retry.
+        """
         return self.run_id if self.manual_retries == 0 else f"{self.run_id}.retry{self.manual_retries}"
 
 

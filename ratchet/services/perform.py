@@ -100,9 +100,11 @@ class RenderProgress:
         self.last = time.monotonic()
 
     def mark(self) -> None:
+        """A Shopify call of the render answered."""
         self.last = time.monotonic()
 
     def stalled(self) -> bool:
+        """Whether the render's Shopify calls stopped answering (RENDER_STALL_SECONDS without progress)."""
         return time.monotonic() - self.last > RENDER_STALL_SECONDS
 
 
@@ -216,6 +218,7 @@ class PerformService:
         """Render the task's latest script against the event; record and return the action runs it makes.
 
         Args:
+            attempt: the attempt, as the activity numbered it.
             progress: marked by each answer of the render's Shopify calls (read by the heartbeat).
         """
         begun = await asyncio.to_thread(self._begin_then, attempt, functools.partial(self._render_task, progress))
@@ -347,6 +350,7 @@ class PerformService:
             await followups.emit_followups(self.store, self.events, run_id)
 
     async def note(self, run_id: str, note: str) -> None:
+        """Add `note` to the run's notes (an ignored retry signal, say)."""
         await asyncio.to_thread(add_run_note, self.store, run_id, note)
 
     # -- event runs --------------------------------------------------------------------------------
