@@ -27,13 +27,13 @@ from activities.retention import RetentionActivities
 from activities.retry_desk import RetryDeskActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
-from activities.shop_webhooks import WebhookActivities
+from activities.webhook_subscriptions import WebhookSubscriptionsActivities
 from ratchet.config import Settings, load_settings
 from ratchet.engine.connection import connect, ensure_search_attributes
 from ratchet.engine.retention import ensure_retention_schedule
 from ratchet.engine.retry_desk import ensure_retry_desk
 from ratchet.engine.schedules import sync_all_schedules
-from ratchet.engine.webhook_reconcile import request_all as request_all_reconciles
+from ratchet.engine.webhook_subscriptions import request_all_reconciles
 from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import EventService
 from ratchet.services.perform import PerformService
@@ -41,12 +41,12 @@ from ratchet.services.shop_cache import purge_expired
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store, get_store
-from workflows.bulk_operation import BulkOperationWorkflow
+from workflows.bulk_operations import BulkOperationWorkflow
 from workflows.event import EventWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.retry_desk import RetryDeskWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
-from workflows.shop_webhooks import ShopWebhooksWorkflow
+from workflows.webhook_subscriptions import WebhookSubscriptionsWorkflow
 
 # Workflows run outside the SDK's sandbox. The sandbox re-executes every workflow activation
 # through its import hooks and restricted builtins: measured with benchmarks/throughput.py, that
@@ -134,7 +134,7 @@ def build_worker(
         workflows=[
             EventWorkflow,
             SchedulerTickWorkflow,
-            ShopWebhooksWorkflow,
+            WebhookSubscriptionsWorkflow,
             BulkOperationWorkflow,
             RetentionWorkflow,
             RetryDeskWorkflow,
@@ -143,7 +143,7 @@ def build_worker(
         else [],
         activities=RunActivities(settings, services.perform).all()
         + SchedulerActivities(services.events).all()
-        + WebhookActivities(settings, store, services.shopify_pools).all()
+        + WebhookSubscriptionsActivities(settings, store, services.shopify_pools).all()
         + BulkOperationActivities(services.bulk_operations).all()
         + RetentionActivities(settings, store).all()
         + RetryDeskActivities(settings, store, client).all()

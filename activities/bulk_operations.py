@@ -1,4 +1,4 @@
-"""Activities of the bulk operation monitor (workflows/bulk_operation.py); the work is in the service."""
+"""Activities of the bulk operation monitor (workflows/bulk_operations.py); the work is in the service."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scheduler tick's activity: create the scheduler event through EventService, once per tick."""
+"""The scheduler tick's activity: create the scheduler event (`EventService.create`), once per tick."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from ratchet.engine.contract import CREATE_SCHEDULED_EVENT, UNKNOWN_SHOP, SchedulerActivitiesInterface, TickInput
 from ratchet.engine.schedules import tick_idempotency_key
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent
 from ratchet.services.shops import UnknownShop
 
 
@@ -22,12 +22,14 @@ class SchedulerActivities(SchedulerActivitiesInterface):
     async def create_scheduled_event(self, tick: TickInput) -> str:
         try:
             created = await self.events.create(
-                shop_id=tick.shop_id,
-                topic=tick.topic,
-                data=None,  # spec 2.3: scheduler events carry no data
-                source="mechanic",
-                idempotency_key=tick_idempotency_key(tick.shop_id, tick.topic, tick.scheduled_at),
-                created_at=tick.scheduled_at,
+                NewEvent(
+                    shop_id=tick.shop_id,
+                    topic=tick.topic,
+                    data=None,  # spec 2.3: scheduler events carry no data
+                    source="mechanic",
+                    idempotency_key=tick_idempotency_key(tick.shop_id, tick.topic, tick.scheduled_at),
+                    created_at=tick.scheduled_at,  # event.created_at is the tick's time
+                )
             )
         except UnknownShop as exc:
             # The shop is gone; its schedules go at the next sync. Retrying cannot help.

@@ -65,7 +65,7 @@ from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.engine.connection import connect
 from ratchet.engine.contract import EventWorkflowInput
 from ratchet.engine.devserver import DevServer, free_port
-from ratchet.ingress.webhooks import signature
+from ratchet.ingress.signatures import signature
 from ratchet.services.events import event_workflow_options
 from ratchet.store.database import Store, get_store
 from ratchet.store.secrets import generate_key

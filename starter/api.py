@@ -27,15 +27,15 @@ from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.connection import connect
 from ratchet.engine.contract import RetryAccepted
 from ratchet.engine.schedules import SyncResult, sync_all_schedules, sync_schedules
-from ratchet.engine.webhook_reconcile import request_reconcile
+from ratchet.engine.webhook_subscriptions import request_reconcile
 from ratchet.errors import RatchetError, Unavailable
-from ratchet.services import event_filters, retries, runs, shops, status, tasks, webhook_config
+from ratchet.services import event_filters, mechanic_webhooks, retries, runs, shops, status, tasks
 from ratchet.services import secrets as secret_rotation
 from ratchet.services.event_filters import SavedFilter
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent, parse_when
 from ratchet.services.runs import RunDetail, RunView
-from ratchet.services.shopify_webhooks import public_url_note, webhook_problems
 from ratchet.services.tasks import ImportedTask
+from ratchet.services.webhook_subscriptions import public_url_note, webhook_problems
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store import secrets as secret_store
 from ratchet.store.database import Store, get_store
@@ -241,16 +241,16 @@ class Events(_Resource):
 
         `run_at`: a datetime, ISO 8601 text or Unix seconds; the event waits until then.
         """
-        created = await self._ratchet.event_service.send(
+        event = NewEvent(
             shop_id=self._shop(shop_id),
             topic=topic,
             data=data,
-            run_at=run_at,
-            idempotency_key=idempotency_key,
-            task_ids=task_ids,
             source=source,
+            task_ids=task_ids,
+            run_at=parse_when(run_at),
+            idempotency_key=idempotency_key,
         )
-        return created.id
+        return (await self._ratchet.event_service.create(event)).id
 
 
 class Runs(_Resource):
@@ -308,14 +308,16 @@ class Webhooks(_Resource):
     async def add(
         self, name: str, topic: str, *, mode: str = "auto", secret: str | None = None, shop_id: str | None = None
     ) -> MechanicWebhook:
-        return await self._db(webhook_config.add_webhook, self._store, self._shop(shop_id), name, topic, mode, secret)
+        return await self._db(
+            mechanic_webhooks.add_webhook, self._store, self._shop(shop_id), name, topic, mode, secret
+        )
 
     async def list(self, shop_id: str | None = None) -> builtins.list[MechanicWebhook]:
-        return await self._db(webhook_config.list_webhooks, self._store, self._shop(shop_id))
+        return await self._db(mechanic_webhooks.list_webhooks, self._store, self._shop(shop_id))
 
     async def remove(self, ref: str, shop_id: str | None = None) -> MechanicWebhook:
         """By name or id; its URL stops making events."""
-        return await self._db(webhook_config.remove_webhook, self._store, self._shop(shop_id), ref)
+        return await self._db(mechanic_webhooks.remove_webhook, self._store, self._shop(shop_id), ref)
 
     def url(self, hook: MechanicWebhook) -> str:
         return f"{self._ratchet.settings.ingress.base_url}/webhooks/{hook.id}"

@@ -1,4 +1,4 @@
-"""event: creates a child `user/*/*` event (spec 7.5) through the worker's events service (`ActionContext.events`).
+"""event: creates a child `user/*/*` event (spec 7.5) with the worker's `EventService` (`ActionContext.events`).
 
 The idempotency key is derived from the action run, so a retried attempt finds the event the
 first attempt created instead of making a second one. `run_at` is passed as an absolute UTC
@@ -18,6 +18,7 @@ from dateutil import parser as date_parser
 from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, register
 from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import TopicError, validate_topic
+from ratchet.services.events import NewEvent
 
 _UNIX_TIME = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
@@ -89,17 +90,17 @@ class EventAction:
         if ctx.events is None:
             raise PermanentActionError("this worker provides no events service")
         run_at = parse_run_at(options["run_at"], ctx.shop.timezone)
-        event_id = await ctx.events.create_event(
+        child = NewEvent(
             shop_id=ctx.shop.id,
             topic=options["topic"],
             data=options["data"],
-            parent_id=ctx.event_id,
-            run_at=run_at.astimezone(UTC) if run_at is not None and run_at > utcnow() else None,
-            task_ids=options["task_ids"],
             source="user",  # events from the Event action are user events (spec 2.5)
+            parent_id=ctx.event_id,
+            task_ids=options["task_ids"],
+            run_at=run_at.astimezone(UTC) if run_at is not None and run_at > utcnow() else None,
             idempotency_key=f"action:{ctx.run_id}",
         )
-        return {"event_id": event_id}
+        return {"event_id": (await ctx.events.create(child)).id}
 
 
 register(EventAction())

@@ -29,7 +29,9 @@ EVENT_WORKFLOW = "EventWorkflow"
 SCHEDULER_TICK_WORKFLOW = "SchedulerTickWorkflow"
 BULK_OPERATION_WORKFLOW = "BulkOperationWorkflow"
 RETENTION_WORKFLOW = "RetentionWorkflow"
-SHOP_WEBHOOKS_WORKFLOW = "ShopWebhooksWorkflow"
+# Registered before the module and class took the name webhook subscriptions; running workflows
+# (and their histories) carry the old name, so it stays.
+WEBHOOK_SUBSCRIPTIONS_WORKFLOW = "ShopWebhooksWorkflow"
 RETRY_DESK_WORKFLOW = "RetryDeskWorkflow"
 RETRY_DESK_ID = "ratchet-retries"
 """The one always-open workflow that takes `retry` signals for any run (Web UI, `temporal workflow signal`)."""
@@ -45,7 +47,7 @@ COLLECT_BULK_OPERATION_RESULTS = "collect_bulk_operation_results"
 REPORT_BULK_OPERATION = "report_bulk_operation"
 DELETE_BULK_OPERATION_RESULTS = "delete_bulk_operation_results"
 PURGE_EXPIRED = "purge_expired"
-RECONCILE_SHOP_WEBHOOKS = "reconcile_shop_webhooks"
+RECONCILE_WEBHOOK_SUBSCRIPTIONS = "reconcile_shop_webhooks"  # registered name, kept (see above)
 RETRY_REQUESTED_RUN = "retry_requested_run"
 
 RETRY_SIGNAL = "retry"
@@ -342,11 +344,11 @@ class BulkOperationActivitiesInterface:
         raise NotImplementedError
 
 
-class ShopWebhooksActivitiesInterface:
-    """Reconciling a shop's Shopify webhook subscriptions (implemented in activities/shop_webhooks.py)."""
+class WebhookSubscriptionsActivitiesInterface:
+    """Reconciling a shop's Shopify webhook subscriptions (implemented in activities/webhook_subscriptions.py)."""
 
-    @activity.defn(name=RECONCILE_SHOP_WEBHOOKS)
-    async def reconcile_shop_webhooks(self, shop_id: str) -> dict[str, Any]:
+    @activity.defn(name=RECONCILE_WEBHOOK_SUBSCRIPTIONS)
+    async def reconcile_webhook_subscriptions(self, shop_id: str) -> dict[str, Any]:
         raise NotImplementedError
 
 

@@ -1,7 +1,8 @@
-"""Events from the outside world over HTTP: Shopify webhooks and Mechanic webhooks.
+"""Events from the outside world over HTTP: Shopify deliveries and Mechanic webhooks.
 
-`webhooks` (the table and the data mapping) stays free of web-framework imports so the store
-can load its table without pulling in FastAPI; the ASGI app lives in `app`.
+`app` holds the routes (`Ingress`, one method each) and `asgi` the plain ASGI parts they run
+in; `shopify_deliveries` verifies and reads a Shopify delivery, `mechanic_webhooks` maps a
+request to its event's data, and `signatures` checks the HMAC both carry.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The ingress's plain ASGI parts: body limits, webhook counts, error answers, and the Shopify hot path.
+"""The ingress's plain ASGI parts: body limits, webhook counts, error answers, and the Shopify deliveries' route.
 
-Plain ASGI rather than FastAPI so that the route most deliveries take, `POST
+Plain ASGI rather than FastAPI so that the route most webhooks take, `POST
 /webhooks/shopify/{shop}`, pays for nothing but its own work: FastAPI's routing, dependency
 solving and middleware layers are Python run on every request, on a path whose every
 CPU-millisecond comes out of the same budget as the Temporal server's.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -21,17 +21,18 @@ from temporalio.service import RPCError
 from ratchet.engine.metrics import metrics
 from ratchet.errors import RatchetError, Unavailable
 from ratchet.ingress import BodyTooLarge
+from ratchet.ingress.shopify_deliveries import ShopifyDelivery
 
 log = logging.getLogger("ratchet.ingress")
 
-# (shop id, raw body, lower-cased headers) → the JSON answer of an accepted delivery.
-DeliverShopifyWebhook = Callable[[str, bytes, Mapping[str, str]], Awaitable[dict[str, Any]]]
+# A delivery as it arrived → the JSON answer once it is accepted (`Ingress.shopify_delivery`).
+ReceiveShopifyDelivery = Callable[[ShopifyDelivery], Awaitable[dict[str, Any]]]
 
 # Senders (Shopify included) retry on 503; this tells polite ones when.
 RETRY_AFTER_SECONDS = 5
 # Why a webhook was refused, by the status it was answered with.
 REJECTION_REASONS = {400: "invalid", 401: "bad_signature", 404: "unknown_shop", 413: "too_large", 503: "unavailable"}
-SHOPIFY_WEBHOOK_PREFIX = "/webhooks/shopify/"
+SHOPIFY_DELIVERY_PREFIX = "/webhooks/shopify/"
 
 
 def error_response(exc: RatchetError) -> JSONResponse:
@@ -118,7 +119,7 @@ class CountWebhooks:
         if scope["type"] != "http" or not path.startswith("/webhooks/"):
             await self.app(scope, receive, send)
             return
-        source = "shopify" if path.startswith(SHOPIFY_WEBHOOK_PREFIX) else "mechanic"
+        source = "shopify" if path.startswith(SHOPIFY_DELIVERY_PREFIX) else "mechanic"
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -130,31 +131,31 @@ class CountWebhooks:
         await self.app(scope, receive, counted)
 
 
-def shopify_webhook_shop(scope: Scope) -> str | None:
+def delivery_shop(scope: Scope) -> str | None:
     """The shop of a `POST /webhooks/shopify/{shop}` request, else None."""
     if scope["type"] != "http" or scope["method"] != "POST":
         return None
     path: str = scope["path"]
-    if not path.startswith(SHOPIFY_WEBHOOK_PREFIX):
+    if not path.startswith(SHOPIFY_DELIVERY_PREFIX):
         return None
-    shop_id = path[len(SHOPIFY_WEBHOOK_PREFIX) :]
+    shop_id = path[len(SHOPIFY_DELIVERY_PREFIX) :]
     return shop_id if shop_id and "/" not in shop_id else None
 
 
-class ShopifyWebhookRoute:
+class ShopifyDeliveryRoute:
     """`POST /webhooks/shopify/{shop}` answered here, everything else by `fallback` (the FastAPI app).
 
     Same limits, counts and answers as a FastAPI route would give: 413 past the body limit,
     a RatchetError's status and JSON body, uvicorn's 500 for anything unexpected.
     """
 
-    def __init__(self, deliver: DeliverShopifyWebhook, fallback: ASGIApp, max_body_bytes: int) -> None:
-        self.deliver = deliver
+    def __init__(self, receive: ReceiveShopifyDelivery, fallback: ASGIApp, max_body_bytes: int) -> None:
+        self.receive = receive
         self.fallback = fallback
         self.endpoint = CountWebhooks(LimitBody(self._answer, max_body_bytes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shop_id = shopify_webhook_shop(scope)
+        shop_id = delivery_shop(scope)
         if shop_id is None:
             await self.fallback(scope, receive, send)
         else:
@@ -170,7 +171,7 @@ class ShopifyWebhookRoute:
             headers: dict[str, str] = {}
             for name, value in scope["headers"]:
                 headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-            response = JSONResponse(await self.deliver(shop_id, body, headers))
+            response = JSONResponse(await self.receive(ShopifyDelivery(shop_id, body, headers)))
         except RatchetError as exc:
             response = error_response(exc)
         await response(scope, receive, send)

@@ -5,7 +5,7 @@ The path of one operation:
 1. A `shopify` action run's response starts an operation (`track_from_action`): a
    `bulk_operations` row names the shop, the task and the action run, and the monitoring
    workflow starts (id from shop + operation, so never twice).
-2. The workflow (workflows/bulk_operation.py) wakes on the `bulk_operations/finish` webhook
+2. The workflow (workflows/bulk_operations.py) wakes on the `bulk_operations/finish` webhook
    (`signal_finished`, from the ingress) or on its polling timer, and asks `check`.
 3. On a terminal status, `collect` streams the result file to RATCHET_HOME and indexes it, then
    `report` creates one `mechanic/shopify/bulk_operation` event for the originating task only.
@@ -57,7 +57,7 @@ from ratchet.engine.contract import (
     BulkMonitorInput,
 )
 from ratchet.errors import InvalidInput
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent
 from ratchet.services.followups import FOLLOWUP_SOURCE
 from ratchet.shopify.bulk_results import BulkResults, ResultsUnavailable, build_index, delete_results, download_results
 from ratchet.shopify.client import AsyncShopifyClient, ShopifyConfig, ShopTarget
@@ -305,16 +305,17 @@ class BulkOperationService:
         row = await asyncio.to_thread(self._row, shop_id, gid)
         if row is None or not row.attributes:
             raise RuntimeError(f"bulk operation {gid} has not been checked yet")
-        created = await self.events.create(
+        report = NewEvent(
             shop_id=shop_id,
             topic=BULK_OPERATION_TOPIC,
             # Attributes only: `objects` is read from the result file when the task renders.
             data=operation_attributes(row.attributes, row.type),
+            source=FOLLOWUP_SOURCE,
             parent_id=row.event_id,
             task_ids=[row.task_id],
-            source=FOLLOWUP_SOURCE,
             idempotency_key=report_idempotency_key(gid),
         )
+        created = await self.events.create(report)
         await asyncio.to_thread(self._update, shop_id, gid, report_event_id=created.id)
         return created.id
 

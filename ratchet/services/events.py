@@ -1,9 +1,15 @@
-"""Creating events: the ledger row and the event workflow, as one idempotent step.
+"""Creating events: the ledger rows and the event workflow, as one idempotent step.
 
-Every path that makes an event (CLI, starter API, ingress, event/perform/error follow-ups) goes
-through `EventService.create_event`, so duplicates are rejected the same way everywhere: the
-event id derives from the idempotency key, the workflow id from the event id, and Temporal's
-id-reuse policy refuses a second workflow with that id even after the first has closed.
+`EventService.create` is the one way an event is made: by the ingress (Shopify deliveries and
+Mechanic webhooks), the CLI and Python API, follow-ups, the Event action, scheduler ticks and
+bulk operation reports. So duplicates are rejected the same way everywhere: the event id derives
+from the idempotency key, the workflow id from the event id, and Temporal's id-reuse policy
+refuses a second workflow with that id even after the first has closed.
+
+Callers that know the event's fields pass a `NewEvent`. A request whose fields are only known
+once the database has been read (a Shopify delivery, verified against its shop's secret:
+ratchet/ingress/shopify_deliveries.py) implements `EventRequest` and reads them on the
+connection that then writes the event, so verifying and writing are one transaction.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, Engine, Select, bindparam, select
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.common import (
     Priority,
@@ -34,13 +42,16 @@ from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TASK_NAM
 from ratchet.errors import InvalidInput
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
-from ratchet.store.database import Store, dialect_insert_for, prepared, table_of
+from ratchet.store.database import Store, dialect_insert_for, is_lock_wait, prepared, table_of
 from ratchet.store.tables import Event, Run, Shop
 
 SHOPS = table_of(Shop)
 EVENTS = table_of(Event)
-# A pending event's row names every column (the prepared INSERT writes them all).
+# An event's row names every column (the prepared INSERT writes them all).
 EVENT_ROW_COLUMNS = tuple(column.name for column in EVENTS.columns)
+# Requests up to this size are written on the event loop when SQLite's write lock is free:
+# measured on the ingress, the thread hop cost more than the write.
+INLINE_WRITE_BYTES = 64 * 1024
 
 
 def _shop_exists() -> Select[Any]:
@@ -48,19 +59,70 @@ def _shop_exists() -> Select[Any]:
 
 
 @dataclass(frozen=True)
-class PendingEvent:
-    """An event's ledger row (every column of `events`) and its event run's id, not yet written."""
+class NewEvent:
+    """An event to create, every field known: what `EventService.create` takes from most callers."""
+
+    shop_id: str
+    topic: str
+    data: Any = None
+    """`event.data`, any JSON value."""
+    source: str = "user"
+    """`event.source`: "user", "shopify", "mechanic" (follow-ups, scheduler ticks) or "webhook:{id}"."""
+    parent_id: str | None = None
+    """The event whose run caused this one (follow-ups, the Event action)."""
+    task_ids: list[str] | None = None
+    """Only these tasks receive the event (run buttons, follow-ups for the originating task)."""
+    run_at: datetime | None = None
+    """When the event run starts; a past time means now. Scaled by RATCHET_TIME_SCALE."""
+    idempotency_key: str | None = None
+    """The same key makes the same event id: a repeat is answered as a duplicate, never a second event."""
+    webhook_request_id: str | None = None
+    """A Mechanic webhook's request id (`event.webhook_request_id`)."""
+    created_at: datetime | None = None
+    """Defaults to now; scheduler ticks pass their scheduled time (spec 2.3)."""
+
+    @property
+    def received_bytes(self) -> int | None:
+        return None
+
+    def read(self, conn: Connection) -> NewEvent:
+        """Itself, once its shop is known to exist."""
+        if not prepared(conn, "shop_exists", _shop_exists).execute(conn, {"b_id": self.shop_id}).rows:
+            raise UnknownShop(f"unknown shop {self.shop_id!r}")
+        return self
+
+
+class EventRequest(Protocol):
+    """What `EventService.create` makes an event from: a `NewEvent`, or a request that reads its fields."""
+
+    @property
+    def received_bytes(self) -> int | None:
+        """The request's size as it arrived, when known; small ones may be written on the event loop."""
+        ...
+
+    def read(self, conn: Connection) -> NewEvent:
+        """The event's fields, read on the connection that then writes the event.
+
+        Raises to refuse the event (UnknownShop, a bad signature): nothing is written.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    id: str
+    workflow_id: str
+    duplicate: bool
+    """An event with this id existed already (a repeated idempotency key); nothing new was made."""
+
+
+@dataclass(frozen=True)
+class _WrittenEvent:
+    """An event's ledger row (every column of `events`), its event run's id, and whether it was new."""
 
     row: dict[str, Any]
     event_run_id: str
-
-    @property
-    def shop_id(self) -> str:
-        return str(self.row["shop_id"])
-
-    @property
-    def workflow_id(self) -> str:
-        return str(self.row["workflow_id"])
+    inserted: bool
 
     @property
     def state(self) -> RunState:
@@ -91,13 +153,6 @@ def event_workflow_options(
     }
 
 
-@dataclass(frozen=True)
-class CreatedEvent:
-    id: str
-    workflow_id: str
-    duplicate: bool
-
-
 def event_id_for(shop_id: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return str(uuid.uuid4())
@@ -121,183 +176,129 @@ def parse_when(value: str | datetime | None) -> datetime | None:
 
 
 class EventService:
-    def __init__(self, settings: Settings, store: Store, client: Client) -> None:
+    """Creates events: `create` is the one way, for every caller."""
+
+    def __init__(self, settings: Settings, store: Store, client: Client, executor: Executor | None = None) -> None:
+        """Args:
+        executor: where writes run off the event loop (the ingress's delivery threads); None for
+            asyncio's default executor.
+        """
         self.settings = settings
         self.store = store
         self.client = client
+        self.executor = executor
 
-    async def send(
-        self,
-        *,
-        shop_id: str,
-        topic: str,
-        data: Any = None,
-        run_at: str | datetime | None = None,
-        idempotency_key: str | None = None,
-        task_ids: list[str] | None = None,
-        source: str = "user",
-    ) -> CreatedEvent:
-        """An event a user sends (CLI, Python API): button topics only through their task's run button."""
-        topic = validate_topic(topic)
-        if topic in BUTTON_TOPICS and not task_ids:
+    async def create(self, request: EventRequest) -> CreatedEvent:
+        """Write the event and its event run, then start its workflow; answer once it has started.
+
+        Args:
+            request: a `NewEvent`, or an `EventRequest` that reads the event's fields on the
+                connection that writes it.
+
+        Returns the event's id and workflow id; `duplicate` when the idempotency key had made it
+        already. Raises InvalidInput (a bad topic, a run-button topic without its task), UnknownShop,
+        whatever `request.read` raises, or the workflow start's failure, in which case the rows
+        are removed again: without its workflow the event would never run.
+        """
+        written = await self._write(request)
+        return await self._start(written)
+
+    async def _write(self, request: EventRequest) -> _WrittenEvent:
+        size = request.received_bytes
+        if self.store.is_sqlite and size is not None and size <= INLINE_WRITE_BYTES:
+            # Right here when no other writer holds the lock; otherwise on a thread, which waits
+            # for the lock so the event loop never does.
+            try:
+                return self._write_on(self.store.no_wait_engine, request)
+            except OperationalError as exc:
+                if not is_lock_wait(exc):
+                    raise
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._write_on, self.store.engine, request
+        )
+
+    def _write_on(self, engine: Engine, request: EventRequest) -> _WrittenEvent:
+        with engine.begin() as conn:
+            row = self._row(request.read(conn))
+            event_run_id = ledger.derived_id("event-run", row["id"])
+            dialect = conn.dialect.name
+            # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
+            statement = prepared(
+                conn,
+                "insert_event",
+                lambda: dialect_insert_for(dialect)(EVENTS).on_conflict_do_nothing(),
+                column_keys=EVENT_ROW_COLUMNS,
+            )
+            if not statement.execute(conn, row).rowcount:
+                return _WrittenEvent(row, event_run_id, inserted=False)
+            written = _WrittenEvent(row, event_run_id, inserted=True)
+            event_run = ledger.new_run_row(
+                run_id=event_run_id,
+                kind=RunKind.event,
+                event=Event.model_construct(**row),
+                parent_id=None,
+                state=written.state,
+                run_at=row["run_at"] or row["created_at"],
+            )
+            ledger.insert_runs(conn, [event_run])
+            return written
+
+    def _row(self, event: NewEvent) -> dict[str, Any]:
+        """The event's ledger row as it will be written: topic checked, ids derived, `run_at` scaled."""
+        topic = validate_topic(event.topic)
+        if topic in BUTTON_TOPICS and not event.task_ids:
             raise InvalidInput(
                 f"{topic} events reach only the task whose run button made them; use `ratchet task run TASK`"
             )
-        return await self.create(
-            shop_id=shop_id,
-            topic=topic,
-            data=data,
-            run_at=parse_when(run_at),
-            idempotency_key=idempotency_key,
-            task_ids=task_ids,
-            source=source,
-        )
-
-    async def create_event(self, **fields: Any) -> str:
-        """`create`, answering just the event id (what the Event action needs)."""
-        return (await self.create(**fields)).id
-
-    async def create(
-        self,
-        *,
-        shop_id: str,
-        topic: str,
-        data: Any = None,
-        parent_id: str | None = None,
-        run_at: datetime | None = None,
-        task_ids: list[str] | None = None,
-        source: str = "user",
-        idempotency_key: str | None = None,
-        webhook_request_id: str | None = None,
-        created_at: datetime | None = None,
-    ) -> CreatedEvent:
-        """Create the event (ledger rows, then its workflow); `created_at` defaults to now.
-
-        Scheduler ticks pass their scheduled time, so `event.created_at` is the tick's time.
-        """
-        pending = self.pending(
-            shop_id=shop_id,
-            topic=topic,
-            data=data,
-            parent_id=parent_id,
-            run_at=run_at,
-            task_ids=task_ids,
-            source=source,
-            idempotency_key=idempotency_key,
-            webhook_request_id=webhook_request_id,
-            created_at=created_at,
-        )
-        inserted = await asyncio.to_thread(self._write_in_transaction, pending)
-        return await self.start(pending, inserted)
-
-    def pending(
-        self,
-        *,
-        shop_id: str,
-        topic: str,
-        data: Any = None,
-        parent_id: str | None = None,
-        run_at: datetime | None = None,
-        task_ids: list[str] | None = None,
-        source: str = "user",
-        idempotency_key: str | None = None,
-        webhook_request_id: str | None = None,
-        created_at: datetime | None = None,
-    ) -> PendingEvent:
-        """The event `create` makes from these fields, ids derived, before anything is written."""
-        topic = validate_topic(topic)
-        event_id = event_id_for(shop_id, idempotency_key)
+        event_id = event_id_for(event.shop_id, event.idempotency_key)
         now = utcnow()
+        run_at = event.run_at
         if run_at is not None:
             # A past run_at means "now"; a future one is a wait, and waits scale for tests.
             run_at = now + (run_at - now) * self.settings.time_scale if run_at > now else None
-        return PendingEvent(
-            row={
-                "id": event_id,
-                "shop_id": shop_id,
-                "topic": topic,
-                "data": data,
-                "source": source,
-                "parent_id": parent_id,
-                "task_ids": task_ids,
-                "webhook_request_id": webhook_request_id,
-                "workflow_id": ledger.event_workflow_id(shop_id, event_id),
-                "created_at": created_at or now,
-                "run_at": run_at,
-            },
-            event_run_id=ledger.derived_id("event-run", event_id),
-        )
+        return {
+            "id": event_id,
+            "shop_id": event.shop_id,
+            "topic": topic,
+            "data": event.data,
+            "source": event.source,
+            "parent_id": event.parent_id,
+            "task_ids": event.task_ids,
+            "webhook_request_id": event.webhook_request_id,
+            "workflow_id": ledger.event_workflow_id(event.shop_id, event_id),
+            "created_at": event.created_at or now,
+            "run_at": run_at,
+        }
 
-    def write(self, conn: Connection, pending: PendingEvent, *, shop_read: bool = False) -> bool:
-        """Write the event and its event run on `conn` (the caller commits); False when the event exists.
-
-        `shop_read`: the caller has read the shop on this connection already (the Shopify
-        ingress reads its webhook secret), so its existence needs no second SELECT.
-        """
-        if (
-            not shop_read
-            and not prepared(conn, "shop_exists", _shop_exists).execute(conn, {"b_id": pending.shop_id}).rows
-        ):
-            raise UnknownShop(f"unknown shop {pending.shop_id!r}")
-        dialect = conn.dialect.name
-        # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
-        statement = prepared(
-            conn,
-            "insert_event",
-            lambda: dialect_insert_for(dialect)(EVENTS).on_conflict_do_nothing(),
-            column_keys=EVENT_ROW_COLUMNS,
-        )
-        if not statement.execute(conn, pending.row).rowcount:
-            return False
-        run_at = pending.row["run_at"]
-        ledger.insert_runs(
-            conn,
-            [
-                ledger.new_run_row(
-                    run_id=pending.event_run_id,
-                    kind=RunKind.event,
-                    event=Event.model_construct(**pending.row),
-                    parent_id=None,
-                    state=pending.state,
-                    run_at=run_at or pending.row["created_at"],
-                )
-            ],
-        )
-        return True
-
-    async def start(self, pending: PendingEvent, inserted: bool) -> CreatedEvent:
+    async def _start(self, written: _WrittenEvent) -> CreatedEvent:
         """Start the written event's workflow; a duplicate is refused by its id. Removes the rows if the start fails."""
-        row = pending.row
-        event_id = row["id"]
+        row = written.row
+        event_id, workflow_id = row["id"], row["workflow_id"]
         try:
             await self.client.start_workflow(
                 EVENT_WORKFLOW,
                 EventWorkflowInput(
                     event_id=event_id,
-                    event_run_id=pending.event_run_id,
+                    event_run_id=written.event_run_id,
                     shop_id=row["shop_id"],
                     topic=row["topic"],
                     run_at=row["run_at"],
                     time_scale=self.settings.time_scale,
                     closes_when_settled=True,
                 ),
-                id=pending.workflow_id,
+                id=workflow_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                **event_workflow_options(self.settings, row, pending.state),
+                **event_workflow_options(self.settings, row, written.state),
             )
         except WorkflowAlreadyStartedError:
-            return CreatedEvent(event_id, pending.workflow_id, duplicate=True)
+            return CreatedEvent(event_id, workflow_id, duplicate=True)
         except BaseException:
-            if inserted:
+            if written.inserted:
                 # Nothing half-created: without its workflow the event would never run.
-                await asyncio.to_thread(self._delete, event_id, pending.event_run_id)
+                await asyncio.to_thread(self._delete, event_id, written.event_run_id)
             raise
-        return CreatedEvent(event_id, pending.workflow_id, duplicate=not inserted)
-
-    def _write_in_transaction(self, pending: PendingEvent) -> bool:
-        with self.store.engine.begin() as conn:
-            return self.write(conn, pending)
+        return CreatedEvent(event_id, workflow_id, duplicate=not written.inserted)
 
     def _delete(self, event_id: str, event_run_id: str) -> None:
         with self.store.session() as session:

@@ -6,7 +6,7 @@
 * Loop prevention (spec 4.8): a task run answering `mechanic/actions/perform` that renders
   exactly what its predecessor rendered would repeat forever, so it fails instead.
 
-Follow-ups are created through the `EventService` with keys derived from the run id and its
+Follow-ups are created by `EventService.create` with keys derived from the run id and its
 attempt count: a replayed activity finds the event it already made, while a manual retry (more
 attempts) makes a new one.
 """
@@ -24,13 +24,13 @@ from sqlmodel import Session, col, select
 
 from ratchet.core.runs import RunKind, RunState
 from ratchet.core.subscriptions import ERROR_TOPICS, TopicError, parse_subscriptions
+from ratchet.services.events import EventService, NewEvent
 from ratchet.services.render_context import task_object
 from ratchet.store import ledger
 from ratchet.store.database import read_row
 from ratchet.store.tables import Event, Run, Task
 
 if TYPE_CHECKING:
-    from ratchet.services.events import EventService
     from ratchet.store.database import Store
 
 PERFORM_TOPIC = "mechanic/actions/perform"
@@ -190,13 +190,15 @@ async def emit_followups(store: Store, events: EventService | None, run_id: str,
         for follow in planned:
             assert events is not None
             await events.create(
-                shop_id=shop_id,
-                topic=follow.topic,
-                data=follow.data,
-                parent_id=follow.parent_id,
-                task_ids=follow.task_ids,
-                source=FOLLOWUP_SOURCE,
-                idempotency_key=follow.idempotency_key,
+                NewEvent(
+                    shop_id=shop_id,
+                    topic=follow.topic,
+                    data=follow.data,
+                    source=FOLLOWUP_SOURCE,
+                    parent_id=follow.parent_id,
+                    task_ids=follow.task_ids,
+                    idempotency_key=follow.idempotency_key,
+                )
             )
     except Exception as exc:
         log.exception("follow-up events of run %s were not created", run_id)

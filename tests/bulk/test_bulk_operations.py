@@ -38,7 +38,7 @@ from tests.support.shopify_fake import FakeBulkOperation, ShopifyFake
 from tests.support.tasks import add_task
 from tests.support.waiting import child_events, eventually, of_kind, settled, wait_for_children, wait_for_runs
 from worker import WORKFLOW_RUNNER, build_services, build_worker
-from workflows.bulk_operation import BulkOperationWorkflow
+from workflows.bulk_operations import BulkOperationWorkflow
 from workflows.event import EventWorkflow
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "tasks"

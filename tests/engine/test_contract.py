@@ -14,13 +14,13 @@ from activities.bulk_operations import BulkOperationActivities
 from activities.retention import RetentionActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
-from activities.shop_webhooks import WebhookActivities
+from activities.webhook_subscriptions import WebhookSubscriptionsActivities
 from ratchet.engine.contract import (
     BulkOperationActivitiesInterface,
     RetentionActivitiesInterface,
     RunActivitiesInterface,
     SchedulerActivitiesInterface,
-    ShopWebhooksActivitiesInterface,
+    WebhookSubscriptionsActivitiesInterface,
 )
 
 # Every module in workflows/, so a new workflow is checked without anyone remembering to list it.
@@ -60,7 +60,7 @@ def test_workflow_modules_import_no_store_network_or_client(module: str) -> None
         (SchedulerActivitiesInterface, SchedulerActivities),
         (BulkOperationActivitiesInterface, BulkOperationActivities),
         (RetentionActivitiesInterface, RetentionActivities),
-        (ShopWebhooksActivitiesInterface, WebhookActivities),
+        (WebhookSubscriptionsActivitiesInterface, WebhookSubscriptionsActivities),
     ],
 )
 def test_activities_implement_their_interface_under_the_same_names(interface: type, implementation: type) -> None:

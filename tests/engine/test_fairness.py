@@ -13,7 +13,7 @@ import uuid
 from sqlmodel import col, func, select
 
 from ratchet.core.runs import RunKind, RunState
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent
 from ratchet.store.tables import Run
 from starter.api import Ratchet
 from tests.support.tasks import add_task
@@ -43,7 +43,7 @@ async def test_a_flooded_shop_does_not_starve_another(ratchet_api: Ratchet) -> N
 
     async def send(shop_id: str, n: int) -> str:
         async with gate:
-            return (await events.create(shop_id=shop_id, topic="user/flood/item", data=n)).id
+            return (await events.create(NewEvent(shop_id=shop_id, topic="user/flood/item", data=n))).id
 
     await asyncio.gather(*(send(shops["a"], n) for n in range(FLOOD)))
     b_event = await send(shops["b"], 0)

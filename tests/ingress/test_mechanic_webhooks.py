@@ -9,9 +9,9 @@ import httpx
 from sqlmodel import select
 
 from ratchet.core.runs import RunKind, RunState
-from ratchet.ingress.webhooks import signature
+from ratchet.ingress.signatures import signature
 from ratchet.services.events import event_id_for
-from ratchet.services.webhook_config import add_webhook
+from ratchet.services.mechanic_webhooks import add_webhook
 from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.support.cli import ratchet

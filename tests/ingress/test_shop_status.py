@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent
 from ratchet.services.status import ledger_status, shop_status
 from starter.api import Ratchet
 from tests.support.cli import ratchet
@@ -26,8 +26,8 @@ async def test_status_counts_running_waiting_scheduled_and_lag(api: Ratchet, sho
     # Events on a queue no worker polls stay Due: a backlog we control.
     parked = EventService(api.settings.updated(temporal={"task_queue": f"parked-{shop}"}), api.store, api.client)
     for _ in range(3):
-        await parked.create(shop_id=shop, topic="user/queued/work")
-    await parked.create(shop_id=shop, topic="user/queued/later", run_at=utcnow() + timedelta(hours=1))
+        await parked.create(NewEvent(shop_id=shop, topic="user/queued/work"))
+    await parked.create(NewEvent(shop_id=shop, topic="user/queued/later", run_at=utcnow() + timedelta(hours=1)))
 
     status = await shop_status(api.store, shop, api.client)
     assert status["shop"] == shop

@@ -7,8 +7,8 @@ import uuid
 import httpx
 import pytest
 
-from ratchet.ingress.webhooks import signature
-from ratchet.services.webhook_config import add_webhook
+from ratchet.ingress.signatures import signature
+from ratchet.services.mechanic_webhooks import add_webhook
 from starter.api import Ratchet
 from tests.support.ingress import SHOPIFY_SECRET, Ingress, count_events, shopify_body, shopify_headers
 

@@ -17,7 +17,7 @@ from sqlmodel import select
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.connection import connect
 from ratchet.engine.devserver import DevServer, free_port
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent
 from ratchet.store.tables import Run
 from starter.api import Ratchet
 from tests.support.tasks import add_task
@@ -49,7 +49,7 @@ async def test_server_restart_mid_run_leaves_every_run_terminal(ratchet_api: Rat
         events = EventService(settings, api.store, client)
         async with build_worker(client, settings, api.store):
             event_ids = [
-                (await events.create(shop_id=settings.shop, topic="user/restart/test", data=n)).id
+                (await events.create(NewEvent(shop_id=settings.shop, topic="user/restart/test", data=n))).id
                 for n in range(EVENTS)
             ]
 

@@ -21,7 +21,7 @@ import pytest
 
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.devserver import free_port
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent
 from starter.api import Ratchet
 from tests.support.tasks import add_task
 from tests.support.waiting import of_kind, settled, wait_for_runs
@@ -96,7 +96,7 @@ async def test_killed_worker_mid_action_completes_the_run_once(api: Ratchet) -> 
     second: subprocess.Popen[bytes] | None = None
     try:
         created = await EventService(queue_api.settings, api.store, api.client).create(
-            shop_id=api.settings.shop, topic="user/kill/test", data={"n": 1}
+            NewEvent(shop_id=api.settings.shop, topic="user/kill/test", data={"n": 1})
         )
         await asyncio.wait_for(target.first_hit.wait(), timeout=60)
         first.send_signal(signal.SIGKILL)

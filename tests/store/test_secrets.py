@@ -15,8 +15,8 @@ import pytest
 from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import text
 
+from ratchet.services.mechanic_webhooks import add_webhook, list_webhooks
 from ratchet.services.secrets import rotate_secrets
-from ratchet.services.webhook_config import add_webhook, list_webhooks
 from ratchet.store import secrets
 from ratchet.store.database import Store
 from ratchet.store.secrets import SecretKeyError, generate_key

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from ratchet.config import IngressSettings, Settings
 from ratchet.engine.devserver import free_port
 from ratchet.ingress.app import serve
-from ratchet.ingress.webhooks import signature
+from ratchet.ingress.signatures import signature
 from ratchet.store.database import Store
 from ratchet.store.tables import Event
 from tests.support.waiting import eventually

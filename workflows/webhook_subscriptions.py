@@ -14,15 +14,15 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from ratchet.engine.contract import (
         RECONCILE_SIGNAL,
-        SHOP_WEBHOOKS_WORKFLOW,
         SHOPIFY_CONNECTION_REFUSED,
+        WEBHOOK_SUBSCRIPTIONS_WORKFLOW,
         ReconcileInput,
-        ShopWebhooksActivitiesInterface,
+        WebhookSubscriptionsActivitiesInterface,
     )
 
 
-@workflow.defn(name=SHOP_WEBHOOKS_WORKFLOW)
-class ShopWebhooksWorkflow:
+@workflow.defn(name=WEBHOOK_SUBSCRIPTIONS_WORKFLOW)
+class WebhookSubscriptionsWorkflow:
     def __init__(self) -> None:
         self._pending = False
 
@@ -38,7 +38,7 @@ class ShopWebhooksWorkflow:
             await workflow.sleep(timedelta(seconds=inp.debounce_seconds))
             self._pending = False
             await workflow.execute_activity_method(
-                ShopWebhooksActivitiesInterface.reconcile_shop_webhooks,
+                WebhookSubscriptionsActivitiesInterface.reconcile_webhook_subscriptions,
                 inp.shop_id,
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(

@@ -12,7 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from ratchet.config import Settings
 from ratchet.core.runs import RunKind, RunState
-from ratchet.ingress.webhooks import signature
+from ratchet.ingress.signatures import signature
 from ratchet.store.tables import Event
 from starter.api import Ratchet
 from tests.support.ingress import (

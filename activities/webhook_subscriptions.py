@@ -1,4 +1,4 @@
-"""The reconcile activity behind ShopWebhooksWorkflow."""
+"""The reconcile activity behind WebhookSubscriptionsWorkflow."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ratchet.config import Settings
-from ratchet.engine.contract import RECONCILE_SHOP_WEBHOOKS, SHOPIFY_CONNECTION_REFUSED, ShopWebhooksActivitiesInterface
-from ratchet.services.shopify_webhooks import reconcile_webhooks
+from ratchet.engine.contract import (
+    RECONCILE_WEBHOOK_SUBSCRIPTIONS,
+    SHOPIFY_CONNECTION_REFUSED,
+    WebhookSubscriptionsActivitiesInterface,
+)
+from ratchet.services.webhook_subscriptions import reconcile_subscriptions
 from ratchet.shopify.client import ShopifyConfig, ShopifyError, ShopifyThrottled, is_transient
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store
@@ -19,7 +23,7 @@ from ratchet.store.database import Store
 logger = logging.getLogger(__name__)
 
 
-class WebhookActivities(ShopWebhooksActivitiesInterface):
+class WebhookSubscriptionsActivities(WebhookSubscriptionsActivitiesInterface):
     """The reconcile activity.
 
     Args:
@@ -31,10 +35,10 @@ class WebhookActivities(ShopWebhooksActivitiesInterface):
         self.store = store
         self.shopify_pools = shopify_pools
 
-    @activity.defn(name=RECONCILE_SHOP_WEBHOOKS)
-    async def reconcile_shop_webhooks(self, shop_id: str) -> dict[str, Any]:
+    @activity.defn(name=RECONCILE_WEBHOOK_SUBSCRIPTIONS)
+    async def reconcile_webhook_subscriptions(self, shop_id: str) -> dict[str, Any]:
         try:
-            result = await reconcile_webhooks(
+            result = await reconcile_subscriptions(
                 self.store,
                 shop_id,
                 public_url=self.settings.ingress.public_url,
@@ -55,4 +59,4 @@ class WebhookActivities(ShopWebhooksActivitiesInterface):
         }
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.reconcile_shop_webhooks]
+        return [self.reconcile_webhook_subscriptions]

@@ -139,7 +139,7 @@ async def _existing(client: AsyncShopifyClient) -> list[dict[str, Any]]:
         after = info.get("endCursor")
 
 
-async def reconcile_webhooks(
+async def reconcile_subscriptions(
     store: Store, shop_id: str, *, public_url: str | None, config: ShopifyConfig, http: Any = None
 ) -> ReconcileResult:
     """One reconcile pass. Shopify outages raise (the caller retries); refusals are recorded per topic."""

@@ -1,6 +1,7 @@
-"""Mechanic webhooks: the request → `event.data` mapping and signatures (spec 10.1).
+"""Mechanic webhooks: the request → `event.data` mapping (spec 10.1).
 
-Their configuration rows (add, list, remove) are ratchet/services/webhook_config.py.
+Their configuration rows (add, list, remove) are ratchet/services/mechanic_webhooks.py; a
+webhook with a secret checks X-Ratchet-Hmac-SHA256 (ratchet/ingress/signatures.py).
 
 Auto mode: body params merged over query params (body wins on clashes); a JSON array body is
 the data itself; no parseable body params → the query params; no structured params at all →
@@ -15,9 +16,6 @@ body that is a JSON object or array is read as JSON whatever its declared type, 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import hmac
 import json
 import re
 import uuid
@@ -30,25 +28,6 @@ from urllib.parse import parse_qsl
 
 SIGNATURE_HEADER = "x-ratchet-hmac-sha256"
 IDEMPOTENCY_HEADER = "idempotency-key"
-
-
-# -- signatures ------------------------------------------------------------------------------------
-
-
-def signature(secret: str, body: bytes) -> str:
-    """Shopify's scheme, which Mechanic webhooks reuse here: base64 of HMAC-SHA256 over the raw body."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def signature_matches(secret: str, body: bytes, claimed: str | None) -> bool:
-    if not claimed:
-        return False
-    try:
-        claimed_digest = base64.b64decode(claimed.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    # Compare digests, not strings, and in constant time: no timing oracle on the secret.
-    return hmac.compare_digest(hmac.new(secret.encode(), body, hashlib.sha256).digest(), claimed_digest)
 
 
 # -- request → event data --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Mechanic webhooks' configuration (spec 10.1): the rows behind `/webhooks/{id}` URLs.
 
-A webhook turns HTTP requests into `user/…` events of one topic; ratchet/ingress/webhooks.py maps
+A webhook turns HTTP requests into `user/…` events of one topic; ratchet/ingress/mechanic_webhooks.py maps
 each request to its event data. Each use case opens its own session.
 """
 
