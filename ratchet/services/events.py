@@ -83,6 +83,7 @@ class NewEvent:
 
     @property
     def received_bytes(self) -> int | None:
+        """Unknown: its data never crossed the wire as one body, so it is written off the event loop."""
         return None
 
     def read(self, conn: Connection) -> NewEvent:
@@ -176,13 +177,14 @@ def parse_when(value: str | datetime | None) -> datetime | None:
 
 
 class EventService:
-    """Creates events: `create` is the one way, for every caller."""
+    """Creates events: `create` is the one way, for every caller.
+
+    Args:
+        executor: where writes run off the event loop (the ingress passes its delivery threads);
+            None for asyncio's default executor.
+    """
 
     def __init__(self, settings: Settings, store: Store, client: Client, executor: Executor | None = None) -> None:
-        """Args:
-        executor: where writes run off the event loop (the ingress's delivery threads); None for
-            asyncio's default executor.
-        """
         self.settings = settings
         self.store = store
         self.client = client
@@ -195,8 +197,11 @@ class EventService:
             request: a `NewEvent`, or an `EventRequest` that reads the event's fields on the
                 connection that writes it.
 
-        Returns the event's id and workflow id; `duplicate` when the idempotency key had made it
-        already. Raises InvalidInput (a bad topic, a run-button topic without its task), UnknownShop,
+        Returns:
+            The event's id and workflow id; `duplicate` when its idempotency key had made it
+            already.
+
+        Raises InvalidInput (a bad topic, a run-button topic without its task), UnknownShop,
         whatever `request.read` raises, or the workflow start's failure, in which case the rows
         are removed again: without its workflow the event would never run.
         """
