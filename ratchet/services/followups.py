@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -52,15 +51,6 @@ _EMPTY_RESULT_META = {
 }
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    topic: str
-    data: Any
-    parent_id: str
-    task_ids: list[str] | None
-    idempotency_key: str
 
 
 def _iso(value: Any) -> str | None:
@@ -129,13 +119,13 @@ def may_report_success(run: Run) -> bool:
     return run.kind == RunKind.action and run.perform_event and run.action_type not in NO_PERFORM_EVENT_TYPES
 
 
-def plan_followups(session: Session, run: Run, *, report_error: bool) -> list[FollowUp]:
+def plan_followups(session: Session, run: Run, *, report_error: bool) -> list[NewEvent]:
     """The follow-up events of a run that has just reached a terminal state."""
     event = session.get(Event, run.event_id)
     if event is None or not run.state.terminal:
         return []
     task = session.get(Task, run.task_id) if run.task_id else None
-    planned: list[FollowUp] = []
+    planned: list[NewEvent] = []
     if (
         run.kind == RunKind.action
         and run.perform_event
@@ -146,9 +136,11 @@ def plan_followups(session: Session, run: Run, *, report_error: bool) -> list[Fo
         and _subscribes_to(task, PERFORM_TOPIC)
     ):
         planned.append(
-            FollowUp(
+            NewEvent(
+                shop_id=run.shop_id,
                 topic=PERFORM_TOPIC,
                 data=perform_event_data(run),
+                source=FOLLOWUP_SOURCE,
                 parent_id=event.id,
                 task_ids=[task.id],
                 idempotency_key=f"perform:{run.id}:{run.attempts}",
@@ -158,9 +150,11 @@ def plan_followups(session: Session, run: Run, *, report_error: bool) -> list[Fo
     if run.state == RunState.failed and report_error and event.topic not in ERROR_TOPICS:
         topic = _ERROR_TOPIC[run.kind]
         planned.append(
-            FollowUp(
+            NewEvent(
+                shop_id=run.shop_id,
                 topic=topic,
                 data=error_event_data(session, run, event, task),
+                source=FOLLOWUP_SOURCE,
                 parent_id=event.id,
                 # Routing (ratchet.routing) lets a task with other subscriptions see only its own errors.
                 task_ids=[run.task_id] if run.kind != RunKind.event and run.task_id else None,
@@ -170,10 +164,9 @@ def plan_followups(session: Session, run: Run, *, report_error: bool) -> list[Fo
     return planned
 
 
-def _plan(store: Store, run_id: str, report_error: bool) -> tuple[str, list[FollowUp]]:
+def _plan(store: Store, run_id: str, report_error: bool) -> list[NewEvent]:
     with store.session() as session:
-        run = ledger.get_run(session, run_id)
-        return run.shop_id, plan_followups(session, run, report_error=report_error)
+        return plan_followups(session, ledger.get_run(session, run_id), report_error=report_error)
 
 
 async def emit_followups(store: Store, events: EventService | None, run_id: str, *, report_error: bool = True) -> None:
@@ -184,22 +177,12 @@ async def emit_followups(store: Store, events: EventService | None, run_id: str,
     cannot be created is logged and noted on the run instead.
     """
     try:
-        shop_id, planned = await asyncio.to_thread(_plan, store, run_id, report_error)
+        planned = await asyncio.to_thread(_plan, store, run_id, report_error)
         if planned and events is None:
             raise RuntimeError("this worker provides no events service")
-        for follow in planned:
+        for followup in planned:
             assert events is not None
-            await events.create(
-                NewEvent(
-                    shop_id=shop_id,
-                    topic=follow.topic,
-                    data=follow.data,
-                    source=FOLLOWUP_SOURCE,
-                    parent_id=follow.parent_id,
-                    task_ids=follow.task_ids,
-                    idempotency_key=follow.idempotency_key,
-                )
-            )
+            await events.create(followup)
     except Exception as exc:
         log.exception("follow-up events of run %s were not created", run_id)
         note = f"follow-up event not created: {type(exc).__name__}: {exc}"
