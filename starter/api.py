@@ -79,8 +79,10 @@ class Schedules(_Resource):
         )
 
     async def follow(self, shop_id: str) -> None:
-        """Re-sync schedules and Shopify webhooks after a task or shop change; offline (no Temporal)
-        the next worker start does it."""
+        """Re-sync schedules and Shopify webhook subscriptions after a task or shop change.
+
+        Offline (no Temporal) the next worker start does it.
+        """
         settings = self._ratchet.settings
         client = self._ratchet.optional_client
         if client is None:
@@ -106,8 +108,10 @@ class Shops(_Resource):
         webhook_secret: str | None = None,
         api_version: str | None = None,
     ) -> Shop:
-        """A new shop; its zone is UTC unless given, or Shopify's once connected. `api_version` is the
-        Admin API version of tasks that name none."""
+        """A new shop; its zone is UTC unless given, or Shopify's once connected.
+
+        `api_version` is the Admin API version of tasks that name none.
+        """
         return await self._save(shop_id, True, timezone_name, shopify_domain, access_token, webhook_secret, api_version)
 
     async def set(
@@ -207,8 +211,10 @@ class Tasks(_Resource):
     async def configure(
         self, ref: str, updates: dict[str, Any], shop_id: str | None = None, *, api_version: str | None = None
     ) -> Task:
-        """Set option values (validated by their flags; the subscriptions re-render) and/or the task's
-        Shopify Admin API version."""
+        """Set option values and/or the task's Shopify Admin API version.
+
+        Values are validated by their flags, and the subscriptions re-render.
+        """
         task = await self._db(tasks.configure_task, self._store, self._shop(shop_id), ref, updates, api_version)
         await self._ratchet.schedules.follow(task.shop_id)
         return task
@@ -337,8 +343,10 @@ class Secrets(_Resource):
 
 class Status(_Resource):
     async def get(self, shop_id: str | None = None) -> dict[str, Any]:
-        """Running and waiting runs, queue lag, top waiting work, the Shopify connection; schedules too
-        when Temporal is connected."""
+        """The shop's status: running and waiting runs, queue lag, top waiting work, the Shopify connection.
+
+        Schedules too, when Temporal is connected.
+        """
         return await status.shop_status(
             self._store,
             self._shop(shop_id),

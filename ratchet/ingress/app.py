@@ -57,8 +57,10 @@ def delivery_threads(store: Store) -> int:
 
 
 class Ingress:
-    """The ingress's routes: `GET /healthz`, `POST /webhooks/{id}` (Mechanic webhooks) and
-    `POST /webhooks/shopify/{shop}` (Shopify deliveries); `asgi()` is the app uvicorn serves.
+    """The ingress's routes, one method each; `asgi()` is the app uvicorn serves.
+
+    `GET /healthz`, `POST /webhooks/{id}` (Mechanic webhooks) and `POST /webhooks/shopify/{shop}`
+    (Shopify deliveries).
 
     Args:
         delivery_pool: the threads that write events off the event loop (`delivery_threads`).

@@ -91,6 +91,7 @@ class BulkOperationView:
 
     @classmethod
     def of(cls, row: BulkOperation) -> BulkOperationView:
+        """The view of a `bulk_operations` row."""
         return cls(
             id=row.gid,
             type=row.type,
@@ -120,6 +121,12 @@ def monitor_input(settings: Settings, shop_id: str, gid: str) -> BulkMonitorInpu
 
 
 class BulkOperationService:
+    """Tracks, monitors and reports the bulk operations tasks start (the steps numbered above).
+
+    Args:
+        events: creates the one `mechanic/shopify/bulk_operation` event per operation.
+    """
+
     def __init__(self, settings: Settings, store: Store, client: Client, events: EventService) -> None:
         self.settings = settings
         self.store = store
@@ -276,6 +283,7 @@ class BulkOperationService:
     # -- 3. collecting and reporting ---------------------------------------------------------------
 
     def results_directory(self, shop_id: str, gid: str) -> Path:
+        """Where an operation's result file and its index live, under RATCHET_HOME."""
         return self.settings.home / RESULTS_ROOT / row_id(shop_id, gid)
 
     async def collect(
@@ -320,6 +328,7 @@ class BulkOperationService:
         return created.id
 
     async def delete_results(self, shop_id: str, gid: str) -> None:
+        """Delete the operation's result files and note when (its monitor asks once the retention window has passed)."""
         await asyncio.to_thread(delete_results, self.results_directory(shop_id, gid))
         await asyncio.to_thread(self._update, shop_id, gid, results_deleted_at=utcnow())
 

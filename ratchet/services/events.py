@@ -111,6 +111,8 @@ class EventRequest(Protocol):
 
 @dataclass(frozen=True)
 class CreatedEvent:
+    """What `EventService.create` answers."""
+
     id: str
     workflow_id: str
     duplicate: bool
@@ -134,8 +136,10 @@ class _WrittenEvent:
 def event_workflow_options(
     settings: Settings, event: Mapping[str, Any], state: RunState, task_names: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """What every start of an event's workflow carries, first or reopened for a retry: queue,
-    search attributes (`state` is the RunState to show), priority and the Web UI's summary."""
+    """What every start of an event's workflow carries, first or reopened for a retry.
+
+    Queue, search attributes (`state` is the RunState to show), priority and the Web UI's summary.
+    """
     shop_id, topic = event["shop_id"], event["topic"]
     attributes = [
         SearchAttributePair(SHOP_ID, shop_id),

@@ -42,6 +42,8 @@ def callback_url(public_url: str, shop_id: str) -> str:
 
 @dataclass
 class ReconcileResult:
+    """What one reconcile did: skipped (and why), or the topics created, deleted and refused."""
+
     shop_id: str
     skipped: str | None = None
     created: list[str] = field(default_factory=list)
@@ -70,9 +72,10 @@ def wanted_topics(tasks: list[Task]) -> tuple[set[str], dict[str, str]]:
 
 
 def webhook_problems(store: Store, shop_id: str, tasks: list[Task]) -> dict[str, list[str]]:
-    """Per task id: the Shopify topics it subscribes to that Shopify refused (missing scope, not
-    deliverable) or that have no webhook at all, each with the reason — so the task says why it
-    will not receive them."""
+    """Per task id: the Shopify topics it subscribes to that it will not receive, each with the reason.
+
+    Those Shopify refused (missing scope, not deliverable) and those that have no webhook at all.
+    """
     with store.session() as session:
         refused = {
             row.topic: row.error
