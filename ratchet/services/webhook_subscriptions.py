@@ -12,6 +12,7 @@ with its reason and does not stop the others.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,13 @@ from ratchet.core.clock import utcnow
 from ratchet.core.subscriptions import TopicError, parse_subscription
 from ratchet.services.shop_connection import PUBLIC_URL_MISSING
 from ratchet.shopify.client import AsyncShopifyClient, ShopifyConfig, ShopTarget
-from ratchet.shopify.webhook_topics import SHOP_UPDATE, UnknownWebhookTopic, topic_from_graphql_enum, webhook_topic_for
+from ratchet.shopify.webhook_topics import (
+    SHOP_UPDATE,
+    UnknownWebhookTopic,
+    WebhookTopic,
+    topic_from_graphql_enum,
+    webhook_topic_for,
+)
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop, ShopifyConnection, ShopifyWebhookSubscription, Task
 
@@ -58,17 +65,28 @@ def wanted_topics(tasks: list[Task]) -> tuple[set[str], dict[str, str]]:
     for task in tasks:
         if not task.enabled:
             continue
-        for line in task.subscriptions or []:
-            try:
-                topic = webhook_topic_for(parse_subscription(line).topic)
-            except TopicError:
-                continue
-            except UnknownWebhookTopic as exc:
-                problems[parse_subscription(line).topic.removeprefix("shopify/")] = f"{exc} (task {task.name!r})"
-                continue
-            if topic is not None:
+        for mechanic_topic, topic in _webhook_topics(task):
+            if isinstance(topic, UnknownWebhookTopic):
+                problems[mechanic_topic.removeprefix("shopify/")] = f"{topic} (task {task.name!r})"
+            elif topic is not None:
                 wanted.add(topic.name)
     return wanted, problems
+
+
+def _webhook_topics(task: Task) -> Iterator[tuple[str, WebhookTopic | UnknownWebhookTopic | None]]:
+    """Each topic the task subscribes to, with the Shopify webhook it needs, None, or why Shopify has none.
+
+    Subscriptions that do not parse are left out: they subscribe to nothing.
+    """
+    for line in task.subscriptions or []:
+        try:
+            mechanic_topic = parse_subscription(line).topic
+        except TopicError:
+            continue
+        try:
+            yield mechanic_topic, webhook_topic_for(mechanic_topic)
+        except UnknownWebhookTopic as exc:
+            yield mechanic_topic, exc
 
 
 def webhook_problems(store: Store, shop_id: str, tasks: list[Task]) -> dict[str, list[str]]:
@@ -88,15 +106,10 @@ def webhook_problems(store: Store, shop_id: str, tasks: list[Task]) -> dict[str,
         }
     problems: dict[str, list[str]] = {}
     for task in tasks:
-        for line in task.subscriptions or []:
-            try:
-                topic = webhook_topic_for(parse_subscription(line).topic)
-            except TopicError:
-                continue
-            except UnknownWebhookTopic as exc:
-                problems.setdefault(task.id, []).append(str(exc))
-                continue
-            if topic is not None and topic.name in refused:
+        for _, topic in _webhook_topics(task):
+            if isinstance(topic, UnknownWebhookTopic):
+                problems.setdefault(task.id, []).append(str(topic))
+            elif topic is not None and topic.name in refused:
                 problems.setdefault(task.id, []).append(
                     f"{topic.name}: Shopify refused the webhook: {refused[topic.name]}"
                 )
