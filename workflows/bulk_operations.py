@@ -57,44 +57,8 @@ class BulkOperationWorkflow:
         self._time_scale = inp.time_scale
         self._retention_seconds = inp.retention_days * 24 * 3600
         ref = BulkOperationRef(shop_id=inp.shop_id, gid=inp.gid)
-        polls = inp.polls
-        waited_for_record = False
-        while True:
-            signals_seen = self._finish_signals
-            check = await workflow.execute_activity_method(
-                BulkOperationActivitiesInterface.check,
-                ref,
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_interval=self._scaled(300), non_retryable_error_types=NON_RETRYABLE),
-                priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=inp.shop_id),
-                summary=f"check {inp.gid}",
-            )
-            if not check.tracked:
-                # The finish webhook can overtake the action run that records the operation.
-                if waited_for_record:
-                    workflow.set_current_details(f"{inp.gid} was not started by a task; nothing to report")
-                    return None
-                waited_for_record = True
-                await workflow.sleep(self._scaled(UNTRACKED_GRACE_SECONDS), summary="waiting for the action run")
-                continue
-            self._status = check.status
-            workflow.set_current_details(f"status {check.status} after {polls + 1} check(s)")
-            if check.terminal:
-                break
-            polls += 1
-            if self._finish_signals == signals_seen:
-                # Woken early by the finish webhook; otherwise the poll timer decides.
-                interval = self._scaled(poll_interval_seconds(polls - 1))
-
-                def signalled(seen: int = signals_seen) -> bool:
-                    return self._finish_signals > seen
-
-                with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(signalled, timeout=interval, timeout_summary="next poll")
-            info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > inp.history_limit:
-                workflow.continue_as_new(inp.model_copy(update={"polls": polls}))
-
+        if not await self._until_terminal(inp, ref):
+            return None
         count = await workflow.execute_activity_method(
             BulkOperationActivitiesInterface.collect,
             ref,
@@ -124,6 +88,50 @@ class BulkOperationWorkflow:
             summary="delete results",
         )
         return event_id
+
+    async def _until_terminal(self, inp: BulkMonitorInput, ref: BulkOperationRef) -> bool:
+        """Check the operation until it is terminal (True), or until it turns out no task started it (False).
+
+        Woken by the finish webhook's signal or by the poll timer; continues as new when the
+        history grows long, carrying the poll count.
+        """
+        polls = inp.polls
+        waited_for_record = False
+        while True:
+            signals_seen = self._finish_signals
+            check = await workflow.execute_activity_method(
+                BulkOperationActivitiesInterface.check,
+                ref,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_interval=self._scaled(300), non_retryable_error_types=NON_RETRYABLE),
+                priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=inp.shop_id),
+                summary=f"check {inp.gid}",
+            )
+            if not check.tracked:
+                # The finish webhook can overtake the action run that records the operation.
+                if waited_for_record:
+                    workflow.set_current_details(f"{inp.gid} was not started by a task; nothing to report")
+                    return False
+                waited_for_record = True
+                await workflow.sleep(self._scaled(UNTRACKED_GRACE_SECONDS), summary="waiting for the action run")
+                continue
+            self._status = check.status
+            workflow.set_current_details(f"status {check.status} after {polls + 1} check(s)")
+            if check.terminal:
+                return True
+            polls += 1
+            if self._finish_signals == signals_seen:
+                # Woken early by the finish webhook; otherwise the poll timer decides.
+                interval = self._scaled(poll_interval_seconds(polls - 1))
+
+                def signalled(seen: int = signals_seen) -> bool:
+                    return self._finish_signals > seen
+
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(signalled, timeout=interval, timeout_summary="next poll")
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > inp.history_limit:
+                workflow.continue_as_new(inp.model_copy(update={"polls": polls}))
 
     def _scaled(self, seconds: float) -> timedelta:
         """A real-world wait as this deployment waits it; never under Temporal's ~1 s timer floor."""
