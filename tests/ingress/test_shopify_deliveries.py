@@ -1,4 +1,4 @@
-"""Shopify webhooks: verified, topic-mapped, deduplicated by X-Shopify-Event-Id, durable before 200."""
+"""Shopify deliveries: verified, topic-mapped, deduplicated by X-Shopify-Event-Id, durable before 200."""
 
 from __future__ import annotations
 
