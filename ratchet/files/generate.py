@@ -1,0 +1,109 @@
+"""Parsing and running file generators: the dispatch over the one-module-per-generator kinds."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from dataclasses import dataclass
+from typing import Any
+
+from ratchet.actions.base import ActionOptionsError, PermanentActionError, TransientActionError
+from ratchet.files import base64, pdf, plaintext, url, zip
+from ratchet.files.errors import GeneratorError
+
+# "Generated and downloaded files are limited to 20 MB each", also inside a ZIP.
+# https://learn.mechanic.dev/core/actions/file-generators
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+FileSpec = plaintext.PlaintextSpec | base64.Base64Spec | url.UrlSpec | pdf.PdfSpec | zip.ZipSpec
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    name: str
+    content: bytes
+    mime_type: str
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+def parse_files(field_name: str, value: Any) -> dict[str, FileSpec]:
+    """`{filename: generator}` (an absent value is no files); ActionOptionsError names `field.filename`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ActionOptionsError(field_name, "must be a hash of filename to file generator")
+    return {name: parse_file(f"{field_name}.{name}", generator) for name, generator in value.items()}
+
+
+def parse_file(field_name: str, generator: Any) -> FileSpec:
+    """One generator, checked without doing its work."""
+    if isinstance(generator, str):
+        return plaintext.parse(generator)
+    if not isinstance(generator, dict) or len(generator) != 1:
+        raise ActionOptionsError(
+            field_name, 'must be a string or one file generator: {"base64": …}, {"url": …}, {"pdf": …} or {"zip": …}'
+        )
+    kind, argument = next(iter(generator.items()))
+    try:
+        if kind == "base64":
+            return base64.parse(argument)
+        if kind == "url":
+            return url.parse(argument)
+        if kind == "pdf":
+            return pdf.parse(argument)
+        if kind == "zip":
+            return zip.parse(argument, lambda name, inner: parse_file(f"{field_name}/{name}", inner))
+    except GeneratorError as error:
+        raise ActionOptionsError(field_name, str(error)) from error
+    raise ActionOptionsError(field_name, f"{kind!r} is not a file generator (base64, url, pdf or zip)")
+
+
+async def generate_files(specs: dict[str, FileSpec]) -> dict[str, GeneratedFile]:
+    """Every file of a consumer, generated concurrently; the first failure fails them all."""
+    files = await asyncio.gather(*(generate_file(name, spec) for name, spec in specs.items()))
+    return {file.name: file for file in files}
+
+
+async def generate_file(name: str, spec: FileSpec) -> GeneratedFile:
+    """The file `spec` generates, at most MAX_FILE_BYTES; errors are action errors naming `name`."""
+    try:
+        content = await _content(name, spec)
+    except GeneratorError as error:
+        raise _action_error(name, str(error), retryable=error.retryable) from error
+    except (PermanentActionError, TransientActionError):
+        raise  # a nested file's error, already naming its path
+    if len(content) > MAX_FILE_BYTES:
+        raise _action_error(name, f"is {len(content):,} bytes; generated files are limited to {MAX_FILE_BYTES:,} bytes")
+    return GeneratedFile(name=name, content=content, mime_type=_mime_type(name, spec))
+
+
+async def _content(name: str, spec: FileSpec) -> bytes:
+    if isinstance(spec, plaintext.PlaintextSpec):
+        return spec.text.encode("utf-8")
+    if isinstance(spec, base64.Base64Spec):
+        return spec.content
+    if isinstance(spec, url.UrlSpec):
+        return await url.generate(spec, MAX_FILE_BYTES)
+    if isinstance(spec, pdf.PdfSpec):
+        return await asyncio.to_thread(pdf.generate, spec)
+    entries = [await generate_file(f"{name}/{inner}", inner_spec) for inner, inner_spec in spec.files.items()]
+    return zip.generate(spec, [(entry.name.removeprefix(f"{name}/"), entry.content) for entry in entries])
+
+
+def _mime_type(name: str, spec: FileSpec) -> str:
+    if isinstance(spec, pdf.PdfSpec):
+        return "application/pdf"
+    if isinstance(spec, zip.ZipSpec):
+        return "application/zip"
+    guessed = mimetypes.guess_type(name)[0]
+    if guessed:
+        return guessed
+    return "text/plain" if isinstance(spec, plaintext.PlaintextSpec) else "application/octet-stream"
+
+
+def _action_error(name: str, problem: str, *, retryable: bool = False) -> PermanentActionError | TransientActionError:
+    message = f"file {name!r}: {problem}"
+    return TransientActionError(message) if retryable else PermanentActionError(message)
