@@ -101,7 +101,7 @@ _REGISTRY: dict[str, ActionHandler] = {}
 
 # Documented Mechanic action types Ratchet does not implement; they fail permanently, by name.
 UNSUPPORTED_TYPES: frozenset[str] = frozenset(
-    {"files", "ftp", "google", "google_drive", "google_sheets", "airtable", "slack", "report_toaster"}
+    {"google", "google_drive", "google_sheets", "airtable", "slack", "report_toaster"}
 )
 
 

@@ -16,9 +16,6 @@ accepted ones again.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import mimetypes
 import re
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -38,6 +35,7 @@ from ratchet.actions.http import header_options
 from ratchet.actions.smtp_settings import MailConfigError, load_smtp_settings
 from ratchet.config import SmtpSettings
 from ratchet.core.clock import utcnow
+from ratchet.files import GeneratedFile, generate_files, parse_files
 
 # Deliberately simple: catches typos and junk, leaves the rest to the SMTP server.
 _ADDR_SPEC = (
@@ -125,41 +123,6 @@ def _headers(value: Any) -> dict[str, str]:
     return headers
 
 
-# Mechanic's other generators (pdf, url, zip) need a browser, the network or nesting Ratchet lacks;
-# strings (the implicit plaintext generator) work too. `ratchet task check` warns about the rest.
-SUPPORTED_FILE_GENERATORS = frozenset({"base64"})
-
-
-def _attachments(value: Any) -> dict[str, dict[str, str]]:
-    """Filename → {"content_base64", "mime_type"}; supports the plain-text and base64 generators."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ActionOptionsError("attachments", "must be a hash of filename to file generator")
-    attachments: dict[str, dict[str, str]] = {}
-    for filename, generator in value.items():
-        field_name = f"attachments.{filename}"
-        guessed = mimetypes.guess_type(filename)[0]
-        if isinstance(generator, str):
-            content = generator.encode("utf-8")
-            mime_type = guessed or "text/plain"
-        elif isinstance(generator, dict) and list(generator) == ["base64"] and isinstance(generator["base64"], str):
-            try:
-                content = base64.b64decode(generator["base64"], validate=True)
-            except binascii.Error as error:
-                raise ActionOptionsError(field_name, f"is not valid base64: {error}") from error
-            mime_type = guessed or "application/octet-stream"
-        elif isinstance(generator, dict) and len(generator) == 1:
-            raise ActionOptionsError(
-                field_name,
-                f"the {next(iter(generator))!r} file generator is not supported by Ratchet (use a string or base64)",
-            )
-        else:
-            raise ActionOptionsError(field_name, 'must be a string or a file generator such as {"base64": …}')
-        attachments[filename] = {"content_base64": base64.b64encode(content).decode("ascii"), "mime_type": mime_type}
-    return attachments
-
-
 class _TextExtractor(HTMLParser):
     """Readable plain text from an HTML body, for the text/plain alternative."""
 
@@ -218,10 +181,10 @@ class EmailAction:
     type: ClassVar[str] = "email"
 
     def validate(self, options: Any) -> dict[str, Any]:
-        """Normalise the options to JSON.
+        """Normalise the options.
 
         The result holds "to", "cc", "bcc" (lists), "reply_to", "subject", "body",
-        "from_display_name", "headers" and "attachments" ({filename: {content_base64, mime_type}}).
+        "from_display_name", "headers" and "attachments" ({filename: FileSpec}, generated when sending).
         """
         if not isinstance(options, dict):
             raise ActionOptionsError("options", "must be a hash")
@@ -245,7 +208,7 @@ class EmailAction:
             "body": body,
             "from_display_name": _single_line("from_display_name", options.get("from_display_name"), required=False),
             "headers": _headers(options.get("headers")),
-            "attachments": _attachments(options.get("attachments")),
+            "attachments": parse_files("attachments", options.get("attachments")),
         }
 
     async def perform(self, options: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
@@ -253,7 +216,8 @@ class EmailAction:
             smtp = load_smtp_settings(ctx.settings)
         except MailConfigError as error:
             raise PermanentActionError(str(error)) from error
-        message = self._message(options, smtp, ctx)
+        attachments = await generate_files(options["attachments"])
+        message = self._message(options, attachments, smtp, ctx)
         result = {
             "message_id": message["Message-ID"],
             "to": _bare(options["to"]),
@@ -294,7 +258,9 @@ class EmailAction:
         return result
 
     @staticmethod
-    def _message(options: dict[str, Any], smtp: SmtpSettings, ctx: ActionContext) -> EmailMessage:
+    def _message(
+        options: dict[str, Any], attachments: dict[str, GeneratedFile], smtp: SmtpSettings, ctx: ActionContext
+    ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = formataddr((options["from_display_name"] or smtp.from_name, smtp.from_address))
         message["To"] = ", ".join(options["to"])
@@ -310,11 +276,9 @@ class EmailAction:
             message[name] = value
         message.set_content(html_to_text(options["body"]))
         message.add_alternative(options["body"], subtype="html")
-        for filename, attachment in options["attachments"].items():
-            maintype, _, subtype = attachment["mime_type"].partition("/")
-            message.add_attachment(
-                base64.b64decode(attachment["content_base64"]), maintype=maintype, subtype=subtype, filename=filename
-            )
+        for filename, attachment in attachments.items():
+            maintype, _, subtype = attachment.mime_type.partition("/")
+            message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=filename)
         return message
 
 

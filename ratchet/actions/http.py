@@ -2,6 +2,8 @@
 
 Result: {"status": int, "headers": {lowercase name: [values…]}, "body": parsed JSON when the
 response is application/json (or +json), else UTF-8 text, "body_base64": raw bytes}.
+With `files` ({filename: file generator}) the request is multipart/form-data: one part per file
+(field and file name = the key) beside the `body` hash's fields, with the boundary set here.
 Connection errors and timeouts are transient; a 5xx response is a (transient) error only with
 `error_on_5xx: true`, otherwise every response succeeds. Unknown option keys are ignored, as
 library tasks carry bookkeeping such as `meta`.
@@ -16,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -29,26 +30,12 @@ from ratchet.actions.base import (
     TransientActionError,
     register,
 )
+from ratchet.core.http_limits import HttpConfig, read_limited
+from ratchet.files import generate_files, parse_files
 
 METHODS = ("options", "head", "get", "post", "put", "patch", "delete")
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-@dataclass(frozen=True)
-class HttpConfig:
-    """Limits for every request, in one place."""
-
-    connect_timeout: float = 10.0
-    # Time allowed between bytes (read/write), not for the whole exchange.
-    io_timeout: float = 60.0
-    max_redirects: int = 20
-    # Mechanic caps downloaded files at 20 MB; the same bound keeps run results storable.
-    max_response_bytes: int = 20 * 1024 * 1024
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.io_timeout, connect=self.connect_timeout)
 
 
 def _boolean(options: dict[str, Any], name: str, default: bool) -> bool:
@@ -121,6 +108,18 @@ def _encode_body(body: Any, headers: dict[str, str]) -> str | None:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
+def _multipart_fields(body: Any, headers: dict[str, str]) -> list[tuple[str, str]]:
+    """The form fields sent beside `files`; a multipart Content-Type the task set is dropped,
+    as its boundary must be the one httpx writes."""
+    if body is not None and not isinstance(body, dict):
+        raise ActionOptionsError("body", "must be a hash when files are sent (its keys become form fields)")
+    for name in [name for name in headers if name.lower() == "content-type"]:
+        if not headers[name].lower().startswith("multipart/form-data"):
+            raise ActionOptionsError(f"headers.{name}", "must be multipart/form-data (or absent) when files are sent")
+        del headers[name]
+    return _form_pairs(body or {}, "")
+
+
 def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ActionOptionsError(name, "is required")
@@ -146,6 +145,14 @@ def _response_body(content: bytes, content_type: str | None) -> Any:
     return text
 
 
+def _grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Form pairs as httpx's `data` takes repeated fields (`a[]`), in order."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return grouped
+
+
 class HttpAction:
     type: ClassVar[str] = "http"
 
@@ -153,29 +160,32 @@ class HttpAction:
         self.config = config or HttpConfig()
 
     def validate(self, options: Any) -> dict[str, Any]:
-        """Normalise the options to JSON.
+        """Normalise the options.
 
-        The result holds "method" (upper case), "url", "headers", "body" (text or null),
-        "follow_redirects", "verify", "error_on_5xx" and "proxy".
+        The result holds "method" (upper case), "url", "headers", "body" (text or null), "form"
+        (multipart fields, or null), "files" ({filename: FileSpec}), "follow_redirects", "verify",
+        "error_on_5xx" and "proxy".
         """
         if not isinstance(options, dict):
             raise ActionOptionsError("options", "must be a hash")
         method = options.get("method")
         if not isinstance(method, str) or method.lower() not in METHODS:
             raise ActionOptionsError("method", f"must be one of {', '.join(METHODS)}, got {method!r}")
-        if options.get("files") not in (None, {}):
-            raise ActionOptionsError("files", "multipart file uploads are not supported by Ratchet")
+        files = parse_files("files", options.get("files"))
         proxy = options.get("proxy")
         if proxy not in (None, ""):
             # socks5 would need the optional socksio dependency, which Ratchet does not ship.
             proxy = _url(proxy, "proxy", ("http", "https"))
         headers = header_options(options.get("headers"))
-        body = _encode_body(options.get("body"), headers)
+        form = _multipart_fields(options.get("body"), headers) if files else None
+        body = None if files else _encode_body(options.get("body"), headers)
         return {
             "method": method.upper(),
             "url": _url(options.get("url"), "url", ("http", "https")),
             "headers": headers,
             "body": body,
+            "form": form,
+            "files": files,
             "follow_redirects": _boolean(options, "follow_redirects", True),
             "verify": _boolean(options, "verify", True),
             "error_on_5xx": _boolean(options, "error_on_5xx", False),
@@ -184,6 +194,10 @@ class HttpAction:
 
     async def perform(self, options: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         content = None if options["body"] is None else options["body"].encode("utf-8")
+        files = [
+            (name, (name.rpartition("/")[2], file.content, file.mime_type))
+            for name, file in (await generate_files(options["files"])).items()
+        ]
         headers = dict(options["headers"])
         if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
             headers[IDEMPOTENCY_HEADER] = ctx.delivery_id
@@ -194,7 +208,12 @@ class HttpAction:
                 timeout=self.config.timeout,
                 max_redirects=self.config.max_redirects,
             ) as client:
-                request = client.build_request(options["method"], options["url"], headers=headers, content=content)
+                if files:
+                    request = client.build_request(
+                        options["method"], options["url"], headers=headers, data=_grouped(options["form"]), files=files
+                    )
+                else:
+                    request = client.build_request(options["method"], options["url"], headers=headers, content=content)
                 response = await client.send(request, follow_redirects=options["follow_redirects"], stream=True)
                 try:
                     body = await self._read(response)
@@ -220,14 +239,10 @@ class HttpAction:
         return result
 
     async def _read(self, response: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.config.max_response_bytes:
-                raise PermanentActionError(f"response body exceeds {self.config.max_response_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        body = await read_limited(response, self.config.max_response_bytes)
+        if body is None:
+            raise PermanentActionError(f"response body exceeds {self.config.max_response_bytes} bytes")
+        return body
 
     @staticmethod
     def _headers(headers: httpx.Headers) -> dict[str, list[str]]:

@@ -14,13 +14,13 @@ Two steps, so a malformed generator fails before any work is done:
     specs = parse_files("attachments", options["attachments"])   # in an action's validate()
     files = await generate_files(specs)                          # in its perform()
 
-Every file, also inside a ZIP, is at most 20 MB. Errors name the file, as
-`file "invoice.pdf": …`: a bad generator is an ActionOptionsError, a failed generation a
-PermanentActionError, and a fetch that may succeed later (a URL's server down) a
-TransientActionError, so the action run is retried.
+Every file, also inside a ZIP, is at most 20 MB. Errors (ratchet.files.errors) name the option
+or the file: a bad generator is a FileOptionsError ("invalid attachments.a.pdf: …"), a failed
+one a FileGenerationError ("file 'a.pdf': …"), retryable when a later attempt may succeed.
 https://learn.mechanic.dev/core/actions/file-generators
 """
 
+from ratchet.files.errors import FileGenerationError, FileOptionsError
 from ratchet.files.generate import (
     MAX_FILE_BYTES,
     FileSpec,
@@ -33,6 +33,8 @@ from ratchet.files.generate import (
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "FileGenerationError",
+    "FileOptionsError",
     "FileSpec",
     "GeneratedFile",
     "generate_file",

@@ -7,9 +7,8 @@ import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
-from ratchet.actions.base import ActionOptionsError, PermanentActionError, TransientActionError
 from ratchet.files import base64, pdf, plaintext, url, zip
-from ratchet.files.errors import GeneratorError
+from ratchet.files.errors import FileGenerationError, FileOptionsError, GeneratorError
 
 # "Generated and downloaded files are limited to 20 MB each", also inside a ZIP.
 # https://learn.mechanic.dev/core/actions/file-generators
@@ -30,11 +29,11 @@ class GeneratedFile:
 
 
 def parse_files(field_name: str, value: Any) -> dict[str, FileSpec]:
-    """`{filename: generator}` (an absent value is no files); ActionOptionsError names `field.filename`."""
+    """`{filename: generator}` (an absent value is no files); FileOptionsError names `field.filename`."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ActionOptionsError(field_name, "must be a hash of filename to file generator")
+        raise FileOptionsError(field_name, "must be a hash of filename to file generator")
     return {name: parse_file(f"{field_name}.{name}", generator) for name, generator in value.items()}
 
 
@@ -43,7 +42,7 @@ def parse_file(field_name: str, generator: Any) -> FileSpec:
     if isinstance(generator, str):
         return plaintext.parse(generator)
     if not isinstance(generator, dict) or len(generator) != 1:
-        raise ActionOptionsError(
+        raise FileOptionsError(
             field_name, 'must be a string or one file generator: {"base64": …}, {"url": …}, {"pdf": …} or {"zip": …}'
         )
     kind, argument = next(iter(generator.items()))
@@ -57,8 +56,8 @@ def parse_file(field_name: str, generator: Any) -> FileSpec:
         if kind == "zip":
             return zip.parse(argument, lambda name, inner: parse_file(f"{field_name}/{name}", inner))
     except GeneratorError as error:
-        raise ActionOptionsError(field_name, str(error)) from error
-    raise ActionOptionsError(field_name, f"{kind!r} is not a file generator (base64, url, pdf or zip)")
+        raise FileOptionsError(field_name, str(error)) from error
+    raise FileOptionsError(field_name, f"{kind!r} is not a file generator (base64, url, pdf or zip)")
 
 
 async def generate_files(specs: dict[str, FileSpec]) -> dict[str, GeneratedFile]:
@@ -72,11 +71,9 @@ async def generate_file(name: str, spec: FileSpec) -> GeneratedFile:
     try:
         content = await _content(name, spec)
     except GeneratorError as error:
-        raise _action_error(name, str(error), retryable=error.retryable) from error
-    except (PermanentActionError, TransientActionError):
-        raise  # a nested file's error, already naming its path
+        raise FileGenerationError(name, str(error), retryable=error.retryable) from error
     if len(content) > MAX_FILE_BYTES:
-        raise _action_error(name, f"is {len(content):,} bytes; generated files are limited to {MAX_FILE_BYTES:,} bytes")
+        raise FileGenerationError(name, f"is {len(content):,} bytes; generated files are limited to {MAX_FILE_BYTES:,}")
     return GeneratedFile(name=name, content=content, mime_type=_mime_type(name, spec))
 
 
@@ -102,8 +99,3 @@ def _mime_type(name: str, spec: FileSpec) -> str:
     if guessed:
         return guessed
     return "text/plain" if isinstance(spec, plaintext.PlaintextSpec) else "application/octet-stream"
-
-
-def _action_error(name: str, problem: str, *, retryable: bool = False) -> PermanentActionError | TransientActionError:
-    message = f"file {name!r}: {problem}"
-    return TransientActionError(message) if retryable else PermanentActionError(message)

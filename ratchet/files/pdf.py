@@ -111,7 +111,9 @@ def parse(argument: Any) -> PdfSpec:
         page_css=_page_css(options, has_header=bool(header), has_footer=bool(footer)),
         media_type="print" if _flag(options, "use_print_media") else "screen",
         zoom=_scale(options),
-        metadata=tuple((name, _text(options, name)) for name in ("title", "subject", "author", "keywords") if name in options),
+        metadata=tuple(
+            (name, _text(options, name)) for name in ("title", "subject", "author", "keywords") if name in options
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from ratchet.actions.http import HttpConfig
+from ratchet.core.http_limits import HttpConfig, read_limited
 from ratchet.files.errors import GeneratorError
 
 CONFIG = HttpConfig()
@@ -38,26 +38,18 @@ def parse(argument: Any) -> UrlSpec:
 
 async def generate(spec: UrlSpec, max_bytes: int) -> bytes:
     try:
-        async with httpx.AsyncClient(timeout=CONFIG.timeout, max_redirects=CONFIG.max_redirects) as client:
-            async with client.stream("GET", spec.url, follow_redirects=True) as response:
-                if not response.is_success:
-                    status = response.status_code
-                    raise GeneratorError(
-                        f"GET {spec.url} returned HTTP {status}", retryable=status >= 500 or status == 429
-                    )
-                return await _read(response, spec.url, max_bytes)
+        async with (
+            httpx.AsyncClient(timeout=CONFIG.timeout, max_redirects=CONFIG.max_redirects) as client,
+            client.stream("GET", spec.url, follow_redirects=True) as response,
+        ):
+            if not response.is_success:
+                status = response.status_code
+                raise GeneratorError(f"GET {spec.url} returned HTTP {status}", retryable=status >= 500 or status == 429)
+            body = await read_limited(response, max_bytes)
+            if body is None:
+                raise GeneratorError(f"GET {spec.url} returned more than {max_bytes:,} bytes, the file size limit")
+            return body
     except (httpx.TooManyRedirects, httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.DecodingError) as error:
         raise GeneratorError(f"GET {spec.url} failed: {error}") from error
     except httpx.TransportError as error:  # connection errors and timeouts
         raise GeneratorError(f"GET {spec.url} failed: {type(error).__name__}: {error}", retryable=True) from error
-
-
-async def _read(response: httpx.Response, url: str, max_bytes: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise GeneratorError(f"GET {url} returned more than {max_bytes:,} bytes, the file size limit")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -79,9 +79,7 @@ def generate(spec: ZipSpec, entries: list[tuple[str, bytes]]) -> bytes:
         if password is not None:
             flags |= _FLAG_ENCRYPTED
             data = _zipcrypto(password, os.urandom(11) + bytes([crc >> 24]) + data)
-        common = struct.pack(
-            "<HHHHHIII", _VERSION, flags, _DEFLATED, dos_time, dos_date, crc, len(data), len(content)
-        )
+        common = struct.pack("<HHHHHIII", _VERSION, flags, _DEFLATED, dos_time, dos_date, crc, len(data), len(content))
         header = struct.pack("<I", 0x04034B50) + common + struct.pack("<HH", len(encoded_name), 0) + encoded_name
         central.append(
             struct.pack("<IH", 0x02014B50, _VERSION)
@@ -118,4 +116,6 @@ def _zipcrypto(password: bytes, plain: bytes) -> bytes:
 
 def _dos_datetime(now: time.struct_time) -> tuple[int, int]:
     year = max(now.tm_year, 1980)
-    return (now.tm_hour << 11) | (now.tm_min << 5) | (now.tm_sec // 2), ((year - 1980) << 9) | (now.tm_mon << 5) | now.tm_mday
+    return (now.tm_hour << 11) | (now.tm_min << 5) | (now.tm_sec // 2), ((year - 1980) << 9) | (
+        now.tm_mon << 5
+    ) | now.tm_mday

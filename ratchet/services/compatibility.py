@@ -6,7 +6,7 @@ stable `code` that `--json` output carries and `--strict` turns into a failing e
 | code                    | meaning                                                                  |
 |-------------------------|--------------------------------------------------------------------------|
 | `unsupported_action`    | an action type Ratchet does not implement (`files`, `ftp`, `slack`, …)   |
-| `file_generator`        | a file generator Ratchet cannot run (`pdf`, `url`, `zip`; http `files`)  |
+| `file_generator`        | a file generator that cannot run (e.g. a Pdfcrowd option WeasyPrint lacks) |
 | `storefront_javascript` | `online_store_javascript` / `order_status_javascript` is never served    |
 | `unproduced_topic`      | a subscription to a topic nothing on this installation produces          |
 | `bulk_operation`        | half a bulk operation: results nobody subscribes to, or a subscription nothing starts |
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ratchet.actions.base import UNSUPPORTED_TYPES, registered_types
-from ratchet.actions.email import SUPPORTED_FILE_GENERATORS
 from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC, script_starts_bulk_operation
 from ratchet.core.subscriptions import BUTTON_TOPICS, ERROR_TOPICS
 from ratchet.core.task_export import TaskDefinition
 from ratchet.engine.schedules import SCHEDULER_TOPICS
+from ratchet.files import FileOptionsError, parse_files
 from ratchet.liquid.output import ActionObject
 from ratchet.shopify.webhook_topics import SHOPIFY_WEBHOOK_TOPICS
 
@@ -43,8 +43,8 @@ _ACTION_TAG_TYPE = re.compile(r"""\baction\s+["']([a-z0-9_]+)["']""")
 # The untyped block form `{"type": "ftp", "options": …}`; only names Mechanic documents as
 # action types are taken from it, since "type" is a common key in GraphQL and JSON bodies.
 _ACTION_JSON_TYPE = re.compile(r""""type"\s*:\s*"([a-z0-9_]+)\"""")
-# A generator object literal: `"pdf": {` not followed by `{` (that would be `{{ … }}` output).
-_GENERATOR_LITERAL = re.compile(r""""(pdf|url|zip)"\s*:\s*\{(?!\{)""")
+# Where each action type takes files: option name → file generators (spec 7.7).
+_FILE_OPTIONS = {"email": "attachments", "files": None, "ftp": "uploads", "http": "files", "google_drive": "uploads"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def topic_problem(topic: str) -> str | None:
             f"not a scheduler topic Ratchet runs (it runs {', '.join(t.rsplit('/', 1)[1] for t in SCHEDULER_TOPICS)})"
         )
     if topic == "mechanic/emails/received":
-        return "Ratchet has no inbound email address"
+        return None  # the inbound SMTP listener (RATCHET_INBOUND_SMTP_ADDRESS)
     if domain == "mechanic":
         return "Mechanic produces it; Ratchet does not"
     return f"a {domain!r} integration topic; Ratchet has no {domain} integration"
@@ -110,14 +110,6 @@ def static_warnings(defn: TaskDefinition) -> list[CompatibilityWarning]:
     for action_type in sorted(action_types):
         if warning := _action_type_warning(action_type):
             found.append(warning)
-    for generator in sorted(set(_GENERATOR_LITERAL.findall(script))):
-        found.append(
-            CompatibilityWarning(
-                FILE_GENERATOR,
-                generator,
-                f"the script builds a {generator!r} file generator, which Ratchet cannot run (only strings and base64)",
-            )
-        )
     for field_name in ("online_store_javascript", "order_status_javascript"):
         if (getattr(defn, field_name) or "").strip():
             found.append(
@@ -160,37 +152,23 @@ def action_warnings(actions: Iterable[ActionObject]) -> list[CompatibilityWarnin
         if warning := _action_type_warning(action.type):
             found.append(warning)
             continue
-        options = action.options if isinstance(action.options, dict) else {}
-        if action.type == "email":
-            found.extend(_generator_warnings(options.get("attachments"), "email attachment"))
-        elif action.type == "http" and options.get("files"):
-            found.append(
-                CompatibilityWarning(
-                    FILE_GENERATOR,
-                    "http.files",
-                    "the http action's `files` (multipart uploads of generated files) is not supported by Ratchet",
-                )
-            )
+        if action.type in _FILE_OPTIONS and isinstance(action.options, dict):
+            name = _FILE_OPTIONS[action.type]
+            files = action.options if name is None else action.options.get(name)
+            if warning := _generator_warning(action.type if name is None else f"{action.type}.{name}", files):
+                found.append(warning)
     return found
 
 
-def _generator_warnings(files: Any, where: str) -> list[CompatibilityWarning]:
-    if not isinstance(files, dict):
-        return []
-    found: list[CompatibilityWarning] = []
-    for filename, generator in files.items():
-        if isinstance(generator, dict) and len(generator) == 1:
-            [name] = generator
-            if name not in SUPPORTED_FILE_GENERATORS:
-                found.append(
-                    CompatibilityWarning(
-                        FILE_GENERATOR,
-                        name,
-                        f"{where} {filename!r} uses the {name!r} file generator, which Ratchet cannot run "
-                        "(only strings and base64)",
-                    )
-                )
-    return found
+def _generator_warning(field_name: str, files: Any) -> CompatibilityWarning | None:
+    if isinstance(files, dict):
+        # google_drive's `overwrite` flag sits among its uploads.
+        files = {name: generator for name, generator in files.items() if name != "overwrite"}
+    try:
+        parse_files(field_name, files)
+    except FileOptionsError as error:
+        return CompatibilityWarning(FILE_GENERATOR, error.field_name, str(error))
+    return None
 
 
 def unique(warnings: Iterable[CompatibilityWarning]) -> list[CompatibilityWarning]:

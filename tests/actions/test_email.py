@@ -17,6 +17,7 @@ from ratchet.actions.base import (
 )
 from ratchet.actions.email import html_to_text
 from ratchet.engine.devserver import free_port
+from ratchet.files import FileOptionsError
 from tests.support.servers import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
 # The AUTH test server allows plain-text AUTH on loopback, which aiosmtpd warns about.
@@ -49,14 +50,17 @@ async def send(options: Any, ctx: ActionContext) -> Any:
         ({"body": None}, "body"),
         ({"headers": {"Subject": "sneaky"}}, "headers.Subject"),
         ({"headers": {"X-Tag": "a\nBcc: evil@example.com"}}, "headers.X-Tag"),
-        ({"attachments": {"a.pdf": {"pdf": {"html": "<p>x</p>"}}}}, "attachments.a.pdf"),
+        ({"attachments": {"a.pdf": {"pdf": {"html": ""}}}}, "attachments.a.pdf"),
+        ({"attachments": {"a.pdf": {"pdf": {"html": "<p>x</p>", "encrypt": True}}}}, "attachments.a.pdf"),
+        ({"attachments": {"a.zip": {"zip": {"files": {"../x": "y"}}}}}, "attachments.a.zip"),
+        ({"attachments": {"a.txt": {"url": "ftp://example.com/a"}}}, "attachments.a.txt"),
         ({"attachments": {"a.bin": {"base64": "%%%"}}}, "attachments.a.bin"),
         ({"attachments": {"a.bin": 5}}, "attachments.a.bin"),
         ({"template": "fancy"}, "template"),
     ],
 )
 def test_invalid_options_name_the_field(changes: dict[str, Any], field: str) -> None:
-    with pytest.raises(ActionOptionsError) as raised:
+    with pytest.raises((ActionOptionsError, FileOptionsError)) as raised:
         handler.validate({**BASE, **changes})
     assert raised.value.field_name == field
     assert not raised.value.retryable

@@ -16,7 +16,9 @@ from ratchet.actions.base import (
     TransientActionError,
     get_handler,
 )
-from ratchet.actions.http import HttpAction, HttpConfig
+from ratchet.actions.http import HttpAction
+from ratchet.core.http_limits import HttpConfig
+from ratchet.files import FileOptionsError
 from ratchet.engine.devserver import free_port
 
 handler = get_handler("http")
@@ -53,12 +55,17 @@ async def run(options: Any, ctx: ActionContext, action: Any = handler) -> Any:
         ({"method": "get", "url": "http://x.example", "follow_redirects": 1}, "follow_redirects"),
         ({"method": "get", "url": "http://x.example", "error_on_5xx": "yes"}, "error_on_5xx"),
         ({"method": "get", "url": "http://x.example", "proxy": "socks5://127.0.0.1:1080"}, "proxy"),
-        ({"method": "post", "url": "http://x.example", "files": {"a.txt": "hi"}}, "files"),
+        ({"method": "post", "url": "http://x.example", "files": {"a.txt": 5}}, "files.a.txt"),
+        ({"method": "post", "url": "http://x.example", "files": {"a.txt": "hi"}, "body": "text"}, "body"),
+        (
+            {"method": "post", "url": "http://x.example", "files": {"a": "x"}, "headers": {"Content-Type": "text/csv"}},
+            "headers.Content-Type",
+        ),
         ("GET http://x.example", "options"),
     ],
 )
 def test_invalid_options_name_the_field(options: Any, field: str) -> None:
-    with pytest.raises(ActionOptionsError) as raised:
+    with pytest.raises((ActionOptionsError, FileOptionsError)) as raised:
         handler.validate(options)
     assert raised.value.field_name == field
     assert not raised.value.retryable

@@ -94,26 +94,28 @@ def warning_codes(report: dict) -> dict[str, set[str]]:
 
 
 def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # Seen only statically: the ftp branch is not taken by the preview.
+    # Seen only statically: the fax branch is not taken by the preview.
     static = write(
         tmp_path,
         "static",
         options={},
-        script='{% if event.data.never %}{% action "ftp" %}{"uploads": {"a.pdf": {"pdf": {"html": "x"}}}}'
+        script='{% if event.data.never %}{% action "fax" %}{"pages": {"a.pdf": {"pdf": {"html": "x"}}}}'
         "{% endaction %}{% endif %}",
         online_store_javascript="console.log(1)",
         subscriptions=["mechanic/user/order", "judgeme/review/created", "mechanic/scheduler/daily"],
         subscriptions_template="mechanic/user/order\njudgeme/review/created\nmechanic/scheduler/daily",
     )
-    # Seen only in what the preview emits: computed action type and generator name.
+    # Seen only in what the preview emits: a computed action type and generator option; file
+    # generators that parse (here url, plaintext, an http multipart file) are no warnings.
     emitted = write(
         tmp_path,
         "emitted",
         options={},
-        script='{% assign kind = "sla" | append: "ck" %}{% assign gen = "u" | append: "rl" %}'
+        script='{% assign kind = "sla" | append: "ck" %}{% assign gen = "encr" | append: "ypt" %}'
         '{% action %}{"type": {{ kind | json }}, "options": {"text": "hi"}}{% endaction %}'
         '{% action "email" %}{"to": "a@example.com", "subject": "s", "body": "b",'
-        ' "attachments": {"doc.pdf": {"{{ gen }}": "https://example.com/doc.pdf"}, "ok.txt": "plain"}}{% endaction %}'
+        ' "attachments": {"doc.pdf": {"pdf": {"html": "x", "{{ gen }}": true}}, "ok.txt": "plain",'
+        ' "page.html": {"url": "https://example.com/"}}}{% endaction %}'
         '{% action "http" %}{"method": "post", "url": "https://example.com", "files": {"a.txt": "x"}}{% endaction %}'
         '{% action "shopify" %}mutation { bulkOperationRunQuery(query: "{ products { edges { node { id } } } }")'
         " { userErrors { field } } }{% endaction %}",
@@ -122,18 +124,17 @@ def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: py
     assert run_check([static, emitted, fine], as_json=True) == 0
     reports = {Path(r["file"]).stem: r for r in json.loads(capsys.readouterr().out)}
     assert warning_codes(reports["static"]) == {
-        "unsupported_action": {"ftp"},
-        "file_generator": {"pdf"},
+        "unsupported_action": {"fax"},
         "storefront_javascript": {"online_store_javascript"},
         "unproduced_topic": {"mechanic/user/order", "judgeme/review/created"},
     }
     assert warning_codes(reports["emitted"]) == {
         "unsupported_action": {"slack"},
-        "file_generator": {"url", "http.files"},
+        "file_generator": {"email.attachments.doc.pdf"},
         "bulk_operation": {"mechanic/shopify/bulk_operation"},
     }
-    [url] = [w for w in reports["emitted"]["warnings"] if w["subject"] == "url"]
-    assert "'doc.pdf'" in url["message"]
+    [pdf] = [w for w in reports["emitted"]["warnings"] if w["code"] == "file_generator"]
+    assert "'encrypt' is not supported" in pdf["message"]
     assert reports["fine"]["warnings"] == []
 
     # --strict: warnings fail the check, and the text output names each code.
@@ -145,7 +146,7 @@ def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: py
 
 def test_topics_nothing_here_produces() -> None:
     produced = ["shopify/orders/create", "mechanic/scheduler/daily", "mechanic/user/trigger", "user/a/b"]
-    produced += ["mechanic/actions/perform", "mechanic/errors/task"]
+    produced += ["mechanic/actions/perform", "mechanic/errors/task", "mechanic/emails/received"]
     assert [topic for topic in produced if topic_problem(topic)] == []
     assert "no webhook" in (topic_problem("shopify/widgets/create") or "")
     assert "not a scheduler topic" in (topic_problem("mechanic/scheduler/5min") or "")
