@@ -187,6 +187,11 @@ class Settings(_Section):
         gt=0,
         description="days events and runs are kept (and retryable) after their last run finished; then deleted",
     )
+    files_ttl_hours: float = Field(
+        default=168,
+        gt=0,
+        description="hours a `files` action's download URL works; the retention pass then deletes the file",
+    )
     # Fernet keys, comma-separated; the first encrypts (ratchet/store/secrets.py).
     secret_key: SecretStr | None = Field(
         default=None,

@@ -278,6 +278,8 @@ class PurgeOutcome(BaseModel):
     runs: int
     attempts: int
     cache_entries: int
+    # Files the `files` action kept whose URLs expired; absent in results of older workers.
+    stored_files: int = 0
 
 
 EventWorkflowInput.model_rebuild()

@@ -27,6 +27,7 @@ from temporalio.service import RPCError
 
 from ratchet.config import IngressSettings, Settings
 from ratchet.errors import RatchetError
+from ratchet.files.storage import FileStorage
 from ratchet.ingress import BadSignature
 from ratchet.ingress.asgi import ASGIApp, CountWebhooks, LimitBody, ShopifyDeliveryRoute, durable, error_response
 from ratchet.ingress.mechanic_webhooks import (
@@ -38,6 +39,7 @@ from ratchet.ingress.mechanic_webhooks import (
 )
 from ratchet.ingress.shopify_deliveries import ShopifyDelivery, VerifiedDelivery
 from ratchet.ingress.signatures import signature_matches
+from ratchet.ingress.stored_files import stored_file_response
 from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import EventService, NewEvent
 from ratchet.services.mechanic_webhooks import get_webhook
@@ -59,8 +61,8 @@ def delivery_threads(store: Store) -> int:
 class Ingress:
     """The ingress's routes, one method each; `asgi()` is the app uvicorn serves.
 
-    `GET /healthz`, `POST /webhooks/{id}` (Mechanic webhooks) and `POST /webhooks/shopify/{shop}`
-    (Shopify deliveries).
+    `GET /healthz`, `POST /webhooks/{id}` (Mechanic webhooks), `POST /webhooks/shopify/{shop}`
+    (Shopify deliveries) and `GET /files/{token}/{name}` (what the `files` action kept).
 
     Args:
         delivery_pool: the threads that write events off the event loop (`delivery_threads`).
@@ -81,6 +83,7 @@ class Ingress:
         self.config = config or settings.ingress
         self.events = EventService(settings, store, client, executor=delivery_pool)
         self.bulk_operations = BulkOperationService(settings, store, client, self.events)
+        self.files = FileStorage.under(settings.home)
 
     def asgi(self) -> ASGIApp:
         app = FastAPI(title="Ratchet ingress", openapi_url=None, docs_url=None, redoc_url=None)
@@ -97,6 +100,7 @@ class Ingress:
         app.add_exception_handler(RatchetError, _ratchet_error)  # type: ignore[arg-type]
         app.add_api_route("/healthz", self.healthz, methods=["GET"])
         app.add_api_route("/webhooks/{webhook_id}", self.mechanic_webhook, methods=["POST"])
+        app.add_api_route("/files/{token}/{name}", self.stored_file, methods=["GET"])
         return ShopifyDeliveryRoute(self.shopify_delivery, app, self.config.max_body_bytes)
 
     async def healthz(self) -> JSONResponse:
@@ -136,6 +140,10 @@ class Ingress:
         with durable():
             await self.events.create(event)
         return Response(status_code=204, headers={"x-request-id": request_id})
+
+    async def stored_file(self, token: str, name: str) -> Response:
+        """A file the `files` action kept, until it expires (the token decides; the name is for people)."""
+        return await stored_file_response(self.files, token)
 
     async def shopify_delivery(self, delivery: ShopifyDelivery) -> dict[str, Any]:
         """A verified delivery becomes its event, once; `bulk_operations/finish` wakes the operation's monitor."""

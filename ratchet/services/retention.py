@@ -5,7 +5,8 @@ purged once it is older than the window *and* none of its runs is still pending 
 within it. Its workflow closed long before, once its runs settled; until the purge a manual retry
 reopens it from the ledger's runs, after it the event can no longer be retried. Deletes go in
 small batches, each its own short transaction, so the ledger is never locked for long while
-workers keep writing. Expired cache entries go too.
+workers keep writing. Expired cache entries go too, and so do the files the `files` action kept
+once their URLs expired (they expire by their own lifetime).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from datetime import datetime
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlmodel import col
 
+from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunState
+from ratchet.files.storage import FileStorage
 from ratchet.services.shop_cache import purge_expired
 from ratchet.store.database import Store
 from ratchet.store.tables import Event, Run, RunAttempt
@@ -34,6 +37,7 @@ class PurgeResult:
     runs: int = 0
     attempts: int = 0
     cache_entries: int = 0
+    stored_files: int = 0
 
 
 def _expired_event_ids(store: Store, cutoff: datetime, limit: int) -> list[str]:
@@ -67,15 +71,17 @@ def purge(
     store: Store,
     cutoff: datetime,
     *,
+    files: FileStorage | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[PurgeResult], None] | None = None,
 ) -> PurgeResult:
-    """Delete events (with their runs and attempts) last relevant before `cutoff`, batch by batch.
+    """Delete events (with runs and attempts) past retention in batches, then expired cache entries and files.
 
     Args:
         store: The ledger.
         cutoff: The start of the retention window: events created before it whose runs all finished
             before it go.
+        files: The `files` action's storage, whose expired files go too (none when absent).
         batch_size: Events deleted per transaction.
         on_batch: Called with the running totals after each batch (progress, logs).
     """
@@ -85,4 +91,6 @@ def purge(
         if on_batch is not None:
             on_batch(result)
     result.cache_entries = purge_expired(store)
+    if files is not None:
+        result.stored_files = files.purge_expired(utcnow())
     return result

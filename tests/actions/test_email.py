@@ -62,8 +62,10 @@ async def send(options: Any, ctx: ActionContext) -> Any:
 def test_invalid_options_name_the_field(changes: dict[str, Any], field: str) -> None:
     with pytest.raises((ActionOptionsError, FileOptionsError)) as raised:
         handler.validate({**BASE, **changes})
-    assert raised.value.field_name == field
-    assert not raised.value.retryable
+    error = raised.value
+    assert isinstance(error, (ActionOptionsError, FileOptionsError))
+    assert error.field_name == field
+    assert not error.retryable
 
 
 def test_html_to_text() -> None:

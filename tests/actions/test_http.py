@@ -67,8 +67,10 @@ async def run(options: Any, ctx: ActionContext, action: Any = handler) -> Any:
 def test_invalid_options_name_the_field(options: Any, field: str) -> None:
     with pytest.raises((ActionOptionsError, FileOptionsError)) as raised:
         handler.validate(options)
-    assert raised.value.field_name == field
-    assert not raised.value.retryable
+    error = raised.value
+    assert isinstance(error, (ActionOptionsError, FileOptionsError))
+    assert error.field_name == field
+    assert not error.retryable
 
 
 def test_string_booleans_and_extra_keys_are_accepted() -> None:

@@ -1,0 +1,101 @@
+"""Files the `files` action keeps, served by the ingress at temporary random URLs until they expire.
+
+Layout under RATCHET_HOME/files: one directory per file, named by its unguessable token, holding
+`content` and `meta.json` ({shop_id, name, mime_type, size, created_at, expires_at}). A directory
+appears whole (written aside, then renamed) so the ingress never serves half a file. The worker
+that stores and the ingress that serves must see the same RATCHET_HOME (one host, or a shared
+volume); an object store is not supported yet.
+
+Expired files are refused at once and deleted by the hourly retention pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from ratchet.files.generate import GeneratedFile
+
+_TOKEN_BYTES = 24  # 192 random bits: a URL nobody guesses
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    token: str
+    shop_id: str
+    name: str
+    mime_type: str
+    size: int
+    created_at: str
+    expires_at: str
+
+    @property
+    def url_path(self) -> str:
+        """The ingress path serving this file (the name is for the reader; the token decides)."""
+        return f"/files/{self.token}/{quote(self.name.rpartition('/')[2])}"
+
+
+class FileStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def under(cls, home: Path) -> FileStorage:
+        return cls(home / "files")
+
+    def save(self, shop_id: str, file: GeneratedFile, now: datetime, expires_at: datetime) -> StoredFile:
+        stored = StoredFile(
+            token=secrets.token_urlsafe(_TOKEN_BYTES),
+            shop_id=shop_id,
+            name=file.name,
+            mime_type=file.mime_type,
+            size=file.size,
+            created_at=now.isoformat(),
+            expires_at=expires_at.isoformat(),
+        )
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".{stored.token}.partial"
+        staging.mkdir()
+        (staging / "content").write_bytes(file.content)
+        (staging / "meta.json").write_text(json.dumps(asdict(stored)))
+        os.replace(staging, self.root / stored.token)
+        return stored
+
+    def find(self, token: str, now: datetime) -> tuple[StoredFile, Path] | None:
+        """The unexpired file named by `token` and the path of its content, or None."""
+        if not token or not set(token) <= _TOKEN_CHARS:
+            return None  # also keeps "..", "/" and hidden staging names out of the path
+        directory = self.root / token
+        try:
+            stored = StoredFile(**json.loads((directory / "meta.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        if datetime.fromisoformat(stored.expires_at) <= now:
+            return None
+        return stored, directory / "content"
+
+    def purge_expired(self, now: datetime) -> int:
+        """Delete expired files (and staging left by a crash); how many files went."""
+        if not self.root.is_dir():
+            return 0
+        purged = 0
+        for directory in self.root.iterdir():
+            if directory.name.startswith("."):
+                if directory.stat().st_mtime < now.timestamp() - 3600:  # an hour-old write is abandoned
+                    shutil.rmtree(directory, ignore_errors=True)
+                continue
+            try:
+                expires_at = datetime.fromisoformat(json.loads((directory / "meta.json").read_text())["expires_at"])
+            except (OSError, ValueError, KeyError):
+                continue  # not ours, or being written
+            if expires_at <= now:
+                shutil.rmtree(directory, ignore_errors=True)
+                purged += 1
+        return purged
