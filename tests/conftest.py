@@ -16,4 +16,5 @@ pytest_plugins = [
     "tests.support.ingress",
     "tests.support.servers",
     "tests.support.stores",
+    "tests.support.transfer_servers",
 ]

@@ -1,5 +1,5 @@
 """Built-in action handlers; importing this package registers them."""
 
-from ratchet.actions import cache, echo, email, event, files, flow, http, shopify
+from ratchet.actions import cache, echo, email, event, files, flow, ftp, http, shopify
 
-__all__ = ["cache", "echo", "email", "event", "files", "flow", "http", "shopify"]
+__all__ = ["cache", "echo", "email", "event", "files", "flow", "ftp", "http", "shopify"]

@@ -38,7 +38,7 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def _boolean(options: dict[str, Any], name: str, default: bool) -> bool:
+def boolean_option(options: dict[str, Any], name: str, default: bool) -> bool:
     value = options.get(name)
     if value is None:
         return default
@@ -186,9 +186,9 @@ class HttpAction:
             "body": body,
             "form": form,
             "files": files,
-            "follow_redirects": _boolean(options, "follow_redirects", True),
-            "verify": _boolean(options, "verify", True),
-            "error_on_5xx": _boolean(options, "error_on_5xx", False),
+            "follow_redirects": boolean_option(options, "follow_redirects", True),
+            "verify": boolean_option(options, "verify", True),
+            "error_on_5xx": boolean_option(options, "error_on_5xx", False),
             "proxy": proxy or None,
         }
 

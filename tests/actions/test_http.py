@@ -18,8 +18,8 @@ from ratchet.actions.base import (
 )
 from ratchet.actions.http import HttpAction
 from ratchet.core.http_limits import HttpConfig
-from ratchet.files import FileOptionsError
 from ratchet.engine.devserver import free_port
+from ratchet.files import FileOptionsError
 
 handler = get_handler("http")
 MakeCtx = Callable[..., ActionContext]
