@@ -8,7 +8,7 @@ import datetime
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncssh
 import pytest
@@ -35,7 +35,7 @@ class TransferServer:
 class _FlakyStor:
     """STOR of a file whose name starts with "flaky" is refused once with 451 (a transient reply)."""
 
-    refused: set[str] = set()
+    refused: ClassVar[set[str]]  # per server: each handler class gets its own
 
     def ftp_STOR(self, file: str, mode: str = "w") -> Any:
         name = Path(file).name
