@@ -119,6 +119,43 @@ class IngressSettings(_Section):
         return self.public_url or f"http://{self.host}:{self.port}"
 
 
+class InboundEmailSettings(_Section):
+    """The SMTP listener turning mail to `{shop}@{domain}` into `mechanic/emails/received` events."""
+
+    address: str | None = Field(
+        default=None,
+        validation_alias="RATCHET_INBOUND_SMTP_ADDRESS",
+        description="`host:port` where `ratchet serve`/`ratchet dev` accept inbound email; unset: no listener",
+    )
+    domain: str | None = Field(
+        default=None,
+        validation_alias="RATCHET_INBOUND_EMAIL_DOMAIN",
+        description="mail is accepted for `{shop}@` this domain only; unset: any domain",
+    )
+    max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        gt=0,
+        validation_alias="RATCHET_INBOUND_EMAIL_MAX_BYTES",
+        description="larger inbound messages are refused (SMTP 552)",
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("must be host:port")
+        return value.strip()
+
+    @property
+    def host_and_port(self) -> tuple[str, int]:
+        assert self.address is not None
+        host, _, port = self.address.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class SmtpSettings(_Section):
     """Outgoing mail: optional until an email action runs, and read again each time one does."""
 
@@ -209,6 +246,7 @@ class Settings(_Section):
     )
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     ingress: IngressSettings = Field(default_factory=IngressSettings)
+    inbound_email: InboundEmailSettings = Field(default_factory=InboundEmailSettings)
 
     @field_validator("home")
     @classmethod

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from html.parser import HTMLParser
 from typing import Any, ClassVar
 
 import aiosmtplib
@@ -35,6 +34,7 @@ from ratchet.actions.http import header_options
 from ratchet.actions.smtp_settings import MailConfigError, load_smtp_settings
 from ratchet.config import SmtpSettings
 from ratchet.core.clock import utcnow
+from ratchet.core.html_text import html_to_text
 from ratchet.files import GeneratedFile, generate_files, parse_files
 
 # Deliberately simple: catches typos and junk, leaves the rest to the SMTP server.
@@ -121,55 +121,6 @@ def _headers(value: Any) -> dict[str, str]:
         if name.lower() in _RESERVED_HEADERS:
             raise ActionOptionsError(f"headers.{name}", "is set by Ratchet; use the action's own option instead")
     return headers
-
-
-class _TextExtractor(HTMLParser):
-    """Readable plain text from an HTML body, for the text/plain alternative."""
-
-    _BLOCKS = frozenset(
-        {"p", "div", "br", "li", "tr", "table", "ul", "ol", "blockquote", "hr", "h1", "h2", "h3", "h4", "h5", "h6"}
-    )
-    _HIDDEN = frozenset({"style", "script", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self._parts: list[str] = []
-        self._hidden = 0
-        self._links: list[str | None] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden += 1
-        elif tag in self._BLOCKS:
-            self._parts.append("\n- " if tag == "li" else "\n")
-        elif tag == "a":
-            self._links.append(dict(attrs).get("href"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in self._BLOCKS:
-            self._parts.append("\n")
-        elif tag == "a" and self._links:
-            href = self._links.pop()
-            # Buttons are links; without the URL the text version would lose them.
-            if href and href.startswith(("http://", "https://", "mailto:")):
-                self._parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self._parts.append(re.sub(r"\s+", " ", data))
-
-    def text(self) -> str:
-        lines = [line.strip() for line in "".join(self._parts).split("\n")]
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
-
-
-def html_to_text(html: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return parser.text()
 
 
 def _smtp_error(error: aiosmtplib.SMTPResponseException, what: str) -> PermanentActionError | TransientActionError:

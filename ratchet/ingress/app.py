@@ -30,6 +30,7 @@ from ratchet.errors import RatchetError
 from ratchet.files.storage import FileStorage
 from ratchet.ingress import BadSignature
 from ratchet.ingress.asgi import ASGIApp, CountWebhooks, LimitBody, ShopifyDeliveryRoute, durable, error_response
+from ratchet.ingress.inbound_email import start_inbound_email
 from ratchet.ingress.mechanic_webhooks import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -208,10 +209,13 @@ def build_server(app: ASGIApp, config: IngressSettings) -> uvicorn.Server:
 async def serve(
     settings: Settings, store: Store, client: Client, stop: asyncio.Event, config: IngressSettings | None = None
 ) -> None:
-    """Serve until `stop` is set, then finish in-flight requests."""
+    """Serve HTTP (and inbound email, when RATCHET_INBOUND_SMTP_ADDRESS is set) until `stop` is set, then finish in-flight requests."""
     config = config or settings.ingress
     with ThreadPoolExecutor(delivery_threads(store), thread_name_prefix="ratchet-ingress") as delivery_pool:
-        server = build_server(Ingress(settings, store, client, delivery_pool, config).asgi(), config)
+        ingress = Ingress(settings, store, client, delivery_pool, config)
+        mail = settings.inbound_email
+        mail_server = await start_inbound_email(mail, store, ingress.events) if mail.address else None
+        server = build_server(ingress.asgi(), config)
         serving = asyncio.create_task(server.serve())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -221,6 +225,10 @@ async def serve(
             await serving
         except SystemExit as exc:  # uvicorn exits this way when it cannot bind
             raise OSError(f"the ingress could not listen on {config.host}:{config.port}") from exc
+        finally:
+            if mail_server is not None:
+                mail_server.close()
+                await mail_server.wait_closed()
 
 
 async def serve_with_settings(settings: Settings, stop: asyncio.Event) -> None:

@@ -15,7 +15,7 @@ from ratchet.actions.base import (
     TransientActionError,
     get_handler,
 )
-from ratchet.actions.email import html_to_text
+from ratchet.core.html_text import html_to_text
 from ratchet.engine.devserver import free_port
 from ratchet.files import FileOptionsError
 from tests.support.servers import SMTP_PASSWORD, SMTP_USER, SmtpServer
