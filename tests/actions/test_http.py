@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -119,6 +121,36 @@ async def test_form_encoded_body(http_server: str, make_ctx: MakeCtx) -> None:
     echoed = result["body"]
     assert echoed["headers"]["content-type"] == "application/x-www-form-urlencoded; charset=utf-8"
     assert echoed["body"] == "a=x%20y%26z&tags[]=p&tags[]=q&customer[id]=7&customer[vip]=true&none="
+
+
+async def test_files_are_sent_as_multipart_form_data(http_server: str, make_ctx: MakeCtx) -> None:
+    result = await run(
+        {
+            "method": "post",
+            "url": f"{http_server}/echo",
+            # A multipart Content-Type the task sets is replaced: only httpx knows the boundary.
+            "headers": {"Content-Type": "multipart/form-data"},
+            "body": {"note": "monthly", "tags": ["a", "b"]},
+            "files": {"report.csv": "sku,qty\nA,1", "logo.png": {"base64": "iVBORw=="}},
+        },
+        make_ctx(),
+    )
+    echoed = result["body"]
+    content_type = echoed["headers"]["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + base64.b64decode(echoed["body_base64"]),
+        policy=email.policy.default,
+    )
+    parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+    assert parts["note"].get_content() == "monthly"
+    assert [
+        p.get_content() for p in message.iter_parts() if p.get_param("name", header="content-disposition") == "tags[]"
+    ] == ["a", "b"]
+    assert parts["report.csv"].get_filename() == "report.csv"
+    assert parts["report.csv"].get_content_type() == "text/csv"
+    assert parts["report.csv"].get_payload(decode=True) == b"sku,qty\nA,1"
+    assert parts["logo.png"].get_payload(decode=True) == base64.b64decode("iVBORw==")
 
 
 async def test_string_body_is_sent_verbatim(http_server: str, make_ctx: MakeCtx) -> None:

@@ -62,7 +62,9 @@ def test_a_bad_generator_inside_a_zip_names_its_path() -> None:
 
 
 async def test_url_downloads_with_the_http_limits(http_server: str) -> None:
-    files = await generate({"data.bin": {"url": f"{http_server}/binary"}, "moved.json": {"url": f"{http_server}/redirect"}})
+    files = await generate(
+        {"data.bin": {"url": f"{http_server}/binary"}, "moved.json": {"url": f"{http_server}/redirect"}}
+    )
     assert files["data.bin"].content == b"\x00\xff\x10"
     assert b'"method": "GET"' in files["moved.json"].content
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import threading
@@ -49,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "method": self.command,
                 "query": url.query,
                 "headers": {name.lower(): value for name, value in self.headers.items()},
-                "body": request_body.decode("utf-8"),
+                "body": request_body.decode("utf-8", errors="replace"),
+                "body_base64": base64.b64encode(request_body).decode("ascii"),
             }
             self._send(200, json.dumps(echo).encode(), [("Content-Type", "application/json; charset=utf-8")])
         elif url.path.startswith("/status/"):
