@@ -7,6 +7,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ async def test_files_are_served_at_random_urls_until_they_expire(
     base_settings: Settings, ingress: Ingress, make_ctx: MakeCtx, http: httpx.AsyncClient
 ) -> None:
     settings = base_settings.updated(ingress={"public_url": ingress.url})
-    options = {
+    options: dict[str, Any] = {
         "journal.txt": "hello world!",
         "table.csv": "Title,SKU\nRed T-Shirt,TEE-R",
         "secure.zip": {"zip": {"password": "opensesame", "files": {"confirmations.txt": "zipcrypto"}}},
