@@ -22,10 +22,10 @@ handler = get_handler("files")
 MakeCtx = Callable[..., ActionContext]
 
 
-def test_options_must_name_files() -> None:
-    for options in ({}, ["a.txt"], None):
-        with pytest.raises(ActionOptionsError):
-            handler.validate(options)
+@pytest.mark.parametrize("options", [{}, ["a.txt"], None])
+def test_options_must_name_files(options: Any) -> None:
+    with pytest.raises(ActionOptionsError):
+        handler.validate(options)
 
 
 async def test_files_are_served_at_random_urls_until_they_expire(
