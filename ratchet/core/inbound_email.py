@@ -64,7 +64,8 @@ def _content_text(part: MIMEPart) -> str:
         content = part.get_content()
     except (LookupError, ValueError):  # an unknown charset or a broken encoding
         content = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")  # type: ignore[union-attr]
-    return content if isinstance(content, str) else content.decode("utf-8", errors="replace")
+    text = content if isinstance(content, str) else content.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n")  # SMTP's line ends, not the sender's
 
 
 def _attachments(message: EmailMessage) -> list[dict[str, Any]]:
