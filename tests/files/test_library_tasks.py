@@ -93,7 +93,7 @@ async def test_files_action_result_feeds_the_next_run(
 
     # Shopify was handed the files action's URL, which serves the generated PDF.
     [create] = [r for r in fake.requests if isinstance(r.json, dict) and "fileCreate" in str(r.json.get("query"))]
-    url = re.search(r'originalSource: "([^"]+)"', str(create.json["query"])).group(1)  # type: ignore[index, union-attr]
+    url = re.search(r'originalSource: "([^"]+)"', str(create.json["query"])).group(1)  # type: ignore[union-attr]
     result = (await api.runs.get(files_run.id)).result["invoice.pdf"]
     assert url == result["url"] and result["mime_type"] == "application/pdf"
     async with httpx.AsyncClient() as http:
