@@ -1,7 +1,7 @@
 """Data stops growing.
 
 Events, runs and attempts past the retention window are deleted, in batches, by a durable
-Temporal Schedule; expired cache entries too; what is still retryable stays.
+Temporal Schedule; expired cache entries and `files` action files too; what is still retryable stays.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from ratchet.engine.retention import (
     ensure_retention_schedule,
     namespace_retention,
 )
+from ratchet.files import GeneratedFile
+from ratchet.files.storage import FileStorage
 from ratchet.services.retention import purge
 from ratchet.store import ledger
 from ratchet.store.database import Store
@@ -61,6 +63,13 @@ async def test_the_schedule_deletes_what_is_past_retention(api: Ratchet, base_se
         session.add(
             CacheEntry(shop_id=api.settings.shop, key="old", value=1, expires_at=utcnow() - timedelta(seconds=1))
         )
+    # A `files` action's file whose URL has expired, and one still served.
+    files = FileStorage.under(base_settings.home)
+    created = utcnow() - timedelta(days=8)
+    old_file = files.save(api.settings.shop, GeneratedFile("old.txt", b"o", "text/plain"), created, utcnow())
+    live_file = files.save(
+        api.settings.shop, GeneratedFile("new.txt", b"n", "text/plain"), created, utcnow() + timedelta(hours=1)
+    )
     assert _rows(api.store, expired) == (1, 3, 3)
 
     await ensure_retention_schedule(api.client, base_settings)
@@ -74,6 +83,8 @@ async def test_the_schedule_deletes_what_is_past_retention(api: Ratchet, base_se
     assert _rows(api.store, recent) == (1, 3, 3) and _rows(api.store, pending) == (1, 3, 3)
     with api.store.session() as session:
         assert session.get(CacheEntry, (api.settings.shop, "old")) is None
+    assert not (files.root / old_file.token).exists()
+    assert files.find(live_file.token, utcnow()) is not None
 
 
 def test_purge_goes_in_small_batches(db_store: Store) -> None:
