@@ -109,8 +109,10 @@ def _encode_body(body: Any, headers: dict[str, str]) -> str | None:
 
 
 def _multipart_fields(body: Any, headers: dict[str, str]) -> list[tuple[str, str]]:
-    """The form fields sent beside `files`; a multipart Content-Type the task set is dropped,
-    as its boundary must be the one httpx writes."""
+    """The form fields sent beside `files`.
+
+    A multipart Content-Type the task set is dropped, as its boundary must be the one httpx writes.
+    """
     if body is not None and not isinstance(body, dict):
         raise ActionOptionsError("body", "must be a hash when files are sent (its keys become form fields)")
     for name in [name for name in headers if name.lower() == "content-type"]:

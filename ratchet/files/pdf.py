@@ -180,8 +180,10 @@ def _size(options: dict[str, Any]) -> str:
 
 
 def _with_running_elements(html: str, header: str, footer: str) -> str:
-    """The document with header and footer as running elements at its very start (a running
-    element shows from the page it first appears on)."""
+    """The document with header and footer as running elements at its very start.
+
+    A running element shows from the page it first appears on.
+    """
     running = "".join(
         f'<div style="position: running({name})">{content}</div>'
         for name, content in (("pdfcrowdHeader", header), ("pdfcrowdFooter", footer))

@@ -1,5 +1,8 @@
-"""Mechanic library tasks that generate files, run unchanged end to end: a PDF invoice mailed as an
-attachment, a PDF kept by the files action and handed to Shopify, a CSV uploaded over SFTP."""
+"""Mechanic library tasks that generate files, run unchanged end to end.
+
+A PDF invoice mailed as an attachment, a PDF kept by the files action and handed to Shopify, a CSV
+uploaded over SFTP.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Real FTP, FTPS (pyftpdlib) and SFTP (asyncssh) servers for the ftp action's tests, each serving a
-fresh directory, with a self-signed certificate for FTPS."""
+"""Real FTP, FTPS (pyftpdlib) and SFTP (asyncssh) servers for the ftp action's tests.
+
+Each serves a fresh directory; FTPS has a self-signed certificate.
+"""
 
 from __future__ import annotations
 
