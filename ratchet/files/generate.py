@@ -87,7 +87,10 @@ async def _content(name: str, spec: FileSpec) -> bytes:
     if isinstance(spec, pdf.PdfSpec):
         return await asyncio.to_thread(pdf.generate, spec)
     entries = [await generate_file(f"{name}/{inner}", inner_spec) for inner, inner_spec in spec.files.items()]
-    return zip.generate(spec, [(entry.name.removeprefix(f"{name}/"), entry.content) for entry in entries])
+    # Deflating and encrypting are CPU-bound: off the event loop, like PDF rendering.
+    return await asyncio.to_thread(
+        zip.generate, spec, [(entry.name.removeprefix(f"{name}/"), entry.content) for entry in entries]
+    )
 
 
 def _mime_type(name: str, spec: FileSpec) -> str:

@@ -95,22 +95,23 @@ def generate(spec: ZipSpec, entries: list[tuple[str, bytes]]) -> bytes:
 
 
 def _zipcrypto(password: bytes, plain: bytes) -> bytes:
-    """APPNOTE 6.1: three CRC-driven keys, seeded by the password, stream-cipher the data."""
-    keys = [0x12345678, 0x23456789, 0x34567890]
+    """APPNOTE 6.1: three CRC-driven keys, seeded by the password, stream-cipher the data.
+
+    One byte at a time by nature; the keys live in locals because this loop is the hot spot.
+    """
     table = _CRC_TABLE
-
-    def update(byte: int) -> None:
-        keys[0] = table[(keys[0] ^ byte) & 0xFF] ^ (keys[0] >> 8)
-        keys[1] = ((keys[1] + (keys[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
-        keys[2] = table[(keys[2] ^ (keys[1] >> 24)) & 0xFF] ^ (keys[2] >> 8)
-
+    key0, key1, key2 = 0x12345678, 0x23456789, 0x34567890
     for byte in password:
-        update(byte)
-    out = bytearray(len(plain))
+        key0 = table[(key0 ^ byte) & 0xFF] ^ (key0 >> 8)
+        key1 = ((key1 + (key0 & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+        key2 = table[(key2 ^ (key1 >> 24)) & 0xFF] ^ (key2 >> 8)
+    out = bytearray(plain)
     for index, byte in enumerate(plain):
-        temp = (keys[2] | 2) & 0xFFFF
+        temp = (key2 | 2) & 0xFFFF
         out[index] = byte ^ (((temp * (temp ^ 1)) >> 8) & 0xFF)
-        update(byte)
+        key0 = table[(key0 ^ byte) & 0xFF] ^ (key0 >> 8)
+        key1 = ((key1 + (key0 & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+        key2 = table[(key2 ^ (key1 >> 24)) & 0xFF] ^ (key2 >> 8)
     return bytes(out)
 
 
