@@ -3,7 +3,8 @@
 Result: {"status": int, "headers": {lowercase name: [values…]}, "body": parsed JSON when the
 response is application/json (or +json), else UTF-8 text, "body_base64": raw bytes}.
 With `files` ({filename: file generator}) the request is multipart/form-data: one part per file
-(field and file name = the key) beside the `body` hash's fields, with the boundary set here.
+(field and file name = the key) beside the `body` hash's fields, with the boundary set here
+(https://learn.mechanic.dev/core/actions/http, "Form-encoded data").
 Connection errors and timeouts are transient; a 5xx response is a (transient) error only with
 `error_on_5xx: true`, otherwise every response succeeds. Unknown option keys are ignored, as
 library tasks carry bookkeeping such as `meta`.

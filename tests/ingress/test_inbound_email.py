@@ -25,6 +25,7 @@ from ratchet.services.events import EventService
 from ratchet.store.database import Store
 from ratchet.store.tables import Event
 from starter.api import Ratchet
+from tests.support.ingress import running_ingress
 from tests.support.servers import SmtpServer
 from tests.support.waiting import of_kind, settled, wait_for_runs
 
@@ -142,6 +143,18 @@ async def test_a_redelivered_message_makes_one_event(listener: Listen, store: St
             raw, sender="ann@example.org", recipients=[f"{shop}@{DOMAIN}"], hostname="127.0.0.1", port=port
         )
     assert len(email_events(store, shop)) == 1
+
+
+async def test_the_ingress_runs_the_listener_when_configured(
+    base_settings: Settings, store: Store, client: Client, shop: str
+) -> None:
+    port = free_port()
+    settings = base_settings.updated(inbound_email={"address": f"127.0.0.1:{port}", "domain": DOMAIN})
+    async with running_ingress(settings, store, client):
+        await aiosmtplib.send(message(f"{shop}@{DOMAIN}"), hostname="127.0.0.1", port=port)
+    assert len(email_events(store, shop)) == 1
+    with pytest.raises(aiosmtplib.SMTPConnectError):  # closed with the ingress
+        await aiosmtplib.send(message(f"{shop}@{DOMAIN}"), hostname="127.0.0.1", port=port)
 
 
 def test_stripped_reply_and_derived_text() -> None:
