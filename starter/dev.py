@@ -44,6 +44,8 @@ async def run_ingress(settings: Settings, *, host: str | None, port: int | None)
     config = config.model_copy(update={"host": host or config.host, "port": port or config.port})
     stop = stop_on_signals()
     print(f"Ingress:       http://{config.host}:{config.port} (Ctrl-C stops)", flush=True)
+    if api.settings.inbound_email.address:
+        print(f"Inbound email: smtp://{api.settings.inbound_email.address}", flush=True)
     try:
         await serve(api.settings, api.store, api.client, stop, config)
     except OSError as exc:
@@ -97,6 +99,8 @@ async def run_dev(settings: Settings, *, port: int, ui_port: int, use_existing: 
         print(f"Database:      {settings.effective_database_url}")
         print(f"Task queue:    {settings.temporal.task_queue}")
         print(f"Ingress:       http://{settings.ingress.host}:{settings.ingress.port} (webhooks)")
+        if settings.inbound_email.address:
+            print(f"Inbound email: smtp://{settings.inbound_email.address}")
         print("Ratchet is running; Ctrl-C stops it.", flush=True)
         await asyncio.gather(worker_task, ingress_task)
     finally:

@@ -33,7 +33,7 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="Listen port (default RATCHET_HTTP_PORT).")] = None,
     temporal_address: AddressOpt = None,
 ) -> None:
-    """Run the HTTP ingress (Shopify and Mechanic webhooks) until Ctrl-C."""
+    """Run the HTTP ingress (Shopify and Mechanic webhooks, files) and inbound email until Ctrl-C."""
     from starter.dev import run_ingress
 
     run(run_ingress(settings_for(temporal_address), host=host, port=port), uvloop_loop=True)
