@@ -29,6 +29,7 @@ from ratchet.files.generate import (
     generate_files,
     parse_file,
     parse_files,
+    scripted_pdfs,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "generate_files",
     "parse_file",
     "parse_files",
+    "scripted_pdfs",
 ]

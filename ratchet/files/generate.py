@@ -60,6 +60,17 @@ def parse_file(field_name: str, generator: Any) -> FileSpec:
     raise FileOptionsError(field_name, f"{kind!r} is not a file generator (base64, url, pdf or zip)")
 
 
+def scripted_pdfs(specs: dict[str, FileSpec]) -> list[str]:
+    """Names of the PDFs (also inside ZIPs) whose HTML has scripts, which the renderer does not run."""
+    found: list[str] = []
+    for name, spec in specs.items():
+        if isinstance(spec, pdf.PdfSpec) and spec.has_scripts:
+            found.append(name)
+        elif isinstance(spec, zip.ZipSpec):
+            found.extend(f"{name}/{inner}" for inner in scripted_pdfs(spec.files))
+    return found
+
+
 async def generate_files(specs: dict[str, FileSpec]) -> dict[str, GeneratedFile]:
     """Every file of a consumer, generated concurrently; the first failure fails them all."""
     files = await asyncio.gather(*(generate_file(name, spec) for name, spec in specs.items()))

@@ -15,6 +15,9 @@ Anything else (JavaScript, encryption and permissions, watermarks, page ranges, 
 URLs, HTTP cookies and headers…) fails with an error naming the option: silently dropping
 encryption or a script would hand out a different document than the task asked for.
 
+Scripts in the HTML do not run (WeasyPrint has no JavaScript engine), so charts drawn by a script
+are missing; `ratchet task check` warns about such PDFs (PdfSpec.has_scripts).
+
 Remote resources (images, stylesheets, fonts) are fetched over http(s) or from data: URLs only,
 so a template cannot read the worker's local files.
 """
@@ -80,6 +83,7 @@ _PAGE_SIZES = frozenset(
 _LENGTH = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>pt|px|mm|cm|in)?", re.IGNORECASE)
 _COLOR = re.compile(r"[0-9a-f]{6}(?:[0-9a-f]{2})?", re.IGNORECASE)
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_SCRIPT_TAG = re.compile(r"<script\b", re.IGNORECASE)
 _PLACEHOLDERS = """
 .pdfcrowd-page-number::after { content: counter(page); }
 .pdfcrowd-page-count::after { content: counter(pages); }
@@ -93,6 +97,8 @@ class PdfSpec:
     media_type: str
     zoom: float
     metadata: tuple[tuple[str, str], ...]
+    # The HTML has <script> elements, which WeasyPrint does not run.
+    has_scripts: bool = False
 
 
 def parse(argument: Any) -> PdfSpec:
@@ -114,6 +120,7 @@ def parse(argument: Any) -> PdfSpec:
         metadata=tuple(
             (name, _text(options, name)) for name in ("title", "subject", "author", "keywords") if name in options
         ),
+        has_scripts=bool(_SCRIPT_TAG.search(html)),
     )
 
 

@@ -6,7 +6,7 @@ stable `code` that `--json` output carries and `--strict` turns into a failing e
 | code                    | meaning                                                                  |
 |-------------------------|--------------------------------------------------------------------------|
 | `unsupported_action`    | an action type Ratchet does not implement (`files`, `ftp`, `slack`, …)   |
-| `file_generator`        | a file generator that cannot run (e.g. a Pdfcrowd option WeasyPrint lacks) |
+| `file_generator`        | a file generator that cannot run as written (a Pdfcrowd option or a script WeasyPrint lacks) |
 | `storefront_javascript` | `online_store_javascript` / `order_status_javascript` is never served    |
 | `unproduced_topic`      | a subscription to a topic nothing on this installation produces          |
 | `bulk_operation`        | half a bulk operation: results nobody subscribes to, or a subscription nothing starts |
@@ -28,7 +28,7 @@ from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC, script_starts_bul
 from ratchet.core.subscriptions import BUTTON_TOPICS, ERROR_TOPICS
 from ratchet.core.task_export import TaskDefinition
 from ratchet.engine.schedules import SCHEDULER_TOPICS
-from ratchet.files import FileOptionsError, parse_files
+from ratchet.files import FileOptionsError, parse_files, scripted_pdfs
 from ratchet.liquid.output import ActionObject
 from ratchet.shopify.webhook_topics import SHOPIFY_WEBHOOK_TOPICS
 
@@ -165,9 +165,15 @@ def _generator_warning(field_name: str, files: Any) -> CompatibilityWarning | No
         # google_drive's `overwrite` flag sits among its uploads.
         files = {name: generator for name, generator in files.items() if name != "overwrite"}
     try:
-        parse_files(field_name, files)
+        specs = parse_files(field_name, files)
     except FileOptionsError as error:
         return CompatibilityWarning(FILE_GENERATOR, error.field_name, str(error))
+    if scripted := scripted_pdfs(specs):
+        return CompatibilityWarning(
+            FILE_GENERATOR,
+            f"{field_name}.{scripted[0]}",
+            f"the PDF {scripted[0]!r} has <script> elements; Ratchet's PDF renderer (WeasyPrint) runs no JavaScript",
+        )
     return None
 
 

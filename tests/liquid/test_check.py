@@ -10,8 +10,9 @@ import pytest
 from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC as BULK_TOPIC
 from ratchet.core.task_export import parse_export
 from ratchet.liquid import render_task
+from ratchet.liquid.output import ActionObject
 from ratchet.services.check import preview_events, preview_request, run_check
-from ratchet.services.compatibility import topic_problem
+from ratchet.services.compatibility import action_warnings, topic_problem
 
 
 def write(tmp_path: Path, name: str, **fields: object) -> Path:
@@ -243,3 +244,16 @@ def test_check_warns_about_half_of_a_bulk_operation(tmp_path: Path, capsys: pyte
             "its results will not come back to this task",
         }
     ]
+
+
+def test_pdfs_whose_scripts_would_not_run_are_named() -> None:
+    chart = {"pdf": {"html": "<div id='chart'></div><script>Plotly.newPlot('chart', [])</script>"}}
+    actions = [
+        ActionObject("files", {"report.pdf": {"pdf": {"html": "<h1>static</h1>"}}}),
+        ActionObject(
+            "ftp", {"host": "h", "user": "u", "uploads": {"out.zip": {"zip": {"files": {"chart.pdf": chart}}}}}
+        ),
+    ]
+    [warning] = action_warnings(actions)
+    assert warning.code == "file_generator" and warning.subject == "ftp.uploads.out.zip/chart.pdf"
+    assert "runs no JavaScript" in warning.message
