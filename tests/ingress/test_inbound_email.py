@@ -145,6 +145,25 @@ async def test_a_redelivered_message_makes_one_event(listener: Listen, store: St
     assert len(email_events(store, shop)) == 1
 
 
+async def test_mail_that_cannot_be_stored_is_deferred(
+    base_settings: Settings, store: Store, client: Client, shop: str
+) -> None:
+    # Temporal refuses the event's workflow (no such namespace): nothing is kept, and the
+    # sending server is told to try again later instead of being told the mail was taken.
+    elsewhere = Client(client.service_client, namespace="no-such-namespace", data_converter=client.data_converter)
+    port = free_port()
+    config = InboundEmailSettings(address=f"127.0.0.1:{port}")
+    server = await start_inbound_email(config, store, EventService(base_settings, store, elsewhere))
+    try:
+        with pytest.raises(aiosmtplib.SMTPResponseException) as raised:
+            await aiosmtplib.send(message(f"{shop}@{DOMAIN}"), hostname="127.0.0.1", port=port)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert raised.value.code == 451
+    assert email_events(store, shop) == []
+
+
 async def test_the_ingress_runs_the_listener_when_configured(
     base_settings: Settings, store: Store, client: Client, shop: str
 ) -> None:
