@@ -29,7 +29,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from ratchet.config import InboundEmailSettings
 from ratchet.core.clock import utcnow
 from ratchet.core.inbound_email import received_email_data
-from ratchet.services.events import EventService
+from ratchet.services.events import EventService, NewEvent
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
 
@@ -90,11 +90,13 @@ class InboundEmailHandler:
         try:
             for shop_id, event_data in data.items():
                 created = await self.events.create(
-                    shop_id=shop_id,
-                    topic=EMAIL_TOPIC,
-                    data=event_data,
-                    source=EMAIL_SOURCE,
-                    idempotency_key=f"email:{digest}",
+                    NewEvent(
+                        shop_id=shop_id,
+                        topic=EMAIL_TOPIC,
+                        data=event_data,
+                        source=EMAIL_SOURCE,
+                        idempotency_key=f"email:{digest}",
+                    )
                 )
                 log.info("inbound email", extra={"fields": {"shop": shop_id, "event_id": created.id}})
         except Exception:

@@ -67,7 +67,7 @@ class NewEvent:
     data: Any = None
     """`event.data`, any JSON value."""
     source: str = "user"
-    """`event.source`: "user", "shopify", "mechanic" (follow-ups, scheduler ticks) or "webhook:{id}"."""
+    """`event.source`: "user", "shopify", "mechanic" (follow-ups, scheduler ticks), "webhook:{id}" or "email"."""
     parent_id: str | None = None
     """The event whose run caused this one (follow-ups, the Event action)."""
     task_ids: list[str] | None = None
