@@ -3,10 +3,14 @@
 Both run in the same invocation on the same freshly started embedded dev server (WAL, one
 partition, fairness), each with one worker process of its own:
   * bare:    a workflow running three trivial activities in sequence with the same priority
-             keys (event 3, task 2, action 1) — the same activity shape without Ratchet's work;
+             keys (event 3, task 2, action 1), fairness key and heartbeat timeout — the same
+             activity shape without Ratchet's work — on a worker with Ratchet's worker options
+             (unsandboxed workflow runner, sticky-queue timeout, build id: benchmarks/bare.py);
   * ratchet: the real engine (ledger writes, Liquid render, action registry).
 Each count runs in halves ordered bare, Ratchet, Ratchet, bare, so neither side always runs on
-the larger home. Events/s = N / the sum over a side's halves of (last action done − first start);
+the larger home. The first sequence of each count also runs bare in the SDK's default sandbox
+(a third worker process), one half before and one after, and prints it beside bare: what running
+workflows unsandboxed saves the platform itself, kept visible though the ratio no longer uses it. Events/s = N / the sum over a side's halves of (last action done − first start);
 latency = action done − start, per event. CPU-ms per event is each process's user+system CPU
 over its side's halves divided by N, each half's window running on `--settle` seconds (12) past
 its last event: the server checks every workflow task's timeouts when they fall due, up to 10 s
@@ -71,9 +75,9 @@ from temporalio.common import Priority
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bare import BARE_QUEUE, BareEventWorkflow
+from benchmarks.bare import BARE_QUEUE, BARE_SHOP, SANDBOXED_QUEUE, BareEventWorkflow
 from ratchet.config import Settings, load_settings
-from ratchet.core.runs import RunKind, RunState
+from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.engine.connection import connect
 from ratchet.engine.devserver import DevServer, free_port
 from ratchet.store.database import get_store
@@ -269,7 +273,9 @@ class Timings:
         return (max(self.done.values()) - min(self.starts.values())).total_seconds()
 
 
-async def measure_bare(address: str, n: int, concurrency: int, in_flight: int | None = None) -> Timings:
+async def measure_bare(
+    address: str, n: int, concurrency: int, in_flight: int | None = None, task_queue: str = BARE_QUEUE
+) -> Timings:
     client = await Client.connect(address)
     timings = Timings()
     starts, done = timings.starts, timings.done
@@ -278,7 +284,10 @@ async def measure_bare(address: str, n: int, concurrency: int, in_flight: int | 
         wid = f"bare-{i}-{time.time_ns()}"
         starts[wid] = datetime.now(UTC)
         return await client.start_workflow(
-            BareEventWorkflow.run, id=wid, task_queue=BARE_QUEUE, priority=Priority(priority_key=3)
+            BareEventWorkflow.run,
+            id=wid,
+            task_queue=task_queue,
+            priority=Priority(priority_key=PRIORITY_EVENT, fairness_key=BARE_SHOP),
         )
 
     async def finish(handle: WorkflowHandle[Any, str]) -> None:
@@ -420,19 +429,23 @@ class CpuMeter:
 
 
 async def measure_round(
-    server: DevServer, api: Ratchet, worker_pids: tuple[int, int], n: int, repeat: int, args: argparse.Namespace
+    server: DevServer, api: Ratchet, worker_pids: tuple[int, int, int], n: int, repeat: int, args: argparse.Namespace
 ) -> dict:
     """`n` events each for bare and Ratchet on the same server and the same (growing) ledger.
 
     Halves run in the order bare, Ratchet, Ratchet, bare (`repeat` times, pooled), so neither side
-    always runs on the larger home.
+    always runs on the larger home; the first sequence is wrapped in a half of sandboxed bare on
+    either side.
     """
     assert server.process is not None
     metrics_url = server.metrics_url if args.server_metrics else None
     postmaster = local_postmaster_pid(api.settings.effective_database_url) if args.ledger == "postgresql" else None
-    bare_meter, ours_meter = (CpuMeter(server.process.pid, pid, metrics_url, postmaster) for pid in worker_pids)
+    bare_meter, ours_meter, sandboxed_meter = (
+        CpuMeter(server.process.pid, pid, metrics_url, postmaster) for pid in worker_pids
+    )
     bare: list[Timings] = []
     ours: list[Timings] = []
+    sandboxed: list[Timings] = []
 
     # Each side's CPU window runs on `settle` seconds past its half: the server work a half leaves
     # behind (timers checking its workflow tasks, due up to 10 s later) is that side's, and the
@@ -440,6 +453,13 @@ async def measure_round(
     async def run_bare(count: int) -> None:
         with bare_meter.phase():
             bare.append(await measure_bare(server.address, count, args.concurrency, args.in_flight))
+            await asyncio.sleep(args.settle)
+
+    async def run_sandboxed(count: int) -> None:
+        with sandboxed_meter.phase():
+            sandboxed.append(
+                await measure_bare(server.address, count, args.concurrency, args.in_flight, SANDBOXED_QUEUE)
+            )
             await asyncio.sleep(args.settle)
 
     async def run_ours(count: int) -> None:
@@ -450,23 +470,29 @@ async def measure_round(
     first, second = n // 2, n - n // 2
     sequence_ratios = []
     with sampled(ours_meter.worker_pid, args.profile):
-        for _ in range(repeat):
+        for sequence in range(repeat):
+            if sequence == 0:
+                await run_sandboxed(first)
             await run_bare(first)
             await run_ours(first)
             await run_ours(second)
             await run_bare(second)
+            if sequence == 0:
+                await run_sandboxed(second)
             sequence_ratios.append(
                 round(summarize(*ours[-2:])["events_per_s"] / summarize(*bare[-2:])["events_per_s"], 2)
             )
     total = n * repeat
     bare_summary = {**summarize(*bare), "cpu_ms_per_event": bare_meter.per_event_ms(total)}
     ours_summary = {**summarize(*ours), "cpu_ms_per_event": ours_meter.per_event_ms(total)}
+    sandboxed_summary = {**summarize(*sandboxed), "cpu_ms_per_event": sandboxed_meter.per_event_ms(n)}
     if args.server_metrics:
         print_server_calls(n, bare_meter.server_calls, ours_meter.server_calls, total)
     return {
         "events": n,
         "repeat": repeat,
         "bare_temporal": bare_summary,
+        "bare_sandboxed": sandboxed_summary,
         "ratchet": ours_summary,
         "sequence_ratios": sequence_ratios,
         "ratio": round(ours_summary["events_per_s"] / bare_summary["events_per_s"], 2),
@@ -530,25 +556,26 @@ async def main() -> None:
         server, settings, env = await start_engine(home, database_url)
         # The workers log to files, as a deployed worker would, not to this terminal.
         logs = [(home / "bare-worker.log").open("wb"), (home / "worker.log").open("wb")]
+        logs.append((home / "sandboxed-worker.log").open("wb"))
+        commands = (
+            ["-m", "benchmarks.bare", server.address],
+            ["worker.py"],
+            ["-m", "benchmarks.bare", server.address, "--sandboxed"],
+        )
         workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.bare", server.address],
-                env=env,
-                cwd=REPO,
-                stdout=logs[0],
-                stderr=logs[0],
-            ),
-            subprocess.Popen([sys.executable, "worker.py"], env=env, cwd=REPO, stdout=logs[1], stderr=logs[1]),
+            subprocess.Popen([sys.executable, *command], env=env, cwd=REPO, stdout=log, stderr=log)
+            for command, log in zip(commands, logs, strict=True)
         ]
         try:
             async with bench_api(settings) as api:
                 await asyncio.sleep(2)  # let both workers start polling
                 # Warm-up: first-use costs (connections, imports, caches) are not throughput.
                 await measure_bare(server.address, 10, args.concurrency)
+                await measure_bare(server.address, 10, args.concurrency, task_queue=SANDBOXED_QUEUE)
                 await measure_ratchet(api, 10, args.concurrency)
                 await asyncio.sleep(args.settle)
                 for n, repeat in rounds:
-                    pids = (workers[0].pid, workers[1].pid)
+                    pids = (workers[0].pid, workers[1].pid, workers[2].pid)
                     results.append(await measure_round(server, api, pids, n, repeat, args))
                     print(json.dumps(results[-1]), flush=True)
         finally:
@@ -569,6 +596,14 @@ async def main() -> None:
             f"client {cpu['client']} vs bare {bare_cpu['client']}; "
             + (f"postgres {cpu['postgres']} vs bare {bare_cpu['postgres']}; " if "postgres" in cpu else "")
             + f"p50 {ours['p50_s']} s vs bare {bare['p50_s']} s"
+        )
+    for result in results:
+        bare, sandboxed = result["bare_temporal"], result["bare_sandboxed"]
+        print(
+            f"bare Temporal {result['events']} events, workflow runner: unsandboxed (Ratchet's) "
+            f"{bare['events_per_s']} workflows/s, worker {bare['cpu_ms_per_event']['worker']} CPU-ms per event; "
+            f"sandboxed (the SDK's default, once) {sandboxed['events_per_s']} workflows/s, "
+            f"worker {sandboxed['cpu_ms_per_event']['worker']} CPU-ms per event"
         )
     for result in results:
         repeated = f" x {result['repeat']} (sequences {result['sequence_ratios']})" if result["repeat"] > 1 else ""

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PRIORITY_EVENT,
         PRIORITY_TASK,
         RETRY_DELAYS_SECONDS,
+        RUN_HEARTBEAT_TIMEOUT_SECONDS,
         SHOPIFY_GATED_ACTION_TYPES,
         THROTTLE_GIVE_UP_SECONDS,
         RunKind,
@@ -254,7 +255,7 @@ class EventWorkflow:
             _ACTIVITIES[view.kind],
             inp,
             start_to_close_timeout=_TIMEOUTS[view.kind],
-            heartbeat_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(seconds=RUN_HEARTBEAT_TIMEOUT_SECONDS),
             retry_policy=RetryPolicy(
                 # Exact delays come from the activity's next_retry_delay; these only shape
                 # retries after crashes or timeouts, kept close to Mechanic's schedule.

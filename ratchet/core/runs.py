@@ -74,6 +74,11 @@ THROTTLE_GIVE_UP_SECONDS = 15 * 60
 SHOPIFY_GATED_ACTION_TYPES = frozenset({"shopify", "flow"})
 
 
+# How long a run's activity may go without a heartbeat before Temporal retries it elsewhere (a
+# killed worker's attempt); activities/runs.py beats every HEARTBEAT_AFTER_SECONDS.
+RUN_HEARTBEAT_TIMEOUT_SECONDS = 30
+
+
 # Temporal priority keys: lower runs first. Actions before tasks before events.
 PRIORITY_ACTION = 1
 
