@@ -5,8 +5,11 @@
 #
 # Debian's ruby-liquid (5.4). Mechanic's tags are stand-ins that do no work of their own: a block
 # form renders its body and discards it, an inline form evaluates nothing; `permissions` skips
-# its scope list. Mechanic's filters Ruby Liquid lacks return their input, so every corpus task
-# parses and renders; the results file (renders/s, date, load) is committed so CI needs no Ruby.
+# its scope list. So that data flows as in Mechanic (as benchmarks/stock_liquid.py does for
+# stock python-liquid), `parse_json`/`json` are real, `array`/`hash`/`newline` are variables and
+# an indexed assignment (`assign order["tags"] = x`) stores into a copy of its container; the
+# other Mechanic filters Ruby Liquid lacks return their input. Every corpus task parses and
+# renders; the results file (renders/s, date, load) is committed so CI needs no Ruby.
 require "json"
 require "liquid"
 require "time"
@@ -47,23 +50,78 @@ class PermissionsStandIn < Liquid::Raw
   end
 end
 
+# `assign name[key]... = value`: Mechanic's indexed assignment, copying its container.
+class IndexedAssign < Liquid::Assign
+  INDEXED = /\A\s*(\w+)((?:\[[^\]]+\]|\.\w+)+)\s*=\s*(.*)\z/m
+
+  def initialize(tag_name, markup, parse_context)
+    match = INDEXED.match(markup)
+    return super unless match
+
+    @root = match[1]
+    @keys = match[2].scan(/\[([^\]]+)\]|\.(\w+)/).map do |index, field|
+      index ? Liquid::Expression.parse(index.strip) : field
+    end
+    @from = Liquid::Variable.new(match[3], parse_context)
+    @to = @root
+    @line_number = parse_context.line_number
+    @parse_context = parse_context
+  end
+
+  def render_to_output_buffer(context, output)
+    return super unless @root
+
+    value = @from.render(context)
+    keys = @keys.map { |key| key.is_a?(String) ? key : context.evaluate(key) }
+    context.scopes.last[@root] = stored(context[@root], keys, value)
+    output
+  end
+
+  private
+
+  def stored(container, keys, value)
+    key, *rest = keys
+    copy = if container.is_a?(Array) && key.is_a?(Integer) then container.dup
+           elsif container.is_a?(Hash) then container.dup
+           else {}
+           end
+    copy[key] = rest.empty? ? value : stored(copy[key], rest, value)
+    copy
+  end
+end
+
+module JsonFilters
+  def parse_json(value)
+    JSON.parse(value.to_s)
+  rescue JSON::ParserError
+    nil
+  end
+
+  def json(value)
+    JSON.generate(value)
+  end
+end
+
+Liquid::Template.register_tag("assign", IndexedAssign)
+Liquid::Template.register_filter(JsonFilters)
 %w[action log error].each { |name| Liquid::Template.register_tag(name, StandInTag) }
 Liquid::Template.register_tag("permissions", PermissionsStandIn)
 
 input = JSON.parse(File.read(ARGV.fetch(0)))
 stand_ins = Module.new
 input["filters"].each do |name|
-  next if Liquid::StandardFilters.method_defined?(name)
+  next if Liquid::StandardFilters.method_defined?(name) || JsonFilters.method_defined?(name)
   stand_ins.define_method(name) { |value, *_args| value }
 end
 Liquid::Template.register_filter(stand_ins)
 
+literals = { "array" => [].freeze, "hash" => {}.freeze, "newline" => "\n" }
 jobs = input["renders"].map do |render|
-  [Liquid::Template.parse(render["script"], error_mode: :lax), render["variables"]]
+  [Liquid::Template.parse(render["script"], error_mode: :lax), render["variables"].merge(literals)]
 end
 failed = 0
 jobs.each do |template, variables|
-  template.render(variables.transform_values(&:dup))
+  template.render(variables)
   failed += 1 unless template.errors.empty?
 end
 

@@ -1,28 +1,34 @@
-"""Stock python-liquid 2 with Mechanic's tags as stand-ins, the render benchmark's anchor.
+"""Stock python-liquid 2 with stand-ins for Mechanic's additions, the render benchmark's anchor.
 
 Mechanic's own tags (`action`, `log`, `error`, `permissions`) are registered as no-ops so every
 corpus task parses: a block form still renders its body (the Liquid inside is template work
-stock does too) and discards it, an inline form evaluates nothing. Mechanic's indexed assignment
-(`{% assign order["tags"] = x %}`) evaluates its value and stores nothing; a plain assignment is
-stock's. Everything else is python-liquid's default `Environment` (strict parsing, so nothing
-is silently dropped) with unknown filters passed over: a Mechanic filter stock lacks leaves its
-input unchanged rather than failing the render.
+stock does too) and discards it, an inline form evaluates nothing. Everything else is
+python-liquid's default `Environment` (strict parsing, so nothing is silently dropped).
+
+Without more, stock would do far less work than Mechanic on the same template: `parse_json`
+passed over leaves a string, `array` is undefined, `orders[0] = order` stores nothing, so the
+loops that follow run over nothing (a preview that walks two orders in Ratchet walks none in
+stock). With `equal_work` (the default) the data flows as in Mechanic: the filters stock lacks
+are Ratchet's own functions (the same filter work on both sides), `array`/`hash`/`newline` are
+variables, and an indexed assignment stores into a copy of its container, with none of Ratchet's
+limits, deadline or Ruby-exact semantics. Then the ratio measures the engine, not the work.
 """
 
 from __future__ import annotations
 
 from io import StringIO
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from liquid import Environment
 from liquid.ast import BlockNode, Node
-from liquid.builtin.expressions import FilteredExpression, parse_identifier
+from liquid.builtin.expressions import FilteredExpression, Path, parse_identifier, parse_primitive
 from liquid.builtin.tags.assign_tag import AssignNode, AssignTag
 from liquid.exceptions import LiquidSyntaxError
 from liquid.parser import get_parser
 from liquid.tag import Tag
 from liquid.token import TOKEN_ASSIGN, TOKEN_EOF, TOKEN_EXPRESSION, TOKEN_TAG, Token
 
+from ratchet.liquid.filters import register_filters
 from ratchet.liquid.tags._emit import closes_ahead
 
 if TYPE_CHECKING:
@@ -70,43 +76,78 @@ class StandInTag(Tag):
         return StandInNode(token, block)
 
 
-class DiscardingAssignNode(Node):
-    """An indexed assignment: evaluates its value, stores nothing."""
+class IndexedAssignNode(Node):
+    """`{% assign name[key]... = value %}`: a copy of the container with the value stored (or nothing)."""
 
-    __slots__ = ("expression",)
+    __slots__ = ("expression", "target")
 
-    def __init__(self, token: Token, expression: Expression) -> None:
+    def __init__(self, token: Token, target: Path | None, expression: Expression) -> None:
         super().__init__(token)
+        self.target = target
         self.expression = expression
 
     def __str__(self) -> str:
-        return f"{{% assign _ = {self.expression} %}}"
+        return f"{{% assign {self.target} = {self.expression} %}}"
 
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
-        self.expression.evaluate(context)
+        value = self.expression.evaluate(context)
+        if self.target is None:
+            return 0
+        name = str(self.target.path[0])
+        keys = [key.evaluate(context) if isinstance(key, Path) else key for key in self.target.path[1:]]
+        context.assign(name, _stored(context.resolve(name, default=None), keys, value))
         return 0
 
 
-class StandInAssignTag(AssignTag):
-    """Stock's assign, and Mechanic's indexed assignment as a stand-in."""
+def _stored(container: Any, keys: list[Any], value: Any) -> Any:
+    key, rest = keys[0], keys[1:]
+    copy: Any
+    if isinstance(container, list) and isinstance(key, int) and 0 <= key <= len(container):
+        copy = [*container, None] if key == len(container) else list(container)
+    elif isinstance(container, dict):
+        copy = dict(container)
+    else:
+        copy = {}
+    child = copy.get(key) if isinstance(copy, dict) else copy[key]
+    copy[key] = _stored(child, rest, value) if rest else value
+    return copy
 
-    def parse(self, stream: TokenStream) -> AssignNode | DiscardingAssignNode:  # type: ignore[override]
+
+class StandInAssignTag(AssignTag):
+    """Stock's assign, and Mechanic's indexed assignment as a stand-in (storing, or not)."""
+
+    stores = True
+
+    def parse(self, stream: TokenStream) -> AssignNode | IndexedAssignNode:  # type: ignore[override]
         token = stream.eat(TOKEN_TAG)
         tokens = stream.into_inner(tag=token, eat=False)
+        start = tokens.pos
         try:
             name = parse_identifier(self.env, tokens, allow_trailing_question_mark=False)
         except LiquidSyntaxError:
-            while tokens.current.kind != TOKEN_ASSIGN:
-                next(tokens)
+            tokens.pos = start
+            target = parse_primitive(self.env, tokens)
             tokens.eat(TOKEN_ASSIGN)
-            return DiscardingAssignNode(token, FilteredExpression.parse(self.env, tokens))
+            stored = target if self.stores and isinstance(target, Path) else None
+            return IndexedAssignNode(token, stored, FilteredExpression.parse(self.env, tokens))
         tokens.eat(TOKEN_ASSIGN)
         return AssignNode(token, name=name, expression=FilteredExpression.parse(self.env, tokens))
 
 
-def stock_environment() -> Environment:
+def keyword_literals() -> dict[str, Any]:
+    """Mechanic's `array`, `hash` and `newline`, as variables of one render (equal work only)."""
+    return {"array": [], "hash": {}, "newline": "\n"}
+
+
+def stock_environment(*, equal_work: bool = True) -> Environment:
+    """Stock python-liquid with the stand-ins; with `equal_work`, Mechanic's data flow too (see above)."""
     env = Environment(strict_filters=False)
-    env.add_tag(StandInAssignTag)
+    env.add_tag(type("AssignStandIn", (StandInAssignTag,), {"stores": equal_work}))
+    if equal_work:
+        mechanic = Environment()
+        register_filters(mechanic)
+        for name, func in mechanic.filters.items():
+            env.filters.setdefault(name, func)
     for name in ("action", "log", "error", "permissions"):
         env.add_tag(type(f"{name.title()}StandIn", (StandInTag,), {"name": name, "end": f"end{name}"}))
     return env
