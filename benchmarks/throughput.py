@@ -14,8 +14,7 @@ workflows unsandboxed saves the platform itself, kept visible though the ratio n
 latency = action done − start, per event. CPU-ms per event is each process's user+system CPU
 over its side's halves divided by N, each half's window running on `--settle` seconds (12) past
 its last event: the server checks every workflow task's timeouts when they fall due, up to 10 s
-later (bare's worker asks for the SDK's 10 s sticky timeout, Ratchet's for 2 s), and without the
-pause that work of one side was charged to, and slowed, the next side's half.
+later, and without the pause that work of one side was charged to, and slowed, the next side's half.
 
 `--repeat K` runs that bare, Ratchet, Ratchet, bare sequence K times per count and pools the
 halves (events/s = all events / all spans): a shared 2-core machine's speed drifts by up to 2×
