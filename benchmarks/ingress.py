@@ -52,6 +52,7 @@ from typing import Any
 import aiohttp
 import httpx
 from sqlmodel import select
+from temporalio.client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,7 +61,7 @@ from temporalio.common import Priority, WorkflowIDReusePolicy
 
 from benchmarks.bare import BARE_QUEUE, BareEventWorkflow
 from benchmarks.throughput import cpu_seconds, percentile, sampled
-from ratchet.config import load_settings
+from ratchet.config import Settings, load_settings
 from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.engine.connection import connect
 from ratchet.engine.contract import EventWorkflowInput
@@ -153,11 +154,44 @@ def _latency_summary(latencies: list[float]) -> str:
     )
 
 
-async def main(requests: int, rounds: int, concurrency: int, samples: int, profile: Path | None) -> None:
+@dataclass
+class Bench:
+    """The benchmark's own dev server, ledger and shop, and the processes it runs against them."""
+
+    home: Path
+    server: DevServer
+    settings: Settings
+    store: Store
+    client: Client
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env['RATCHET_HTTP_PORT']}"
+
+    def spawn(self, name: str, *argv: str) -> subprocess.Popen[bytes]:
+        with (self.home / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        self.processes.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        process.wait(timeout=30)
+        self.processes.remove(process)
+
+    def stop_all(self) -> None:
+        for process in list(self.processes):
+            self.stop(process)
+        self.server.stop()
+
+
+async def start_bench() -> Bench:
+    """A fresh home: dev server, SQLite ledger, the shop and its one-action task."""
     home = Path(tempfile.mkdtemp(prefix="ratchet-bench-"))
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
     await server.start()
-    assert server.process is not None
     # A ledger given by URL needs a key for stored secrets, in this process and `ratchet serve` alike.
     os.environ.setdefault("RATCHET_SECRET_KEY", generate_key())
     settings = load_settings(
@@ -187,136 +221,152 @@ async def main(requests: int, rounds: int, concurrency: int, samples: int, profi
         "RATCHET_HTTP_PORT": str(free_port()),
         "RATCHET_HOME": str(home),
     }
-    url = f"http://127.0.0.1:{env['RATCHET_HTTP_PORT']}"
-    processes: list[subprocess.Popen[bytes]] = []
+    return Bench(home, server, settings, store, client, env)
 
-    def spawn(name: str, *argv: str) -> subprocess.Popen[bytes]:
-        with (home / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=log)
-        processes.append(process)
-        return process
 
-    def stop(process: subprocess.Popen[bytes]) -> None:
-        process.terminate()
-        process.wait(timeout=30)
-        processes.remove(process)
+def webhook_sender(http: aiohttp.ClientSession, url: str) -> Callable[[int, str], Awaitable[dict[str, Any]]]:
+    """Sends signed Shopify webhooks to the ingress; each returns the ingress's answer."""
 
-    ingress = spawn("ingress", str(Path(sys.executable).parent / "ratchet"), "serve")
-    try:
-        await _wait_http(f"{url}/healthz")
-        async with aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=60), connector=aiohttp.TCPConnector(limit=concurrency)
-        ) as http:
+    async def webhook(i: int, topic: str) -> dict[str, Any]:
+        body = f'{{"id": {i}}}'.encode()
+        headers = {
+            "content-type": "application/json",
+            "x-shopify-topic": topic,
+            "x-shopify-event-id": str(uuid.uuid4()),
+            "x-shopify-hmac-sha256": signature(SECRET, body),
+        }
+        async with http.post(f"{url}/webhooks/shopify/{SHOP}", data=body, headers=headers) as response:
+            response.raise_for_status()
+            answer: dict[str, Any] = await response.json()
+            return answer
 
-            async def webhook(i: int, topic: str) -> dict[str, Any]:
-                body = f'{{"id": {i}}}'.encode()
-                headers = {
-                    "content-type": "application/json",
-                    "x-shopify-topic": topic,
-                    "x-shopify-event-id": str(uuid.uuid4()),
-                    "x-shopify-hmac-sha256": signature(SECRET, body),
-                }
-                async with http.post(f"{url}/webhooks/shopify/{SHOP}", data=body, headers=headers) as response:
-                    response.raise_for_status()
-                    answer: dict[str, Any] = await response.json()
-                    return answer
+    return webhook
 
-            # 1. latency, unloaded: the first thing this server sees besides the warm-ups.
-            worker = spawn("worker", sys.executable, "worker.py")
-            bare_worker = spawn("bare-worker", sys.executable, "-m", "benchmarks.bare", server.address)
 
-            async def ratchet_latency(i: int) -> float:
-                sent = time.time()
-                event_id = (await webhook(i, ACTION_TOPIC))["event_id"]
-                return await _action_stopped(store, event_id, timeout=120) - sent
+async def measure_latency(
+    bench: Bench, webhook: Callable[[int, str], Awaitable[dict[str, Any]]], samples: int
+) -> tuple[list[float], list[float]]:
+    """Phase 1, unloaded: seconds to the first action for Ratchet and bare, samples alternating."""
+    worker = bench.spawn("worker", sys.executable, "worker.py")
+    bare_worker = bench.spawn("bare-worker", sys.executable, "-m", "benchmarks.bare", bench.server.address)
 
-            async def bare_latency(i: int) -> float:
-                sent = time.time()
-                handle = await client.start_workflow(
-                    BareEventWorkflow.run,
-                    id=f"bare/{uuid.uuid4()}",
-                    task_queue=BARE_QUEUE,
-                    priority=Priority(priority_key=PRIORITY_EVENT),
-                )
-                return datetime.fromisoformat(await handle.result()).timestamp() - sent
+    async def ratchet_latency(i: int) -> float:
+        sent = time.time()
+        event_id = (await webhook(i, ACTION_TOPIC))["event_id"]
+        return await _action_stopped(bench.store, event_id, timeout=120) - sent
 
-            # Warm-ups: both workers polling, first-use costs (imports, connections) paid.
-            for i in range(WARM_UP_LATENCY_SAMPLES):
-                await ratchet_latency(-1 - i)
-                await bare_latency(-1 - i)
-            ratchet_latencies, bare_latencies = [], []
-            for i in range(samples):
-                ratchet_latencies.append(await ratchet_latency(i))
-                bare_latencies.append(await bare_latency(i))
-            stop(worker)
-            stop(bare_worker)
+    async def bare_latency(i: int) -> float:
+        sent = time.time()
+        handle = await bench.client.start_workflow(
+            BareEventWorkflow.run,
+            id=f"bare/{uuid.uuid4()}",
+            task_queue=BARE_QUEUE,
+            priority=Priority(priority_key=PRIORITY_EVENT),
+        )
+        return datetime.fromisoformat(await handle.result()).timestamp() - sent
 
-            # 2. raw start_workflow rate, with every option EventService's starts carry.
-            async def raw(i: int) -> None:
-                event_id = str(uuid.uuid4())
-                event = {
-                    "id": event_id,
-                    "shop_id": SHOP,
-                    "topic": f"shopify/{THROUGHPUT_TOPIC}",
-                    "source": "shopify",
-                    "parent_id": None,
-                }
-                await client.start_workflow(
-                    "EventWorkflow",
-                    EventWorkflowInput(
-                        event_id=event_id,
-                        event_run_id=event_id,
-                        shop_id=SHOP,
-                        topic=event["topic"],
-                        closes_when_settled=True,
-                    ),
-                    id=f"raw/{event_id}",
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    **{
-                        **event_workflow_options(settings, event, RunState.due),
-                        "task_queue": "bench-raw",
-                    },
-                )
+    # Warm-ups: both workers polling, first-use costs (imports, connections) paid.
+    for i in range(WARM_UP_LATENCY_SAMPLES):
+        await ratchet_latency(-1 - i)
+        await bare_latency(-1 - i)
+    ratchet_latencies, bare_latencies = [], []
+    for i in range(samples):
+        ratchet_latencies.append(await ratchet_latency(i))
+        bare_latencies.append(await bare_latency(i))
+    bench.stop(worker)
+    bench.stop(bare_worker)
+    return ratchet_latencies, bare_latencies
 
-            async def accepted(i: int) -> None:
-                await webhook(i, THROUGHPUT_TOPIC)
 
-            # Every connection of both sides open before either is timed.
-            await _burst(concurrency, concurrency, raw)
-            await _burst(concurrency, concurrency, accepted)
-            client_and_server = {"client": os.getpid(), "server": server.process.pid}
-            raw_phase = Phase(raw, client_and_server)
-            accepted_phase = Phase(accepted, {**client_and_server, "ingress": ingress.pid})
-            with sampled(ingress.pid, profile):
-                for round_ in range(rounds):
-                    # ABBA order: the server's database grows with every start, and neither side
-                    # may always run on the larger one.
-                    for phase in (raw_phase, accepted_phase) if round_ % 2 == 0 else (accepted_phase, raw_phase):
-                        await phase.burst(requests // rounds, concurrency)
-    finally:
-        for process in list(processes):
-            stop(process)
-        server.stop()
-    # Kept when something failed, for its logs; removed on success.
-    shutil.rmtree(home, ignore_errors=True)
+def raw_starter(bench: Bench) -> Callable[[int], Awaitable[None]]:
+    """Phase 2's request: a raw `start_workflow` with every option an event's start carries."""
 
+    async def raw(i: int) -> None:
+        event_id = str(uuid.uuid4())
+        event = {
+            "id": event_id,
+            "shop_id": SHOP,
+            "topic": f"shopify/{THROUGHPUT_TOPIC}",
+            "source": "shopify",
+            "parent_id": None,
+        }
+        await bench.client.start_workflow(
+            "EventWorkflow",
+            EventWorkflowInput(
+                event_id=event_id, event_run_id=event_id, shop_id=SHOP, topic=event["topic"], closes_when_settled=True
+            ),
+            id=f"raw/{event_id}",
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            **{**event_workflow_options(bench.settings, event, RunState.due), "task_queue": "bench-raw"},
+        )
+
+    return raw
+
+
+async def measure_rates(
+    bench: Bench,
+    webhook: Callable[[int, str], Awaitable[dict[str, Any]]],
+    ingress: subprocess.Popen[bytes],
+    args: argparse.Namespace,
+) -> tuple[Phase, Phase]:
+    """Phases 2 and 3 in alternating rounds: raw starts against webhooks accepted durably."""
+
+    async def accepted(i: int) -> None:
+        await webhook(i, THROUGHPUT_TOPIC)
+
+    raw = raw_starter(bench)
+    # Every connection of both sides open before either is timed.
+    await _burst(args.concurrency, args.concurrency, raw)
+    await _burst(args.concurrency, args.concurrency, accepted)
+    assert bench.server.process is not None
+    client_and_server = {"client": os.getpid(), "server": bench.server.process.pid}
+    raw_phase = Phase(raw, client_and_server)
+    accepted_phase = Phase(accepted, {**client_and_server, "ingress": ingress.pid})
+    with sampled(ingress.pid, args.profile):
+        for round_ in range(args.rounds):
+            # ABBA order: the server's database grows with every start, and neither side may
+            # always run on the larger one.
+            for phase in (raw_phase, accepted_phase) if round_ % 2 == 0 else (accepted_phase, raw_phase):
+                await phase.burst(args.requests // args.rounds, args.concurrency)
+    return raw_phase, accepted_phase
+
+
+def report(args: argparse.Namespace, latencies: tuple[list[float], list[float]], raw: Phase, accepted: Phase) -> None:
+    ratchet_latencies, bare_latencies = latencies
     ratchet_p50, bare_p50 = statistics.median(ratchet_latencies), statistics.median(bare_latencies)
     print(
         f"machine: {os.cpu_count()} CPUs; dev server SQLite WAL, 1 partition, fairness on; "
-        f"{requests} requests each side in {rounds} alternating rounds, concurrency {concurrency}; "
-        f"{samples} sequential latency samples each"
+        f"{args.requests} requests each side in {args.rounds} alternating rounds, concurrency {args.concurrency}; "
+        f"{args.latency_samples} sequential latency samples each"
     )
+    print(f"raw start_workflow:          {raw.rate:7.1f} starts/s    CPU-ms per start {raw.cpu_ms_per_request}")
     print(
-        f"raw start_workflow:          {raw_phase.rate:7.1f} starts/s    CPU-ms per start {raw_phase.cpu_ms_per_request}"
-    )
-    print(
-        f"webhooks accepted durably:   {accepted_phase.rate:7.1f} requests/s  "
-        f"CPU-ms per request {accepted_phase.cpu_ms_per_request}"
+        f"webhooks accepted durably:   {accepted.rate:7.1f} requests/s  "
+        f"CPU-ms per request {accepted.cpu_ms_per_request}"
     )
     print(f"latency to first action:     Ratchet {_latency_summary(ratchet_latencies)}")
     print(f"bare workflow, 3 activities: bare    {_latency_summary(bare_latencies)}")
-    print(f"ratio accepted / raw:        {accepted_phase.rate / raw_phase.rate:7.2f}")
+    print(f"ratio accepted / raw:        {accepted.rate / raw.rate:7.2f}")
     print(f"ratio latency p50 Ratchet / bare: {ratchet_p50 / bare_p50:.2f}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    bench = await start_bench()
+    try:
+        ingress = bench.spawn("ingress", str(Path(sys.executable).parent / "ratchet"), "serve")
+        await _wait_http(f"{bench.url}/healthz")
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60), connector=aiohttp.TCPConnector(limit=args.concurrency)
+        ) as http:
+            webhook = webhook_sender(http, bench.url)
+            # 1. latency, unloaded: the first thing this server sees besides the warm-ups.
+            latencies = await measure_latency(bench, webhook, args.latency_samples)
+            raw, accepted = await measure_rates(bench, webhook, ingress, args)
+    finally:
+        bench.stop_all()
+    # Kept when something failed, for its logs; removed on success.
+    shutil.rmtree(bench.home, ignore_errors=True)
+    report(args, latencies, raw, accepted)
     sys.stdout.flush()
     os._exit(0)  # temporalio/sdk-python#300: never let interpreter teardown turn success into a crash
 
@@ -328,5 +378,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency-samples", type=int, default=30)
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the ingress here")
-    args = parser.parse_args()
-    asyncio.run(main(args.requests, args.rounds, args.concurrency, args.latency_samples, args.profile))
+    asyncio.run(main(parser.parse_args()))

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,7 +143,7 @@ async def idle_cpu_percent(pids: dict[str, int], seconds: float) -> dict[str, fl
     return {name: round(100 * (cpu_seconds(pid) - before[name]) / seconds, 1) for name, pid in pids.items()}
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000, help="settled events to build up")
     parser.add_argument("--batch", type=int, default=200, help="new events measured on the empty home and after N")
@@ -153,87 +153,59 @@ async def main() -> None:
         "--idle", type=float, default=15.0, help="seconds of idle CPU measurement (at the start and after N)"
     )
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
-        home = Path(tmp)
-        server, settings, env = await start_engine(home, database_url)
-        metrics_address = f"127.0.0.1:{free_port()}"
-        # One log line per finished run: kept out of the report, read back if the worker dies.
-        worker_log = home / "worker.log"
-        with worker_log.open("wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "worker.py"],
-                env={**env, "RATCHET_METRICS_ADDRESS": metrics_address},
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            async with bench_api(settings) as api:
-                assert server.process is not None
-                probe = Probe(
-                    client=api.client,
-                    server_pid=server.process.pid,
-                    worker_pid=worker.pid,
-                    worker_metrics_url=f"http://{metrics_address}/metrics",
-                    temporal_db=server.db_path,
-                    ledger_kind=args.ledger,
-                    ledger_url=database_url,
-                )
-                await asyncio.sleep(2)  # let the worker start polling
 
-                async def measured(count: int) -> dict:
-                    return summarize(
-                        await unless_exited(worker, worker_log, measure_ratchet(api, count, args.concurrency))
-                    )
+def start_worker(home: Path, env: dict[str, str], metrics_address: str) -> subprocess.Popen[bytes]:
+    """`worker.py` serving metrics; its one log line per finished run goes to home/worker.log."""
+    with (home / "worker.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "worker.py"],
+            env={**env, "RATCHET_METRICS_ADDRESS": metrics_address},
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
-                # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
-                await measured(10)
-                idle_cpu_at_start = await idle_cpu_percent(
-                    {"server": probe.server_pid, "worker": worker.pid}, args.idle
-                )
-                empty = await probe.snapshot()
-                before = await measured(args.batch)
-                start = await probe.snapshot()
-                load_started = time.monotonic()
-                growth = []
-                sent = 0
-                while sent < args.events:
-                    chunk = await measured(min(args.chunk, args.events - sent))
-                    sent += chunk["events"]
-                    step = {"sent": sent, "events_per_s": chunk["events_per_s"], **await probe.snapshot()}
-                    growth.append(step)
-                    print(json.dumps(step), file=sys.stderr, flush=True)
-                load_seconds = round(time.monotonic() - load_started, 1)
-                idle_cpu = await idle_cpu_percent({"server": probe.server_pid, "worker": worker.pid}, args.idle)
-                idle = await probe.snapshot()
-                after = await measured(args.batch)
-                final = await probe.snapshot()
-        finally:
-            worker.terminate()
-            worker.wait()
-            server.stop()
 
-    per_thousand = {
+async def build_up(
+    args: argparse.Namespace, probe: Probe, measured: Callable[[int], Awaitable[dict]], worker_pid: int
+) -> dict[str, Any]:
+    """Measure the empty home, settle `args.events` events chunk by chunk, then measure again."""
+    # Warm-up: first-use costs (connections, sandbox imports) are not throughput.
+    await measured(10)
+    pids = {"server": probe.server_pid, "worker": worker_pid}
+    found: dict[str, Any] = {"idle_cpu_percent_at_start": await idle_cpu_percent(pids, args.idle)}
+    found["at_start"] = await probe.snapshot()
+    found["new_events_at_start"] = await measured(args.batch)
+    start = await probe.snapshot()
+    load_started = time.monotonic()
+    growth = []
+    sent = 0
+    while sent < args.events:
+        chunk = await measured(min(args.chunk, args.events - sent))
+        sent += chunk["events"]
+        step = {"sent": sent, "events_per_s": chunk["events_per_s"], **await probe.snapshot()}
+        growth.append(step)
+        print(json.dumps(step), file=sys.stderr, flush=True)
+    found["load_seconds"] = round(time.monotonic() - load_started, 1)
+    found["growth"] = growth
+    found["idle_cpu_percent_at_n"] = await idle_cpu_percent(pids, args.idle)
+    idle = found["at_n_idle"] = await probe.snapshot()
+    found["new_events_at_n"] = await measured(args.batch)
+    found["at_end"] = await probe.snapshot()
+    found["per_1000_events"] = {
         "ledger_mb": per_thousand_mb(idle["ledger_bytes"] - start["ledger_bytes"], args.events),
         "temporal_mb": per_thousand_mb(idle["temporal_bytes"] - start["temporal_bytes"], args.events),
     }
-    report = {
-        "ledger": args.ledger,
-        "events": args.events,
-        "load_seconds": load_seconds,
-        "per_1000_events": per_thousand,
-        "at_start": empty,
-        "new_events_at_start": before,
-        "growth": growth,
-        "idle_cpu_percent_at_start": idle_cpu_at_start,
-        "idle_cpu_percent_at_n": idle_cpu,
-        "at_n_idle": idle,
-        "new_events_at_n": after,
-        "at_end": final,
-    }
-    print(json.dumps(report, indent=2))
+    return found
+
+
+def print_report(args: argparse.Namespace, found: dict[str, Any]) -> None:
+    print(json.dumps({"ledger": args.ledger, "events": args.events, **found}, indent=2))
+    per_thousand, empty, idle = found["per_1000_events"], found["at_start"], found["at_n_idle"]
+    idle_cpu, idle_cpu_at_start = found["idle_cpu_percent_at_n"], found["idle_cpu_percent_at_start"]
+    before, after = found["new_events_at_start"], found["new_events_at_n"]
     print(
         f"per 1,000 events: ledger ({args.ledger}) {per_thousand['ledger_mb']} MB, "
         f"Temporal (SQLite) {per_thousand['temporal_mb']} MB"
@@ -252,6 +224,39 @@ async def main() -> None:
         f"the empty home (p50 {before['p50_s']} s, p95 {before['p95_s']} s): "
         f"ratio {after['events_per_s'] / before['events_per_s']:.2f}"
     )
+
+
+async def main() -> None:
+    args = parse_args()
+    with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
+        home = Path(tmp)
+        server, settings, env = await start_engine(home, database_url)
+        metrics_address = f"127.0.0.1:{free_port()}"
+        worker = start_worker(home, env, metrics_address)
+        try:
+            async with bench_api(settings) as api:
+                assert server.process is not None
+                probe = Probe(
+                    client=api.client,
+                    server_pid=server.process.pid,
+                    worker_pid=worker.pid,
+                    worker_metrics_url=f"http://{metrics_address}/metrics",
+                    temporal_db=server.db_path,
+                    ledger_kind=args.ledger,
+                    ledger_url=database_url,
+                )
+                await asyncio.sleep(2)  # let the worker start polling
+
+                async def measured(count: int) -> dict:
+                    run = measure_ratchet(api, count, args.concurrency)
+                    return summarize(await unless_exited(worker, home / "worker.log", run))
+
+                found = await build_up(args, probe, measured, worker.pid)
+        finally:
+            worker.terminate()
+            worker.wait()
+            server.stop()
+    print_report(args, found)
 
 
 if __name__ == "__main__":

@@ -427,6 +427,17 @@ class CpuMeter:
         return cpu
 
 
+def cpu_meters(
+    server: DevServer, api: Ratchet, worker_pids: tuple[int, int, int], args: argparse.Namespace
+) -> tuple[CpuMeter, CpuMeter, CpuMeter]:
+    """One meter per worker, each also reading the server (and a local PostgreSQL ledger's server)."""
+    assert server.process is not None
+    metrics_url = server.metrics_url if args.server_metrics else None
+    postmaster = local_postmaster_pid(api.settings.effective_database_url) if args.ledger == "postgresql" else None
+    bare, ours, sandboxed = (CpuMeter(server.process.pid, pid, metrics_url, postmaster) for pid in worker_pids)
+    return bare, ours, sandboxed
+
+
 async def measure_round(
     server: DevServer, api: Ratchet, worker_pids: tuple[int, int, int], n: int, repeat: int, args: argparse.Namespace
 ) -> dict:
@@ -436,12 +447,7 @@ async def measure_round(
     always runs on the larger home; the first sequence is wrapped in a half of sandboxed bare on
     either side.
     """
-    assert server.process is not None
-    metrics_url = server.metrics_url if args.server_metrics else None
-    postmaster = local_postmaster_pid(api.settings.effective_database_url) if args.ledger == "postgresql" else None
-    bare_meter, ours_meter, sandboxed_meter = (
-        CpuMeter(server.process.pid, pid, metrics_url, postmaster) for pid in worker_pids
-    )
+    bare_meter, ours_meter, sandboxed_meter = cpu_meters(server, api, worker_pids, args)
     bare: list[Timings] = []
     ours: list[Timings] = []
     sandboxed: list[Timings] = []
@@ -449,22 +455,20 @@ async def measure_round(
     # Each side's CPU window runs on `settle` seconds past its half: the server work a half leaves
     # behind (timers checking its workflow tasks, due up to 10 s later) is that side's, and the
     # next half starts without it.
-    async def run_bare(count: int) -> None:
-        with bare_meter.phase():
-            bare.append(await measure_bare(server.address, count, args.concurrency, args.in_flight))
+    async def half(meter: CpuMeter, timings: list[Timings], measure: Awaitable[Timings]) -> None:
+        with meter.phase():
+            timings.append(await measure)
             await asyncio.sleep(args.settle)
+
+    async def run_bare(count: int) -> None:
+        await half(bare_meter, bare, measure_bare(server.address, count, args.concurrency, args.in_flight))
 
     async def run_sandboxed(count: int) -> None:
-        with sandboxed_meter.phase():
-            sandboxed.append(
-                await measure_bare(server.address, count, args.concurrency, args.in_flight, SANDBOXED_QUEUE)
-            )
-            await asyncio.sleep(args.settle)
+        measure = measure_bare(server.address, count, args.concurrency, args.in_flight, SANDBOXED_QUEUE)
+        await half(sandboxed_meter, sandboxed, measure)
 
     async def run_ours(count: int) -> None:
-        with ours_meter.phase():
-            ours.append(await measure_ratchet(api, count, args.concurrency, args.in_flight))
-            await asyncio.sleep(args.settle)
+        await half(ours_meter, ours, measure_ratchet(api, count, args.concurrency, args.in_flight))
 
     first, second = n // 2, n - n // 2
     sequence_ratios = []
@@ -481,20 +485,16 @@ async def measure_round(
             sequence_ratios.append(
                 round(summarize(*ours[-2:])["events_per_s"] / summarize(*bare[-2:])["events_per_s"], 2)
             )
-    total = n * repeat
-    bare_summary = {**summarize(*bare), "cpu_ms_per_event": bare_meter.per_event_ms(total)}
-    ours_summary = {**summarize(*ours), "cpu_ms_per_event": ours_meter.per_event_ms(total)}
-    sandboxed_summary = {**summarize(*sandboxed), "cpu_ms_per_event": sandboxed_meter.per_event_ms(n)}
     if args.server_metrics:
-        print_server_calls(n, bare_meter.server_calls, ours_meter.server_calls, total)
+        print_server_calls(n, bare_meter.server_calls, ours_meter.server_calls, n * repeat)
     return {
         "events": n,
         "repeat": repeat,
-        "bare_temporal": bare_summary,
-        "bare_sandboxed": sandboxed_summary,
-        "ratchet": ours_summary,
+        "bare_temporal": {**summarize(*bare), "cpu_ms_per_event": bare_meter.per_event_ms(n * repeat)},
+        "bare_sandboxed": {**summarize(*sandboxed), "cpu_ms_per_event": sandboxed_meter.per_event_ms(n)},
+        "ratchet": {**summarize(*ours), "cpu_ms_per_event": ours_meter.per_event_ms(n * repeat)},
         "sequence_ratios": sequence_ratios,
-        "ratio": round(ours_summary["events_per_s"] / bare_summary["events_per_s"], 2),
+        "ratio": round(summarize(*ours)["events_per_s"] / summarize(*bare)["events_per_s"], 2),
     }
 
 
@@ -513,7 +513,7 @@ def print_server_calls(n: int, bare: dict[str, float], ours: dict[str, float], t
         print(f"  {name:<70} {per_bare:6.2f} {per_ours:6.2f}")
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument(
@@ -546,44 +546,23 @@ async def main() -> None:
     )
     parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
-    args = parser.parse_args()
-    rounds = [(n, repeat or args.repeat) for n, repeat in args.rounds or [(args.events, None)]]
+    return parser.parse_args()
 
-    results = []
-    with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
-        home = Path(tmp)
-        server, settings, env = await start_engine(home, database_url)
-        # The workers log to files, as a deployed worker would, not to this terminal.
-        logs = [(home / "bare-worker.log").open("wb"), (home / "worker.log").open("wb")]
-        logs.append((home / "sandboxed-worker.log").open("wb"))
-        commands = (
-            ["-m", "benchmarks.bare", server.address],
-            ["worker.py"],
-            ["-m", "benchmarks.bare", server.address, "--sandboxed"],
-        )
-        workers = [
-            subprocess.Popen([sys.executable, *command], env=env, cwd=REPO, stdout=log, stderr=log)
-            for command, log in zip(commands, logs, strict=True)
-        ]
-        try:
-            async with bench_api(settings) as api:
-                await asyncio.sleep(2)  # let both workers start polling
-                # Warm-up: first-use costs (connections, imports, caches) are not throughput.
-                await measure_bare(server.address, 10, args.concurrency)
-                await measure_bare(server.address, 10, args.concurrency, task_queue=SANDBOXED_QUEUE)
-                await measure_ratchet(api, 10, args.concurrency)
-                await asyncio.sleep(args.settle)
-                for n, repeat in rounds:
-                    pids = (workers[0].pid, workers[1].pid, workers[2].pid)
-                    results.append(await measure_round(server, api, pids, n, repeat, args))
-                    print(json.dumps(results[-1]), flush=True)
-        finally:
-            for proc in workers:
-                proc.terminate()
-                proc.wait()
-            for log in logs:
-                log.close()
-            server.stop()
+
+def start_workers(home: Path, server: DevServer, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """Bare Temporal's worker, Ratchet's and bare's sandboxed one, logging to files as a deployed worker would."""
+    workers = []
+    for name, command in (
+        ("bare-worker", ["-m", "benchmarks.bare", server.address]),
+        ("worker", ["worker.py"]),
+        ("sandboxed-worker", ["-m", "benchmarks.bare", server.address, "--sandboxed"]),
+    ):
+        with (home / f"{name}.log").open("wb") as log:
+            workers.append(subprocess.Popen([sys.executable, *command], env=env, cwd=REPO, stdout=log, stderr=log))
+    return workers
+
+
+def print_results(args: argparse.Namespace, rounds: list[tuple[int, int]], results: list[dict]) -> None:
     print(f"machine: {os.cpu_count()} CPUs; ledger {args.ledger}; dev server SQLite WAL, 1 partition, fairness on")
     for result in results:
         ours, bare = result["ratchet"], result["bare_temporal"]
@@ -619,6 +598,34 @@ async def main() -> None:
                 f"flatness ({side}): {last} {unit} at {results[-1]['events']} events after {earlier} earlier, "
                 f"vs {first} {unit} at {results[0]['events']}: ratio {last / first:.2f}"
             )
+
+
+async def main() -> None:
+    args = parse_args()
+    rounds = [(n, repeat or args.repeat) for n, repeat in args.rounds or [(args.events, None)]]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:
+        home = Path(tmp)
+        server, settings, env = await start_engine(home, database_url)
+        workers = start_workers(home, server, env)
+        try:
+            async with bench_api(settings) as api:
+                await asyncio.sleep(2)  # let the workers start polling
+                # Warm-up: first-use costs (connections, imports, caches) are not throughput.
+                await measure_bare(server.address, 10, args.concurrency)
+                await measure_bare(server.address, 10, args.concurrency, task_queue=SANDBOXED_QUEUE)
+                await measure_ratchet(api, 10, args.concurrency)
+                await asyncio.sleep(args.settle)
+                for n, repeat in rounds:
+                    pids = (workers[0].pid, workers[1].pid, workers[2].pid)
+                    results.append(await measure_round(server, api, pids, n, repeat, args))
+                    print(json.dumps(results[-1]), flush=True)
+        finally:
+            for proc in workers:
+                proc.terminate()
+                proc.wait()
+            server.stop()
+    print_results(args, rounds, results)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def option_spec(key: str) -> OptionSpec:
     choices: list[str] = []
     choice_kind: str | None = None
     picker_array = False
-    minimum = maximum = None
+    bounds: dict[str, float] = {}
     for segment in segments:
         tokens = [t for t in segment.split("_") if t]
         # `__multiselect__o1_a_o2_b`: the choices continue in the next segment.
@@ -86,34 +86,38 @@ def option_spec(key: str) -> OptionSpec:
                 continue
             if tok == "range":
                 flags.add("number")
-                i += 1
-                while i < len(tokens) and (m := re.fullmatch(r"(min|max|step)(-?\d+)", tokens[i])):
-                    if m.group(1) == "min":
-                        minimum = float(m.group(2))
-                    elif m.group(1) == "max":
-                        maximum = float(m.group(2))
-                    i += 1
+                i = _read_range(tokens, i + 1, bounds)
                 continue
             flags.add(tok)
             i += 1
-
-    kind = choice_kind or "string"
-    if kind == "string":
-        for candidate in ("keyval", "array", "picker", "boolean", "number", "datetime", "date", "time", "color"):
-            if candidate in flags:
-                kind = candidate
-                break
     return OptionSpec(
         key=key,
-        kind=kind,
+        kind=choice_kind or _option_kind(flags),
         required="required" in flags,
         email="email" in flags,
         element="number" if "number" in flags else "string",
         choices=tuple(choices),
         picker_array=picker_array,
-        minimum=minimum,
-        maximum=maximum,
+        minimum=bounds.get("min"),
+        maximum=bounds.get("max"),
     )
+
+
+def _read_range(tokens: list[str], i: int, bounds: dict[str, float]) -> int:
+    """Collect a range's `minN` / `maxN` (and skip `stepN`) from `tokens[i:]`; return the index after them."""
+    while i < len(tokens) and (m := re.fullmatch(r"(min|max|step)(-?\d+)", tokens[i])):
+        if m.group(1) != "step":
+            bounds[m.group(1)] = float(m.group(2))
+        i += 1
+    return i
+
+
+def _option_kind(flags: set[str]) -> str:
+    """The kind of a non-choice option: its first kind flag in this order of precedence, else a string."""
+    for candidate in ("keyval", "array", "picker", "boolean", "number", "datetime", "date", "time", "color"):
+        if candidate in flags:
+            return candidate
+    return "string"
 
 
 def _read_choices(tokens: list[str], i: int, choices: list[str], flags: set[str]) -> int:
@@ -351,14 +355,7 @@ def _preview_definitions(value: Any) -> list[dict]:
 
 def parse_export(data: dict | str | bytes) -> TaskDefinition:
     """Parse and validate a Mechanic task export; raise `TaskImportError` naming the field."""
-    if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data)
-        except ValueError as err:
-            raise TaskImportError("(file)", f"not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise TaskImportError("(file)", "expected a JSON object")
-
+    data = _json_object(data)
     name = _field(data, "name", str, required=True)
     if not name.strip():
         raise TaskImportError("name", "must not be empty")
@@ -369,14 +366,7 @@ def parse_export(data: dict | str | bytes) -> TaskDefinition:
         if not OPTION_KEY.match(key):
             raise TaskImportError(f"options.{key}", "option keys must match ^[a-z][a-z0-9_]*$")
     options = coerce_options(raw_options)
-    template = _field(data, "subscriptions_template", str, default=None)
-    exported = _field(data, "subscriptions", list, default=[])
-    for i, line in enumerate(exported):
-        if not isinstance(line, str) or not SUBSCRIPTION.match(line.strip()):
-            raise TaskImportError(f"subscriptions[{i}]", f"invalid subscription {line!r}")
-    if template is None:
-        # Older exports carry only the list; it is then its own template.
-        template = "\n".join(exported)
+    template, exported = _subscription_fields(data)
     api_version = _field(data, "shopify_api_version", str, default=None)
     if api_version is not None:
         try:
@@ -386,15 +376,11 @@ def parse_export(data: dict | str | bytes) -> TaskDefinition:
     tags = _field(data, "tags", list, default=[])
     if not all(isinstance(t, str) for t in tags):
         raise TaskImportError("tags", "expected a list of strings")
-
-    try:
-        parse_template(script)
-    except TaskRenderError as err:
-        raise TaskImportError("script", str(err)) from err
-    try:
-        parse_template(template)
-    except TaskRenderError as err:
-        raise TaskImportError("subscriptions_template", str(err)) from err
+    for field_name, source in (("script", script), ("subscriptions_template", template)):
+        try:
+            parse_template(source)
+        except TaskRenderError as err:
+            raise TaskImportError(field_name, str(err)) from err
 
     return TaskDefinition(
         name=name,
@@ -413,6 +399,30 @@ def parse_export(data: dict | str | bytes) -> TaskDefinition:
         tags=tags,
         missing_required_options=missing_required(options),
     )
+
+
+def _json_object(data: dict | str | bytes) -> dict:
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except ValueError as err:
+            raise TaskImportError("(file)", f"not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise TaskImportError("(file)", "expected a JSON object")
+    return data
+
+
+def _subscription_fields(data: dict) -> tuple[str, list[str]]:
+    """The export's subscriptions template and its exported subscriptions, validated."""
+    template = _field(data, "subscriptions_template", str, default=None)
+    exported = _field(data, "subscriptions", list, default=[])
+    for i, line in enumerate(exported):
+        if not isinstance(line, str) or not SUBSCRIPTION.match(line.strip()):
+            raise TaskImportError(f"subscriptions[{i}]", f"invalid subscription {line!r}")
+    if template is None:
+        # Older exports carry only the list; it is then its own template.
+        template = "\n".join(exported)
+    return template, exported
 
 
 def referenced_options(script: str) -> list[str]:

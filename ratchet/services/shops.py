@@ -15,7 +15,7 @@ from sqlmodel import Session
 from ratchet.core.api_versions import check_api_version
 from ratchet.core.clock import utcnow
 from ratchet.errors import Conflict, InvalidInput, NotFound
-from ratchet.services.shop_connection import connection_for_update, save_connection, sync_connection
+from ratchet.services.shop_connection import FetchedShop, connection_for_update, save_connection, sync_connection
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
@@ -89,29 +89,34 @@ async def save_shop(
         config=config,
     )
 
-    def write() -> tuple[Shop, bool]:
-        with store.session() as session:
-            shop = session.get(Shop, shop_id)
-            if create and shop is not None:
-                raise Conflict(f"shop {shop_id!r} already exists; use `ratchet shop set`")
-            if not create and shop is None:
-                raise UnknownShop(f"unknown shop {shop_id!r}; use `ratchet shop add`")
-            shop = shop or Shop(id=shop_id, created_at=utcnow())
-            for field, value in (
-                ("timezone", timezone_name),
-                ("shopify_domain", shopify_domain),
-                ("access_token", access_token),
-                ("webhook_secret", webhook_secret),
-                ("shopify_api_version", api_version),
-            ):
-                if value is not None:
-                    setattr(shop, field, value)
-            session.add(shop)
-            zone_changed = save_connection(session, shop, fetched) if fetched is not None else False
-            return shop, zone_changed
-
-    shop, zone_changed = await asyncio.to_thread(write)
+    changes = {
+        "timezone": timezone_name,
+        "shopify_domain": shopify_domain,
+        "access_token": access_token,
+        "webhook_secret": webhook_secret,
+        "shopify_api_version": api_version,
+    }
+    shop, zone_changed = await asyncio.to_thread(_write_shop, store, shop_id, create, changes, fetched)
     return SavedShop(shop, timezone_name is not None or zone_changed or fetched is not None)
+
+
+def _write_shop(
+    store: Store, shop_id: str, create: bool, changes: dict[str, str | None], fetched: FetchedShop | None
+) -> tuple[Shop, bool]:
+    """Save the shop's changed settings (None: unchanged) and verified connection; True when its zone changed."""
+    with store.session() as session:
+        shop = session.get(Shop, shop_id)
+        if create and shop is not None:
+            raise Conflict(f"shop {shop_id!r} already exists; use `ratchet shop set`")
+        if not create and shop is None:
+            raise UnknownShop(f"unknown shop {shop_id!r}; use `ratchet shop add`")
+        shop = shop or Shop(id=shop_id, created_at=utcnow())
+        for field, value in changes.items():
+            if value is not None:
+                setattr(shop, field, value)
+        session.add(shop)
+        zone_changed = save_connection(session, shop, fetched) if fetched is not None else False
+        return shop, zone_changed
 
 
 async def sync_shop(store: Store, config: ShopifyConfig, shop_id: str) -> Shop:

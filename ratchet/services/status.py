@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, type_coerce
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,6 +39,7 @@ def _by_kind(rows: Sequence[tuple[Any, int]]) -> dict[str, int]:
 
 
 def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The ledger's part of the status: runs by state, queue lag, what waits most, running bulk operations."""
     now = now or utcnow()
     with store.session() as session:
         if session.get(Shop, shop_id) is None:
@@ -60,28 +61,6 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
             else_=Run.enqueued_at,
         )
         oldest = session.exec(select(type_coerce(func.min(ready_at), UTCDateTime())).where(due)).one()
-        count = func.count().label("count")
-        tasks = session.exec(
-            select(Run.task_id, Run.task_name, count)
-            .where(due, Run.kind == RunKind.task)
-            .group_by(col(Run.task_id), col(Run.task_name))
-            .order_by(count.desc())
-            .limit(TOP_N)
-        ).all()
-        actions = session.exec(
-            select(Run.action_type, Run.task_id, count)
-            .where(due, Run.kind == RunKind.action)
-            .group_by(col(Run.action_type), col(Run.task_id))
-            .order_by(count.desc())
-            .limit(TOP_N)
-        ).all()
-        topics = session.exec(
-            select(Run.topic, count)
-            .where(due, Run.kind == RunKind.event)
-            .group_by(Run.topic)
-            .order_by(count.desc())
-            .limit(TOP_N)
-        ).all()
         scheduled = session.exec(select(func.count()).where(in_shop, Run.state == RunState.scheduled)).one()
         enabled_tasks = session.exec(
             select(func.count()).select_from(Task).where(Task.shop_id == shop_id, Task.enabled)
@@ -93,14 +72,42 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
             "waiting": per_kind(RunState.due),
             "scheduled": int(scheduled),
             "queue_lag_seconds": max(0, round((now - oldest).total_seconds())) if oldest else 0,
-            "top_waiting": {
-                "tasks": [{"id": tid, "name": name, "count": int(n)} for tid, name, n in tasks],
-                "actions": [{"type": kind, "task_id": tid, "count": int(n)} for kind, tid, n in actions],
-                "event_topics": [{"topic": topic, "count": int(n)} for topic, n in topics],
-            },
+            "top_waiting": _top_waiting(session, shop_id),
             "enabled_tasks": int(enabled_tasks),
             "bulk_operations": [dataclasses.asdict(op) for op in running_operations(session, shop_id)],
         }
+
+
+def _top_waiting(session: Session, shop_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The tasks, actions and event topics with the most Due runs."""
+    due = (Run.shop_id == shop_id) & (Run.state == RunState.due)
+    count = func.count().label("count")
+    tasks = session.exec(
+        select(Run.task_id, Run.task_name, count)
+        .where(due, Run.kind == RunKind.task)
+        .group_by(col(Run.task_id), col(Run.task_name))
+        .order_by(count.desc())
+        .limit(TOP_N)
+    ).all()
+    actions = session.exec(
+        select(Run.action_type, Run.task_id, count)
+        .where(due, Run.kind == RunKind.action)
+        .group_by(col(Run.action_type), col(Run.task_id))
+        .order_by(count.desc())
+        .limit(TOP_N)
+    ).all()
+    topics = session.exec(
+        select(Run.topic, count)
+        .where(due, Run.kind == RunKind.event)
+        .group_by(Run.topic)
+        .order_by(count.desc())
+        .limit(TOP_N)
+    ).all()
+    return {
+        "tasks": [{"id": tid, "name": name, "count": int(n)} for tid, name, n in tasks],
+        "actions": [{"type": kind, "task_id": tid, "count": int(n)} for kind, tid, n in actions],
+        "event_topics": [{"topic": topic, "count": int(n)} for topic, n in topics],
+    }
 
 
 async def schedules_status(client: Client, shop_id: str) -> list[dict[str, Any]]:
