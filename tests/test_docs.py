@@ -11,11 +11,16 @@ from __future__ import annotations
 import ast
 import io
 import re
+import shlex
 import subprocess
 import tokenize
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import typer
+
+from starter.cli.main import app as cli_app
 from tests.support.cli import REPO
 
 ROOTS = ("ratchet", "activities", "workflows", "starter", "tests", "benchmarks", "examples")
@@ -74,3 +79,52 @@ def test_a_path_that_does_not_exist_is_found() -> None:
     assert names == ["ratchet/nowhere.py", "services/retention.py", "ratchet/ingress/"]
     assert [exists(name) for name in names] == [False, True, True]
     assert [match[1] for match in PATH.finditer("10 workflows/s; shopify/orders/create; tests/<dir>")] == []
+
+
+README = REPO / "README.md"
+
+
+def readme_commands() -> list[list[str]]:
+    """Every `uv run ratchet …` line of the README's shell blocks, as arguments (comments and chains cut)."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL):
+        for line in block.splitlines():
+            for command in line.split("#", 1)[0].split("&&"):
+                words = shlex.split(command)
+                if words[:3] == ["uv", "run", "ratchet"]:
+                    commands.append(words[3:])
+    return commands
+
+
+def unknown_in(arguments: list[str]) -> str | None:
+    """What in `ratchet ARGUMENTS` the CLI does not have (a command or an option), or None."""
+    command: Any = typer.main.get_command(cli_app)  # a group has `commands`; typer vendors its own click
+    for word in arguments:
+        if hasattr(command, "commands") and not word.startswith("-"):
+            if word not in command.commands:
+                return f"command {word!r}"
+            command = command.commands[word]
+        elif word.startswith("--"):
+            known = {name for param in command.params for name in getattr(param, "opts", [])}
+            if word.split("=", 1)[0] not in known:
+                return f"option {word!r} of {command.name!r}"
+    return "a command group without a command" if hasattr(command, "commands") else None
+
+
+def test_the_readme_is_a_guide_under_300_lines_with_a_two_command_quick_start() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 300
+    quick_start = re.search(r"## Quick start\n.*?```sh\n(.*?)```", text, re.DOTALL)
+    assert quick_start is not None
+    commands = [line.split("#", 1)[0].strip() for line in quick_start[1].splitlines()]
+    assert commands == ["uv run ratchet dev", "uv run pytest"]
+
+
+def test_every_ratchet_command_in_the_readme_exists() -> None:
+    commands = readme_commands()
+    assert len(commands) >= 10  # the quick start's tour, store connection, operations
+    assert {" ".join(arguments): unknown_in(arguments) for arguments in commands} == {
+        " ".join(arguments): None for arguments in commands
+    }
+    assert unknown_in(["task", "imprt"]) == "command 'imprt'"
+    assert unknown_in(["runs", "list", "--evnt", "x"]) == "option '--evnt' of 'list'"
