@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, type_coerce
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -80,29 +81,16 @@ def ledger_status(store: Store, shop_id: str, now: datetime | None = None) -> di
 
 def _top_waiting(session: Session, shop_id: str) -> dict[str, list[dict[str, Any]]]:
     """The tasks, actions and event topics with the most Due runs."""
-    due = (Run.shop_id == shop_id) & (Run.state == RunState.due)
+    due = (col(Run.shop_id) == shop_id) & (col(Run.state) == RunState.due)
     count = func.count().label("count")
-    tasks = session.exec(
-        select(Run.task_id, Run.task_name, count)
-        .where(due, Run.kind == RunKind.task)
-        .group_by(col(Run.task_id), col(Run.task_name))
-        .order_by(count.desc())
-        .limit(TOP_N)
-    ).all()
-    actions = session.exec(
-        select(Run.action_type, Run.task_id, count)
-        .where(due, Run.kind == RunKind.action)
-        .group_by(col(Run.action_type), col(Run.task_id))
-        .order_by(count.desc())
-        .limit(TOP_N)
-    ).all()
-    topics = session.exec(
-        select(Run.topic, count)
-        .where(due, Run.kind == RunKind.event)
-        .group_by(Run.topic)
-        .order_by(count.desc())
-        .limit(TOP_N)
-    ).all()
+
+    def most_due(kind: RunKind, *columns: Any) -> Sequence[Any]:
+        statement = sa_select(*columns, count).where(due, col(Run.kind) == kind).group_by(*columns)
+        return session.execute(statement.order_by(count.desc()).limit(TOP_N)).all()
+
+    tasks = most_due(RunKind.task, col(Run.task_id), col(Run.task_name))
+    actions = most_due(RunKind.action, col(Run.action_type), col(Run.task_id))
+    topics = most_due(RunKind.event, col(Run.topic))
     return {
         "tasks": [{"id": tid, "name": name, "count": int(n)} for tid, name, n in tasks],
         "actions": [{"type": kind, "task_id": tid, "count": int(n)} for kind, tid, n in actions],
