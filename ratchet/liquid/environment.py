@@ -210,11 +210,14 @@ _REST_LIST_FILTERS: dict[Callable[..., object], Callable[..., object]] = {}
 class MechanicContext(RenderContext):
     """Render context with Mechanic's keyword literals and a render deadline."""
 
-    __slots__ = ("assigned_sizes", "deadline", "render_state")
+    __slots__ = ("assigned_sizes", "deadline", "memory_budget", "render_state")
 
     def __init__(self, template: BoundTemplate, **kwargs: Any) -> None:
         super().__init__(template, **kwargs)
         self.scope = ReadOnlyChainMap(self.locals, self.globals, _KEYWORD_LITERALS, self.counters)
+        # The render's memory budget (limits.memory_limit), read once: render_task sets it
+        # before the context is made and resets it after the render.
+        self.memory_budget = limits.memory_limit.get()
         parent = kwargs.get("parent_context")
         if isinstance(parent, MechanicContext):
             self.deadline: float = parent.deadline
@@ -238,12 +241,16 @@ class MechanicContext(RenderContext):
 
     def assign(self, key: str, val: Any) -> None:
         # Assignments happen on nearly every line of task code, so this is a cheap,
-        # frequent place to enforce the time and memory limits.
-        self.check_deadline()
+        # frequent place to enforce the time and memory limits — kept cheap: the clock
+        # read inline, a string's size without a call, the error message built only when
+        # the budget is exceeded (benchmarks/RESULTS.md, render profile).
+        if time.monotonic() > self.deadline:
+            self.check_deadline()
         sizes = self.assigned_sizes
-        size = limits.value_size(val)
+        size = len(val) if type(val) is str else limits.value_size(val)
         total = sizes[""] + size - sizes.get(key, 0)
-        limits.check_size(total, f"the variables after assigning {key!r}")
+        if total > self.memory_budget:
+            limits.check_size(total, f"the variables after assigning {key!r}")
         sizes[key] = size
         sizes[""] = total
         self.locals[key] = val
