@@ -156,6 +156,41 @@ class InboundEmailSettings(_Section):
         return host.strip("[]"), int(port)
 
 
+class IntegrationSettings(_Section):
+    """Where the integration actions (spec 7.9) send their requests; tests point them at local fakes."""
+
+    slack_api_url: str = Field(
+        default="https://slack.com/api",
+        validation_alias="RATCHET_SLACK_API_URL",
+        description="Slack Web API base; the `slack` action's `url_path` is appended",
+    )
+    airtable_api_url: str = Field(
+        default="https://api.airtable.com",
+        validation_alias="RATCHET_AIRTABLE_API_URL",
+        description="Airtable Web API base; the `airtable` action's `url_path` is appended",
+    )
+    google_api_url: str = Field(
+        default="https://www.googleapis.com",
+        validation_alias="RATCHET_GOOGLE_API_URL",
+        description="Google APIs base (Drive `/drive/v3`, `/upload/drive/v3`); the `google` action's `url_path` is appended",
+    )
+    google_sheets_api_url: str = Field(
+        default="https://sheets.googleapis.com",
+        validation_alias="RATCHET_GOOGLE_SHEETS_API_URL",
+        description="Google Sheets API base (`/v4/spreadsheets`); `google` paths under `/sheets/` go here",
+    )
+    google_token_url: str = Field(
+        default="https://oauth2.googleapis.com/token",
+        validation_alias="RATCHET_GOOGLE_TOKEN_URL",
+        description="Google OAuth 2.0 token endpoint (service-account JWT grant, refresh tokens)",
+    )
+
+    @field_validator("slack_api_url", "airtable_api_url", "google_api_url", "google_sheets_api_url")
+    @classmethod
+    def _without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
 class SmtpSettings(_Section):
     """Outgoing mail: optional until an email action runs, and read again each time one does."""
 
@@ -247,6 +282,7 @@ class Settings(_Section):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     inbound_email: InboundEmailSettings = Field(default_factory=InboundEmailSettings)
+    integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
 
     @field_validator("home")
     @classmethod

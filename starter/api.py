@@ -5,7 +5,8 @@
         event_id = await ratchet.tasks.run(imported.task.id)
         runs = await ratchet.runs.list(event_id=event_id)
 
-Resources: `shops`, `tasks`, `events`, `runs`, `filters`, `webhooks`, `schedules`, `status`.
+Resources: `shops`, `tasks`, `events`, `runs`, `filters`, `webhooks`, `schedules`, `status`,
+`globals`, `secrets`, `accounts`, `key`.
 Each is a thin async front for the use cases in ratchet/services (which own the rules and their
 sessions); `shop_id` defaults to `settings.shop`. Errors are `ratchet.errors.RatchetError`
 subclasses with one readable line.
@@ -29,17 +30,20 @@ from ratchet.engine.contract import RetryAccepted
 from ratchet.engine.schedules import SyncResult, sync_all_schedules, sync_schedules
 from ratchet.engine.webhook_subscriptions import request_reconcile
 from ratchet.errors import RatchetError, Unavailable
-from ratchet.services import event_filters, mechanic_webhooks, retries, runs, shops, status, tasks
-from ratchet.services import secrets as secret_rotation
+from ratchet.services import accounts, event_filters, key_rotation, mechanic_webhooks, retries, runs, shops, status, tasks
+from ratchet.services import globals as globals_service
+from ratchet.services import secrets as secrets_service
+from ratchet.services.accounts import AccountInfo
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService, NewEvent, parse_when
 from ratchet.services.runs import RunDetail, RunView
+from ratchet.services.secrets import SecretInfo
 from ratchet.services.tasks import ImportedTask
 from ratchet.services.webhook_subscriptions import public_url_note, webhook_problems
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store import secrets as secret_store
 from ratchet.store.database import Store, get_store
-from ratchet.store.tables import EventFilter, MechanicWebhook, Shop, Task
+from ratchet.store.tables import EventFilter, MechanicWebhook, Shop, ShopGlobal, Task
 
 __all__ = ["ImportedTask", "Ratchet", "RatchetError", "RunDetail", "RunView"]
 
@@ -329,16 +333,60 @@ class Webhooks(_Resource):
         return f"{self._ratchet.settings.ingress.base_url}/webhooks/{hook.id}"
 
 
-class Secrets(_Resource):
+class Key(_Resource):
     """The key that encrypts stored secrets (RATCHET_SECRET_KEY)."""
 
     @staticmethod
-    def generate_key() -> str:
+    def generate() -> str:
         return secret_store.generate_key()
 
     async def rotate(self) -> int:
         """Re-encrypt every stored secret with the first key; returns how many."""
-        return await self._db(secret_rotation.rotate_secrets, self._store)
+        return await self._db(key_rotation.rotate_secrets, self._store)
+
+
+class Globals(_Resource):
+    """Shop globals: visible JSON values tasks read as `{{ globals.name }}`."""
+
+    async def set(self, name: str, value: Any, shop_id: str | None = None) -> bool:
+        """Create or replace; True when it replaced one."""
+        return await self._db(globals_service.set_global, self._store, self._shop(shop_id), name, value)
+
+    async def list(self, shop_id: str | None = None) -> builtins.list[ShopGlobal]:
+        return await self._db(globals_service.list_globals, self._store, self._shop(shop_id))
+
+    async def delete(self, name: str, shop_id: str | None = None) -> None:
+        await self._db(globals_service.delete_global, self._store, self._shop(shop_id), name)
+
+
+class Secrets(_Resource):
+    """Shop secrets: write-only strings tasks reach as `{{ secrets.name }}` (values are never read back)."""
+
+    async def set(self, name: str, value: str, shop_id: str | None = None) -> bool:
+        """Create or replace; True when it replaced one."""
+        return await self._db(secrets_service.set_secret, self._store, self._shop(shop_id), name, value)
+
+    async def list(self, shop_id: str | None = None) -> builtins.list[SecretInfo]:
+        """Names and change times only."""
+        return await self._db(secrets_service.list_secrets, self._store, self._shop(shop_id))
+
+    async def delete(self, name: str, shop_id: str | None = None) -> None:
+        await self._db(secrets_service.delete_secret, self._store, self._shop(shop_id), name)
+
+
+class Accounts(_Resource):
+    """Connected Slack, Google and Airtable accounts the integration actions name by `account`."""
+
+    async def add(self, provider: str, name: str, credential: str, shop_id: str | None = None) -> bool:
+        """Connect, or replace the credential of the account with this name; True when replaced."""
+        return await self._db(accounts.add_account, self._store, self._shop(shop_id), provider, name, credential)
+
+    async def list(self, shop_id: str | None = None) -> builtins.list[AccountInfo]:
+        """Providers, names and credential kinds; never the credentials."""
+        return await self._db(accounts.list_accounts, self._store, self._shop(shop_id))
+
+    async def remove(self, provider: str, name: str, shop_id: str | None = None) -> None:
+        await self._db(accounts.remove_account, self._store, self._shop(shop_id), provider, name)
 
 
 class Status(_Resource):
@@ -368,7 +416,10 @@ class Ratchet:
         self.webhooks = Webhooks(self)
         self.schedules = Schedules(self)
         self.status = Status(self)
+        self.key = Key(self)
+        self.globals = Globals(self)
         self.secrets = Secrets(self)
+        self.accounts = Accounts(self)
 
     @classmethod
     async def connect(cls, settings: Settings | None = None, *, temporal: bool = True) -> Ratchet:

@@ -100,9 +100,15 @@ class ActionHandler(Protocol):
 _REGISTRY: dict[str, ActionHandler] = {}
 
 # Documented Mechanic action types Ratchet does not implement; they fail permanently, by name.
-UNSUPPORTED_TYPES: frozenset[str] = frozenset(
-    {"google", "google_drive", "google_sheets", "airtable", "slack", "report_toaster"}
-)
+UNSUPPORTED_TYPES: frozenset[str] = frozenset({"report_toaster"})
+
+
+# The option fields in which an action activity resolves secret references, by action type
+# (platform/globals-and-secrets.md); every other field, and every other type, keeps the reference.
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "http": ("url", "headers", "body", "proxy"),
+    "ftp": ("host", "user", "password", "private_key", "private_key_pem", "known_hosts"),
+}
 
 
 def register(handler: ActionHandler) -> ActionHandler:

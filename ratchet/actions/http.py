@@ -137,7 +137,7 @@ def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
     return value.strip()  # as written: re-serialising could change its encoding
 
 
-def _response_body(content: bytes, content_type: str | None) -> Any:
+def response_body(content: bytes, content_type: str | None) -> Any:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     text = content.decode("utf-8", errors="replace")
     if media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json")):
@@ -232,7 +232,7 @@ class HttpAction:
         result = {
             "status": response.status_code,
             "headers": self._headers(response.headers),
-            "body": _response_body(body, response.headers.get("content-type")),
+            "body": response_body(body, response.headers.get("content-type")),
             "body_base64": base64.b64encode(body).decode("ascii"),
         }
         if options["error_on_5xx"] and response.status_code >= 500:

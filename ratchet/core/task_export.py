@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from ratchet.core.api_versions import UnknownApiVersion, check_api_version
@@ -43,8 +44,11 @@ class OptionSpec:
     """What an option key's flags say about its value."""
 
     key: str
-    kind: str  # string | boolean | number | keyval | array | multiselect | picker | choice | date | datetime | time | color
+    # string | boolean | number | keyval | array | multiselect | picker | choice | date | datetime | time | color
+    # | global | secret (the configured value names a shop global or secret; spec 1.3)
+    kind: str
     required: bool = False
+    userform: bool = False
     email: bool = False
     element: str = "string"  # element kind for array/keyval: string | number
     choices: tuple[str, ...] = ()
@@ -53,6 +57,7 @@ class OptionSpec:
     maximum: float | None = None
 
 
+@lru_cache(maxsize=4096)
 def option_spec(key: str) -> OptionSpec:
     """Read the flags of `<name>__<flags>[__<flags>…]` (spec 1.3).
 
@@ -94,6 +99,7 @@ def option_spec(key: str) -> OptionSpec:
         key=key,
         kind=choice_kind or _option_kind(flags),
         required="required" in flags,
+        userform="userform" in flags,
         email="email" in flags,
         element="number" if "number" in flags else "string",
         choices=tuple(choices),
@@ -113,8 +119,12 @@ def _read_range(tokens: list[str], i: int, bounds: dict[str, float]) -> int:
 
 
 def _option_kind(flags: set[str]) -> str:
-    """The kind of a non-choice option: its first kind flag in this order of precedence, else a string."""
-    for candidate in ("keyval", "array", "picker", "boolean", "number", "datetime", "date", "time", "color"):
+    """The kind of a non-choice option: its first kind flag in this order of precedence, else a string.
+
+    A structured input type wins over `global` and `secret` (https://learn.mechanic.dev/core/tasks/options).
+    """
+    structured = ("keyval", "array", "picker", "boolean", "number", "datetime", "date", "time", "color")
+    for candidate in (*structured, "global", "secret"):
         if candidate in flags:
             return candidate
     return "string"
@@ -204,6 +214,13 @@ def _structured(value: Any, expected: type, field_name: str) -> Any:
     return value
 
 
+def _shop_value_name(value: Any, spec: OptionSpec, field_name: str) -> str:
+    """A `global`/`secret` option holds the name of the shop value it selects."""
+    if not isinstance(value, str) or not OPTION_KEY.match(value.strip()):
+        raise TaskImportError(field_name, f"expected the name of a shop {spec.kind}, got {json.dumps(value)}")
+    return value.strip()
+
+
 _PATTERNS = {
     "date": (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "YYYY-MM-DD"),
     "datetime": (re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$"), "YYYY-MM-DDTHH:MM"),
@@ -216,12 +233,17 @@ def coerce_option(key: str, value: Any) -> Any:
     """Validate and coerce one option value by its key's flags; empty values are nil."""
     spec = option_spec(key)
     field_name = f"options.{key}"
+    if spec.kind == "secret" and spec.userform:
+        # A run form would put the choice of secret in the hands of whoever runs the task.
+        raise TaskImportError(field_name, "a secret option cannot be a userform option (globals-and-secrets.md)")
     if value is None or value == "":
         # Mechanic stores an empty field as nil: library tasks test `{% if options.x %}`.
         return None
     if _has_liquid(value) and spec.kind not in ("keyval", "array", "multiselect"):
         return value  # rendered per run (spec 1.3); validated after rendering by the task
     kind = spec.kind
+    if kind in ("global", "secret"):
+        return _shop_value_name(value, spec, field_name)
     if kind == "boolean":
         if isinstance(value, bool):
             return value

@@ -50,6 +50,9 @@ class RenderRequest:
     shopify: Callable[[str, dict | None], dict] | None = None
     timezone: str = "UTC"
     preview: bool = False
+    # The shop's globals (name → JSON value) and secrets (name → opaque reference, never a value).
+    globals: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,6 +140,8 @@ def build_variables(req: RenderRequest) -> dict[str, Any]:
         # Preview has no cache: every read is nil. Live renders read entries as they use them,
         # so a render costs the same however many entries the shop has.
         "cache": req.cache if (req.cache is not None and not req.preview) else {},
+        "globals": dict(req.globals),
+        "secrets": dict(req.secrets),
     }
     subject = subject_variable(str(event.get("topic") or ""), event.get("shopify_topic"))
     if subject is not None:
@@ -145,9 +150,16 @@ def build_variables(req: RenderRequest) -> dict[str, Any]:
 
 
 def render_options(req: RenderRequest, variables: Mapping[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    from ratchet.core.task_export import option_spec
+
     rendered: dict[str, Any] = {}
     for key, value in req.options.items():
-        if isinstance(value, str) and ("{{" in value or "{%" in value):
+        kind = option_spec(key).kind if "__" in key else "string"
+        if kind in ("global", "secret"):
+            # The option names a shop value; the task sees the global's value or the secret's reference.
+            chosen = req.globals if kind == "global" else req.secrets
+            rendered[key] = chosen.get(value) if isinstance(value, str) else None
+        elif isinstance(value, str) and ("{{" in value or "{%" in value):
             try:
                 rendered[key] = render_template(value, variables, state=state)
             except TaskRenderError as err:

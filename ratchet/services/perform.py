@@ -40,7 +40,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Select, bindparam, select
 
-from ratchet.actions.base import ActionContext, ActionError, ActionHandler, get_handler
+from ratchet.actions.base import SECRET_FIELDS, ActionContext, ActionError, ActionHandler, get_handler
 from ratchet.actions.shopify import GraphQLRequest
 from ratchet.config import Settings
 from ratchet.core.api_versions import effective_api_version
@@ -64,8 +64,11 @@ from ratchet.services import followups
 from ratchet.services.bulk_operations import BulkOperationService, render_objects
 from ratchet.services.event_filters import FilterError, rejecting_filter
 from ratchet.services.events import EventService
+from ratchet.services.globals import shop_globals
 from ratchet.services.render_context import event_object, shop_object, task_object
 from ratchet.services.runs import add_run_note
+from ratchet.services.secrets import Resolved, secret_references
+from ratchet.services.secrets import resolve as resolve_secrets
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shop_connection import apply_shop_update
 from ratchet.shopify.bulk_results import ResultsUnavailable
@@ -163,11 +166,15 @@ class _Routed:
 
 @dataclass(frozen=True)
 class _PreparedAction:
-    """An action run ready to perform: its handler, validated options and context."""
+    """An action run ready to perform: its handler, validated options and context.
+
+    `secrets` holds the secret values its options resolved, which nothing recorded may show.
+    """
 
     handler: ActionHandler
     options: Any
     context: ActionContext
+    secrets: Resolved
 
 
 @dataclass(frozen=True)
@@ -233,12 +240,13 @@ class PerformService:
             return begun
         run, action = begun.run, begun.made
         try:
-            result = await action.handler.perform(action.options, action.context)
+            # Stored results keep no resolved secret value (spec 7.2); nor do errors, below.
+            result = action.secrets.redact(await action.handler.perform(action.options, action.context))
             await asyncio.to_thread(self._record_success, run, result, action.context.result_meta)
         except ShopifyThrottled as exc:
             return await asyncio.to_thread(self._withdraw, run, attempt, exc.retry_after_seconds)
         except Exception as exc:
-            return FailedAttempt(run, exc)
+            return FailedAttempt(run, action.secrets.scrub(exc))
         if isinstance(action.options, GraphQLRequest):
             # A started bulk operation is followed until it reports back to this task (never raises).
             await self.bulk_operations.track_from_action(
@@ -490,6 +498,8 @@ class PerformService:
                 on_progress=progress.mark,
             ),
             timezone=shop.timezone,
+            globals=shop_globals(conn, shop.id),
+            secrets=secret_references(conn, shop.id),
         )
         return _TaskRender(task, event, request, api_version)
 
@@ -504,7 +514,18 @@ class PerformService:
             raise PermanentRunError(f"shop {run.shop_id} no longer exists")
         # Retry context: the options captured when the task rendered, never the task's current ones.
         handler = get_handler(run.action_type or "")
-        options = handler.validate(run.action_options)
+        # Secrets resolve here, in the activity, just before validation (http.md: validation sees
+        # the values); the ledger's options keep the references.
+        secrets = resolve_secrets(self.store, run.shop_id, run.action_options, SECRET_FIELDS.get(handler.type, ()))
+        scrubbed: Exception | None = None
+        try:
+            options = handler.validate(secrets.options)
+        except Exception as exc:
+            scrubbed = secrets.scrub(exc)
+            if scrubbed is exc:
+                raise
+        if scrubbed is not None:
+            raise scrubbed  # outside the handler: no cause or context that could hold a value
         context = ActionContext(
             settings=self.settings,
             store=self.store,
@@ -522,7 +543,7 @@ class PerformService:
             events=self.events,
             shopify_pools=self.shopify_pools,
         )
-        return _PreparedAction(handler, options, context)
+        return _PreparedAction(handler, options, context, secrets)
 
     def _record_success(self, run: Run, result: Any, result_meta: dict[str, Any]) -> None:
         with self.store.engine.begin() as conn:

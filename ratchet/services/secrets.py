@@ -1,33 +1,135 @@
-"""Key rotation: re-encrypt every stored secret with the first key of RATCHET_SECRET_KEY."""
+"""Shop secrets (platform/globals-and-secrets.md): write-only strings tasks reach as `{{ secrets.name }}`.
+
+Stored encrypted (ratchet/store/secrets.py); never listed with their values. Liquid sees an
+opaque reference (ratchet/core/secret_refs.py); `resolve` turns references into values inside an
+action activity, for the option fields its action type declares, and nowhere else.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import SQLModel, select
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from ratchet.store.database import Store
-from ratchet.store.tables import MechanicWebhook, Shop
+from sqlalchemy import Connection, select
+from sqlmodel import col
+from sqlmodel import select as model_select
 
-# Every encrypted column (ratchet.store.secrets.EncryptedString), by table.
-SECRET_COLUMNS: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
-    (Shop, ("access_token", "webhook_secret")),
-    (MechanicWebhook, ("secret",)),
-)
+from ratchet.actions.base import ActionError, PermanentActionError, TransientActionError
+from ratchet.core.clock import utcnow
+from ratchet.core.secret_refs import has_references, new_tag, redact, redact_text, reference, substitute
+from ratchet.errors import InvalidInput, NotFound, RatchetError
+from ratchet.services.globals import check_name
+from ratchet.services.shops import require_shop
+from ratchet.store.database import Store, table_of
+from ratchet.store.tables import ShopSecret
+
+# Generous for PEM private keys and service-account JSON; the encrypted column holds it.
+MAX_SECRET_CHARACTERS = 8192
 
 
-def rotate_secrets(store: Store) -> int:
-    """Re-encrypt every stored secret with the first key; returns how many were re-encrypted.
+class UnknownSecret(InvalidInput):
+    """An action names a secret the shop no longer has (deleted, or deleted and created anew)."""
 
-    Reading opens them with any configured key (old ones included), writing seals them with
-    the first; one transaction, so a failure leaves every secret as it was.
-    """
-    rotated = 0
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """What may be shown of a secret: never its value."""
+
+    name: str
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Options with references replaced, and the values used (to redact them from what the action returns)."""
+
+    options: Any
+    values: frozenset[str] = frozenset()
+
+    def redact(self, value: Any) -> Any:
+        """An action's result (any JSON) without the resolved values (spec 7.2: stored data keeps placeholders)."""
+        return redact(value, self.values)
+
+    def scrub(self, exc: Exception) -> Exception:
+        """`exc` itself when no secret was resolved; else an error of the same retry class whose message,
+        result and cause chain cannot carry a value (Temporal records an error's causes in history)."""
+        if not self.values:
+            return exc
+        message = redact_text(str(exc) or type(exc).__name__, self.values)
+        if isinstance(exc, ActionError):
+            scrubbed: ActionError = type(exc).__new__(type(exc))
+            ActionError.__init__(scrubbed, message, result=self.redact(exc.result))
+            scrubbed.__dict__.update({k: v for k, v in exc.__dict__.items() if k not in ("message", "result")})
+            return scrubbed
+        if isinstance(exc, RatchetError) and not exc.retryable:
+            return PermanentActionError(message)
+        return TransientActionError(f"{type(exc).__name__}: {message}")
+
+
+def set_secret(store: Store, shop_id: str, name: str, value: str) -> bool:
+    """Create or replace a secret; True when it replaced one. A replaced secret keeps its reference,
+    so queued action runs use the new value."""
+    name = check_name("secret", name)
+    if not value:
+        raise InvalidInput(f"secret {name!r} needs a value (an empty one was given)")
+    if len(value) > MAX_SECRET_CHARACTERS:
+        raise InvalidInput(f"secret {name!r} is longer than {MAX_SECRET_CHARACTERS} characters")
     with store.session() as session:
-        for model, columns in SECRET_COLUMNS:
-            for row in session.exec(select(model)):
-                for column in columns:
-                    if getattr(row, column) is not None:
-                        flag_modified(row, column)
-                        rotated += 1
-                session.add(row)
-    return rotated
+        require_shop(session, shop_id)
+        row = session.get(ShopSecret, (shop_id, name))
+        replaced = row is not None
+        row = row or ShopSecret(shop_id=shop_id, name=name, tag=new_tag(), value=value)
+        row.value = value
+        row.updated_at = utcnow()
+        session.add(row)
+    return replaced
+
+
+def list_secrets(store: Store, shop_id: str) -> list[SecretInfo]:
+    with store.session() as session:
+        require_shop(session, shop_id)
+        query = model_select(ShopSecret).where(ShopSecret.shop_id == shop_id).order_by(col(ShopSecret.name))
+        return [SecretInfo(row.name, row.updated_at) for row in session.exec(query)]
+
+
+def delete_secret(store: Store, shop_id: str, name: str) -> None:
+    with store.session() as session:
+        require_shop(session, shop_id)
+        row = session.get(ShopSecret, (shop_id, name.strip()))
+        if row is None:
+            raise NotFound(f"no secret named {name!r} in shop {shop_id!r}")
+        session.delete(row)
+
+
+def secret_references(conn: Connection, shop_id: str) -> dict[str, str]:
+    """The Liquid `secrets` object: name → opaque reference (values are not read)."""
+    table = table_of(ShopSecret)
+    rows = conn.execute(select(table.c.name, table.c.tag).where(table.c.shop_id == shop_id))
+    return {name: reference(name, tag) for name, tag in rows}
+
+
+def resolve(store: Store, shop_id: str, options: Any, fields: Iterable[str]) -> Resolved:
+    """`options` with the references in its top-level `fields` replaced by the shop's secret values.
+
+    Other fields keep their references as placeholders. A reference to a secret the shop no longer
+    has (or one re-created since, with a new tag) fails: sending the placeholder would be wrong.
+    """
+    wanted = [name for name in fields if isinstance(options, dict) and name in options]
+    if not has_references([options[name] for name in wanted]):
+        return Resolved(options)
+    values: dict[str, str] = {}
+    with store.session() as session:
+
+        def value_of(name: str, tag: str) -> str:
+            row = session.get(ShopSecret, (shop_id, name))
+            if row is None or row.tag != tag:
+                raise UnknownSecret(f"secret {name!r} does not exist in shop {shop_id!r} (deleted or re-created)")
+            values[name] = row.value
+            return row.value
+
+        resolved = dict(options)
+        for name in wanted:
+            resolved[name] = substitute(options[name], value_of)
+    return Resolved(resolved, frozenset(values.values()))

@@ -4,13 +4,13 @@ Shop access tokens, webhook secrets and Mechanic-webhook HMAC secrets are stored
 with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`).
 
 Keys come from RATCHET_SECRET_KEY: one Fernet key, or several separated by commas — the first
-encrypts, every one decrypts, which is how a key is rotated (`ratchet secrets rotate`). The
+encrypts, every one decrypts, which is how a key is rotated (`ratchet key rotate`). The
 embedded default (no RATCHET_DATABASE_URL) generates a key into RATCHET_HOME/secret.key on first
 use; with a database of your own the key is required, because a key lost with a server's disk
 would make the database's secrets unreadable.
 
 Stored values are `fernet:` + token. A value without the prefix was written before encryption
-existed and is read as it is (`ratchet secrets rotate` encrypts it). A token that no key opens
+existed and is read as it is (`ratchet key rotate` encrypts it). A token that no key opens
 raises SecretKeyError: a wrong key never yields garbage.
 """
 
@@ -59,14 +59,14 @@ def load_keyring(settings: Settings) -> MultiFernet:
     else:
         raise SecretKeyError(
             "RATCHET_SECRET_KEY is required with RATCHET_DATABASE_URL (it encrypts stored secrets); "
-            "create one with `ratchet secrets generate-key` and keep it safe"
+            "create one with `ratchet key generate` and keep it safe"
         )
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError as exc:
         raise SecretKeyError(
             "RATCHET_SECRET_KEY must be Fernet keys (32 url-safe base64 bytes, comma-separated); "
-            "create one with `ratchet secrets generate-key`"
+            "create one with `ratchet key generate`"
         ) from exc
 
 
@@ -93,7 +93,7 @@ def decrypt(stored: str) -> str:
     except InvalidToken as exc:
         raise SecretKeyError(
             "cannot decrypt a stored secret: RATCHET_SECRET_KEY does not include the key it was encrypted with "
-            "(to change keys, set RATCHET_SECRET_KEY=NEW,OLD and run `ratchet secrets rotate`)"
+            "(to change keys, set RATCHET_SECRET_KEY=NEW,OLD and run `ratchet key rotate`)"
         ) from exc
 
 

@@ -274,3 +274,47 @@ class BulkOperation(SQLModel, table=True):
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
     results_deleted_at: datetime | None = _ts()
+
+
+# Encrypted values up to this many stored characters: a Google service-account JSON (~2.4 KB) or
+# an RSA private key fits many times over once Fernet has expanded it by about a third.
+MAX_ENCRYPTED_LENGTH = 16384
+
+
+class ShopGlobal(SQLModel, table=True):
+    """A shop's visible, reusable configuration value (`{{ globals.name }}`), any JSON."""
+
+    __tablename__ = "shop_globals"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    name: str = Field(primary_key=True, max_length=255)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime | None = _ts()
+
+
+class ShopSecret(SQLModel, table=True):
+    """A shop's write-only string (`{{ secrets.name }}`). Liquid sees `reference`, never `value`;
+    the reference carries a random tag so text from outside (an event's data) cannot name a secret."""
+
+    __tablename__ = "shop_secrets"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    name: str = Field(primary_key=True, max_length=255)
+    value: str = Field(sa_column=Column(EncryptedString(MAX_ENCRYPTED_LENGTH), nullable=False))
+    tag: str = Field(max_length=32)
+    updated_at: datetime | None = _ts()
+
+
+class ConnectedAccount(SQLModel, table=True):
+    """A third-party account an integration action names by `account` (Slack, Google, Airtable)."""
+
+    __tablename__ = "connected_accounts"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    provider: str = Field(primary_key=True, max_length=16)
+    name: str = Field(primary_key=True, max_length=255)
+    credential: str = Field(sa_column=Column(EncryptedString(MAX_ENCRYPTED_LENGTH), nullable=False))
+    # What kind of credential (e.g. Google `service_account` or `authorized_user`), shown by `accounts list`.
+    kind: str = Field(max_length=32)
+    created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()

@@ -6,7 +6,9 @@ Command groups import this module and `starter.api`, never each other.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import sys
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
@@ -84,3 +86,15 @@ def read_json_argument(value: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+
+
+def read_hidden(prompt: str) -> str:
+    """A value from standard input: a prompt that does not echo on a terminal, else the whole stream.
+
+    Never a command-line argument, which shell history and process lists would keep. One trailing
+    line break (what `echo` and a pasted line add) is dropped; other spaces may be part of it.
+    """
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    text = sys.stdin.read()
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")

@@ -14,7 +14,21 @@ import click
 import typer
 
 from ratchet.errors import RatchetError
-from starter.cli import db, events, filters, runs, schedules, secrets, shops, system, tasks, webhooks
+from starter.cli import (
+    accounts,
+    db,
+    events,
+    filters,
+    globals,
+    key,
+    runs,
+    schedules,
+    secrets,
+    shops,
+    system,
+    tasks,
+    webhooks,
+)
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Ratchet: Mechanic-compatible automation on Temporal."
@@ -29,7 +43,10 @@ for group, name in (
     (webhooks.app, "webhook"),
     (schedules.app, "schedule"),
     (db.app, "db"),
+    (globals.app, "globals"),
     (secrets.app, "secrets"),
+    (accounts.app, "accounts"),
+    (key.app, "key"),
 ):
     app.add_typer(group, name=name)
 

@@ -15,8 +15,8 @@ import pytest
 from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import text
 
+from ratchet.services.key_rotation import rotate_secrets
 from ratchet.services.mechanic_webhooks import add_webhook, list_webhooks
-from ratchet.services.secrets import rotate_secrets
 from ratchet.store import secrets
 from ratchet.store.database import Store
 from ratchet.store.secrets import SecretKeyError, generate_key
@@ -120,7 +120,7 @@ def test_embedded_default_generates_its_key_and_production_requires_one(tmp_path
     assert "cannot decrypt a stored secret" in wrong.stderr and "Traceback" not in wrong.stderr
 
     new_key = generate_key()
-    rotated = _cli(home, "secrets", "rotate", RATCHET_SECRET_KEY=f"{new_key},{key_file.read_text().strip()}")
+    rotated = _cli(home, "key", "rotate", RATCHET_SECRET_KEY=f"{new_key},{key_file.read_text().strip()}")
     assert rotated.returncode == 0 and "re-encrypted 1 secret" in rotated.stdout
     assert _cli(home, "webhook", "list", RATCHET_SECRET_KEY=new_key).returncode == 0
 

@@ -2,7 +2,7 @@
 
 Shop tokens, webhook secrets and Mechanic-webhook secrets became encrypted (EncryptedString) in
 the same change; their columns keep their type (VARCHAR(512)), and values stored before are
-read as they are until `ratchet secrets rotate` encrypts them, so no data migration is needed.
+read as they are until `ratchet key rotate` encrypts them, so no data migration is needed.
 
 Revision ID: 7d2e5a1c9b34
 Revises: e4b7ee94cb90

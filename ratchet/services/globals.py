@@ -1,0 +1,72 @@
+"""Shop globals (platform/globals-and-secrets.md): visible JSON values tasks read as `{{ globals.name }}`.
+
+Names are lower snake case starting with a letter. Values are any JSON (a text global is a JSON
+string). Renders read them when a task run starts, so a change applies to the next task run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlmodel import col
+from sqlmodel import select as model_select
+
+from ratchet.core.clock import utcnow
+from ratchet.core.secret_refs import NAME
+from ratchet.errors import InvalidInput, NotFound
+from ratchet.services.shops import require_shop
+from ratchet.store.database import Store, table_of
+from ratchet.store.tables import ShopGlobal
+
+# Globals are configuration; this keeps one from swelling every task run's render.
+MAX_GLOBAL_BYTES = 256 * 1024
+
+
+def check_name(kind: str, name: str) -> str:
+    name = name.strip()
+    if not NAME.match(name) or len(name) > 255:
+        raise InvalidInput(
+            f"invalid {kind} name {name!r}: lower snake case, starting with a letter (letters, digits, underscores)"
+        )
+    return name
+
+
+def set_global(store: Store, shop_id: str, name: str, value: Any) -> bool:
+    """Create or replace a global; True when it replaced one."""
+    name = check_name("global", name)
+    if len(json.dumps(value)) > MAX_GLOBAL_BYTES:
+        raise InvalidInput(f"global {name!r} is larger than {MAX_GLOBAL_BYTES // 1024} KB")
+    with store.session() as session:
+        require_shop(session, shop_id)
+        row = session.get(ShopGlobal, (shop_id, name))
+        replaced = row is not None
+        row = row or ShopGlobal(shop_id=shop_id, name=name)
+        row.value = value
+        row.updated_at = utcnow()
+        session.add(row)
+    return replaced
+
+
+def list_globals(store: Store, shop_id: str) -> list[ShopGlobal]:
+    with store.session() as session:
+        require_shop(session, shop_id)
+        query = model_select(ShopGlobal).where(ShopGlobal.shop_id == shop_id).order_by(col(ShopGlobal.name))
+        return list(session.exec(query))
+
+
+def delete_global(store: Store, shop_id: str, name: str) -> None:
+    with store.session() as session:
+        require_shop(session, shop_id)
+        row = session.get(ShopGlobal, (shop_id, name.strip()))
+        if row is None:
+            raise NotFound(f"no global named {name!r} in shop {shop_id!r}")
+        session.delete(row)
+
+
+def shop_globals(conn: Connection, shop_id: str) -> dict[str, Any]:
+    """The Liquid `globals` object: name → value."""
+    table = table_of(ShopGlobal)
+    rows = conn.execute(select(table.c.name, table.c.value).where(table.c.shop_id == shop_id))
+    return {name: value for name, value in rows}
