@@ -30,6 +30,7 @@ from activities.scheduler_tick import SchedulerActivities
 from activities.webhook_subscriptions import WebhookSubscriptionsActivities
 from ratchet.config import Settings, load_settings
 from ratchet.engine.connection import connect, ensure_search_attributes
+from ratchet.engine.logs import quiet_http_client_logs
 from ratchet.engine.retention import ensure_retention_schedule
 from ratchet.engine.retry_desk import ensure_retry_desk
 from ratchet.engine.schedules import sync_all_schedules
@@ -132,6 +133,7 @@ def build_worker(
         activities: whether it runs activities.
         max_concurrent_activities: the SDK's limit on activities in flight (its default when None).
     """
+    quiet_http_client_logs()
     services = build_services(settings, store, client)
     kwargs: dict[str, Any] = {}
     if max_concurrent_activities is not None:

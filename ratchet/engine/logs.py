@@ -65,8 +65,13 @@ def configure_logging(settings: Settings) -> None:
     # Alembic describes its database dialect at INFO every time a process checks the schema;
     # the lines worth an operator's eye ("Running upgrade …") pass the filter.
     logging.getLogger("alembic.runtime.migration").addFilter(_only_schema_changes)
-    # httpx logs every request's URL at INFO (and httpcore its traffic at DEBUG); an http action's
-    # URL may hold a resolved shop secret, which must never reach a log (globals-and-secrets.md).
+    quiet_http_client_logs()
+
+
+def quiet_http_client_logs() -> None:
+    """httpx logs every request's URL at INFO (httpcore its traffic at DEBUG); an http action's URL
+    may hold a resolved shop secret, which must never reach a log (globals-and-secrets.md). Every
+    process that performs actions calls this, whoever configured its logging."""
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

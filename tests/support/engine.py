@@ -22,6 +22,7 @@ from ratchet.engine.connection import connect
 from ratchet.engine.devserver import DevServer, free_port
 from ratchet.store.database import Store
 from starter.api import Ratchet
+from tests.support.integration_fakes import IntegrationFakes
 
 TIME_SCALE = 0.05
 
@@ -47,13 +48,14 @@ async def dev_server(tmp_home: Path) -> AsyncIterator[DevServer]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(tmp_home: Path, dev_server: DevServer) -> Settings:
+def base_settings(tmp_home: Path, dev_server: DevServer, integration_fakes: IntegrationFakes) -> Settings:
     return load_settings(
         home=tmp_home,
         database_url=f"sqlite:///{tmp_home / 'ratchet.db'}",
         time_scale=TIME_SCALE,
         shop="default",
         temporal={"address": dev_server.address, "task_queue": "ratchet-tests"},
+        integrations=integration_fakes.integration_settings(),
     )
 
 

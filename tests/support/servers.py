@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ratchet.engine.devserver import free_port
+from tests.support.integration_fakes import IntegrationFakes
 from tests.support.shopify_fake import ShopifyFake
 
 # -- HTTP server ------------------------------------------------------------------------------------
@@ -191,3 +192,15 @@ def shopify_fake_server() -> Iterator[ShopifyFake]:
     """One fake per session; tests `reset()` it before use."""
     with ShopifyFake() as fake:
         yield fake
+
+
+# -- Slack, Airtable and Google fakes ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def integration_fakes() -> Iterator[IntegrationFakes]:
+    """One server for the session; tests work under their own accounts, channels and spreadsheets."""
+    fakes = IntegrationFakes()
+    fakes.start()
+    yield fakes
+    fakes.stop()
