@@ -41,13 +41,13 @@ async def test_slack_posts_updates_and_deletes_a_message_as_the_bot(
 
 async def test_slack_errors_fail_the_run_with_slacks_error_code(perform: Callable[..., Any]) -> None:
     # Slack answers HTTP 200 with ok: false; the run must not look successful.
-    with pytest.raises(PermanentActionError, match="chat.postMessage failed: channel_not_found") as failure:
+    with pytest.raises(PermanentActionError, match=r"chat\.postMessage failed: channel_not_found") as failure:
         await perform("slack", slack("/chat.postMessage", {"channel": "nowhere", "text": "x"}))
     assert failure.value.result == {"status": 200, "body": {"ok": False, "error": "channel_not_found"}}
 
 
 def test_slack_refuses_methods_mechanic_does_not_support() -> None:
-    with pytest.raises(ActionOptionsError, match="url_path.*not supported"):
+    with pytest.raises(ActionOptionsError, match=r"url_path.*not supported"):
         get_handler("slack").validate(slack("/conversations.list", {}))
 
 

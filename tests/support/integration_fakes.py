@@ -376,7 +376,8 @@ class IntegrationFakes:
             message = BytesParser(policy=HTTP).parsebytes(head + raw)
             metadata_part, media_part = list(message.iter_parts())
             metadata = json.loads(metadata_part.get_content())
-            content = media_part.get_payload(decode=True) or b""
+            payload = media_part.get_payload(decode=True)
+            content = payload if isinstance(payload, bytes) else b""
         elif params.get("uploadType") == "media":
             metadata, content = {"name": "Untitled", "mimeType": request.headers.get("content-type")}, raw
         else:
@@ -499,9 +500,9 @@ class IntegrationFakes:
                 if self._sheet(spreadsheet_id, title):
                     message = f'A sheet with the name "{title}" already exists.'
                     return google_error(400, message, "INVALID_ARGUMENT")
-                sheet = Sheet(max(s.sheet_id for s in sheets) + 1, title)
-                sheets.append(sheet)
-                replies.append({"addSheet": {"properties": self._props(sheet)}})
+                added = Sheet(max(s.sheet_id for s in sheets) + 1, title)
+                sheets.append(added)
+                replies.append({"addSheet": {"properties": self._props(added)}})
                 continue
             sheet_id = spec.get(
                 "sheetId", spec.get("properties", {}).get("sheetId", spec.get("range", {}).get("sheetId"))
