@@ -13,12 +13,17 @@ from ratchet.config import Settings
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def ratchet(settings: Settings, shop: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a real process; off the event loop, because the test's worker shares it."""
-    return await asyncio.to_thread(_run_cli, settings, shop, args)
+async def ratchet(
+    settings: Settings, shop: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a real process (`stdin` piped in when given); off the event loop, because the
+    test's worker shares it."""
+    return await asyncio.to_thread(_run_cli, settings, shop, args, stdin)
 
 
-def _run_cli(settings: Settings, shop: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+def _run_cli(
+    settings: Settings, shop: str, args: tuple[str, ...], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "RATCHET_HOME": str(settings.home),
@@ -32,6 +37,7 @@ def _run_cli(settings: Settings, shop: str, args: tuple[str, ...]) -> subprocess
         [str(Path(sys.executable).parent / "ratchet"), *args],
         cwd=REPO,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
