@@ -1,5 +1,8 @@
-"""The files a Google Drive upload sends: a string (plaintext) or `{"base64": …}` until the
-file-generator package (issue 26, `ratchet.files`) lands; then its parse/generate pair replaces this."""
+"""The files a Google Drive upload sends.
+
+A string (plaintext) or `{"base64": …}` until the file-generator package (issue 26,
+`ratchet.files`) lands; then its parse/generate pair replaces this module.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""google: Google's REST APIs (Drive, Sheets, Docs) as a connected account (spec 7.9,
-core/actions/integrations/google.md).
+"""google: Google's REST APIs (Drive, Sheets, Docs) as a connected account.
+
+Spec 7.9, https://learn.mechanic.dev/core/actions/integrations/google.
 
 `url_path` is appended to RATCHET_GOOGLE_API_URL (www.googleapis.com serves `/drive/v3/…` and
 `/upload/drive/v3/…`, https://developers.google.com/workspace/drive/api/reference/rest/v3);

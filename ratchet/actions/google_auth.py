@@ -115,8 +115,11 @@ TOKENS = GoogleTokens()
 
 
 def google_error(response: httpx.Response) -> str:
-    """Google's error message ({"error": {"code", "message", "status"}},
-    https://cloud.google.com/apis/design/errors#http_mapping), else the status."""
+    """Google's error message, else the status.
+
+    Google answers `{"error": {"code", "message", "status"}}`
+    (https://cloud.google.com/apis/design/errors#http_mapping).
+    """
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):

@@ -1,4 +1,4 @@
-"""google_drive: upload generated files to Google Drive (spec 7.9, core/actions/integrations/google-drive.md).
+r"""google_drive: upload generated files to Google Drive (spec 7.9, https://learn.mechanic.dev/core/actions/integrations/google-drive).
 
 Options `{account, uploads: {overwrite?: bool, "dir/sub/file.ext": generator}}`. Folders in a
 path are found or created under the Drive root, one level at a time; with `drive.file` access

@@ -1,5 +1,6 @@
-"""google_sheets: ten spreadsheet operations as a connected Google account (spec 7.9,
-core/actions/integrations/google-sheets.md).
+"""google_sheets: ten spreadsheet operations as a connected Google account.
+
+Spec 7.9, https://learn.mechanic.dev/core/actions/integrations/google-sheets.
 
 Options: `account` and `operation` always; `spreadsheet_id` for all but `create_spreadsheet`;
 `sheet_name` / `sheet_range` target a sheet (the first one when neither is given, looked up by

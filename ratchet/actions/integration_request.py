@@ -9,7 +9,7 @@ Result `{status, body}`: `body` parsed when the response is JSON, else text. Any
 service answers is a result the task can inspect (the library's Google demo checks `status`),
 except 429 and 5xx, which are transient errors (Mechanic's retries), and what a provider's
 `check` refuses. Secret references are not resolved here: Mechanic's integrations do not
-receive shop secrets (platform/globals-and-secrets.md).
+receive shop secrets (https://learn.mechanic.dev/platform/globals-and-secrets).
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ class IntegrationRequest:
 
 
 def parse_request(options: Any, *, json_defaults: bool = False) -> IntegrationRequest:
-    """Validate the shared options; `json_defaults` adds JSON Accept/Content-Type headers when
-    missing (Google's documented behaviour)."""
+    """Validate the shared options.
+
+    `json_defaults` adds JSON Accept/Content-Type headers when missing (Google's documented behaviour).
+    """
     if not isinstance(options, dict):
         raise ActionOptionsError("options", "must be a hash")
     account = options.get("account")

@@ -1,5 +1,7 @@
-"""The ten Google Sheets operations behind the `google_sheets` action (see its module docstring),
-one method each, over Sheets API v4 and Drive v3."""
+"""The ten Google Sheets operations behind the `google_sheets` action.
+
+One method each, over Sheets API v4 and Drive v3; see ratchet/actions/google_sheets.py.
+"""
 
 from __future__ import annotations
 

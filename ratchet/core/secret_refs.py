@@ -3,13 +3,13 @@
 `{{ secrets.api_token }}` renders `__ratchet_secret:api_token:<tag>__`, an opaque reference. It
 travels through rendering, the ledger's action options and Temporal as that text; only an action
 activity turns it into the value, and only in the option fields its action type lists
-(platform/globals-and-secrets.md: http `url`/`headers`/`body`/`proxy`; ftp connection fields).
+(https://learn.mechanic.dev/platform/globals-and-secrets: http `url`/`headers`/`body`/`proxy`; ftp connection fields).
 The tag is random per secret and stored beside it, so text arriving from outside (an event's data)
 cannot name a secret without having read one of its references.
 
 After the action, `redact` replaces the resolved values wherever they surface in its result or
 error, and every `*_base64` field with Mechanic's documented marker, since encoded bytes may hold
-the value in a form plain search cannot find (core/actions/http.md "Using secrets").
+the value in a form plain search cannot find (https://learn.mechanic.dev/core/actions/http "Using secrets").
 """
 
 from __future__ import annotations

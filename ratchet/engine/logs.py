@@ -69,9 +69,12 @@ def configure_logging(settings: Settings) -> None:
 
 
 def quiet_http_client_logs() -> None:
-    """httpx logs every request's URL at INFO (httpcore its traffic at DEBUG); an http action's URL
+    """Keep httpx and httpcore to warnings.
+
+    httpx logs every request's URL at INFO (httpcore its traffic at DEBUG); an http action's URL
     may hold a resolved shop secret, which must never reach a log (globals-and-secrets.md). Every
-    process that performs actions calls this, whoever configured its logging."""
+    process that performs actions calls this, whoever configured its logging.
+    """
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

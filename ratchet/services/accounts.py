@@ -45,6 +45,8 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class Credential:
+    """An account's credential as an action uses it; `kind` says how to read `secret`."""
+
     kind: str
     secret: str
 

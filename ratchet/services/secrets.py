@@ -1,4 +1,4 @@
-"""Shop secrets (platform/globals-and-secrets.md): write-only strings tasks reach as `{{ secrets.name }}`.
+"""Shop secrets (https://learn.mechanic.dev/platform/globals-and-secrets): write-only strings tasks reach as `{{ secrets.name }}`.
 
 Stored encrypted (ratchet/store/secrets.py); never listed with their values. Liquid sees an
 opaque reference (ratchet/core/secret_refs.py); `resolve` turns references into values inside an
@@ -53,8 +53,11 @@ class Resolved:
         return redact(value, self.values)
 
     def scrub(self, exc: Exception) -> Exception:
-        """`exc` itself when no secret was resolved; else an error of the same retry class whose message,
-        result and cause chain cannot carry a value (Temporal records an error's causes in history)."""
+        """An error safe to record: `exc` itself when no secret was resolved.
+
+        Otherwise an error of the same retry class whose message, result and cause chain cannot
+        carry a value (Temporal records an error's causes in history).
+        """
         if not self.values:
             return exc
         message = redact_text(str(exc) or type(exc).__name__, self.values)
@@ -69,8 +72,10 @@ class Resolved:
 
 
 def set_secret(store: Store, shop_id: str, name: str, value: str) -> bool:
-    """Create or replace a secret; True when it replaced one. A replaced secret keeps its reference,
-    so queued action runs use the new value."""
+    """Create or replace a secret; True when it replaced one.
+
+    A replaced secret keeps its reference, so queued action runs use the new value.
+    """
     name = check_name("secret", name)
     if not value:
         raise InvalidInput(f"secret {name!r} needs a value (an empty one was given)")

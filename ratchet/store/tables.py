@@ -293,8 +293,11 @@ class ShopGlobal(SQLModel, table=True):
 
 
 class ShopSecret(SQLModel, table=True):
-    """A shop's write-only string (`{{ secrets.name }}`). Liquid sees `reference`, never `value`;
-    the reference carries a random tag so text from outside (an event's data) cannot name a secret."""
+    """A shop's write-only string (`{{ secrets.name }}`).
+
+    Liquid sees a reference built from `tag`, never `value`; the random tag means text from outside
+    (an event's data) cannot name a secret.
+    """
 
     __tablename__ = "shop_secrets"
 

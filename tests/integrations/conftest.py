@@ -1,5 +1,8 @@
-"""Fixtures for the integration actions: a shop with connected accounts, and a context for it
-whose settings point every integration at the local fakes (tests/support/integration_fakes.py)."""
+"""Fixtures for the integration actions.
+
+A shop with connected accounts, and a context for it whose settings point every integration at
+the local fakes (tests/support/integration_fakes.py).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def connected_shop(sqlite_store: Store, integration_fakes: IntegrationFakes) -> 
 
 @pytest.fixture
 def perform(sqlite_store: Store, integration_fakes: IntegrationFakes, connected_shop: str) -> Callable[..., Any]:
-    """`await perform(type, options)`: validate and perform one action as the connected shop."""
+    """Validate and perform one action (type, options) as the connected shop."""
     settings = load_settings().updated(integrations=integration_fakes.integration_settings())
 
     async def run(action_type: str, options: Any) -> Any:

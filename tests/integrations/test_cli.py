@@ -1,6 +1,8 @@
-"""`ratchet accounts|globals|secrets|key` as an operator runs them: values from standard input,
-credentials and secret values never printed back. (Each CLI process costs seconds; the rules
-behind these commands are tested on the services.)"""
+"""`ratchet accounts|globals|secrets|key` as an operator runs them.
+
+Values come from standard input; credentials and secret values are never printed back. (Each CLI
+process costs seconds; the rules behind these commands are tested on the services.)
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""A secret used by an http action never appears anywhere it could leak (issue 26, globals-and-secrets.md):
-not in the ledger's database file, the Temporal history (`temporal workflow show` and the dev server's
-database), the logs or `ratchet runs show`, while the request itself carried the value."""
+"""A secret used by an http action never appears anywhere it could leak.
+
+Issue 26, globals-and-secrets.md: not in the ledger's database file, the Temporal history (`temporal workflow show` and the dev server's
+database), the logs or `ratchet runs show`, while the request itself carried the value.
+"""
 
 from __future__ import annotations
 

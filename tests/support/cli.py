@@ -16,8 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 async def ratchet(
     settings: Settings, shop: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a real process (`stdin` piped in when given); off the event loop, because the
-    test's worker shares it."""
+    """Run the CLI in a real process (`stdin` piped in when given).
+
+    Off the event loop, because the test's worker shares it.
+    """
     return await asyncio.to_thread(_run_cli, settings, shop, args, stdin)
 
 

@@ -1,5 +1,6 @@
-"""Local fakes of Slack, Airtable and Google (OAuth token endpoint, Drive v3, Sheets v4), one
-uvicorn server on 127.0.0.1 in a background thread, so the integration actions run over the
+"""Local fakes of Slack, Airtable and Google (OAuth token endpoint, Drive v3, Sheets v4).
+
+One uvicorn server on 127.0.0.1 in a background thread, so the integration actions run over the
 network exactly as against the real services. Each fake reproduces the documented requests and
 responses the actions rely on:
 
