@@ -217,12 +217,13 @@ async def test_reimport_keeps_what_the_user_set(api: Ratchet, tmp_path: Path) ->
 
 
 async def test_import_warns_about_unsupported_features(api: Ratchet, tmp_path: Path) -> None:
-    task_file = tmp_path / "slack.json"
-    task_file.write_text(json.dumps(export("Slack", '{% action "slack" %}{"text": "hi"}{% endaction %}', ["user/a/b"])))
+    task_file = tmp_path / "toaster.json"
+    script = '{% action "report_toaster" %}{"operation": "report", "reports": [{"id": "x"}]}{% endaction %}'
+    task_file.write_text(json.dumps(export("Toaster", script, ["user/a/b"])))
     result = await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
     assert result.returncode == 0, result.stderr
-    assert "warning [unsupported_action]: action type 'slack' is not implemented by Ratchet" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == (await api.tasks.get("Slack")).id
+    assert "warning [unsupported_action]: action type 'report_toaster': Report Toaster's API is private" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == (await api.tasks.get("Toaster")).id
 
 
 def test_command_groups_reach_only_the_api_and_the_shared_module() -> None:

@@ -14,7 +14,10 @@ options (previews substitute placeholder values for them, see
 
 Warnings carry a stable `code`: `stale_subscriptions`, `required_options_empty`,
 `preview_error_object`, plus the compatibility codes of `ratchet.services.compatibility`
-(features that will not work on this installation). `--strict` fails on any warning.
+(features that will not work on this installation). `--strict` fails on the compatibility
+warnings that say a feature will not work here (`STRICT_CODES`); the others describe the export
+itself, and Mechanic's own library ships every task with some of them (empty required options,
+guard error objects in previews).
 """
 
 from __future__ import annotations
@@ -29,8 +32,21 @@ from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC
 from ratchet.core.samples import sample_event, sample_shop
 from ratchet.core.task_export import TaskDefinition, TaskImportError, option_spec, parse_export
 from ratchet.liquid import RenderRequest, RenderResult, TaskRenderError, render_task
-from ratchet.services.compatibility import CompatibilityWarning, action_warnings, static_warnings, unique
+from ratchet.services.compatibility import (
+    FILE_GENERATOR,
+    STOREFRONT_JAVASCRIPT,
+    UNPRODUCED_TOPIC,
+    UNSUPPORTED_ACTION,
+    CompatibilityWarning,
+    action_warnings,
+    static_warnings,
+    unique,
+)
 from ratchet.shopify.bulk_results import InMemoryResults
+
+# What --strict fails on: features that will not work here. `bulk_operation` stays a warning: a
+# task may collect bulk results another way, so half a bulk operation is not proof it cannot work.
+STRICT_CODES = frozenset({UNSUPPORTED_ACTION, FILE_GENERATOR, STOREFRONT_JAVASCRIPT, UNPRODUCED_TOPIC})
 
 PREVIEW_TASK_ID = "00000000-0000-4000-8000-0000000000aa"
 
@@ -53,6 +69,11 @@ class CheckReport:
     def failed(self) -> bool:
         """The export did not parse, or a preview render failed."""
         return not self.parsed or self.previews_ok < self.previews
+
+    @property
+    def incompatible(self) -> bool:
+        """Whether a warning says part of the task will not work on this installation."""
+        return any(warning["code"] in STRICT_CODES for warning in self.warnings)
 
     def warn(self, code: str, subject: str, message: str) -> None:
         """Record a warning (see `CompatibilityWarning`)."""
@@ -220,7 +241,8 @@ def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
     Args:
         files: Mechanic task exports (JSON).
         as_json: Print one JSON report instead of the human-readable one.
-        strict: Fail on any warning too, not only when a file does not parse or a preview fails.
+        strict: Fail on warnings that a feature will not work here (STRICT_CODES) too, not only when
+            a file does not parse or a preview fails.
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -246,7 +268,7 @@ def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
         sys.stdout.write("\n")
     else:
         _print_text(reports)
-    return 1 if any(r.failed or (strict and r.warnings) for r in reports) else 0
+    return 1 if any(r.failed or (strict and r.incompatible) for r in reports) else 0
 
 
 def _print_text(reports: list[CheckReport]) -> None:

@@ -47,6 +47,14 @@ _ACTION_JSON_TYPE = re.compile(r""""type"\s*:\s*"([a-z0-9_]+)\"""")
 _FILE_OPTIONS = {"email": "attachments", "files": None, "ftp": "uploads", "http": "files", "google_drive": "uploads"}
 
 
+# Why a documented action type stays unsupported, when the reason is not just "not yet".
+UNSUPPORTED_REASONS = {
+    # Mechanic documents only the action's options; the requests it sends to Report Toaster
+    # (Cloudlab) are a private partner integration with no public API to implement against.
+    "report_toaster": "Report Toaster's API is private to Mechanic's partner integration, so Ratchet cannot call it",
+}
+
+
 @dataclass(frozen=True)
 class CompatibilityWarning:
     """Something in a task that will not work on this installation."""
@@ -94,7 +102,9 @@ def topic_problem(topic: str) -> str | None:
 def _action_type_warning(action_type: str) -> CompatibilityWarning | None:
     if action_type in registered_types():
         return None
-    if action_type in UNSUPPORTED_TYPES:
+    if action_type in UNSUPPORTED_REASONS:
+        reason = f"action type {action_type!r}: {UNSUPPORTED_REASONS[action_type]}; its runs fail permanently"
+    elif action_type in UNSUPPORTED_TYPES:
         reason = f"action type {action_type!r} is not implemented by Ratchet; its runs fail permanently"
     else:
         reason = f"unknown action type {action_type!r}; its runs fail permanently"

@@ -168,7 +168,9 @@ def task_run(
 def task_check(
     files: list[Path],
     as_json: JsonOpt = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero on warnings too (for CI).")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero when a feature the task uses will not work here (for CI).")
+    ] = False,
 ) -> None:
     """Check task exports offline: parse, subscriptions, preview renders, unsupported features."""
     # Offline and storeless, so not a facade resource: the checker prints its own report.

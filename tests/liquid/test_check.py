@@ -112,7 +112,7 @@ def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: py
         tmp_path,
         "emitted",
         options={},
-        script='{% assign kind = "sla" | append: "ck" %}{% assign gen = "encr" | append: "ypt" %}'
+        script='{% assign kind = "report_" | append: "toaster" %}{% assign gen = "encr" | append: "ypt" %}'
         '{% action %}{"type": {{ kind | json }}, "options": {"text": "hi"}}{% endaction %}'
         '{% action "email" %}{"to": "a@example.com", "subject": "s", "body": "b",'
         ' "attachments": {"doc.pdf": {"pdf": {"html": "x", "{{ gen }}": true}}, "ok.txt": "plain",'
@@ -130,7 +130,7 @@ def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: py
         "unproduced_topic": {"mechanic/user/order", "judgeme/review/created"},
     }
     assert warning_codes(reports["emitted"]) == {
-        "unsupported_action": {"slack"},
+        "unsupported_action": {"report_toaster"},
         "file_generator": {"email.attachments.doc.pdf"},
         "bulk_operation": {"mechanic/shopify/bulk_operation"},
     }
@@ -138,11 +138,15 @@ def test_unsupported_features_are_warnings_with_codes(tmp_path: Path, capsys: py
     assert "'encrypt' is not supported" in pdf["message"]
     assert reports["fine"]["warnings"] == []
 
-    # --strict: warnings fail the check, and the text output names each code.
+    # --strict: what will not work here fails the check, and the text output names each code.
     assert run_check([static, fine], as_json=False, strict=True) == 1
     out = capsys.readouterr().out
     assert "warning [unproduced_topic]: nothing here produces mechanic/user/order" in out
     assert run_check([fine], as_json=False, strict=True) == 0
+    # Library exports ship with empty required options and guard errors; those are not failures.
+    hygiene = write(tmp_path, "hygiene", options={"tag__required": None}, script='{% error "set the tag first" %}')
+    assert run_check([hygiene], as_json=False, strict=True) == 0
+    assert "warning [required_options_empty]" in capsys.readouterr().out
 
 
 def test_topics_nothing_here_produces() -> None:
