@@ -50,7 +50,7 @@ async def test_order_tracking_sheet_is_created_filled_and_exported_by_email(
 ) -> None:
     await connect_google(api, integration_fakes)
     name = "demonstration-add-new-orders-to-google-sheet"
-    options = {"google_account__required": GOOGLE, "spreadsheet_title__required": "Order Tracking"}
+    options: dict[str, Any] = {"google_account__required": GOOGLE, "spreadsheet_title__required": "Order Tracking"}
     task_id = await import_library_task(api, name, options)
     event_id = await api.tasks.run(task_id)
     [create] = of_kind(await wait_for_runs(api, event_id, settled(1)), RunKind.action)
@@ -93,6 +93,7 @@ async def test_order_tracking_sheet_is_created_filled_and_exported_by_email(
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == "Order Tracking.csv"
     content = attachment.get_payload(decode=True)
+    assert isinstance(content, bytes)
     rows = list(csv.reader(io.StringIO(content.decode())))
     assert rows[1][0] == "1001"
 
