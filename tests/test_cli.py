@@ -222,7 +222,9 @@ async def test_import_warns_about_unsupported_features(api: Ratchet, tmp_path: P
     task_file.write_text(json.dumps(export("Toaster", script, ["user/a/b"])))
     result = await ratchet(api.settings, api.settings.shop, "task", "import", str(task_file))
     assert result.returncode == 0, result.stderr
-    assert "warning [unsupported_action]: action type 'report_toaster': Report Toaster's API is private" in result.stdout
+    assert (
+        "warning [unsupported_action]: action type 'report_toaster': Report Toaster's API is private" in result.stdout
+    )
     assert result.stdout.strip().splitlines()[-1] == (await api.tasks.get("Toaster")).id
 
 

@@ -139,3 +139,12 @@ def test_accounts_check_credentials_before_storing_and_never_show_them(db_store:
     accounts.remove_account(db_store, shop_id, "airtable", "base")
     with pytest.raises(NotFound):
         accounts.remove_account(db_store, shop_id, "airtable", "base")
+
+
+def test_signing_filters_refuse_a_secret_reference_instead_of_signing_with_it() -> None:
+    from ratchet.liquid import TaskRenderError
+
+    ref = reference("signing_key", "0123456789abcdef")
+    with pytest.raises(TaskRenderError, match="hmac_sha256: shop secrets cannot be used as signing keys"):
+        render('{% assign s = "body" | hmac_sha256: secrets.signing_key %}', secrets={"signing_key": ref})
+    assert render('{% action "echo", s: "body" | hmac_sha256: "k" %}')[0]["s"]

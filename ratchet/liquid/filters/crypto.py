@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from liquid import Environment
 from liquid.exceptions import FilterArgumentError
 
+from ratchet.core.secret_refs import has_references
+
 from ..ruby import BinaryString, to_bytes
 
 
@@ -37,8 +39,24 @@ def _digest(algorithm: str) -> Callable[[object], str]:
     return digest
 
 
+def _refuse_secret_reference(name: str, key: object) -> None:
+    """Signing with a shop secret's reference would silently sign with the wrong key.
+
+    Mechanic resolves secrets in signing filters; Ratchet resolves them only inside the action
+    activity (http and ftp fields), so a rendered signature can never hold material derived in a
+    render, and says so instead.
+    """
+    if isinstance(key, str) and has_references(key):
+        raise FilterArgumentError(
+            f"{name}: shop secrets cannot be used as signing keys in Ratchet (they are resolved only by "
+            "http and ftp actions); store this key as a global or an option",
+            token=None,
+        )
+
+
 def _hmac(algorithm: str) -> Callable[[object, object], str]:
     def sign(value: object, secret: object) -> str:
+        _refuse_secret_reference(f"hmac_{algorithm}", secret)
         return hmac.new(to_bytes(secret), to_bytes(value), algorithm).hexdigest()
 
     sign.__name__ = f"hmac_{algorithm}"
@@ -58,6 +76,7 @@ def _rsa(algorithm: str, digest: Callable[[], hashes.HashAlgorithm]) -> Callable
     """RSASSA-PKCS1-v1_5 (JWS `RS256`/`RS512`); hex like the hmac filters, raw bytes with `binary: true`."""
 
     def sign(value: object, private_key_pem: object, *, binary: object = False) -> str:
+        _refuse_secret_reference(f"rsa_{algorithm}", private_key_pem)
         key = _rsa_key(to_bytes(private_key_pem).strip())
         if key is None:
             raise FilterArgumentError(
