@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from ratchet.actions.base import ActionContext, ActionOptionsError, register
 from ratchet.actions.drive_files import DriveFile, generate_upload, parse_upload
 from ratchet.actions.google_auth import GoogleSession, google_client
+from ratchet.actions.integration_request import account_option
 
 FOLDER_MIME_TYPE = "application/vnd.google-apps.folder"
 INVALID_NAME = re.compile(r'[<>:"\\|?*]')
@@ -76,11 +77,7 @@ class GoogleDriveAction:
     type: ClassVar[str] = "google_drive"
 
     def validate(self, options: Any) -> DriveUploads:
-        if not isinstance(options, dict):
-            raise ActionOptionsError("options", "must be a hash")
-        account = options.get("account")
-        if not isinstance(account, str) or not account.strip():
-            raise ActionOptionsError("account", "is required: the name of a connected Google account")
+        account = account_option(options)
         uploads = options.get("uploads")
         if not isinstance(uploads, dict) or not [key for key in uploads if key != "overwrite"]:
             raise ActionOptionsError("uploads", "must be a hash of file path to file generator")
@@ -93,7 +90,7 @@ class GoogleDriveAction:
                 continue
             folders, name = _split_path(path)
             parsed.append(Upload(path, folders, name, parse_upload(f"uploads.{path}", generator)))
-        return DriveUploads(account.strip(), overwrite, tuple(parsed))
+        return DriveUploads(account, overwrite, tuple(parsed))
 
     async def perform(self, options: DriveUploads, ctx: ActionContext) -> dict[str, Any]:
         results: dict[str, Any] = {}

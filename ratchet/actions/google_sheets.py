@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from ratchet.actions.base import ActionContext, ActionOptionsError, register
 from ratchet.actions.google_auth import GoogleSession, google_client
 from ratchet.actions.google_drive import INVALID_NAME, Drive
+from ratchet.actions.integration_request import account_option
 from ratchet.actions.sheets_operations import EXPORT_TYPES, VALUE_RENDER, Sheets
 
 OPERATIONS = (
@@ -104,14 +105,12 @@ class GoogleSheetsAction:
     type: ClassVar[str] = "google_sheets"
 
     def validate(self, options: Any) -> SheetsRequest:
-        if not isinstance(options, dict):
-            raise ActionOptionsError("options", "must be a hash")
-        account = _string(options, "account", required=True)
+        account = account_option(options)
         operation = options.get("operation")
         if operation not in OPERATIONS:
             raise ActionOptionsError("operation", f"must be one of {', '.join(OPERATIONS)}, got {operation!r}")
         _check(operation, options)
-        return SheetsRequest(operation, str(account).strip(), options)
+        return SheetsRequest(operation, account, options)
 
     async def perform(self, options: SheetsRequest, ctx: ActionContext) -> dict[str, Any]:
         async with google_client() as client:

@@ -41,16 +41,22 @@ class IntegrationRequest:
     body: Any = None
 
 
-def parse_request(options: Any, *, json_defaults: bool = False) -> IntegrationRequest:
-    """Validate the shared options.
-
-    `json_defaults` adds JSON Accept/Content-Type headers when missing (Google's documented behaviour).
-    """
+def account_option(options: Any) -> str:
+    """The `account` every integration action names (options must be a hash)."""
     if not isinstance(options, dict):
         raise ActionOptionsError("options", "must be a hash")
     account = options.get("account")
     if not isinstance(account, str) or not account.strip():
         raise ActionOptionsError("account", "is required: the name of a connected account")
+    return account.strip()
+
+
+def parse_request(options: Any, *, json_defaults: bool = False) -> IntegrationRequest:
+    """Validate the shared options.
+
+    `json_defaults` adds JSON Accept/Content-Type headers when missing (Google's documented behaviour).
+    """
+    account = account_option(options)
     method = options.get("method")
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ActionOptionsError("method", f"must be one of {', '.join(m.upper() for m in METHODS)}, got {method!r}")
@@ -67,7 +73,7 @@ def parse_request(options: Any, *, json_defaults: bool = False) -> IntegrationRe
             headers["Accept"] = "application/json"
         if "content-type" not in present and isinstance(body, (dict, list)):
             headers["Content-Type"] = "application/json"
-    return IntegrationRequest(account.strip(), method.upper(), url_path, headers, body)
+    return IntegrationRequest(account, method.upper(), url_path, headers, body)
 
 
 def _query_value(value: Any) -> str:

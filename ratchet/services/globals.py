@@ -7,10 +7,10 @@ string). Renders read them when a task run starts, so a change applies to the ne
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
-from sqlmodel import col
+from sqlmodel import SQLModel
 from sqlmodel import select as model_select
 
 from ratchet.core.clock import utcnow
@@ -19,6 +19,8 @@ from ratchet.errors import InvalidInput, NotFound
 from ratchet.services.shops import require_shop
 from ratchet.store.database import Store, table_of
 from ratchet.store.tables import ShopGlobal
+
+M = TypeVar("M", bound=SQLModel)
 
 # Globals are configuration; this keeps one from swelling every task run's render.
 MAX_GLOBAL_BYTES = 256 * 1024
@@ -50,18 +52,28 @@ def set_global(store: Store, shop_id: str, name: str, value: Any) -> bool:
 
 
 def list_globals(store: Store, shop_id: str) -> list[ShopGlobal]:
+    return list_named(store, ShopGlobal, shop_id)
+
+
+def list_named(store: Store, model: type[M], shop_id: str) -> list[M]:
+    """A shop's globals or secrets (rows with `shop_id` and `name`), by name."""
     with store.session() as session:
         require_shop(session, shop_id)
-        query = model_select(ShopGlobal).where(ShopGlobal.shop_id == shop_id).order_by(col(ShopGlobal.name))
-        return list(session.exec(query))
+        table = table_of(model)
+        return list(session.exec(model_select(model).where(table.c.shop_id == shop_id).order_by(table.c.name)))
 
 
 def delete_global(store: Store, shop_id: str, name: str) -> None:
+    delete_named(store, ShopGlobal, shop_id, name, "global")
+
+
+def delete_named(store: Store, model: type[SQLModel], shop_id: str, name: str, kind: str) -> None:
+    """Delete a shop's global or secret by name; NotFound names what is missing."""
     with store.session() as session:
         require_shop(session, shop_id)
-        row = session.get(ShopGlobal, (shop_id, name.strip()))
+        row = session.get(model, (shop_id, name.strip()))
         if row is None:
-            raise NotFound(f"no global named {name!r} in shop {shop_id!r}")
+            raise NotFound(f"no {kind} named {name!r} in shop {shop_id!r}")
         session.delete(row)
 
 

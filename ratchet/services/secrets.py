@@ -13,14 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlmodel import col
-from sqlmodel import select as model_select
 
 from ratchet.actions.base import ActionError, PermanentActionError, TransientActionError
 from ratchet.core.clock import utcnow
 from ratchet.core.secret_refs import has_references, new_tag, redact, redact_text, reference, substitute
-from ratchet.errors import InvalidInput, NotFound, RatchetError
-from ratchet.services.globals import check_name
+from ratchet.errors import InvalidInput, RatchetError
+from ratchet.services.globals import check_name, delete_named, list_named
 from ratchet.services.shops import require_shop
 from ratchet.store.database import Store, table_of
 from ratchet.store.tables import ShopSecret
@@ -93,19 +91,11 @@ def set_secret(store: Store, shop_id: str, name: str, value: str) -> bool:
 
 
 def list_secrets(store: Store, shop_id: str) -> list[SecretInfo]:
-    with store.session() as session:
-        require_shop(session, shop_id)
-        query = model_select(ShopSecret).where(ShopSecret.shop_id == shop_id).order_by(col(ShopSecret.name))
-        return [SecretInfo(row.name, row.updated_at) for row in session.exec(query)]
+    return [SecretInfo(row.name, row.updated_at) for row in list_named(store, ShopSecret, shop_id)]
 
 
 def delete_secret(store: Store, shop_id: str, name: str) -> None:
-    with store.session() as session:
-        require_shop(session, shop_id)
-        row = session.get(ShopSecret, (shop_id, name.strip()))
-        if row is None:
-            raise NotFound(f"no secret named {name!r} in shop {shop_id!r}")
-        session.delete(row)
+    delete_named(store, ShopSecret, shop_id, name, "secret")
 
 
 def secret_references(conn: Connection, shop_id: str) -> dict[str, str]:
