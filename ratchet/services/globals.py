@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlmodel import SQLModel
 from sqlmodel import select as model_select
 
@@ -17,7 +17,7 @@ from ratchet.core.clock import utcnow
 from ratchet.core.secret_refs import NAME
 from ratchet.errors import InvalidInput, NotFound
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store, table_of
+from ratchet.store.database import Store, prepared, table_of
 from ratchet.store.tables import ShopGlobal
 
 M = TypeVar("M", bound=SQLModel)
@@ -78,7 +78,11 @@ def delete_named(store: Store, model: type[SQLModel], shop_id: str, name: str, k
 
 
 def shop_globals(conn: Connection, shop_id: str) -> dict[str, Any]:
-    """The Liquid `globals` object: name → value."""
+    """The Liquid `globals` object: name → value (read at every task run's start, so prepared)."""
+    rows = prepared(conn, "shop_globals", _shop_globals_statement).execute(conn, {"b_shop_id": shop_id}).rows
+    return {row["name"]: row["value"] for row in rows}
+
+
+def _shop_globals_statement() -> Select[Any]:
     table = table_of(ShopGlobal)
-    rows = conn.execute(select(table.c.name, table.c.value).where(table.c.shop_id == shop_id))
-    return {name: value for name, value in rows}
+    return select(table.c.name, table.c.value).where(table.c.shop_id == bindparam("b_shop_id"))

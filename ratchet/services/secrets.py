@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from ratchet.actions.base import ActionError, PermanentActionError, TransientActionError
 from ratchet.core.clock import utcnow
@@ -20,7 +20,7 @@ from ratchet.core.secret_refs import has_references, new_tag, redact, redact_tex
 from ratchet.errors import InvalidInput, RatchetError
 from ratchet.services.globals import check_name, delete_named, list_named
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store, table_of
+from ratchet.store.database import Store, prepared, table_of
 from ratchet.store.tables import ShopSecret
 
 # Generous for PEM private keys and service-account JSON; the encrypted column holds it.
@@ -99,10 +99,17 @@ def delete_secret(store: Store, shop_id: str, name: str) -> None:
 
 
 def secret_references(conn: Connection, shop_id: str) -> dict[str, str]:
-    """The Liquid `secrets` object: name → opaque reference (values are not read)."""
+    """The Liquid `secrets` object: name → opaque reference.
+
+    Values are not read. Prepared, since every task run's start reads it.
+    """
+    rows = prepared(conn, "secret_references", _references_statement).execute(conn, {"b_shop_id": shop_id}).rows
+    return {row["name"]: reference(row["name"], row["tag"]) for row in rows}
+
+
+def _references_statement() -> Select[Any]:
     table = table_of(ShopSecret)
-    rows = conn.execute(select(table.c.name, table.c.tag).where(table.c.shop_id == shop_id))
-    return {name: reference(name, tag) for name, tag in rows}
+    return select(table.c.name, table.c.tag).where(table.c.shop_id == bindparam("b_shop_id"))
 
 
 def resolve(store: Store, shop_id: str, options: Any, fields: Iterable[str]) -> Resolved:
