@@ -57,6 +57,23 @@ class OptionSpec:
     maximum: float | None = None
 
 
+# Flags that choose a value's kind, in precedence order: a structured input type wins over `global`
+# and `secret` (https://learn.mechanic.dev/core/tasks/options).
+_VALUE_KINDS = (
+    "keyval",
+    "array",
+    "picker",
+    "boolean",
+    "number",
+    "datetime",
+    "date",
+    "time",
+    "color",
+    "global",
+    "secret",
+)
+
+
 @lru_cache(maxsize=4096)
 def option_spec(key: str) -> OptionSpec:
     """Read the flags of `<name>__<flags>[__<flags>…]` (spec 1.3).
