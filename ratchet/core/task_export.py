@@ -59,8 +59,8 @@ class OptionSpec:
 
 # Flags that choose a value's kind, in precedence order: a structured input type wins over `global`
 # and `secret` (https://learn.mechanic.dev/core/tasks/options).
-_VALUE_KINDS = ("keyval", "array", "picker", "boolean", "number", "datetime", "date", "time", "color")
-_VALUE_KINDS += ("global", "secret")
+_STRUCTURED_KINDS = ("keyval", "array", "picker", "boolean", "number", "datetime", "date", "time", "color")
+_VALUE_KINDS = (*_STRUCTURED_KINDS, "global", "secret")
 
 
 @lru_cache(maxsize=4096)
