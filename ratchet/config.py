@@ -172,7 +172,7 @@ class IntegrationSettings(_Section):
     google_api_url: str = Field(
         default="https://www.googleapis.com",
         validation_alias="RATCHET_GOOGLE_API_URL",
-        description="Google APIs base (Drive `/drive/v3`, `/upload/drive/v3`); the `google` action's `url_path` is appended",
+        description="Google APIs base (Drive `/drive/v3`, `/upload/drive/v3`), `google` action paths appended",
     )
     google_sheets_api_url: str = Field(
         default="https://sheets.googleapis.com",

@@ -1,4 +1,6 @@
-"""airtable: the Airtable Web API as the connected account (spec 7.9, https://learn.mechanic.dev/core/actions/integrations/airtable).
+"""airtable: the Airtable Web API as the connected account.
+
+Spec 7.9, https://learn.mechanic.dev/core/actions/integrations/airtable.
 
 `url_path` (e.g. `/v0/{baseId}/{tableIdOrName}`, `/v0/meta/bases/{baseId}/tables`) is appended to
 RATCHET_AIRTABLE_API_URL; the personal access token goes in `Authorization: Bearer`

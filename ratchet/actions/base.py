@@ -104,7 +104,8 @@ UNSUPPORTED_TYPES: frozenset[str] = frozenset({"report_toaster"})
 
 
 # The option fields in which an action activity resolves secret references, by action type
-# (https://learn.mechanic.dev/platform/globals-and-secrets); every other field, and every other type, keeps the reference.
+# (https://learn.mechanic.dev/platform/globals-and-secrets); every other field, and every other type,
+# keeps the reference.
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "http": ("url", "headers", "body", "proxy"),
     "ftp": ("host", "user", "password", "private_key", "private_key_pem", "known_hosts"),

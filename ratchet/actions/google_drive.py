@@ -1,4 +1,6 @@
-r"""google_drive: upload generated files to Google Drive (spec 7.9, https://learn.mechanic.dev/core/actions/integrations/google-drive).
+r"""google_drive: upload generated files to Google Drive.
+
+Spec 7.9, https://learn.mechanic.dev/core/actions/integrations/google-drive.
 
 Options `{account, uploads: {overwrite?: bool, "dir/sub/file.ext": generator}}`. Folders in a
 path are found or created under the Drive root, one level at a time; with `drive.file` access

@@ -1,4 +1,6 @@
-"""slack: the Slack Web API as the connected bot (spec 7.9, https://learn.mechanic.dev/core/actions/integrations/slack).
+"""slack: the Slack Web API as the connected bot.
+
+Spec 7.9, https://learn.mechanic.dev/core/actions/integrations/slack.
 
 Only the three methods Mechanic supports: `/chat.postMessage`, `/chat.update`, `/chat.delete`
 (https://docs.slack.dev/reference/methods/chat.postmessage, …/chat.update, …/chat.delete). The

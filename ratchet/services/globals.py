@@ -1,4 +1,6 @@
-"""Shop globals (https://learn.mechanic.dev/platform/globals-and-secrets): visible JSON values tasks read as `{{ globals.name }}`.
+"""Shop globals: visible JSON values tasks read as `{{ globals.name }}`.
+
+https://learn.mechanic.dev/platform/globals-and-secrets
 
 Names are lower snake case starting with a letter. Values are any JSON (a text global is a JSON
 string). Renders read them when a task run starts, so a change applies to the next task run.

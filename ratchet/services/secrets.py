@@ -1,4 +1,6 @@
-"""Shop secrets (https://learn.mechanic.dev/platform/globals-and-secrets): write-only strings tasks reach as `{{ secrets.name }}`.
+"""Shop secrets: write-only strings tasks reach as `{{ secrets.name }}`.
+
+https://learn.mechanic.dev/platform/globals-and-secrets
 
 Stored encrypted (ratchet/store/secrets.py); never listed with their values. Liquid sees an
 opaque reference (ratchet/core/secret_refs.py); `resolve` turns references into values inside an
