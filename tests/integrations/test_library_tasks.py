@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ratchet.core.runs import RunKind, RunState
+from ratchet.services.check import run_check
 from starter.api import Ratchet
 from tests.support.integration_fakes import IntegrationFakes
 from tests.support.servers import SmtpServer
@@ -148,3 +151,18 @@ async def test_forms_sheet_is_created_on_a_manual_run(api: Ratchet, integration_
     result = (await api.runs.get(create.id)).result
     assert result["title"] == "Form submissions"
     assert integration_fakes.sheet_rows(result["spreadsheet_id"]) == [["Name", "Email", "Birthday"]]
+
+
+def test_strict_check_passes_library_tasks_using_the_integrations(capsys: pytest.CaptureFixture[str]) -> None:
+    names = [
+        "demonstration-post-to-a-slack-channel",
+        "demonstration-add-new-orders-to-google-sheet",
+        "add-new-shopify-forms-submissions-to-a-google-sheet",
+        "demonstration-create-sheets-and-list-and-create-files-in-google-drive",
+    ]
+    assert run_check([CORPUS / f"{name}.json" for name in names], as_json=True, strict=True) == 0
+    capsys.readouterr()
+    # Report Toaster's API is private: its tasks still fail strict, saying why.
+    assert run_check([CORPUS / "report-toaster-shipstation-integration.json"], as_json=True, strict=True) == 1
+    [report] = json.loads(capsys.readouterr().out)
+    assert any("Report Toaster's API is private" in w["message"] for w in report["warnings"])
