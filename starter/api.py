@@ -30,7 +30,17 @@ from ratchet.engine.contract import RetryAccepted
 from ratchet.engine.schedules import SyncResult, sync_all_schedules, sync_schedules
 from ratchet.engine.webhook_subscriptions import request_reconcile
 from ratchet.errors import RatchetError, Unavailable
-from ratchet.services import accounts, event_filters, key_rotation, mechanic_webhooks, retries, runs, shops, status, tasks
+from ratchet.services import (
+    accounts,
+    event_filters,
+    key_rotation,
+    mechanic_webhooks,
+    retries,
+    runs,
+    shops,
+    status,
+    tasks,
+)
 from ratchet.services import globals as globals_service
 from ratchet.services import secrets as secrets_service
 from ratchet.services.accounts import AccountInfo
