@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ratchet.actions.base import ActionContext, ActionOptionsError, register
-from ratchet.actions.drive_files import DriveFile, generate_upload, parse_upload
 from ratchet.actions.google_auth import GoogleSession, google_client
 from ratchet.actions.integration_request import account_option
+from ratchet.files import FileSpec, generate_files, parse_files
 
 FOLDER_MIME_TYPE = "application/vnd.google-apps.folder"
 INVALID_NAME = re.compile(r'[<>:"\\|?*]')
@@ -37,17 +37,21 @@ FILE_FIELDS = "id,name,mimeType,webViewLink"
 
 @dataclass(frozen=True)
 class Upload:
+    """One file to upload: its path as the task wrote it, split into folders and a name."""
+
     path: str
     folders: tuple[str, ...]
     name: str
-    file: DriveFile
 
 
 @dataclass(frozen=True)
 class DriveUploads:
+    """Validated options: the account, the overwrite flag, the uploads and their file generators."""
+
     account: str
     overwrite: bool
     uploads: tuple[Upload, ...]
+    files: dict[str, FileSpec]
 
 
 def _split_path(path: str) -> tuple[tuple[str, ...], str]:
@@ -86,25 +90,22 @@ class GoogleDriveAction:
         overwrite = uploads.get("overwrite", False)
         if not isinstance(overwrite, bool):
             raise ActionOptionsError("uploads.overwrite", f"must be true or false, got {overwrite!r}")
-        parsed = []
-        for path, generator in uploads.items():
-            if path == "overwrite":
-                continue
-            folders, name = _split_path(path)
-            parsed.append(Upload(path, folders, name, parse_upload(f"uploads.{path}", generator)))
-        return DriveUploads(account, overwrite, tuple(parsed))
+        generators = {path: generator for path, generator in uploads.items() if path != "overwrite"}
+        parsed = tuple(Upload(path, *_split_path(path)) for path in generators)
+        return DriveUploads(account, overwrite, parsed, parse_files("uploads", generators))
 
     async def perform(self, options: DriveUploads, ctx: ActionContext) -> dict[str, Any]:
         results: dict[str, Any] = {}
+        # Every file is generated before the first upload: a failing generator uploads nothing.
+        files = await generate_files(options.files)
         async with google_client() as client:
-            drive = Drive(
-                await GoogleSession.open(ctx, options.account, client), ctx.settings.integrations.google_api_url
-            )
+            session = await GoogleSession.open(ctx, options.account, client)
+            drive = Drive(session, ctx.settings.integrations.google_api_url)
             for upload in options.uploads:
-                content, mime_type = await generate_upload(upload.path, upload.file)
+                file = files[upload.path]
                 parent = await drive.folder(upload.folders)
                 existing = await drive.find(upload.name, parent) if options.overwrite else None
-                stored = await drive.upload(upload.name, parent, content, mime_type, existing)
+                stored = await drive.upload(upload.name, parent, file.content, file.mime_type, existing)
                 results[upload.path] = {
                     "id": stored.get("id"),
                     "name": stored.get("name"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,26 @@ def test_strict_check_passes_library_tasks_using_the_integrations(capsys: pytest
     assert run_check([CORPUS / "report-toaster-shipstation-integration.json"], as_json=True, strict=True) == 1
     [report] = json.loads(capsys.readouterr().out)
     assert any("Report Toaster's API is private" in w["message"] for w in report["warnings"])
+
+
+async def test_upload_files_to_google_drive_with_generated_pdf_and_zip(
+    api: Ratchet, integration_fakes: IntegrationFakes
+) -> None:
+    await connect_google(api, integration_fakes)
+    options = {"google_account__required": GOOGLE, "overwrite_files_with_the_same_name__boolean": True}
+    task_id = await import_library_task(api, "demonstration-upload-files-to-google-drive", options)
+    event_id = await api.tasks.run(task_id)
+    await wait_until_idle(api, event_id)
+    [upload] = [
+        r
+        for r in of_kind(await wait_for_runs(api, event_id, all_terminal), RunKind.action)
+        if r.action_type == "google_drive"
+    ]
+    assert upload.state == RunState.succeeded
+    uploads = (await api.runs.get(upload.id)).result["uploads"]
+    assert set(uploads) == {"simple.txt", "report.pdf", "data.csv", "chart.html", "package.zip"}
+    pdf = integration_fakes.drive[uploads["report.pdf"]["id"]]
+    assert pdf.mime_type == "application/pdf" and pdf.content.startswith(b"%PDF")
+    archive = zipfile.ZipFile(io.BytesIO(integration_fakes.drive[uploads["package.zip"]["id"]].content))
+    assert archive.read("data.csv") == b"id,name\n1,test"
+    assert integration_fakes.drive[uploads["simple.txt"]["id"]].content.startswith(b"This is a simple text file\n")
