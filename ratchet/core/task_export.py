@@ -125,12 +125,8 @@ def _read_range(tokens: list[str], i: int, bounds: dict[str, float]) -> int:
 
 
 def _option_kind(flags: set[str]) -> str:
-    """The kind of a non-choice option: its first kind flag in this order of precedence, else a string.
-
-    A structured input type wins over `global` and `secret` (https://learn.mechanic.dev/core/tasks/options).
-    """
-    structured = ("keyval", "array", "picker", "boolean", "number", "datetime", "date", "time", "color")
-    for candidate in (*structured, "global", "secret"):
+    """The kind of a non-choice option: its first kind flag in this order of precedence, else a string."""
+    for candidate in _VALUE_KINDS:
         if candidate in flags:
             return candidate
     return "string"
