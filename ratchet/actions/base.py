@@ -99,6 +99,19 @@ class ActionHandler(Protocol):
 
 _REGISTRY: dict[str, ActionHandler] = {}
 
+
+def string_option(options: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    """A text option: None when absent or empty (ActionOptionsError when `required`), else a string."""
+    value = options.get(name)
+    if value is None or value == "":
+        if required:
+            raise ActionOptionsError(name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise ActionOptionsError(name, f"must be a string, got {value!r}")
+    return value
+
+
 # Documented Mechanic action types Ratchet does not implement; they fail permanently, by name.
 UNSUPPORTED_TYPES: frozenset[str] = frozenset({"report_toaster"})
 

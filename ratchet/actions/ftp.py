@@ -27,6 +27,7 @@ from ratchet.actions.base import (
     PermanentActionError,
     TransientActionError,
     register,
+    string_option,
 )
 from ratchet.actions.http import boolean_option
 from ratchet.files import FileSpec, generate_files, parse_files
@@ -44,17 +45,6 @@ class FtpOptions:
     downloads: list[str]
 
 
-def _text(options: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = options.get(name)
-    if value is None or value == "":
-        if required:
-            raise ActionOptionsError(name, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ActionOptionsError(name, f"must be a string, got {value!r}")
-    return value
-
-
 def _port(value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -66,7 +56,7 @@ def _port(value: Any) -> int | None:
 
 
 def _protocol(options: dict[str, Any], port: int | None) -> str:
-    protocol = _text(options, "protocol")
+    protocol = string_option(options, "protocol")
     if protocol is not None:
         if protocol.lower() not in _DEFAULT_PORTS:
             raise ActionOptionsError("protocol", f"must be ftp, ftps or sftp, got {protocol!r}")
@@ -87,25 +77,25 @@ def _downloads(value: Any) -> list[str]:
 def _target(options: dict[str, Any]) -> Target:
     port = _port(options.get("port"))
     protocol = _protocol(options, port)
-    mode = (_text(options, "mode") or "binary").lower()
+    mode = (string_option(options, "mode") or "binary").lower()
     if mode not in ("binary", "ascii"):
         raise ActionOptionsError("mode", f"must be binary or ascii, got {mode!r}")
     verify = boolean_option(options, "verify", protocol != "sftp")
-    known_hosts = _text(options, "known_hosts")
+    known_hosts = string_option(options, "known_hosts")
     if protocol == "sftp" and verify and known_hosts is None:
         raise ActionOptionsError("known_hosts", "is required to verify an SFTP server (verify: true)")
-    host = _text(options, "host", required=True)
-    user = _text(options, "user", required=True)
+    host = string_option(options, "host", required=True)
+    user = string_option(options, "user", required=True)
     assert host is not None and user is not None
     return Target(
         protocol=protocol,  # type: ignore[arg-type]  # checked by _protocol
         host=host.strip(),
         port=port or _DEFAULT_PORTS[protocol],
         user=user,
-        password=_text(options, "password"),
+        password=string_option(options, "password"),
         ascii_mode=mode == "ascii",
         verify=verify,
-        private_key_pem=_text(options, "private_key_pem"),
+        private_key_pem=string_option(options, "private_key_pem"),
         known_hosts=known_hosts,
     )
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ratchet.actions.base import ActionContext, ActionOptionsError, register
+from ratchet.actions.base import ActionContext, ActionOptionsError, register, string_option
 from ratchet.actions.google_auth import GoogleSession, google_client
 from ratchet.actions.google_drive import INVALID_NAME, Drive
 from ratchet.actions.integration_request import account_option
@@ -51,17 +51,6 @@ class SheetsRequest:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _string(options: dict[str, Any], name: str, *, required: bool = False) -> str | None:
-    value = options.get(name)
-    if value is None or value == "":
-        if required:
-            raise ActionOptionsError(name, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ActionOptionsError(name, f"must be a string, got {value!r}")
-    return value
-
-
 def _rows(options: dict[str, Any], *, required: bool) -> list[list[Any]] | None:
     rows = options.get("rows")
     if rows is None and not required:
@@ -74,15 +63,15 @@ def _rows(options: dict[str, Any], *, required: bool) -> list[list[Any]] | None:
 def _check(op: str, options: dict[str, Any]) -> None:
     """Per-operation required options, so a malformed action fails before any request."""
     if op != "create_spreadsheet":
-        _string(options, "spreadsheet_id", required=True)
+        string_option(options, "spreadsheet_id", required=True)
     if op in ("append_rows", "update_rows"):
         _rows(options, required=True)
     if op in ("update_rows", "clear_values") and not (options.get("sheet_range") or options.get("sheet_name")):
         raise ActionOptionsError("sheet_range", "or sheet_name is required")
     if op in ("delete_rows", "add_sheet", "rename_sheet", "delete_sheet"):
-        _string(options, "sheet_name", required=True)
+        string_option(options, "sheet_name", required=True)
     if op == "rename_sheet":
-        _string(options, "new_sheet_name", required=True)
+        string_option(options, "new_sheet_name", required=True)
     if op == "delete_rows":
         for name in ("start_row", "end_row"):
             value = options.get(name)
@@ -96,7 +85,7 @@ def _check(op: str, options: dict[str, Any]) -> None:
         raise ActionOptionsError("value_render_option", f"must be one of {', '.join(VALUE_RENDER)}")
     if op == "create_spreadsheet":
         _rows(options, required=False)
-        folder = _string(options, "folder_path") or ""
+        folder = string_option(options, "folder_path") or ""
         if any(INVALID_NAME.search(part) or not part.strip() for part in folder.strip("/").split("/") if folder):
             raise ActionOptionsError("folder_path", 'folder names may not be empty or contain < > : " \\ | ? *')
 
