@@ -15,6 +15,7 @@ What differs from stock python-liquid, and where it is handled:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from io import StringIO
@@ -195,16 +196,17 @@ class CharLimitedStringIO(StringIO):
 
 
 def _arrays_for_rest_lists(func: Callable[..., object]) -> Callable[..., object]:
-    """Filters take arrays; a REST list (`shop.orders.open | map: "id"`) becomes one, every page read."""
+    """Filters take arrays; a REST list (`shop.orders.open | map: "id"`) becomes one, every page read.
 
+    Wrapped once per filter when the environment registers them. `wraps` keeps the function's
+    `with_context`/`with_environment` marks, which the context reads to bind its arguments.
+    """
+
+    @functools.wraps(func)
     def call(left: object, *args: Any, **kwargs: Any) -> object:
         return func(list(left) if type(left) is RestList else left, *args, **kwargs)
 
     return call
-
-
-# One wrapper per filter function, made once: filters are looked up on every call in a render.
-_REST_LIST_FILTERS: dict[Callable[..., object], Callable[..., object]] = {}
 
 
 class MechanicContext(RenderContext):
@@ -272,13 +274,6 @@ class MechanicContext(RenderContext):
         if type(found) is RestList and found.token is None:
             found.token = token
         return found
-
-    def filter(self, name: str, token: Token | None) -> Callable[..., object]:
-        func = super().filter(name, token)
-        wrapped = _REST_LIST_FILTERS.get(func)
-        if wrapped is None:
-            wrapped = _REST_LIST_FILTERS[func] = _arrays_for_rest_lists(func)
-        return wrapped
 
     def get_item(self, obj: Any, key: Any) -> Any:
         """Ruby Liquid's lookup: keys first, then the `size`/`first`/`last` commands.
@@ -392,6 +387,10 @@ class MechanicEnvironment(Environment):
         self.add_tag(MechanicEcho)
         register_tags(self)
         register_filters(self)
+        # Wrapped here, once: wrapping what `RenderContext.filter` returns cost a call per filter
+        # application, and a context filter comes back as a fresh partial each time, so a cache
+        # of wrappers keyed by it grew by one entry per call for the life of the worker.
+        self.filters = {name: _arrays_for_rest_lists(func) for name, func in self.filters.items()}
 
     def _parse(self, source: str) -> list[Node]:
         parser = get_parser(self)

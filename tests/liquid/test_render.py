@@ -99,3 +99,19 @@ def test_nesting_limit() -> None:
     deep = "{% if true %}" * (limits.BLOCK_NESTING_LIMIT + 1) + "{% endif %}" * (limits.BLOCK_NESTING_LIMIT + 1)
     with pytest.raises(TaskRenderError, match="nesting"):
         run(deep)
+
+
+def test_renders_leave_nothing_behind_per_filter_call() -> None:
+    """A long-lived worker's memory stays flat: filter calls keep no per-call objects alive."""
+    import functools
+    import gc
+
+    def live_partials() -> int:
+        gc.collect()
+        return sum(1 for obj in gc.get_objects() if isinstance(obj, functools.partial))
+
+    run('{% assign y = "2024-01-01" | date: "%Y" %}{% log y %}')  # first-use caches
+    before = live_partials()
+    for _ in range(200):
+        run('{% assign y = "2024-01-01" | date: "%Y" %}{% log y %}')
+    assert live_partials() - before < 20
