@@ -31,12 +31,14 @@ from ratchet.engine.schedules import SyncResult, sync_all_schedules, sync_schedu
 from ratchet.engine.webhook_subscriptions import request_reconcile
 from ratchet.errors import RatchetError, Unavailable
 from ratchet.services import (
+    access_scopes,
     accounts,
     event_filters,
     key_rotation,
     mechanic_webhooks,
     retries,
     runs,
+    shop_grants,
     shops,
     status,
     tasks,
@@ -167,6 +169,47 @@ class Shops(_Resource):
         if saved.schedules_affected:
             await self._ratchet.schedules.follow(shop_id)
         return saved.shop
+
+    async def connect(self, shop_id: str, *, shop: str, client_id: str, client_secret: str) -> Shop:
+        """Connect (or reconnect) a shop of your organization's store by the client credentials grant.
+
+        `shop` is `name`, `name.myshopify.com` or its admin URL. The token is renewed before it
+        expires; `client_secret` also verifies webhooks, and a replaced one keeps doing so for an hour.
+        """
+        saved = await shop_grants.connect_by_client_credentials(
+            self._store,
+            self._shopify_config,
+            shop_id,
+            shop_domain=shop,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        await self._ratchet.schedules.follow(shop_id)
+        return saved.shop
+
+    async def install_url(
+        self, shop_id: str, *, shop: str, client_id: str, client_secret: str, scopes: builtins.list[str]
+    ) -> str:
+        """An install link (authorization code grant) for a store outside your organization.
+
+        The merchant opens it and approves `scopes`; Shopify sends them to
+        RATCHET_PUBLIC_URL/shopify/auth/callback, which connects the shop as `shop_id`.
+        """
+        return await self._db(
+            shop_grants.create_install_link,
+            self._store,
+            self._shopify_config,
+            shop_id,
+            shop_domain=shop,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=scopes,
+            public_url=self._ratchet.settings.ingress.public_url,
+        )
+
+    async def needed_scopes(self, shop_id: str | None = None) -> builtins.list[str]:
+        """The access scopes the shop's enabled tasks need (their `{% permissions %}`, topics and Admin API use)."""
+        return await self._db(access_scopes.needed_scopes, self._store, self._shop(shop_id))
 
     async def sync(self, shop_id: str | None = None) -> Shop:
         """Refresh the shop's Shopify snapshot (zone, currency, scopes); schedules and webhooks follow."""

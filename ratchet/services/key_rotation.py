@@ -6,11 +6,13 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import SQLModel, select
 
 from ratchet.store.database import Store
-from ratchet.store.tables import ConnectedAccount, MechanicWebhook, Shop, ShopSecret
+from ratchet.store.tables import ConnectedAccount, MechanicWebhook, Shop, ShopifyGrant, ShopifyInstallState, ShopSecret
 
 # Every encrypted column (ratchet.store.secrets.EncryptedString), by table.
 SECRET_COLUMNS: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
-    (Shop, ("access_token", "webhook_secret")),
+    (Shop, ("access_token", "webhook_secret", "previous_webhook_secret")),
+    (ShopifyGrant, ("refresh_token",)),
+    (ShopifyInstallState, ("client_secret",)),
     (MechanicWebhook, ("secret",)),
     (ShopSecret, ("value",)),
     (ConnectedAccount, ("credential",)),

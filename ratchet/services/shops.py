@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
@@ -17,12 +18,27 @@ from ratchet.core.clock import utcnow
 from ratchet.errors import Conflict, InvalidInput, NotFound
 from ratchet.services.shop_connection import FetchedShop, connection_for_update, save_connection, sync_connection
 from ratchet.shopify.client import ShopifyConfig
+from ratchet.shopify.domains import normalize_shop_domain
 from ratchet.store.database import Store
-from ratchet.store.tables import Shop
+from ratchet.store.tables import Shop, ShopifyGrant
+
+# After a rotation in the Dev Dashboard, Shopify may keep signing deliveries with the previous
+# client secret for up to an hour (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries).
+PREVIOUS_SECRET_VALID_SECONDS = 3600.0
 
 
 class UnknownShop(NotFound):
     """No shop has this id."""
+
+
+def rotate_webhook_secret(shop: Shop, secret: str, *, time_scale: float) -> None:
+    """Set the shop's webhook secret; a replaced one keeps verifying deliveries for an hour."""
+    if shop.webhook_secret and shop.webhook_secret != secret:
+        shop.previous_webhook_secret = shop.webhook_secret
+        shop.previous_webhook_secret_expires_at = utcnow() + timedelta(
+            seconds=PREVIOUS_SECRET_VALID_SECONDS * time_scale
+        )
+    shop.webhook_secret = secret
 
 
 def check_timezone(name: str) -> str:
@@ -80,6 +96,8 @@ async def save_shop(
         check_timezone(timezone_name)
     if api_version is not None:
         check_api_version(api_version, today=utcnow().date())
+    if shopify_domain is not None:
+        shopify_domain = normalize_shop_domain(shopify_domain)
     fetched = await connection_for_update(
         store,
         shop_id,
@@ -96,14 +114,25 @@ async def save_shop(
         "webhook_secret": webhook_secret,
         "shopify_api_version": api_version,
     }
-    shop, zone_changed = await asyncio.to_thread(_write_shop, store, shop_id, create, changes, fetched)
+    shop, zone_changed = await asyncio.to_thread(
+        _write_shop, store, shop_id, create, changes, fetched, config.time_scale
+    )
     return SavedShop(shop, timezone_name is not None or zone_changed or fetched is not None)
 
 
 def _write_shop(
-    store: Store, shop_id: str, create: bool, changes: dict[str, str | None], fetched: FetchedShop | None
+    store: Store,
+    shop_id: str,
+    create: bool,
+    changes: dict[str, str | None],
+    fetched: FetchedShop | None,
+    time_scale: float,
 ) -> tuple[Shop, bool]:
-    """Save the shop's changed settings (None: unchanged) and verified connection; True when its zone changed."""
+    """Save the shop's changed settings (None: unchanged) and verified connection; True when its zone changed.
+
+    A new webhook secret leaves the replaced one valid for an hour; a token given by hand does not
+    expire, so the grant that renewed the old one is gone.
+    """
     with store.session() as session:
         shop = session.get(Shop, shop_id)
         if create and shop is not None:
@@ -112,8 +141,14 @@ def _write_shop(
             raise UnknownShop(f"unknown shop {shop_id!r}; use `ratchet shop add`")
         shop = shop or Shop(id=shop_id, created_at=utcnow())
         for field, value in changes.items():
-            if value is not None:
+            if value is not None and field == "webhook_secret":
+                rotate_webhook_secret(shop, value, time_scale=time_scale)
+            elif value is not None:
                 setattr(shop, field, value)
+        if changes.get("access_token") is not None:
+            shop.access_token_expires_at = None
+            if (grant := session.get(ShopifyGrant, shop_id)) is not None:
+                session.delete(grant)
         session.add(shop)
         zone_changed = save_connection(session, shop, fetched) if fetched is not None else False
         return shop, zone_changed

@@ -6,7 +6,7 @@ interpretation and one exception hierarchy rooted at `ShopifyError`:
     ShopifyError
     ├── ShopifyConfigurationError   the shop has no access token
     ├── ShopifyTransportError       no complete response (connection refused, timeout, ...)
-    ├── ShopifyHTTPError            non-2xx (other than 429) or a body that is not JSON
+    ├── ShopifyHTTPError            non-2xx (other than 429) or a body that is not JSON; 3xx and 4xx are final
     ├── ShopifyThrottled            THROTTLED / 429: wait `retry_after_seconds`, then try again
     ├── ShopifyGraphQLError         (sync callable) a read answered with non-throttling GraphQL errors
     └── ShopifyRateLimitExceeded    (sync callable) throttled calls did not recover in its bound
@@ -17,7 +17,12 @@ run waits. Only the Liquid callable waits in place, because a render cannot be s
 
 Base URL: a shop's `shopify_domain` is normally a bare domain (`acme.myshopify.com`, spoken to
 over https). A value with a scheme (`http://127.0.0.1:8080`) is used as the base URL as given;
-that is how Ratchet is pointed at a proxy or a local Admin API mock.
+that is how Ratchet is pointed at a proxy or a local Admin API mock (ratchet/shopify/domains.py).
+
+Expiring tokens: a client given a store renews its shop's token shortly before it expires and,
+once, after a 401, then repeats the call (ratchet/shopify/tokens.py). A 3xx is never followed
+(it would re-send the token elsewhere) and never retried: Shopify redirects a custom domain to
+the shop's myshopify.com domain, and asking again changes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -36,7 +42,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from ratchet.core.api_versions import LATEST_STABLE_API_VERSION
 from ratchet.errors import InvalidInput, RatchetError, Unavailable
 from ratchet.shopify import throttle
+from ratchet.shopify.domains import base_url, redirect_hint
+from ratchet.shopify.oauth import TokenEndpointUnavailable
 from ratchet.shopify.throttle import GraphQLThrottleStatus
+from ratchet.shopify.tokens import TokenKeeper
 
 if TYPE_CHECKING:
     from ratchet.config import Settings
@@ -91,8 +100,9 @@ class ShopifyHTTPError(ShopifyError):
         self.status_code = status_code
         self.body = body
         # 5xx are Shopify-side outages; a 2xx whose body is not JSON is a broken proxy or
-        # maintenance page, equally worth another attempt. 4xx will fail the same way again.
-        self.retryable = status_code >= 500 or status_code < 400
+        # maintenance page, equally worth another attempt. 3xx (a custom domain redirected to the
+        # myshopify one) and 4xx will fail the same way again.
+        self.retryable = status_code >= 500 or 200 <= status_code < 300
 
 
 class ShopifyThrottled(ShopifyError):
@@ -128,21 +138,22 @@ class ShopTarget:
     shop_id: str
     base_url: str
     access_token: str
+    # When the token expires (engine clock); None for a token that does not.
+    expires_at: datetime | None = None
 
     @classmethod
     def from_shop(cls, shop: Shop) -> ShopTarget:
         if not shop.access_token:
             raise ShopifyConfigurationError(
-                f"shop {shop.id!r} has no Shopify access token; set one with `ratchet shop set --access-token`"
+                f"shop {shop.id!r} has no Shopify access token; connect it with `ratchet shop connect`"
             )
         # Same fallback the Liquid `shop` object shows, so both agree on the shop's domain.
-        return cls.for_domain(shop.id, shop.shopify_domain or f"{shop.id}.myshopify.com", shop.access_token)
+        target = cls.for_domain(shop.id, shop.shopify_domain or f"{shop.id}.myshopify.com", shop.access_token)
+        return replace(target, expires_at=shop.access_token_expires_at)
 
     @classmethod
     def for_domain(cls, shop_id: str, shopify_domain: str, access_token: str) -> ShopTarget:
-        domain = shopify_domain.strip().rstrip("/")
-        base_url = domain if "://" in domain else f"https://{domain}"
-        return cls(shop_id=shop_id, base_url=base_url, access_token=access_token)
+        return cls(shop_id=shop_id, base_url=base_url(shopify_domain), access_token=access_token)
 
 
 @dataclass
@@ -204,19 +215,26 @@ def _retry_after_header(response: httpx.Response) -> float | None:
 
 
 _STATUS_HINTS = {
-    401: "the shop's access token is invalid or was revoked; set a new one with `ratchet shop set --access-token`",
+    401: "the shop's access token is invalid or was revoked; connect the shop again with `ratchet shop connect`",
     403: "the shop's access token lacks a scope this call needs; grant it in the app's configuration",
     404: "no such resource or API version at this shop",
 }
 
 
 def _http_error(response: httpx.Response, body: Any) -> ShopifyHTTPError:
-    hint = _STATUS_HINTS.get(response.status_code)
+    if response.is_redirect:
+        hint: str | None = redirect_hint(response.headers.get("Location"))
+    else:
+        hint = _STATUS_HINTS.get(response.status_code)
     return ShopifyHTTPError(
         response.status_code,
         body,
         f"Shopify answered HTTP {response.status_code}" + (f" ({hint})" if hint else "") + f": {str(body)[:500]}",
     )
+
+
+def _unauthorized(outcome: _Outcome) -> bool:
+    return isinstance(outcome.failure, ShopifyHTTPError) and outcome.failure.status_code == 401
 
 
 def is_transient(error: BaseException) -> bool:
@@ -340,6 +358,34 @@ class _ClientBase:
             # the engine repeat it. Gating degrades to the next observation instead.
             logger.warning("could not record Shopify throttle state for shop %s", shop_id, exc_info=True)
 
+    def _keeper(self) -> TokenKeeper | None:
+        if self.store is None:
+            return None
+        return TokenKeeper(self.store, time_scale=self.config.time_scale, timeout_seconds=self.config.timeout_seconds)
+
+    def _renewal_due(self) -> bool:
+        keeper = self._keeper()
+        return keeper is not None and keeper.due(self.target.expires_at)
+
+    def _swap_token(self, rejected: str | None) -> bool:
+        """Take the shop's current token, renewed if due or `rejected` by a 401; True when it changed.
+
+        Blocking (store and token endpoint): the async client runs it in a thread.
+        """
+        keeper = self._keeper()
+        if keeper is None:
+            return False
+        try:
+            usable = keeper.usable_token(self.target.shop_id, rejected=rejected)
+        except TokenEndpointUnavailable as exc:
+            raise ShopifyTransportError(
+                f"cannot renew the access token of shop {self.target.shop_id!r}: {exc}"
+            ) from exc
+        if usable is None or usable.access_token == self.target.access_token:
+            return False
+        self.target = replace(self.target, access_token=usable.access_token, expires_at=usable.expires_at)
+        return True
+
     @staticmethod
     def _result(outcome: _Outcome) -> Any:
         if outcome.failure is not None:
@@ -386,6 +432,15 @@ class AsyncShopifyClient(_ClientBase):
         return await self._send("rest", method.upper(), self.rest_url(path), json=json, params=params)
 
     async def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
+        if self._renewal_due():
+            await asyncio.to_thread(self._swap_token, None)
+        rejected = self.target.access_token
+        outcome = await self._exchange(kind, method, url, **kwargs)
+        if _unauthorized(outcome) and await asyncio.to_thread(self._swap_token, rejected):
+            outcome = await self._exchange(kind, method, url, **kwargs)
+        return self._result(outcome)
+
+    async def _exchange(self, kind: str, method: str, url: str, **kwargs: Any) -> _Outcome:
         started = time.perf_counter()
         try:
             response = await self._http.request(method, url, headers=self._headers(), **kwargs)
@@ -394,7 +449,7 @@ class AsyncShopifyClient(_ClientBase):
         outcome = _graphql_outcome(response) if kind == "graphql" else _rest_outcome(response)
         self._count(kind, started, outcome)
         await asyncio.to_thread(self._record, outcome)
-        return self._result(outcome)
+        return outcome
 
 
 class ShopifyClient(_ClientBase):
@@ -429,6 +484,15 @@ class ShopifyClient(_ClientBase):
         return self._result(outcome), outcome.next_page
 
     def _send(self, kind: str, method: str, url: str, **kwargs: Any) -> _Outcome:
+        if self._renewal_due():
+            self._swap_token(None)
+        rejected = self.target.access_token
+        outcome = self._exchange(kind, method, url, **kwargs)
+        if _unauthorized(outcome) and self._swap_token(rejected):
+            outcome = self._exchange(kind, method, url, **kwargs)
+        return outcome
+
+    def _exchange(self, kind: str, method: str, url: str, **kwargs: Any) -> _Outcome:
         started = time.perf_counter()
         try:
             response = self._http.request(method, url, headers=self._headers(), **kwargs)

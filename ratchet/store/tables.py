@@ -57,7 +57,13 @@ class Shop(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     shopify_domain: str | None = Field(default=None, max_length=255)
     access_token: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
+    # When Shopify said the access token expires (None: a token that does not, e.g. a legacy one).
+    access_token_expires_at: datetime | None = _ts()
+    # The app's client secret for apps connected by a grant: it signs webhooks and obtains tokens.
     webhook_secret: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
+    # After a rotation Shopify may still sign deliveries with the previous secret for a while.
+    previous_webhook_secret: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
+    previous_webhook_secret_expires_at: datetime | None = _ts()
     # Admin API version for tasks that name none; None follows Ratchet's newest stable version.
     shopify_api_version: str | None = Field(default=None, max_length=16)
     created_at: datetime | None = _ts()
@@ -76,6 +82,39 @@ class ShopifyConnection(SQLModel, table=True):
     snapshot: dict[str, Any] = _json(dict)
     access_scopes: list[str] = _json(list)
     synced_at: datetime | None = _ts()
+
+
+class ShopifyGrant(SQLModel, table=True):
+    """How a shop's expiring access token is renewed (one row per shop connected by an OAuth grant).
+
+    The client secret is the shop's `webhook_secret`; the access token and its expiry live on `shops`.
+    `renewal_lease_until` is the one-renewal-at-a-time lease every worker takes before calling the
+    token endpoint (ratchet/shopify/tokens.py).
+    """
+
+    __tablename__ = "shopify_grants"
+
+    shop_id: str = Field(primary_key=True, max_length=255)
+    # "client_credentials" or "authorization_code" (renewed by its refresh token).
+    grant: str = Field(max_length=32)
+    client_id: str = Field(max_length=255)
+    refresh_token: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
+    refresh_token_expires_at: datetime | None = _ts()
+    renewal_lease_until: datetime | None = _ts()
+    renewed_at: datetime | None = _ts()
+
+
+class ShopifyInstallState(SQLModel, table=True):
+    """An install link not yet used: its single-use `state` and what the callback needs to finish it."""
+
+    __tablename__ = "shopify_install_states"
+
+    state: str = Field(primary_key=True, max_length=128)
+    shop_id: str = Field(max_length=255)
+    shopify_domain: str = Field(max_length=255)
+    client_id: str = Field(max_length=255)
+    client_secret: str = Field(sa_column=Column(EncryptedString(512), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class ShopifyWebhookSubscription(SQLModel, table=True):

@@ -1,13 +1,18 @@
-"""`ratchet shop add|set|sync|status`."""
+"""`ratchet shop add|set|connect|install-url|scopes|sync|status`.
+
+Secrets never come from the command line, where shell history and `ps` would keep them: each is
+read from its environment variable, or else from a hidden prompt (a line on stdin when piped).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
 
 from ratchet.core.api_versions import effective_api_version
-from ratchet.errors import RatchetError, Unavailable
+from ratchet.errors import InvalidInput, RatchetError, Unavailable
 from ratchet.store.tables import Shop
 from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, out, print_json, run
 
@@ -15,12 +20,40 @@ app = typer.Typer(no_args_is_help=True, help="Shops and their settings.")
 
 TimezoneOpt = Annotated[str | None, typer.Option("--timezone", help="IANA time zone, e.g. America/New_York.")]
 DomainOpt = Annotated[str | None, typer.Option("--shopify-domain", help="example.myshopify.com")]
-TokenOpt = Annotated[str | None, typer.Option("--access-token", help="Shopify Admin API access token.")]
-SecretOpt = Annotated[str | None, typer.Option("--webhook-secret", help="Shopify app secret for webhook HMACs.")]
+TokenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--access-token",
+        help="Set a legacy Admin API access token, read from RATCHET_SHOPIFY_ACCESS_TOKEN or a hidden prompt.",
+    ),
+]
+SecretOpt = Annotated[
+    bool,
+    typer.Option(
+        "--webhook-secret",
+        help="Set the app secret for webhook HMACs, read from RATCHET_SHOPIFY_WEBHOOK_SECRET or a hidden prompt.",
+    ),
+]
+ShopDomainArg = Annotated[
+    str, typer.Option("--shop", help="The store: name, name.myshopify.com or its admin URL.", show_default=False)
+]
+ClientIdOpt = Annotated[str, typer.Option("--client-id", help="The app's client ID (Dev Dashboard › Settings).")]
+ScopesOpt = Annotated[
+    str | None,
+    typer.Option("--scopes", help="Comma-separated access scopes to ask for (default: what the enabled tasks need)."),
+]
 ApiVersionOpt = Annotated[
     str | None,
     typer.Option("--api-version", help="Shopify Admin API version (e.g. 2026-10) for tasks that name none."),
 ]
+
+
+def read_secret(env_var: str, prompt: str) -> str:
+    """A secret from `env_var`, else typed at a hidden prompt; never an argument."""
+    value = os.environ.get(env_var, "").strip() or typer.prompt(prompt, hide_input=True).strip()
+    if not value:
+        raise InvalidInput(f"{prompt} is empty; set {env_var} or type it at the prompt")
+    return value
 
 
 def _print_shop(shop: Shop) -> None:
@@ -37,8 +70,8 @@ def shop_add(
     name: str,
     timezone: TimezoneOpt = None,
     shopify_domain: DomainOpt = None,
-    access_token: TokenOpt = None,
-    webhook_secret: SecretOpt = None,
+    access_token: TokenOpt = False,
+    webhook_secret: SecretOpt = False,
     api_version: ApiVersionOpt = None,
 ) -> None:
     """Add a shop."""
@@ -50,8 +83,8 @@ def shop_set(
     name: str,
     timezone: TimezoneOpt = None,
     shopify_domain: DomainOpt = None,
-    access_token: TokenOpt = None,
-    webhook_secret: SecretOpt = None,
+    access_token: TokenOpt = False,
+    webhook_secret: SecretOpt = False,
     api_version: ApiVersionOpt = None,
 ) -> None:
     """Change a shop's settings."""
@@ -63,10 +96,13 @@ def _save_shop(
     name: str,
     timezone: str | None,
     shopify_domain: str | None,
-    access_token: str | None,
-    webhook_secret: str | None,
+    access_token: bool,
+    webhook_secret: bool,
     api_version: str | None,
 ) -> None:
+    token = read_secret("RATCHET_SHOPIFY_ACCESS_TOKEN", "Admin API access token") if access_token else None
+    secret = read_secret("RATCHET_SHOPIFY_WEBHOOK_SECRET", "Webhook secret") if webhook_secret else None
+
     async def go() -> None:
         api = await connect(temporal=False)
         save = api.shops.add if create else api.shops.set
@@ -75,11 +111,51 @@ def _save_shop(
                 name,
                 timezone_name=timezone,
                 shopify_domain=shopify_domain,
-                access_token=access_token,
-                webhook_secret=webhook_secret,
+                access_token=token,
+                webhook_secret=secret,
                 api_version=api_version,
             )
         )
+
+    run(go())
+
+
+@app.command("connect")
+def shop_connect(name: str, shop: ShopDomainArg, client_id: ClientIdOpt) -> None:
+    """Connect a store of your organization by the client credentials grant (secret: RATCHET_SHOPIFY_CLIENT_SECRET)."""
+    client_secret = read_secret("RATCHET_SHOPIFY_CLIENT_SECRET", "Client secret")
+
+    async def go() -> None:
+        api = await connect(temporal=False)
+        connected = await api.shops.connect(name, shop=shop, client_id=client_id, client_secret=client_secret)
+        _print_shop(connected)
+
+    run(go())
+
+
+@app.command("install-url")
+def shop_install_url(name: str, shop: ShopDomainArg, client_id: ClientIdOpt, scopes: ScopesOpt = None) -> None:
+    """Print an install link for a store outside your organization (secret: RATCHET_SHOPIFY_CLIENT_SECRET)."""
+    client_secret = read_secret("RATCHET_SHOPIFY_CLIENT_SECRET", "Client secret")
+
+    async def go() -> None:
+        api = await connect(temporal=False, shop=name)
+        wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else await api.shops.needed_scopes(name)
+        link = await api.shops.install_url(
+            name, shop=shop, client_id=client_id, client_secret=client_secret, scopes=wanted
+        )
+        print(link)
+
+    run(go())
+
+
+@app.command("scopes")
+def shop_scopes(name: Annotated[str, typer.Argument(envvar="RATCHET_SHOP")] = "default") -> None:
+    """Print the access scopes the shop's enabled tasks need, comma-separated (for the app's configuration)."""
+
+    async def go() -> None:
+        api = await connect(temporal=False, shop=name)
+        print(",".join(await api.shops.needed_scopes(name)))
 
     run(go())
 
