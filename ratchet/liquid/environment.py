@@ -196,15 +196,23 @@ class CharLimitedStringIO(StringIO):
 
 
 def _arrays_for_rest_lists(func: Callable[..., object]) -> Callable[..., object]:
-    """Filters take arrays; a REST list (`shop.orders.open | map: "id"`) becomes one, every page read.
+    """Filters take arrays: a REST list becomes one, every page read, as input or as any argument.
 
-    Wrapped once per filter when the environment registers them. `wraps` keeps the function's
-    `with_context`/`with_environment` marks, which the context reads to bind its arguments.
+    `shop.orders.open | map: "id"`, `a | concat: shop.orders.unpaid`. Wrapped once per filter when
+    the environment registers them. `wraps` keeps the function's `with_context`/`with_environment`
+    marks, which the context reads to bind its arguments.
     """
+
+    def array(value: object) -> object:
+        return list(value) if type(value) is RestList else value
 
     @functools.wraps(func)
     def call(left: object, *args: Any, **kwargs: Any) -> object:
-        return func(list(left) if type(left) is RestList else left, *args, **kwargs)
+        if args:
+            args = tuple(array(arg) for arg in args)
+        if kwargs:
+            kwargs = {name: array(arg) for name, arg in kwargs.items()}
+        return func(array(left), *args, **kwargs)
 
     return call
 

@@ -6,13 +6,29 @@ Mechanic still serves `shop.orders`, `shop.orders[id]`, `shop.orders.any.cancell
 `fulfillment.order`, and `<resource>.metafields.<namespace>.<key>` (spec 6.2: deprecated, but
 43 library tasks use them). Each is a Shopify REST call made only when the template touches it,
 through the run's Shopify client (same API version, throttle waits and failure rules as the
-`shopify` filter). Shopify removed products and variants from REST on 2025-02-01: those lookups
-fail the run and name the GraphQL replacement, never answering a silent nil.
+`shopify` filter), and only on routes Shopify documents (https://shopify.dev/docs/api/admin-rest):
+
+    shop.orders                 orders.json, orders/count.json, orders/{id}.json        (resources/order)
+    shop.customers              customers.json, …/count.json, …/{id}.json, …/search.json (resources/customer)
+    customer.orders             customers/{id}/orders.json                             (resources/customer)
+    shop.draft_orders           draft_orders.json, …/count.json, …/{id}.json            (resources/draftorder)
+    shop.locations              locations.json, …/count.json, …/{id}.json               (resources/location)
+    shop.collections            custom_collections.json + smart_collections.json, their count.json;
+                                collections/{id}.json                                  (resources/customcollection,
+                                                                                        smartcollection, collection)
+    fulfillment.reload          orders/{order_id}/fulfillments/{id}.json                (resources/fulfillment)
+    <owner>.metafields          {owner}/{id}/metafields.json for the owners REST has: shop, orders, customers,
+                                draft_orders, collections                              (resources/metafield)
+
+A lookup with no REST route (`location.metafields`, `fulfillment.metafields`) and the products
+and variants Shopify removed from REST on 2025-02-01 fail the run naming the GraphQL
+alternative, never answering a silent nil.
 
 Resources are dicts (their payload) whose missing keys load lazily; lists are sequences that
-page through Shopify (250 a page) as a `for` loop walks them. In preview, or without a Shopify
-connection, nothing is fetched: lists are empty, single lookups nil and `reload` keeps the
-event's data, so previews of library tasks render their stubs.
+page through Shopify (250 a page) as a `for` loop walks them, and that every array filter takes
+as an array (ratchet/liquid/environment.py). In preview, or without a Shopify connection,
+nothing is fetched: lists are empty, single lookups nil and `reload` keeps the event's data, so
+previews of library tasks render their stubs.
 """
 
 from __future__ import annotations
@@ -34,8 +50,8 @@ PAGE_SIZE = 250
 RestGet = Callable[[str, Mapping[str, Any] | None], tuple[Any, dict[str, str] | None]]
 
 
-class RemovedRestResource(LiquidError):
-    """A lookup of a resource Shopify no longer serves over REST."""
+class NoRestRoute(LiquidError):
+    """A lookup Shopify's REST Admin API has no route for (any more); the message names the GraphQL way."""
 
 
 # REST path of each resource kind, and the response's wrapper key for one of them.
@@ -54,6 +70,20 @@ _REMOVED = {
 _GRAPHQL_FOR_REMOVED = {
     "products": "`product(id: …)` or `products(query: …)`",
     "variants": "`productVariant(id: …)` or `productVariants(query: …)`",
+}
+# The list routes behind each list: collections are two REST resources, custom and smart.
+_LIST_ROUTES = {
+    "orders": ("orders",),
+    "customers": ("customers",),
+    "draft_orders": ("draft_orders",),
+    "locations": ("locations",),
+    "collections": ("custom_collections", "smart_collections"),
+}
+# Resources REST keeps metafields for (resources/metafield, "Resources that can have metafields").
+_METAFIELD_OWNERS = {"shop", "order", "customer", "draft_order", "collection"}
+_GRAPHQL_METAFIELDS = {
+    "location": "`location(id: …) { metafields(first: …) { nodes { namespace key value } } }`",
+    "fulfillment": "the order's or fulfillment order's metafields, `order(id: …) { metafields(first: …) { … } }`",
 }
 # Hashes inside a payload that are resources themselves (`order.customer.reload`).
 _NESTED = {"order": {"customer": "customer"}, "draft_order": {"customer": "customer"}}
@@ -74,10 +104,19 @@ _FILTERS = {
 }
 
 
-def removed_error(plural: str, lookup: str) -> RemovedRestResource:
-    return RemovedRestResource(
+def removed_error(plural: str, lookup: str) -> NoRestRoute:
+    return NoRestRoute(
         f"{lookup}: Shopify removed {plural} from the REST Admin API on 2025-02-01; read them with the "
         f"shopify filter and GraphQL instead ({_GRAPHQL_FOR_REMOVED[plural]})",
+        token=None,
+    )
+
+
+def no_metafields_error(kind: str) -> NoRestRoute:
+    alternative = _GRAPHQL_METAFIELDS.get(kind, "its `metafields` field")
+    return NoRestRoute(
+        f"{kind}.metafields: Shopify's REST Admin API keeps no metafields for a {kind}; read them with the "
+        f"shopify filter and GraphQL instead ({alternative})",
         token=None,
     )
 
@@ -140,7 +179,7 @@ class Resource(dict[str, Any]):
         if key == "metafields":
             return self._metafields()
         if self.kind == "customer" and key == "orders" and self.get("id") is not None:
-            return RestList("orders", self.source, {"customer_id": _legacy_id(self["id"])})
+            return RestList("orders", self.source, under=f"customers/{_legacy_id(self['id'])}")
         if self.kind == "fulfillment" and key == "order" and self.get("order_id") is not None:
             return fetch_one(self.source, "order", f"orders/{self['order_id']}")
         raise KeyError(key)
@@ -152,6 +191,8 @@ class Resource(dict[str, Any]):
         return fetch_one(self.source, self.kind, path)
 
     def _metafields(self) -> Any:
+        if self.kind not in _METAFIELD_OWNERS:
+            raise no_metafields_error(self.kind)
         path = self._path()
         if self.source.reader is None or path is None:
             return {}
@@ -198,19 +239,28 @@ def metafields(source: RestSource, path: str) -> dict[str, dict[str, Any]]:
 
 
 class RestList(Sequence[Any]):
-    """A REST list (`shop.orders.open`): filtered by words, indexed by id, paged as it is walked."""
+    """A REST list (`shop.orders.open`): filtered by words, indexed by id, paged as it is walked.
 
-    def __init__(self, plural: str, source: RestSource, params: Mapping[str, Any] | None = None) -> None:
+    `under` nests the list below its owner (`customers/{id}` for `customer.orders`); such a list
+    has no count route, so its size is counted by walking it.
+    """
+
+    def __init__(
+        self, plural: str, source: RestSource, params: Mapping[str, Any] | None = None, *, under: str | None = None
+    ) -> None:
         self.plural = plural
         self.kind = next(kind for kind, name in _PLURALS.items() if name == plural)
         self.source = source
         self.params = dict(params or {})
+        self.under = under
         # The Liquid expression's token, so that paging errors name its line (set by the render context).
         self.token: Token | None = None
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str) and key in _FILTERS[self.plural]:
-            narrowed = RestList(self.plural, self.source, {**self.params, _FILTERS[self.plural][key]: key})
+            narrowed = RestList(
+                self.plural, self.source, {**self.params, _FILTERS[self.plural][key]: key}, under=self.under
+            )
             narrowed.token = self.token
             return narrowed
         if key in ("size", "count"):
@@ -223,6 +273,11 @@ class RestList(Sequence[Any]):
             return self._stamped(self._customer_by_email, key)
         raise KeyError(key)
 
+    def _routes(self) -> tuple[str, ...]:
+        if self.under is not None:
+            return (f"{self.under}/{self.plural}",)
+        return _LIST_ROUTES[self.plural]
+
     def _customer_by_email(self, email: str) -> Resource | None:
         if self.source.reader is None:
             return None
@@ -233,19 +288,26 @@ class RestList(Sequence[Any]):
     def __len__(self) -> int:
         if self.source.reader is None:
             return 0
-        body, _ = self._stamped(self.source.get, f"{self.plural}/count.json", self.params)
-        return int((body or {}).get("count") or 0)
+        if self.under is not None:
+            return sum(1 for _ in self)
+        total = 0
+        for route in self._routes():
+            body, _ = self._stamped(self.source.get, f"{route}/count.json", self.params)
+            total += int((body or {}).get("count") or 0)
+        return total
 
     def __iter__(self) -> Iterator[Resource]:
         if self.source.reader is None:
             return
-        params: Mapping[str, Any] | None = {**self.params, "limit": PAGE_SIZE}
-        while params is not None:
-            body, next_page = self._stamped(self.source.get, f"{self.plural}.json", params)
-            # Shopify's next-page link carries only page_info and limit; filters ride in page_info.
-            params = next_page
-            for item in (body or {}).get(self.plural) or []:
-                yield Resource(self.kind, item, self.source)
+        for route in self._routes():
+            wrapper = route.rsplit("/", 1)[-1]
+            params: Mapping[str, Any] | None = {**self.params, "limit": PAGE_SIZE}
+            while params is not None:
+                body, next_page = self._stamped(self.source.get, f"{route}.json", params)
+                # Shopify's next-page link carries only page_info and limit; filters ride in page_info.
+                params = next_page
+                for item in (body or {}).get(wrapper) or []:
+                    yield Resource(self.kind, item, self.source)
 
     def _stamped(self, call: Callable[..., Any], *args: Any) -> Any:
         try:
