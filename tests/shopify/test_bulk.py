@@ -7,6 +7,7 @@ way a task uses them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -87,21 +88,24 @@ def test_polling_slows_down_to_a_cap() -> None:
     assert intervals == sorted(intervals) and intervals[-1] == 600.0
 
 
-async def test_concurrency_limit_fails_the_action_with_shopifys_message(
-    sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake
+@pytest.mark.parametrize(("api_version", "limit"), [("2025-10", 1), ("2026-01", 5), ("2026-10", 5)])
+async def test_concurrency_limit_follows_the_api_version(
+    sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake, api_version: str, limit: int
 ) -> None:
-    first = await shopify.perform(shopify.validate(START_QUERY), action_context(sqlite_store, sqlite_shop))
-    running = first["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]
+    """One bulk query at a time before 2026-01, five from 2026-01 (bulk-operations/queries#limitations)."""
+
+    def start() -> Any:
+        context = action_context(sqlite_store, sqlite_shop, api_version=api_version)
+        return shopify.perform(shopify.validate(START_QUERY), context)
+
+    started = [(await start())["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"] for _ in range(limit)]
+    assert len(set(started)) == limit
     with pytest.raises(PermanentActionError) as refused:
-        await shopify.perform(shopify.validate(START_QUERY), action_context(sqlite_store, sqlite_shop))
+        await start()
     assert refused.value.message == (
         "Received a Shopify error (user errors in bulkOperationRunQuery.userErrors): "
-        f"A bulk query operation for this app and shop is already in progress: {running}."
+        f"A bulk query operation for this app and shop is already in progress: {started[0]}."
     )
-    # With Shopify's newer limit of five, a second operation starts.
-    fake.bulk_concurrency_limit = 5
-    second = await shopify.perform(shopify.validate(START_QUERY), action_context(sqlite_store, sqlite_shop))
-    assert second["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"] != running
 
 
 TAGGER = """
@@ -152,6 +156,31 @@ async def test_results_download_index_and_render_lazily(fake: ShopifyFake, tmp_p
     ]
 
 
+@pytest.mark.parametrize(
+    ("api_version", "argument", "grouped"),
+    [("2025-10", "", True), ("2026-10", "", False), ("2026-10", ", groupObjects: true", True)],
+)
+async def test_parents_resolve_whatever_the_grouping(
+    fake: ShopifyFake, tmp_path: Path, api_version: str, argument: str, grouped: bool
+) -> None:
+    """From 2026-01 `groupObjects` defaults to false and children need not follow their parent."""
+    query = START_QUERY.replace('node { __typename id } } } }")', f'node {{ __typename id }} }} }} }}"{argument})')
+    op = await _started_operation(fake, api_version, query)
+    fake.complete_bulk_operation(op, CUSTOMERS_WITH_ORDERS)
+    assert fake.bulk_operations[op].group_objects is grouped
+    first_line = json.loads(fake.bulk_operations[op].results.splitlines()[0])
+    assert ("__parentId" not in first_line) is grouped
+    url = fake.bulk_operations[op].url
+    assert url is not None
+    await download_results(url, tmp_path)
+    build_index(tmp_path)
+    with BulkResults(tmp_path) as results:
+        rendered = render_with(results.objects)
+    assert [a.options for a in rendered.actions] == [
+        {"customer": "gid://shopify/Customer/1", "email": "a@example.com", "order": "#11"}
+    ]
+
+
 async def test_interrupted_download_resumes_where_it_stopped(fake: ShopifyFake, tmp_path: Path) -> None:
     op = await _started_operation(fake)
     fake.complete_bulk_operation(op, CUSTOMERS_WITH_ORDERS)
@@ -166,11 +195,11 @@ async def test_interrupted_download_resumes_where_it_stopped(fake: ShopifyFake, 
     assert [r.headers.get("range") for r in fake.result_downloads()] == ["bytes=100-"]
 
 
-async def _started_operation(fake: ShopifyFake) -> str:
+async def _started_operation(fake: ShopifyFake, api_version: str = "2025-10", query: str = START_QUERY) -> str:
     async with httpx.AsyncClient() as http:
         response = await http.post(
-            f"{fake.base_url}/admin/api/2025-10/graphql.json",
-            json={"query": START_QUERY},
+            f"{fake.base_url}/admin/api/{api_version}/graphql.json",
+            json={"query": query},
             headers={"x-shopify-access-token": fake.access_token},
         )
     gid: str = response.json()["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"]

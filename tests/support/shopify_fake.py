@@ -11,21 +11,27 @@ exercised over the network exactly as against Shopify:
   matched by a substring of the query (`on_graphql`), userErrors included.
 * REST `/admin/api/{version}/...`: a request-count leaky bucket (40, leaking 2/s) reported in
   `X-Shopify-Shop-Api-Call-Limit: used/limit`; a full bucket answers 429 with `Retry-After`.
-  POST/PUT echo the wrapped body (with an id), DELETE answers `{}`. GET answers a canned answer
-  (`on_rest`), else from `rest_resources` ({"orders": [...], ...}): `{plural}.json` (REST's
-  status / fulfillment_status / financial_status / customer_id filters, orders default to
-  status=open; pages of `limit` with a `Link: <…page_info=…>; rel="next"` header whose
-  page_info carries the filters, as Shopify's does), `{plural}/count.json` and
-  `{plural}/{id}.json`; otherwise 404.
-* A wrong `X-Shopify-Access-Token` answers 401; `fail_graphql(match, status)` answers any status
+  POST/PUT echo the wrapped body (with an id), DELETE answers `{}`. A GET of a route Shopify does
+  not document (`DOCUMENTED_GET_ROUTES`) is 404 like on Shopify; a documented one answers a canned
+  answer (`on_rest`), else from `rest_resources` ({"orders": [...], ...}): `{plural}.json` (REST's
+  status / fulfillment_status / financial_status filters, orders default to status=open; pages of
+  `limit` with a `Link: <…page_info=…>; rel="next"` header whose page_info carries the filters, as
+  Shopify's does), `{plural}/count.json`, `{plural}/{id}.json`, `customers/{id}/orders.json`
+  and `collections/{id}.json` (a custom or smart collection).
+* OAuth (tests/support/shopify_fake_oauth.py): the token endpoint's three grants with expiring
+  tokens and the install link's signed redirect. The Admin API accepts `access_token` (a legacy
+  token that never expires) and every token `oauth` issued until it expires.
+* A wrong or expired `X-Shopify-Access-Token` answers 401; `fail_graphql(match, status)` answers any status
   (403, 404, 500, ...) for queries containing `match`.
 * Built in, after canned answers: the `shop` query (`shop` attribute, GraphQL shape) and
   `currentAppInstallation { accessScopes }` (`access_scopes`); `webhookSubscriptions` (list),
   `webhookSubscriptionCreate` and `webhookSubscriptionDelete` over the `webhooks` dict, with
   userErrors for topics given to `refuse_topic`.
 * Bulk operations: `bulkOperationRunQuery` / `bulkOperationRunMutation` (when no canned answer
-  matches) start an operation, refused with Shopify's userError while `bulk_concurrency_limit`
-  operations of that type are running; `node(id:)` reports it. The test finishes it
+  matches) start an operation, refused with Shopify's userError while the API version's limit of
+  operations of that type are running: one before 2026-01, five from 2026-01
+  (https://shopify.dev/docs/api/usage/bulk-operations/queries#limitations,
+  https://shopify.dev/docs/api/usage/bulk-operations/imports#limitations); `node(id:)` reports it. The test finishes it
   (`complete_bulk_operation`, `fail_bulk_operation`); the result JSONL is served at its `url`
   with HTTP Range support, and `send_bulk_finish_webhook` delivers `bulk_operations/finish`.
 
@@ -55,10 +61,39 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from tests.support.shopify_fake_oauth import FakeOAuth
+
 INVALID_TOKEN_ERROR = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 REST_THROTTLED_ERROR = (
     "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
 )
+
+
+# The REST GET routes Shopify documents that the fake serves (https://shopify.dev/docs/api/admin-rest,
+# resources order, customer, draftorder, location, customcollection, smartcollection, collection,
+# fulfillment, metafield, shop). Anything else is 404, as on Shopify: `collections.json` and
+# `orders.json?customer_id=` are not routes, `locations/{id}/metafields.json` has no owner.
+_LISTED = r"(orders|customers|draft_orders|locations|custom_collections|smart_collections)"
+_METAFIELD_OWNERS = r"(orders|customers|draft_orders|collections|pages|blogs|articles)"
+DOCUMENTED_GET_ROUTES = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"shop\.json",
+        rf"{_LISTED}\.json",
+        rf"{_LISTED}/count\.json",
+        rf"{_LISTED}/\d+\.json",
+        r"collections/\d+\.json",
+        r"customers/search\.json",
+        r"customers/\d+/orders\.json",
+        r"orders/\d+/fulfillments(/\d+)?\.json",
+        r"metafields\.json",
+        rf"{_METAFIELD_OWNERS}/\d+/metafields\.json",
+    )
+)
+
+
+def documented_get_route(rest: str) -> bool:
+    return any(route.fullmatch(rest) for route in DOCUMENTED_GET_ROUTES)
 
 
 DEFAULT_SCOPES = ("read_orders", "write_products", "read_customers")
@@ -159,6 +194,8 @@ class FakeBulkOperation:
     object_count: int = 0
     root_object_count: int = 0
     url: str | None = None
+    # Children right below their parent in the JSONL (`groupObjects`), or in no promised order.
+    group_objects: bool = True
 
     def node(self) -> dict[str, Any]:
         return {
@@ -204,8 +241,8 @@ class ShopifyFake:
     rest_limit: int = 40
     rest_leak_rate: float = 2.0
     time_scale: float = 1.0
-    # Operations of one type that may run at once (Shopify: 1 before API 2026-01, 5 from then).
-    bulk_concurrency_limit: int = 1
+    # Operations of one type that may run at once; None: what the request's API version allows.
+    bulk_concurrency_limit: int | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     shop: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SHOP))
     access_scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
@@ -225,6 +262,11 @@ class ShopifyFake:
         self.bulk_start_gate: threading.Event | None = None
         # Never reset: operation ids stay unique across the tests sharing one fake.
         self._next_bulk_number = 5000
+        self.oauth = FakeOAuth(
+            now=lambda: self.clock.now(),
+            scopes=lambda: list(self.access_scopes),
+            myshopify_domain=lambda: str(self.shop.get("myshopifyDomain")),
+        )
         self.reset()
         self.app = self._build_app()
         self._server: uvicorn.Server | None = None
@@ -254,6 +296,8 @@ class ShopifyFake:
             self._pages: dict[str, tuple[dict[str, str], int]] = {}
             self.bulk_operations.clear()
             self.bulk_start_gate = None
+            self.bulk_concurrency_limit = None
+        self.oauth.reset()
 
     def set_graphql_bucket(
         self, *, available: float | None = None, maximum: float | None = None, restore_rate: float | None = None
@@ -305,6 +349,10 @@ class ShopifyFake:
             op = self.bulk_operations[gid]
             op.status = "COMPLETED"
             op.completed_at = _now_iso()
+            if not op.group_objects:
+                # Ungrouped output promises no order (changelog/bulk-operations-group-objects-default-
+                # changed-to-false): the fake puts every child before the roots, the worst case.
+                objects = [o for o in objects if "__parentId" in o] + [o for o in objects if "__parentId" not in o]
             op.results = b"".join(json.dumps(obj).encode() + b"\n" for obj in objects)
             op.object_count = len(objects)
             op.root_object_count = sum(1 for obj in objects if "__parentId" not in obj)
@@ -392,13 +440,13 @@ class ShopifyFake:
         @app.post("/admin/api/{version}/graphql.json")
         async def graphql(version: str, request: Request) -> Response:
             body = await self._record(request)
-            if request.headers.get("x-shopify-access-token") != self.access_token:
+            if not self.authorized(request.headers.get("x-shopify-access-token")):
                 return JSONResponse({"errors": INVALID_TOKEN_ERROR}, status_code=401)
             query = str(body.get("query") or "") if isinstance(body, dict) else ""
             failure = next((status for match, status in self._graphql_failures if match in query), None)
             if failure is not None:
                 return JSONResponse({"errors": f"fake failure {failure}"}, status_code=failure)
-            answer = self._answer_graphql(body if isinstance(body, dict) else {})
+            answer = self._answer_graphql(body if isinstance(body, dict) else {}, version)
             gate, data = self.bulk_start_gate, answer.get("data")
             if (
                 gate is not None
@@ -416,11 +464,15 @@ class ShopifyFake:
         @app.api_route("/admin/api/{version}/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
         async def rest(version: str, rest: str, request: Request) -> Response:
             body = await self._record(request)
-            if request.headers.get("x-shopify-access-token") != self.access_token:
+            if not self.authorized(request.headers.get("x-shopify-access-token")):
                 return JSONResponse({"errors": INVALID_TOKEN_ERROR}, status_code=401)
             return self._answer_rest(request.method, request.url.path, rest, body, dict(request.query_params))
 
+        self.oauth.add_routes(app, self._record)
         return app
+
+    def authorized(self, token: str | None) -> bool:
+        return token == self.access_token or self.oauth.valid(token)
 
     async def _record(self, request: Request) -> Any:
         raw = await request.body()
@@ -440,7 +492,7 @@ class ShopifyFake:
             )
         return body
 
-    def _answer_graphql(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _answer_graphql(self, body: dict[str, Any], version: str) -> dict[str, Any]:
         query = str(body.get("query") or "")
         with self._lock:
             canned = next((c for c in self._canned_graphql if c.match in query), None)
@@ -475,7 +527,7 @@ class ShopifyFake:
                 "extensions": extensions,
             }
         if canned is None:
-            bulk_data = self._answer_bulk(query, body.get("variables") or {})
+            bulk_data = self._answer_bulk(query, body.get("variables") or {}, version)
             if bulk_data is not None:
                 return {"data": bulk_data, "extensions": extensions}
             builtin = self._builtin_graphql(query, body.get("variables") or {})
@@ -541,7 +593,21 @@ class ShopifyFake:
         self.webhooks[gid] = {"topic": topic, "uri": uri}
         return {"webhookSubscription": {"id": gid, "topic": topic, "uri": uri}, "userErrors": []}
 
-    def _answer_bulk(self, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+    def bulk_limit(self, version: str) -> int:
+        """Operations of one type that may run at once for a shop under API `version`."""
+        if self.bulk_concurrency_limit is not None:
+            return self.bulk_concurrency_limit
+        return 5 if version >= "2026-01" else 1
+
+    @staticmethod
+    def _group_objects(query: str, version: str) -> bool:
+        """`groupObjects` as given, else its default: true before 2026-01, false from 2026-01
+        (https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/bulkoperationrunquery#arguments-groupObjects,
+        https://shopify.dev/changelog/bulk-operations-group-objects-default-changed-to-false)."""
+        given = re.search(r"groupObjects\s*:\s*(true|false)", query)
+        return given.group(1) == "true" if given else version < "2026-01"
+
+    def _answer_bulk(self, query: str, variables: dict[str, Any], version: str) -> dict[str, Any] | None:
         """Start an operation, or report one to `node(id:)`; None for any other query."""
         with self._lock:
             for mutation, op_type in (("bulkOperationRunMutation", "MUTATION"), ("bulkOperationRunQuery", "QUERY")):
@@ -552,7 +618,7 @@ class ShopifyFake:
                     for op in self.bulk_operations.values()
                     if op.type == op_type and op.status in ("CREATED", "RUNNING")
                 ]
-                if len(running) >= self.bulk_concurrency_limit:
+                if len(running) >= self.bulk_limit(version):
                     message = (
                         f"A bulk {op_type.lower()} operation for this app and shop is already in progress: "
                         f"{running[0].gid}."
@@ -564,6 +630,7 @@ class ShopifyFake:
                     type=op_type,
                     query=query,
                     created_at=_now_iso(),
+                    group_objects=self._group_objects(query, version),
                 )
                 self.bulk_operations[op.gid] = op
                 return {mutation: {"bulkOperation": {"id": op.gid, "status": "CREATED"}, "userErrors": []}}
@@ -608,7 +675,7 @@ class ShopifyFake:
             bucket.level += 1
             headers = {"X-Shopify-Shop-Api-Call-Limit": f"{math.ceil(bucket.level)}/{self.rest_limit}"}
             canned = self._canned_rest.get((method, path))
-            if canned is not None:
+            if canned is not None and (method != "GET" or documented_get_route(rest)):
                 status, answer = canned
             elif method == "POST" and isinstance(body, dict) and len(body) == 1:
                 self._next_id += 1
@@ -620,16 +687,29 @@ class ShopifyFake:
                 status, answer = 200, {wrapper: {**attrs, "id": int(resource_id) if resource_id.isdigit() else None}}
             elif method == "DELETE":
                 status, answer = 200, {}
+            elif method == "GET" and not documented_get_route(rest):
+                status, answer = 404, {"errors": "Not Found"}
             elif method == "GET" and (found := self._rest_resource(path, rest, params, headers)) is not None:
                 status, answer = 200, found
             else:
                 status, answer = 404, {"errors": "Not Found"}
         return JSONResponse(answer, status_code=status, headers=headers)
 
-    _REST_FILTERS = ("status", "fulfillment_status", "financial_status", "customer_id")
+    _REST_FILTERS = ("status", "fulfillment_status", "financial_status")
 
     def _rest_resource(self, path: str, rest: str, params: dict[str, str], headers: dict[str, str]) -> Any:
         parts = rest.removesuffix(".json").split("/")
+        if parts[0] == "collections" and len(parts) == 2:
+            # collections/{id}.json answers a custom or a smart collection alike (resources/collection).
+            pool = self.rest_resources.get("custom_collections", []) + self.rest_resources.get("smart_collections", [])
+            item = next((i for i in pool if str(i.get("id")) == parts[1]), None)
+            return None if item is None else {"collection": item}
+        if parts[0] == "customers" and len(parts) == 3 and parts[2] == "orders":
+            # customers/{id}/orders.json (resources/customer): that customer's orders, same filters.
+            owned = [
+                o for o in self.rest_resources.get("orders", []) if str((o.get("customer") or {}).get("id")) == parts[1]
+            ]
+            return self._rest_list("orders", owned, path, params, headers, count=False)
         items = self.rest_resources.get(parts[0])
         if items is None:
             return None
@@ -637,14 +717,26 @@ class ShopifyFake:
         if len(parts) == 2 and parts[1] != "count":
             item = next((i for i in items if str(i.get("id")) == parts[1]), None)
             return None if item is None else {singular: item}
+        return self._rest_list(parts[0], items, path, params, headers, count=parts[-1] == "count")
+
+    def _rest_list(
+        self,
+        plural: str,
+        items: list[dict[str, Any]],
+        path: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        *,
+        count: bool,
+    ) -> Any:
         if "page_info" in params:
             filters, offset = self._pages[params["page_info"]]
         else:
             filters, offset = {k: v for k, v in params.items() if k in self._REST_FILTERS}, 0
-        if parts[0] == "orders":
+        if plural == "orders":
             filters.setdefault("status", "open")
         matching = [i for i in items if all(self._rest_matches(i, k, v) for k, v in filters.items())]
-        if parts[-1] == "count":
+        if count:
             return {"count": len(matching)}
         limit = int(params.get("limit", 50))
         if offset + limit < len(matching):
@@ -652,12 +744,10 @@ class ShopifyFake:
             page_info = f"page{self._next_id}"
             self._pages[page_info] = (filters, offset + limit)
             headers["Link"] = f'<{self.base_url}{path}?limit={limit}&page_info={page_info}>; rel="next"'
-        return {parts[0]: matching[offset : offset + limit]}
+        return {plural: matching[offset : offset + limit]}
 
     @staticmethod
     def _rest_matches(item: dict[str, Any], key: str, value: str) -> bool:
-        if key == "customer_id":
-            return str((item.get("customer") or {}).get("id")) == value
         if key == "status":
             closed, cancelled = item.get("closed_at") is not None, item.get("cancelled_at") is not None
             return {
