@@ -261,3 +261,15 @@ def test_pdfs_whose_scripts_would_not_run_are_named() -> None:
     [warning] = action_warnings(actions)
     assert warning.code == "file_generator" and warning.subject == "ftp.uploads.out.zip/chart.pdf"
     assert "runs no JavaScript" in warning.message
+
+
+def test_rest_lists_concatenate_in_previews(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`shop.orders.unpaid | concat: shop.orders.partially_paid` (a report over two REST lists) checks clean."""
+    script = (
+        "{% assign orders = shop.orders.unpaid | concat: shop.orders.partially_paid %}"
+        '{% action "echo", count: orders.size, ids: orders | map: "id" %}'
+    )
+    path = write(tmp_path, "unpaid", script=script, options={}, subscriptions=["mechanic/user/trigger"])
+    path.write_text(path.read_text().replace('"shopify/orders/create"', '"mechanic/user/trigger"'))
+    assert run_check([path], as_json=False) == 0, capsys.readouterr().out
+    assert "1/1 task(s) passed" in capsys.readouterr().out

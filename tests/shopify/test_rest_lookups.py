@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from ratchet.core.api_versions import LATEST_STABLE_API_VERSION
@@ -88,6 +89,74 @@ def test_lookups_by_id_email_and_through_a_resource(sqlite_store: Store, sqlite_
         "reloaded": "#1",
         "seen": ["a"],
     }
+
+
+def test_only_documented_routes_are_called(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
+    """Collections are custom + smart collections; a customer's orders come from customers/{id}/orders.json."""
+    fake.rest_resources["custom_collections"] = [{"id": 1, "title": "Frontpage"}]
+    fake.rest_resources["smart_collections"] = [{"id": 2, "title": "On sale"}, {"id": 3, "title": "New"}]
+    fake.rest_resources["orders"] = [_order(1), _order(2, customer={"id": 8}), _order(3)]
+    script = """{% action "echo",
+  collections: shop.collections | map: "title",
+  count: shop.collections.size,
+  one: shop.collections[2].title,
+  customer_orders: order.customer.orders | map: "id",
+  customer_order_count: order.customer.orders.size %}"""
+    (echo,) = _render(sqlite_store, sqlite_shop, script, topic="shopify/orders/create", data=_order(1))
+    assert echo == {
+        "collections": ["Frontpage", "On sale", "New"],
+        "count": 3,
+        "one": "On sale",
+        "customer_orders": [1, 3],
+        "customer_order_count": 2,
+    }
+    paths = {r.path.removeprefix("/admin/api/2026-07/") for r in fake.requests}
+    assert paths == {
+        "custom_collections.json",
+        "smart_collections.json",
+        "custom_collections/count.json",
+        "smart_collections/count.json",
+        "collections/2.json",
+        "customers/7/orders.json",
+    }
+
+
+def test_rest_lists_are_arrays_to_every_filter(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
+    fake.rest_resources["orders"] = [
+        _order(1, financial_status="unpaid", total_price="5.00"),
+        _order(2, financial_status="partially_paid", total_price="7.50"),
+        _order(3, financial_status="paid", total_price="9.00"),
+    ]
+    script = """{% assign due = shop.orders.unpaid | concat: shop.orders.partially_paid %}
+{% action "echo",
+  due: due | map: "id",
+  sorted: shop.orders | sort: "total_price" | reverse | map: "id",
+  paid: shop.orders | where: "financial_status", "paid" | map: "id",
+  joined: shop.orders | map: "name" | join: ",",
+  size: shop.orders | size,
+  first: shop.orders | first | map: "id" %}"""
+    (echo,) = _render(sqlite_store, sqlite_shop, script)
+    assert echo == {"due": [1, 2], "sorted": [3, 2, 1], "paid": [3], "joined": "#1,#2,#3", "size": 3, "first": [1]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "alternative"),
+    [("location", r"location\(id: …\) \{ metafields"), ("fulfillment", r"order\(id: …\) \{ metafields")],
+)
+def test_metafields_without_a_rest_owner_fail_naming_graphql(
+    sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake, kind: str, alternative: str
+) -> None:
+    reader = make_liquid_shopify_callable(sqlite_store, sqlite_shop, "2026-07", config=ShopifyConfig())
+    with pytest.raises(TaskRenderError, match=rf"{kind}.metafields: .*no metafields.*{alternative}"):
+        run(f"{{{{ {kind}.metafields.a.b }}}}", shopify=reader, topic=f"shopify/{kind}s/update", data={"id": 1})
+    assert fake.requests == []
+
+
+def test_the_fake_refuses_routes_shopify_does_not_document(sqlite_shop: Shop, fake: ShopifyFake) -> None:
+    headers = {"x-shopify-access-token": fake.access_token}
+    for path in ("collections.json", "locations/1/metafields.json", "widgets.json"):
+        response = httpx.get(f"{fake.base_url}/admin/api/2026-07/{path}", headers=headers)
+        assert response.status_code == 404, path
 
 
 def test_a_fulfillment_reaches_its_order(sqlite_store: Store, sqlite_shop: Shop, fake: ShopifyFake) -> None:
