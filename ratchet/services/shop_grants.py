@@ -78,16 +78,17 @@ def save_granted_shop(
 ) -> SavedShop:
     """Create or update the shop with the grant's token and secret, in one transaction."""
     now = utcnow()
-    access_expiry, refresh_expiry = tokens.expires_at(grant.issued, now, config.time_scale)
+    times = tokens.TokenTimes.of(grant.issued, now, config.time_scale)
     with store.session() as session:
         shop = session.get(Shop, shop_id) or Shop(id=shop_id, created_at=now)
         shop.shopify_domain = domain
-        shop.access_token, shop.access_token_expires_at = grant.issued.access_token, access_expiry
+        shop.access_token, shop.access_token_renew_at = grant.issued.access_token, times.renew_at
         rotate_webhook_secret(shop, grant.client_secret, time_scale=config.time_scale)
         session.add(shop)
         row = session.get(ShopifyGrant, shop_id) or ShopifyGrant(shop_id=shop_id, grant=grant.kind, client_id="")
         row.grant, row.client_id, row.renewed_at = grant.kind, grant.client_id, now
-        row.refresh_token, row.refresh_token_expires_at = grant.issued.refresh_token, refresh_expiry
+        row.refresh_token, row.refresh_token_expires_at = grant.issued.refresh_token, times.refresh_expires_at
+        row.access_token_expires_at = times.expires_at
         row.renewal_lease_until = None
         session.add(row)
         save_connection(session, shop, fetched)

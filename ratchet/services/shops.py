@@ -146,7 +146,7 @@ def _write_shop(
             elif value is not None:
                 setattr(shop, field, value)
         if changes.get("access_token") is not None:
-            shop.access_token_expires_at = None
+            shop.access_token_renew_at = None
             if (grant := session.get(ShopifyGrant, shop_id)) is not None:
                 session.delete(grant)
         session.add(shop)

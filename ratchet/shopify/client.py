@@ -138,8 +138,8 @@ class ShopTarget:
     shop_id: str
     base_url: str
     access_token: str
-    # When the token expires (engine clock); None for a token that does not.
-    expires_at: datetime | None = None
+    # When the token is to be renewed (engine clock, shortly before it expires); None: it does not expire.
+    renew_at: datetime | None = None
 
     @classmethod
     def from_shop(cls, shop: Shop) -> ShopTarget:
@@ -149,7 +149,7 @@ class ShopTarget:
             )
         # Same fallback the Liquid `shop` object shows, so both agree on the shop's domain.
         target = cls.for_domain(shop.id, shop.shopify_domain or f"{shop.id}.myshopify.com", shop.access_token)
-        return replace(target, expires_at=shop.access_token_expires_at)
+        return replace(target, renew_at=shop.access_token_renew_at)
 
     @classmethod
     def for_domain(cls, shop_id: str, shopify_domain: str, access_token: str) -> ShopTarget:
@@ -365,7 +365,7 @@ class _ClientBase:
 
     def _renewal_due(self) -> bool:
         keeper = self._keeper()
-        return keeper is not None and keeper.due(self.target.expires_at)
+        return keeper is not None and keeper.due(self.target.renew_at)
 
     def _swap_token(self, rejected: str | None) -> bool:
         """Take the shop's current token, renewed if due or `rejected` by a 401; True when it changed.
@@ -383,7 +383,7 @@ class _ClientBase:
             ) from exc
         if usable is None or usable.access_token == self.target.access_token:
             return False
-        self.target = replace(self.target, access_token=usable.access_token, expires_at=usable.expires_at)
+        self.target = replace(self.target, access_token=usable.access_token, renew_at=usable.renew_at)
         return True
 
     @staticmethod

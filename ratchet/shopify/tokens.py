@@ -6,8 +6,9 @@ about 24 h by client credentials, one hour by an expiring offline token
 https://shopify.dev/docs/apps/build/security/credentials-and-data/use-expiring-offline-access-tokens).
 Shopify advises refreshing "a few minutes before they expire, and when you receive a 401"
 (https://shopify.dev/changelog/offline-access-tokens-now-support-expiry-and-refresh), so the
-Shopify client asks `TokenKeeper.usable_token` for a new one when its token has less than
-RENEW_BEFORE_EXPIRY_SECONDS left, and once more after a 401 before the call fails.
+Shopify client asks `TokenKeeper.usable_token` for a new one once the token's `renew_at` has
+passed — RENEW_BEFORE_EXPIRY_SECONDS before expiry, or a tenth of the lifetime for shorter-lived
+tokens — and once more after a 401 before the call fails.
 
 One renewal at a time: the renewer takes a lease on the shop's `shopify_grants` row (a
 conditional UPDATE, atomic on SQLite and PostgreSQL), re-reads the token under it — another
@@ -38,8 +39,10 @@ from ratchet.shopify import oauth
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop, ShopifyGrant
 
-# Shopify seconds before expiry at which a token is renewed ("a few minutes before").
+# Shopify seconds before expiry at which a token is renewed ("a few minutes before") ...
 RENEW_BEFORE_EXPIRY_SECONDS = 300.0
+# ... or this share of its lifetime, when that is shorter.
+RENEW_BEFORE_EXPIRY_FRACTION = 0.1
 # A renewal's lease: longer than the token request may take (its timeout) plus the write.
 RENEWAL_LEASE_SECONDS = 60.0
 # How often a worker waiting on another's renewal looks again (wall seconds, not scaled: a poll).
@@ -56,16 +59,29 @@ class TokenRenewalError(InvalidInput):
 @dataclass(frozen=True)
 class UsableToken:
     access_token: str
+    renew_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenTimes:
+    """An issued token's moments on the engine's (scaled) clock; None for what does not expire."""
+
+    renew_at: datetime | None
     expires_at: datetime | None
+    refresh_expires_at: datetime | None
 
+    @classmethod
+    def of(cls, issued: oauth.IssuedToken, now: datetime, time_scale: float) -> TokenTimes:
+        def at(seconds: float | None) -> datetime | None:
+            return None if seconds is None else now + timedelta(seconds=seconds * time_scale)
 
-def expires_at(issued: oauth.IssuedToken, now: datetime, time_scale: float) -> tuple[datetime | None, datetime | None]:
-    """When the issued access and refresh tokens expire on the engine's (scaled) clock."""
-
-    def at(seconds: float | None) -> datetime | None:
-        return None if seconds is None else now + timedelta(seconds=seconds * time_scale)
-
-    return at(issued.expires_in), at(issued.refresh_token_expires_in)
+        lifetime = issued.expires_in
+        margin = None if lifetime is None else min(RENEW_BEFORE_EXPIRY_SECONDS, lifetime * RENEW_BEFORE_EXPIRY_FRACTION)
+        return cls(
+            renew_at=at(None if lifetime is None or margin is None else lifetime - margin),
+            expires_at=at(lifetime),
+            refresh_expires_at=at(issued.refresh_token_expires_in),
+        )
 
 
 def renewal_form(grant: ShopifyGrant, client_secret: str) -> dict[str, str]:
@@ -84,10 +100,10 @@ class TokenKeeper:
     time_scale: float = 1.0
     timeout_seconds: float = 30.0
 
-    def due(self, expiry: datetime | None) -> bool:
-        """True when a token expiring at `expiry` should be renewed now."""
-        margin = timedelta(seconds=RENEW_BEFORE_EXPIRY_SECONDS * self.time_scale)
-        return expiry is not None and expiry - margin <= utcnow()
+    @staticmethod
+    def due(renew_at: datetime | None) -> bool:
+        """True when a token to be renewed at `renew_at` should be renewed now."""
+        return renew_at is not None and renew_at <= utcnow()
 
     def usable_token(self, shop_id: str, *, rejected: str | None = None) -> UsableToken | None:
         """The shop's token if it has time left and is not `rejected` (Shopify just answered 401 to it),
@@ -99,8 +115,8 @@ class TokenKeeper:
             if shop is None or grant is None:
                 return None
             token = shop.access_token
-            if token and token != rejected and not self.due(shop.access_token_expires_at):
-                return UsableToken(token, shop.access_token_expires_at)
+            if token and token != rejected and not self.due(shop.access_token_renew_at):
+                return UsableToken(token, shop.access_token_renew_at)
             lease = self._take_lease(shop_id)
             if lease is not None:
                 return self._renew(shop_id, lease, rejected)
@@ -131,8 +147,8 @@ class TokenKeeper:
             if shop is None or grant is None:
                 raise TokenRenewalError(f"shop {shop_id!r} was disconnected during a token renewal")
             token = shop.access_token
-            if token and token != rejected and not self.due(shop.access_token_expires_at):
-                return UsableToken(token, shop.access_token_expires_at)  # renewed while we waited
+            if token and token != rejected and not self.due(shop.access_token_renew_at):
+                return UsableToken(token, shop.access_token_renew_at)  # renewed while we waited
             if not shop.webhook_secret or not shop.shopify_domain:
                 raise TokenRenewalError(f"shop {shop_id!r} has no client secret; run `ratchet shop connect` again")
             with httpx.Client(timeout=self.timeout_seconds, follow_redirects=False) as http:
@@ -143,20 +159,20 @@ class TokenKeeper:
 
     def _save(self, shop_id: str, issued: oauth.IssuedToken) -> UsableToken:
         now = utcnow()
-        access_expiry, refresh_expiry = expires_at(issued, now, self.time_scale)
+        times = TokenTimes.of(issued, now, self.time_scale)
         with self.store.session() as session:
             # The token pair is written in one transaction (Shopify: "store every refreshed token pair atomically").
             shop = session.get(Shop, shop_id)
             grant = session.get(ShopifyGrant, shop_id)
             if shop is None or grant is None:
                 raise TokenRenewalError(f"shop {shop_id!r} was disconnected during a token renewal")
-            shop.access_token, shop.access_token_expires_at = issued.access_token, access_expiry
+            shop.access_token, shop.access_token_renew_at = issued.access_token, times.renew_at
             if issued.refresh_token:
-                grant.refresh_token, grant.refresh_token_expires_at = issued.refresh_token, refresh_expiry
-            grant.renewed_at = now
+                grant.refresh_token, grant.refresh_token_expires_at = issued.refresh_token, times.refresh_expires_at
+            grant.access_token_expires_at, grant.renewed_at = times.expires_at, now
             session.add(shop)
             session.add(grant)
-        return UsableToken(issued.access_token, access_expiry)
+        return UsableToken(issued.access_token, times.renew_at)
 
     def _release(self, shop_id: str, lease: datetime) -> None:
         statement = (

@@ -57,8 +57,9 @@ class Shop(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     shopify_domain: str | None = Field(default=None, max_length=255)
     access_token: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
-    # When Shopify said the access token expires (None: a token that does not, e.g. a legacy one).
-    access_token_expires_at: datetime | None = _ts()
+    # When Ratchet renews the access token, shortly before Shopify expires it (None: a token that
+    # does not expire, e.g. a legacy one). ratchet/shopify/tokens.py.
+    access_token_renew_at: datetime | None = _ts()
     # The app's client secret for apps connected by a grant: it signs webhooks and obtains tokens.
     webhook_secret: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
     # After a rotation Shopify may still sign deliveries with the previous secret for a while.
@@ -98,6 +99,7 @@ class ShopifyGrant(SQLModel, table=True):
     # "client_credentials" or "authorization_code" (renewed by its refresh token).
     grant: str = Field(max_length=32)
     client_id: str = Field(max_length=255)
+    access_token_expires_at: datetime | None = _ts()
     refresh_token: str | None = Field(default=None, sa_column=Column(EncryptedString(512)))
     refresh_token_expires_at: datetime | None = _ts()
     renewal_lease_until: datetime | None = _ts()

@@ -22,7 +22,7 @@ def upgrade() -> None:
     inspector = sa.inspect(op.get_bind())
     columns = {column["name"] for column in inspector.get_columns("shops")}
     new_columns: list[sa.Column[object]] = [
-        sa.Column("access_token_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("access_token_renew_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("previous_webhook_secret", sa.String(length=512), nullable=True),
         sa.Column("previous_webhook_secret_expires_at", sa.DateTime(timezone=True), nullable=True),
     ]
@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("shop_id", sa.String(length=255), nullable=False),
         sa.Column("grant", sa.String(length=32), nullable=False),
         sa.Column("client_id", sa.String(length=255), nullable=False),
+        sa.Column("access_token_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("refresh_token", sa.String(length=512), nullable=True),
         sa.Column("refresh_token_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("renewal_lease_until", sa.DateTime(timezone=True), nullable=True),
@@ -62,4 +63,4 @@ def downgrade() -> None:
     with op.batch_alter_table("shops", schema=None) as batch_op:
         batch_op.drop_column("previous_webhook_secret_expires_at")
         batch_op.drop_column("previous_webhook_secret")
-        batch_op.drop_column("access_token_expires_at")
+        batch_op.drop_column("access_token_renew_at")
