@@ -159,11 +159,15 @@ async def test_shop_secrets_are_never_printed(api: Ratchet, shopify_fake_server:
     fake = shopify_fake_server
     fake.reset()
     shop = api.settings.shop
-    args = ("shop", "set", shop, "--shopify-domain", fake.base_url, "--webhook-secret", "whsec_456")
-    result = await ratchet(api.settings, shop, *args, "--access-token", fake.access_token)
+    args = ("shop", "set", shop, "--shopify-domain", fake.base_url, "--webhook-secret", "--access-token")
+    # The token from the environment, the webhook secret typed at the (hidden) prompt.
+    env = {"RATCHET_SHOPIFY_ACCESS_TOKEN": fake.access_token}
+    result = await ratchet(api.settings, shop, *args, env=env, stdin="whsec_456\n")
     assert result.returncode == 0, result.stderr
     assert fake.access_token not in result.stdout + result.stderr and "whsec_456" not in result.stdout
     assert "access token set" in result.stdout and "timezone America/New_York" in result.stdout
+    saved = await api.shops.get(shop)
+    assert saved.access_token == fake.access_token and saved.webhook_secret == "whsec_456"
 
 
 async def test_a_wrong_access_token_is_refused_in_one_line(api: Ratchet, shopify_fake_server: ShopifyFake) -> None:
@@ -171,11 +175,66 @@ async def test_a_wrong_access_token_is_refused_in_one_line(api: Ratchet, shopify
     fake.reset()
     shop = api.settings.shop
     result = await ratchet(
-        api.settings, shop, "shop", "set", shop, "--shopify-domain", fake.base_url, "--access-token", "shpat_wrong"
+        api.settings,
+        shop,
+        *("shop", "set", shop, "--shopify-domain", fake.base_url, "--access-token"),
+        env={"RATCHET_SHOPIFY_ACCESS_TOKEN": "shpat_wrong"},
     )
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "Shopify refused the access token" in result.stderr
     assert (await api.shops.get(shop)).access_token is None
+
+
+async def test_shop_connect_takes_the_client_secret_from_env_or_prompt(
+    api: Ratchet, shopify_fake_server: ShopifyFake
+) -> None:
+    fake = shopify_fake_server
+    fake.reset()
+    shop = api.settings.shop
+    args = ("shop", "connect", shop, "--shop", fake.base_url, "--client-id", fake.oauth.client_id)
+    secret = fake.oauth.client_secret
+    for extra in ({"env": {"RATCHET_SHOPIFY_CLIENT_SECRET": secret}}, {"stdin": secret + "\n"}):
+        result = await ratchet(api.settings, shop, *args, **extra)
+        assert result.returncode == 0, result.stderr
+        assert secret not in result.stdout + result.stderr and "access token set" in result.stdout
+    assert fake.oauth.grants == ["client_credentials", "client_credentials"]
+    saved = await api.shops.get(shop)
+    assert saved.webhook_secret == secret and saved.access_token in fake.oauth.tokens
+    assert saved.shopify_domain == fake.base_url
+
+    refused = await ratchet(api.settings, shop, *args, env={"RATCHET_SHOPIFY_CLIENT_SECRET": "wrong"})
+    one_line_error(refused, "Shopify refused the client_credentials grant")
+    custom = await ratchet(
+        api.settings,
+        shop,
+        *("shop", "connect", shop, "--shop", "shop.example.com", "--client-id", "id"),
+        env={"RATCHET_SHOPIFY_CLIENT_SECRET": secret},
+    )
+    one_line_error(custom, "is not a myshopify.com domain")
+
+
+async def test_install_url_and_scopes(api: Ratchet, shopify_fake_server: ShopifyFake) -> None:
+    shop = api.settings.shop
+    await add_task(
+        api, "Tagger", '{% action "shopify" %}mutation { orderUpdate }{% endaction %}', ["shopify/customers/create"]
+    )
+    scopes = await ratchet(api.settings, shop, "shop", "scopes", shop)
+    assert scopes.returncode == 0, scopes.stderr
+    assert scopes.stdout.strip() == "read_customers,write_orders"
+
+    args = ("shop", "install-url", "agency-shop", "--shop", "acme", "--client-id", "cid")
+    env = {"RATCHET_SHOPIFY_CLIENT_SECRET": "s3cret"}
+    one_line_error(await ratchet(api.settings, shop, *args, env=env), "give --scopes")
+    one_line_error(
+        await ratchet(api.settings, shop, *args, "--scopes", "read_orders", env=env), "RATCHET_PUBLIC_URL is required"
+    )
+    linked = await ratchet(
+        api.settings, shop, *args, "--scopes", "read_orders", env=env | {"RATCHET_PUBLIC_URL": "https://r.example"}
+    )
+    assert linked.returncode == 0, linked.stderr
+    assert linked.stdout.startswith("https://acme.myshopify.com/admin/oauth/authorize?client_id=cid&scope=read_orders&")
+    assert "redirect_uri=https%3A%2F%2Fr.example%2Fshopify%2Fauth%2Fcallback" in linked.stdout
+    assert "s3cret" not in linked.stdout
 
 
 async def test_reimport_keeps_what_the_user_set(api: Ratchet, tmp_path: Path) -> None:

@@ -70,6 +70,8 @@ async def verify_connection(target: ShopTarget, config: ShopifyConfig) -> Fetche
             f"Shopify is rate-limiting {where}; try again in {max(1, round(exc.retry_after_seconds))} s"
         ) from exc
     except ShopifyHTTPError as exc:
+        if 300 <= exc.status_code < 400:
+            raise ShopConnectionError(f"{where} is not a shop's Admin API address ({exc})") from exc
         if exc.status_code in (401, 403):
             raise ShopConnectionError(
                 f"Shopify refused the access token for {where} (HTTP {exc.status_code}); "

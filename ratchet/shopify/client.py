@@ -223,9 +223,9 @@ _STATUS_HINTS = {
 
 def _http_error(response: httpx.Response, body: Any) -> ShopifyHTTPError:
     if response.is_redirect:
-        hint: str | None = redirect_hint(response.headers.get("Location"))
-    else:
-        hint = _STATUS_HINTS.get(response.status_code)
+        redirect = redirect_hint(response.headers.get("Location"))
+        return ShopifyHTTPError(response.status_code, body, f"Shopify answered HTTP {response.status_code}: {redirect}")
+    hint = _STATUS_HINTS.get(response.status_code)
     return ShopifyHTTPError(
         response.status_code,
         body,
@@ -247,7 +247,7 @@ def _graphql_outcome(response: httpx.Response) -> _Outcome:
     if response.status_code == 429:
         wait = _retry_after_header(response) or throttle.UNKNOWN_RATE_RECHECK_SECONDS
         return _Outcome(body=body, failure=ShopifyThrottled(wait, "Shopify GraphQL API answered 429", response=body))
-    if response.status_code >= 400 or not is_json or not isinstance(body, dict):
+    if response.status_code >= 300 or not is_json or not isinstance(body, dict):
         return _Outcome(body=body, failure=_http_error(response, body))
 
     cost = (body.get("extensions") or {}).get("cost") or {}
@@ -285,7 +285,7 @@ def _rest_outcome(response: httpx.Response) -> _Outcome:
         outcome.failure = ShopifyThrottled(
             wait, f"Shopify REST API answered 429 (retry after {wait:g} s)", response=body
         )
-    elif response.status_code >= 400 or not is_json:
+    elif response.status_code >= 300 or not is_json:
         outcome.failure = _http_error(response, body)
     return outcome
 

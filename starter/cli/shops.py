@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from ratchet.core.api_versions import effective_api_version
-from ratchet.errors import InvalidInput, RatchetError, Unavailable
+from ratchet.errors import InvalidInput, NotFound, RatchetError, Unavailable
 from ratchet.store.tables import Shop
+from starter.api import Ratchet
 from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, out, print_json, run
 
 app = typer.Typer(no_args_is_help=True, help="Shops and their settings.")
@@ -140,13 +141,22 @@ def shop_install_url(name: str, shop: ShopDomainArg, client_id: ClientIdOpt, sco
 
     async def go() -> None:
         api = await connect(temporal=False, shop=name)
-        wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else await api.shops.needed_scopes(name)
+        wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else await _needed_scopes(api, name)
         link = await api.shops.install_url(
             name, shop=shop, client_id=client_id, client_secret=client_secret, scopes=wanted
         )
         print(link)
 
     run(go())
+
+
+async def _needed_scopes(api: Ratchet, name: str) -> list[str]:
+    try:
+        return await api.shops.needed_scopes(name)
+    except NotFound as exc:
+        raise InvalidInput(
+            f"shop {name!r} has no tasks yet to take scopes from; give --scopes (e.g. `ratchet shop scopes OTHER`)"
+        ) from exc
 
 
 @app.command("scopes")

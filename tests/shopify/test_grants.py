@@ -17,7 +17,14 @@ from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.services.shop_grants import InstallCallbackError, complete_install, create_install_link
 from ratchet.services.shops import PREVIOUS_SECRET_VALID_SECONDS
-from ratchet.shopify.client import ShopifyConfig
+from ratchet.shopify.client import (
+    AsyncShopifyClient,
+    ShopifyConfig,
+    ShopifyHTTPError,
+    ShopTarget,
+    is_transient,
+)
+from ratchet.shopify.domains import ShopDomainError, normalize_shop_domain
 from ratchet.shopify.tokens import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, TokenKeeper
 from ratchet.store.tables import Shop, ShopifyGrant
 from starter.api import Ratchet, RatchetError
@@ -258,3 +265,38 @@ def test_an_install_link_needs_a_public_url(api: Ratchet, scaled_fake: ShopifyFa
             scopes=["read_orders"],
             public_url=None,
         )
+
+
+@pytest.mark.parametrize(
+    ("given", "domain"),
+    [
+        ("acme", "acme.myshopify.com"),
+        ("Acme.myshopify.com", "acme.myshopify.com"),
+        ("https://acme.myshopify.com/admin", "acme.myshopify.com"),
+        ("https://acme.myshopify.com/admin/orders?x=1", "acme.myshopify.com"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+    ],
+)
+def test_shop_domains_are_normalized(given: str, domain: str) -> None:
+    assert normalize_shop_domain(given) == domain
+
+
+@pytest.mark.parametrize("given", ["shop.example.com", "https://shop.example.com/collections/all", "ftp://acme", ""])
+def test_a_custom_domain_is_refused_in_one_line(given: str) -> None:
+    with pytest.raises(ShopDomainError) as refused:
+        normalize_shop_domain(given)
+    assert "\n" not in str(refused.value)
+
+
+async def test_a_redirect_names_the_myshopify_domain_and_is_never_retried(
+    api: Ratchet, scaled_fake: ShopifyFake
+) -> None:
+    fake = scaled_fake
+    fake.redirect_to = "fake-outfitters.myshopify.com"
+    with pytest.raises(RatchetError, match=r"connect the shop as fake-outfitters\.myshopify\.com") as refused:
+        await api.shops.set(api.settings.shop, shopify_domain=fake.base_url, access_token=fake.access_token)
+    assert "\n" not in str(refused.value)
+    with pytest.raises(ShopifyHTTPError) as redirected:
+        async with AsyncShopifyClient(ShopTarget.for_domain("x", fake.base_url, fake.access_token)) as client:
+            await client.graphql("query { shop { name } }")
+    assert redirected.value.status_code == 301 and not is_transient(redirected.value)

@@ -14,20 +14,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 async def ratchet(
-    settings: Settings, shop: str, *args: str, stdin: str | None = None
+    settings: Settings, shop: str, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a real process (`stdin` piped in when given).
+    """Run the CLI in a real process; off the event loop, because the test's worker shares it.
 
-    Off the event loop, because the test's worker shares it.
+    `env` adds variables (secrets are passed this way, never as arguments); `stdin` answers prompts.
     """
-    return await asyncio.to_thread(_run_cli, settings, shop, args, stdin)
+    return await asyncio.to_thread(_run_cli, settings, shop, args, env or {}, stdin)
 
 
 def _run_cli(
-    settings: Settings, shop: str, args: tuple[str, ...], stdin: str | None = None
+    settings: Settings, shop: str, args: tuple[str, ...], extra_env: dict[str, str], stdin: str | None
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        **extra_env,
         "RATCHET_HOME": str(settings.home),
         "RATCHET_DATABASE_URL": settings.effective_database_url,
         "RATCHET_TEMPORAL_ADDRESS": settings.effective_temporal_address,

@@ -59,7 +59,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tests.support.shopify_fake_oauth import FakeOAuth
 
@@ -248,6 +248,10 @@ class ShopifyFake:
     access_scopes: list[str] = field(default_factory=lambda: list(DEFAULT_SCOPES))
     # Webhook subscriptions by gid: {"topic": "ORDERS_CREATE", "uri": "https://..."}.
     webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
+    # A custom domain: every Admin API call is answered 301 to this myshopify domain, as Shopify
+    # answers calls made to a shop's primary domain (the Admin API lives only at {shop}.myshopify.com,
+    # https://shopify.dev/docs/api/admin-graphql#endpoints).
+    redirect_to: str | None = None
     # REST resources by plural ("orders", "customers", "locations", ...), in REST shape.
     rest_resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -297,6 +301,7 @@ class ShopifyFake:
             self.bulk_operations.clear()
             self.bulk_start_gate = None
             self.bulk_concurrency_limit = None
+            self.redirect_to = None
         self.oauth.reset()
 
     def set_graphql_bucket(
@@ -440,6 +445,8 @@ class ShopifyFake:
         @app.post("/admin/api/{version}/graphql.json")
         async def graphql(version: str, request: Request) -> Response:
             body = await self._record(request)
+            if self.redirect_to:
+                return RedirectResponse(f"https://{self.redirect_to}{request.url.path}", status_code=301)
             if not self.authorized(request.headers.get("x-shopify-access-token")):
                 return JSONResponse({"errors": INVALID_TOKEN_ERROR}, status_code=401)
             query = str(body.get("query") or "") if isinstance(body, dict) else ""
