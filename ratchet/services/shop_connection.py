@@ -29,7 +29,7 @@ from ratchet.shopify.client import (
 )
 from ratchet.shopify.shop_snapshot import SHOP_QUERY, snapshot_from_graphql
 from ratchet.store.database import Store
-from ratchet.store.tables import Shop, ShopifyConnection, ShopifyWebhookSubscription
+from ratchet.store.tables import Shop, ShopifyConnection, ShopifyGrant, ShopifyWebhookSubscription
 
 
 class ShopConnectionError(InvalidInput):
@@ -214,6 +214,7 @@ def connection_status(store: Store, shop_id: str, public_url: str | None) -> dic
         subscriptions = list(
             session.exec(select(ShopifyWebhookSubscription).where(ShopifyWebhookSubscription.shop_id == shop_id))
         )
+        grant = session.get(ShopifyGrant, shop_id)
     if row is None:
         return {"connected": False}
     snapshot = row.snapshot or {}
@@ -226,6 +227,11 @@ def connection_status(store: Store, shop_id: str, public_url: str | None) -> dic
         "plan_display_name": snapshot.get("plan_display_name"),
         "synced_at": row.synced_at.isoformat() if row.synced_at else None,
         "access_scopes": row.access_scopes,
+        # How the token is renewed: "client_credentials", "authorization_code", or None for a legacy token.
+        "grant": grant.grant if grant else None,
+        "token_expires_at": grant.access_token_expires_at.isoformat()
+        if grant and grant.access_token_expires_at
+        else None,
         "public_url": public_url,
         "webhooks_note": None if public_url else PUBLIC_URL_MISSING,
         "webhooks": [

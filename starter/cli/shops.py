@@ -57,12 +57,18 @@ def read_secret(env_var: str, prompt: str) -> str:
     return value
 
 
+def _token_state(shop: Shop) -> str:
+    if not shop.access_token:
+        return "not set"
+    return "set (renewed automatically)" if shop.access_token_renew_at else "set"
+
+
 def _print_shop(shop: Shop) -> None:
     # Secrets are never printed back, only whether they are set.
     out.print(
         f"shop {shop.id}: timezone {shop.timezone}, shopify domain {shop.shopify_domain or '-'}, "
         f"API version {effective_api_version(None, shop.shopify_api_version)}, "
-        f"access token {'set' if shop.access_token else 'not set'}, webhook secret {'set' if shop.webhook_secret else 'not set'}"
+        f"access token {_token_state(shop)}, webhook secret {'set' if shop.webhook_secret else 'not set'}"
     )
 
 
@@ -233,6 +239,8 @@ def _print_status(status: dict[str, Any]) -> None:
             f"  shopify {shopify['name']} ({shopify['myshopify_domain']}): {shopify['iana_timezone']}, "
             f"{shopify['currency']}; scopes {', '.join(shopify['access_scopes'])}"
         )
+        if shopify["grant"]:
+            out.print(f"  token by {shopify['grant']} grant, expires {shopify['token_expires_at']} (renewed before)")
         for hook in shopify["webhooks"]:
             out.print(f"  webhook {hook['topic']}: {hook['error'] or 'registered'}")
         if shopify["webhooks_note"]:
