@@ -106,8 +106,10 @@ class TokenKeeper:
         return renew_at is not None and renew_at <= utcnow()
 
     def usable_token(self, shop_id: str, *, rejected: str | None = None) -> UsableToken | None:
-        """The shop's token if it has time left and is not `rejected` (Shopify just answered 401 to it),
-        else a renewed one. None when the shop has no grant to renew by: its caller keeps what it has.
+        """The shop's token if it has time left and is not `rejected`, else a renewed one.
+
+        `rejected` is the token Shopify just answered 401 to. None when the shop has no grant to
+        renew by: its caller keeps what it has.
         """
         deadline = time.monotonic() + 2 * RENEWAL_LEASE_SECONDS * self.time_scale + self.timeout_seconds
         while True:

@@ -1,5 +1,8 @@
-"""Shops connected by a grant: expiring tokens renewed before expiry and after a 401, one renewal at a
-time, the install link's checks, secret rotation, and no token or secret in plain text at rest."""
+"""Shops connected by a grant: expiring tokens renewed in time, install links, rotation, nothing in plain text.
+
+Tokens are renewed before expiry and after a 401, one renewal at a time; the install link's
+callback checks its state, signature and shop.
+"""
 
 from __future__ import annotations
 

@@ -608,9 +608,11 @@ class ShopifyFake:
 
     @staticmethod
     def _group_objects(query: str, version: str) -> bool:
-        """`groupObjects` as given, else its default: true before 2026-01, false from 2026-01
+        """`groupObjects` as given, else its default: true before 2026-01, false from 2026-01.
+
         (https://shopify.dev/docs/api/admin-graphql/2026-01/mutations/bulkoperationrunquery#arguments-groupObjects,
-        https://shopify.dev/changelog/bulk-operations-group-objects-default-changed-to-false)."""
+        https://shopify.dev/changelog/bulk-operations-group-objects-default-changed-to-false).
+        """
         given = re.search(r"groupObjects\s*:\s*(true|false)", query)
         return given.group(1) == "true" if given else version < "2026-01"
 

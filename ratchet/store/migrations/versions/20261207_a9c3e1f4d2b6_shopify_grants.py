@@ -1,5 +1,8 @@
-"""Shops connected by an OAuth grant: expiring access tokens, the grant that renews them, install links,
-and the previous webhook secret kept valid for a while after a rotation.
+"""Shops connected by an OAuth grant: expiring tokens, their grants, install links, previous secrets.
+
+Shops get when their token is renewed and the previous webhook secret, valid for a while after
+a rotation; `shopify_grants` says how each token is renewed; `shopify_install_states` holds the
+install links not yet used.
 
 Revision ID: a9c3e1f4d2b6
 Revises: 7d2e5a1c9b34
