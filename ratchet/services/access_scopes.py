@@ -1,7 +1,7 @@
 """The access scopes a shop's enabled tasks need: what to grant the app in the Dev Dashboard.
 
 Mechanic infers a task's scopes from its subscriptions, its Shopify reads and its actions, unless
-the task declares them in one `{% permissions %}` block (spec 1.2, core/tasks/permissions.md). Here:
+the task declares them in one `{% permissions %}` block (spec 1.2). Here:
 
 * a `{% permissions %}` block is taken as the task's whole declaration;
 * otherwise each `shopify/{resource}/…` subscription needs the resource's read scope (Shopify lists
