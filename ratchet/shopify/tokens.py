@@ -123,7 +123,8 @@ class TokenKeeper:
             if lease is not None:
                 return self._renew(shop_id, lease, rejected)
             if time.monotonic() > deadline:
-                raise TokenRenewalError(f"shop {shop_id!r}: another worker's token renewal did not finish")
+                # Transient: the lease expires on its own, and the next attempt renews.
+                raise oauth.TokenEndpointUnavailable(f"shop {shop_id!r}: another worker's token renewal did not finish")
             time.sleep(LEASE_POLL_SECONDS)
 
     def _read(self, shop_id: str) -> tuple[Shop | None, ShopifyGrant | None]:
