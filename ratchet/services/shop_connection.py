@@ -55,11 +55,14 @@ def missing_scopes(granted: Iterable[str], needed: Iterable[str]) -> list[str]:
     return sorted(set(needed) - have)
 
 
-async def verify_connection(target: ShopTarget, config: ShopifyConfig) -> FetchedShop:
-    """Read the shop and the token's scopes, or raise `ShopConnectionError` naming the problem."""
+async def verify_connection(target: ShopTarget, config: ShopifyConfig, store: Store | None = None) -> FetchedShop:
+    """Read the shop and the token's scopes, or raise `ShopConnectionError` naming the problem.
+
+    With `store`, a saved shop's expiring token is renewed as any call would renew it.
+    """
     where = target.base_url
     try:
-        async with AsyncShopifyClient(target, config=config) as client:
+        async with AsyncShopifyClient(target, config=config, store=store) as client:
             body = await client.graphql(SHOP_QUERY)
     except ShopifyTransportError as exc:
         raise ShopConnectionError(
@@ -157,7 +160,7 @@ async def sync_connection(store: Store, shop_id: str, config: ShopifyConfig) -> 
             f"shop {shop_id!r} has no Shopify connection; set one with `ratchet shop set {shop_id} "
             "--shopify-domain … --access-token …`"
         )
-    fetched = await verify_connection(ShopTarget.from_shop(shop), config)
+    fetched = await verify_connection(ShopTarget.from_shop(shop), config, store)
 
     def write() -> None:
         with store.session() as session:

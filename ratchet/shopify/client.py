@@ -381,6 +381,9 @@ class _ClientBase:
             raise ShopifyTransportError(
                 f"cannot renew the access token of shop {self.target.shop_id!r}: {exc}"
             ) from exc
+        except InvalidInput as exc:
+            # The grant itself was refused (revoked app, rotated secret): as final as a 401.
+            raise ShopifyHTTPError(401, None, f"the shop's access token could not be renewed: {exc}") from exc
         if usable is None or usable.access_token == self.target.access_token:
             return False
         self.target = replace(self.target, access_token=usable.access_token, renew_at=usable.renew_at)
