@@ -52,6 +52,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -394,6 +395,8 @@ class ShopifyFake:
             "x-shopify-topic": "bulk_operations/finish",
             "x-shopify-hmac-sha256": digest,
             "x-shopify-event-id": f"bulk-finish-{gid.rsplit('/', 1)[1]}",
+            "x-shopify-webhook-id": str(uuid.uuid4()),
+            "x-shopify-shop-domain": str(self.shop.get("myshopifyDomain")),
         }
         return httpx.post(url, content=body, headers=headers, timeout=30)
 
