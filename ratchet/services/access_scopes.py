@@ -58,8 +58,8 @@ _RESOURCE_SCOPES = {
 }
 _WORD = re.compile(
     r"\b(order|draftOrder|customer|product|productVariant|collection|inventoryItem|inventoryLevel|location|"
-    r"fulfillment|fulfillmentOrder|discount)(s?)(Create|Update|Delete|Set|Add|Remove|Adjust|Close|Open|Cancel|"
-    r"Activate|Move|Merge|Capture|Complete|\b)",
+    r"fulfillment|fulfillmentOrder|discount)(s?)(?:Bulk)?(Create|Update|Delete|Set|Add|Remove|Adjust|Close|Open|"
+    r"Cancel|Activate|Move|Merge|Capture|Complete|\b)",
     re.IGNORECASE,
 )
 _GID = re.compile(r"gid://shopify/(Order|DraftOrder|Customer|Product|ProductVariant|Collection|Location)/")
@@ -84,7 +84,7 @@ def task_scopes(task: Task) -> set[str]:
             resource = _RESOURCE_SCOPES.get(gid.group(1).lower())
             if resource:
                 needed.add(f"write_{resource}")
-    return needed
+    return set(_without_implied(needed))
 
 
 def _topic_scope(topic: str) -> str | None:
