@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -19,13 +21,15 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from ratchet.config import IngressSettings, Settings
+from ratchet.engine.schedules import sync_schedules
+from ratchet.engine.webhook_subscriptions import request_reconcile
 from ratchet.errors import RatchetError
 from ratchet.files.storage import FileStorage
 from ratchet.ingress import BadSignature
@@ -44,9 +48,12 @@ from ratchet.ingress.stored_files import stored_file_response
 from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import EventService, NewEvent
 from ratchet.services.mechanic_webhooks import get_webhook
+from ratchet.services.shop_grants import CALLBACK_PATH, complete_install
+from ratchet.shopify.client import ShopifyConfig
 from ratchet.store.database import Store
 
 HEALTH_CHECK_TIMEOUT = timedelta(seconds=2)
+logger = logging.getLogger(__name__)
 
 
 def delivery_threads(store: Store) -> int:
@@ -63,7 +70,8 @@ class Ingress:
     """The ingress's routes, one method each; `asgi()` is the app uvicorn serves.
 
     `GET /healthz`, `POST /webhooks/{id}` (Mechanic webhooks), `POST /webhooks/shopify/{shop}`
-    (Shopify deliveries) and `GET /files/{token}/{name}` (what the `files` action kept).
+    (Shopify deliveries), `GET /files/{token}/{name}` (what the `files` action kept) and
+    `GET /shopify/auth/callback` (install links).
 
     Args:
         delivery_pool: the threads that write events off the event loop (`delivery_threads`).
@@ -78,6 +86,7 @@ class Ingress:
         delivery_pool: ThreadPoolExecutor,
         config: IngressSettings | None = None,
     ) -> None:
+        self.settings = settings
         self.store = store
         self.client = client
         self.delivery_pool = delivery_pool
@@ -102,6 +111,7 @@ class Ingress:
         app.add_api_route("/healthz", self.healthz, methods=["GET"])
         app.add_api_route("/webhooks/{webhook_id}", self.mechanic_webhook, methods=["POST"])
         app.add_api_route("/files/{token}/{name}", self.stored_file, methods=["GET"])
+        app.add_api_route(CALLBACK_PATH, self.shopify_install, methods=["GET"])
         return ShopifyDeliveryRoute(self.shopify_delivery, app, self.config.max_body_bytes)
 
     async def healthz(self) -> JSONResponse:
@@ -157,9 +167,28 @@ class Ingress:
             created = await self.events.create(delivery)
         return {"event_id": created.id, "duplicate": created.duplicate}
 
+    async def shopify_install(self, request: Request) -> HTMLResponse:
+        """Where Shopify sends a merchant who approved an install link: one line says which shop was connected or why not."""
+        params = dict(request.query_params)
+        try:
+            shop = await complete_install(self.store, ShopifyConfig.from_settings(self.settings), params)
+        except RatchetError as exc:
+            return HTMLResponse(_one_line_page(f"Not connected: {exc}"), status_code=400)
+        try:
+            # Its schedules and webhook subscriptions, as after `ratchet shop connect`.
+            await sync_schedules(self.client, self.store, shop.id, task_queue=self.settings.temporal.task_queue)
+            await request_reconcile(self.client, self.settings, shop.id)
+        except (RatchetError, RPCError):
+            logger.warning("shop %s connected; its schedules and webhooks follow at the next worker start", shop.id)
+        return HTMLResponse(_one_line_page(f"Connected {params.get('shop')} to Ratchet as shop {shop.id}."))
+
     def _verify(self, delivery: ShopifyDelivery) -> VerifiedDelivery:
         with self.store.reading() as conn:
             return delivery.verify(conn)
+
+
+def _one_line_page(line: str) -> str:
+    return f"<!doctype html><meta charset=utf-8><title>Ratchet</title><p>{html.escape(line)}</p>\n"
 
 
 async def _ratchet_error(_request: Request, exc: RatchetError) -> JSONResponse:
