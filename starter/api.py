@@ -176,14 +176,8 @@ class Shops(_Resource):
         `shop` is `name`, `name.myshopify.com` or its admin URL. The token is renewed before it
         expires; `client_secret` also verifies webhooks, and a replaced one keeps doing so for an hour.
         """
-        saved = await shop_grants.connect_by_client_credentials(
-            self._store,
-            self._shopify_config,
-            shop_id,
-            shop_domain=shop,
-            client_id=client_id,
-            client_secret=client_secret,
-        )
+        app = shop_grants.AppCredentials(client_id, client_secret)
+        saved = await shop_grants.connect_by_client_credentials(self._store, self._shopify_config, shop_id, shop, app)
         await self._ratchet.schedules.follow(shop_id)
         return saved.shop
 
@@ -201,8 +195,7 @@ class Shops(_Resource):
             self._shopify_config,
             shop_id,
             shop_domain=shop,
-            client_id=client_id,
-            client_secret=client_secret,
+            app=shop_grants.AppCredentials(client_id, client_secret),
             scopes=scopes,
             public_url=self._ratchet.settings.ingress.public_url,
         )

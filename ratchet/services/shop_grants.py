@@ -42,6 +42,14 @@ class InstallCallbackError(InvalidInput):
 
 
 @dataclass(frozen=True)
+class AppCredentials:
+    """The app's client ID and secret (Dev Dashboard › Settings); the secret also signs webhooks."""
+
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
 class Grant:
     """What a grant gave: the token, which grant renews it, the app's credentials."""
 
@@ -63,12 +71,12 @@ async def _request_token(config: ShopifyConfig, shopify_domain: str, form: Mappi
 
 
 async def connect_by_client_credentials(
-    store: Store, config: ShopifyConfig, shop_id: str, *, shop_domain: str, client_id: str, client_secret: str
+    store: Store, config: ShopifyConfig, shop_id: str, shop_domain: str, app: AppCredentials
 ) -> SavedShop:
     """`ratchet shop connect`: take a token by the client credentials grant, verify it, save the shop."""
     domain = normalize_shop_domain(shop_domain)
-    issued = await _request_token(config, domain, oauth.client_credentials_form(client_id, client_secret))
-    grant = Grant(tokens.CLIENT_CREDENTIALS, client_id, client_secret, issued)
+    issued = await _request_token(config, domain, oauth.client_credentials_form(app.client_id, app.client_secret))
+    grant = Grant(tokens.CLIENT_CREDENTIALS, app.client_id, app.client_secret, issued)
     fetched = await verify_connection(ShopTarget.for_domain(shop_id, domain, issued.access_token), config)
     return await asyncio.to_thread(save_granted_shop, store, config, shop_id, domain, grant, fetched)
 
@@ -101,8 +109,7 @@ def create_install_link(
     shop_id: str,
     *,
     shop_domain: str,
-    client_id: str,
-    client_secret: str,
+    app: AppCredentials,
     scopes: list[str],
     public_url: str | None,
 ) -> str:
@@ -122,14 +129,14 @@ def create_install_link(
                 state=state,
                 shop_id=shop_id,
                 shopify_domain=domain,
-                client_id=client_id,
-                client_secret=client_secret,
+                client_id=app.client_id,
+                client_secret=app.client_secret,
                 expires_at=utcnow() + timedelta(seconds=INSTALL_LINK_SECONDS * config.time_scale),
             )
         )
     return oauth.authorize_url(
         domain,
-        client_id=client_id,
+        client_id=app.client_id,
         scopes=",".join(sorted(set(scopes))),
         redirect_uri=public_url.rstrip("/") + CALLBACK_PATH,
         state=state,

@@ -18,7 +18,7 @@ import pytest
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
-from ratchet.services.shop_grants import InstallCallbackError, complete_install, create_install_link
+from ratchet.services.shop_grants import AppCredentials, InstallCallbackError, complete_install, create_install_link
 from ratchet.services.shops import PREVIOUS_SECRET_VALID_SECONDS
 from ratchet.shopify.client import (
     AsyncShopifyClient,
@@ -170,8 +170,7 @@ def _install(api: Ratchet, fake: ShopifyFake, shop_id: str, public_url: str = "h
         ShopifyConfig(time_scale=TIME_SCALE),
         shop_id,
         shop_domain=fake.base_url,
-        client_id=fake.oauth.client_id,
-        client_secret=fake.oauth.client_secret,
+        app=AppCredentials(fake.oauth.client_id, fake.oauth.client_secret),
         scopes=["read_orders", "write_products"],
         public_url=public_url,
     )
@@ -263,8 +262,7 @@ def test_an_install_link_needs_a_public_url(api: Ratchet, scaled_fake: ShopifyFa
             ShopifyConfig(),
             "x",
             shop_domain="acme",
-            client_id="id",
-            client_secret="s",
+            app=AppCredentials("id", "s"),
             scopes=["read_orders"],
             public_url=None,
         )
