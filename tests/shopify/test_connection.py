@@ -111,7 +111,7 @@ async def test_shop_update_webhook_and_sync_refresh_the_snapshot_and_move_schedu
     event_id = await api.events.send(
         "shopify/shop/update", {"id": 548380009, "name": "Renamed Outfitters", "iana_timezone": "Asia/Tokyo"}
     )
-    await wait_for_runs(api, event_id, lambda runs: all(r.state == RunState.succeeded for r in runs))
+    await wait_for_runs(api, event_id, lambda runs: bool(runs) and all(r.state == RunState.succeeded for r in runs))
     connection = _connection(api)
     assert connection is not None and connection.snapshot["name"] == "Renamed Outfitters"
     assert (await api.shops.get(api.settings.shop)).timezone == "Asia/Tokyo"
