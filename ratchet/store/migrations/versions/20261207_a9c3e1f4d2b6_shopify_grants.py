@@ -5,7 +5,7 @@ a rotation; `shopify_grants` says how each token is renewed; `shopify_install_st
 install links not yet used.
 
 Revision ID: a9c3e1f4d2b6
-Revises: 7d2e5a1c9b34
+Revises: b81f3c6d2a57
 Create Date: 2026-12-07 02:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a9c3e1f4d2b6"
-down_revision: str | None = "7d2e5a1c9b34"
+down_revision: str | None = "b81f3c6d2a57"
 branch_labels: str | None = None
 depends_on: str | None = None
 
