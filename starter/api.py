@@ -41,6 +41,7 @@ from ratchet.services import (
     shop_grants,
     shops,
     status,
+    task_versions,
     tasks,
 )
 from ratchet.services import globals as globals_service
@@ -50,14 +51,16 @@ from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService, NewEvent, parse_when
 from ratchet.services.runs import RunDetail, RunView
 from ratchet.services.secrets import SecretInfo
-from ratchet.services.tasks import ImportedTask
+from ratchet.services.task_drafts import TaskDraft
+from ratchet.services.task_versions import VersionView
+from ratchet.services.tasks import ChangeSource, ImportedTask
 from ratchet.services.webhook_subscriptions import public_url_note, webhook_problems
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store import secrets as secret_store
 from ratchet.store.database import Store, get_store
 from ratchet.store.tables import EventFilter, MechanicWebhook, Shop, ShopGlobal, Task
 
-__all__ = ["ImportedTask", "Ratchet", "RatchetError", "RunDetail", "RunView"]
+__all__ = ["ImportedTask", "Ratchet", "RatchetError", "RunDetail", "RunView", "TaskDraft", "VersionView"]
 
 T = TypeVar("T")
 
@@ -229,9 +232,49 @@ class Tasks(_Resource):
         (`changes` lists what differs) unless `reset`.
         """
         shop_id = self._shop(shop_id)
-        imported = await self._db(tasks.import_task, self._store, shop_id, source, reset=reset)
+        imported = await self._db(
+            tasks.import_task, self._store, shop_id, source, reset=reset, changed_by=self._ratchet.source
+        )
         await self._ratchet.schedules.follow(shop_id)
         return imported
+
+    async def save(self, ref: str, draft: TaskDraft, shop_id: str | None = None) -> Task:
+        """Save edits (code, subscriptions template, options, runtime flags), validated as an import is."""
+        task = await self._db(
+            tasks.save_task, self._store, self._shop(shop_id), ref, draft, changed_by=self._ratchet.source
+        )
+        await self._ratchet.schedules.follow(task.shop_id)
+        return task
+
+    async def delete(self, ref: str, shop_id: str | None = None) -> Task:
+        """Delete a task and its versions; its schedules and Shopify webhooks follow."""
+        task = await self._db(tasks.delete_task, self._store, self._shop(shop_id), ref)
+        await self._ratchet.schedules.follow(task.shop_id)
+        return task
+
+    async def export(self, ref: str, shop_id: str | None = None) -> dict[str, Any]:
+        """The task's Mechanic export, ready for `json.dumps`."""
+        return tasks.export_task(await self.get(ref, shop_id))
+
+    async def versions(self, ref: str, shop_id: str | None = None) -> builtins.list[VersionView]:
+        """Every recorded version, newest first, with its diff from the one before."""
+        return await self._db(task_versions.list_versions, self._store, self._shop(shop_id), ref)
+
+    async def version(self, ref: str, version: int, shop_id: str | None = None) -> VersionView:
+        return await self._db(task_versions.get_version, self._store, self._shop(shop_id), ref, version)
+
+    async def restore(self, ref: str, version: int, shop_id: str | None = None) -> Task:
+        """Make the task what `version` was (its name and enabled state stay); records a new version."""
+        task = await self._db(
+            task_versions.restore_version,
+            self._store,
+            self._shop(shop_id),
+            ref,
+            version,
+            changed_by=self._ratchet.source,
+        )
+        await self._ratchet.schedules.follow(task.shop_id)
+        return task
 
     async def get(self, ref: str, shop_id: str | None = None) -> Task:
         """A task by id or name."""
@@ -247,7 +290,9 @@ class Tasks(_Resource):
         return await self._db(webhook_problems, self._store, shop_id, listed)
 
     async def set_enabled(self, ref: str, enabled: bool, shop_id: str | None = None) -> Task:
-        task = await self._db(tasks.set_enabled, self._store, self._shop(shop_id), ref, enabled)
+        task = await self._db(
+            tasks.set_enabled, self._store, self._shop(shop_id), ref, enabled, changed_by=self._ratchet.source
+        )
         await self._ratchet.schedules.follow(task.shop_id)
         return task
 
@@ -265,7 +310,15 @@ class Tasks(_Resource):
 
         Values are validated by their flags, and the subscriptions re-render.
         """
-        task = await self._db(tasks.configure_task, self._store, self._shop(shop_id), ref, updates, api_version)
+        task = await self._db(
+            tasks.configure_task,
+            self._store,
+            self._shop(shop_id),
+            ref,
+            updates,
+            api_version,
+            changed_by=self._ratchet.source,
+        )
         await self._ratchet.schedules.follow(task.shop_id)
         return task
 
@@ -273,12 +326,24 @@ class Tasks(_Resource):
         """One line telling the user what to set when the task needs Shopify webhooks Ratchet cannot register."""
         return public_url_note(task, self._ratchet.settings.ingress.public_url)
 
-    async def run(self, ref: str, *, text: str | None = None, shop_id: str | None = None) -> str:
-        """The run button: a mechanic/user/trigger (or /text) event only this task receives; returns its id."""
+    async def run(
+        self,
+        ref: str,
+        *,
+        text: str | None = None,
+        form: dict[str, Any] | None = None,
+        shop_id: str | None = None,
+    ) -> str:
+        """The run button: an event only this task receives; returns its id.
+
+        mechanic/user/trigger; mechanic/user/text with `text`; mechanic/user/form with `form`,
+        the values of its `userform` options (validated by their flags).
+        """
         shop_id = self._shop(shop_id)
         task = await self.get(ref, shop_id)
-        topic = tasks.run_button_topic(task, text)
-        return await self._ratchet.events.send(topic, text, shop_id=shop_id, task_ids=[task.id])
+        topic = tasks.run_button_topic(task, text, form=form is not None)
+        data: Any = tasks.userform_data(task, form) if form is not None else text
+        return await self._ratchet.events.send(topic, data, shop_id=shop_id, task_ids=[task.id])
 
 
 class Events(_Resource):
@@ -450,10 +515,14 @@ class Status(_Resource):
 
 
 class Ratchet:
-    def __init__(self, settings: Settings, store: Store, client: Client | None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, client: Client | None, *, source: ChangeSource = "api"
+    ) -> None:
         self.settings = settings
         self.store = store
         self._client = client
+        # Who this front acts for, recorded on task versions and bulk retries: cli, console or api.
+        self.source: ChangeSource = source
         self.shops = Shops(self)
         self.tasks = Tasks(self)
         self.events = Events(self)
@@ -468,14 +537,19 @@ class Ratchet:
         self.accounts = Accounts(self)
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None, *, temporal: bool = True) -> Ratchet:
-        """Open the store and, with `temporal`, a Temporal client (Unavailable when it cannot be reached)."""
+    async def connect(
+        cls, settings: Settings | None = None, *, temporal: bool = True, source: ChangeSource = "api"
+    ) -> Ratchet:
+        """Open the store and, with `temporal`, a Temporal client (Unavailable when it cannot be reached).
+
+        `source` names who acts (cli, console or api) on the task versions and bulk retries it records.
+        """
         settings = settings or load_settings()
         store = get_store(settings.effective_database_url)
         client = None
         if temporal:
             client = await connect(settings)
-        return cls(settings, store, client)
+        return cls(settings, store, client, source=source)
 
     async def __aenter__(self) -> Ratchet:
         return self

@@ -449,6 +449,31 @@ def _subscription_fields(data: dict) -> tuple[str, list[str]]:
     return template, exported
 
 
+def export_definition(defn: TaskDefinition) -> dict[str, Any]:
+    """The Mechanic export of a definition: what `parse_export` reads back into the same task.
+
+    Fields in the library's order; `shopify_api_version` only when the task names one (Mechanic's
+    library exports never carry it).
+    """
+    exported: dict[str, Any] = {
+        "name": defn.name,
+        "docs": defn.docs or "",
+        "halt_action_run_sequence_on_error": defn.halt_action_run_sequence_on_error,
+        "online_store_javascript": defn.online_store_javascript,
+        "options": dict(defn.options),
+        "order_status_javascript": defn.order_status_javascript,
+        "perform_action_runs_in_sequence": defn.perform_action_runs_in_sequence,
+        "preview_event_definitions": list(defn.preview_event_definitions),
+        "script": defn.script,
+        "subscriptions": list(defn.subscriptions),
+        "subscriptions_template": defn.subscriptions_template,
+        "tags": list(defn.tags),
+    }
+    if defn.shopify_api_version is not None:
+        exported["shopify_api_version"] = defn.shopify_api_version
+    return exported
+
+
 def referenced_options(script: str) -> list[str]:
     """Option keys the script reads, in order of first reference (spec 1.3)."""
     seen: dict[str, None] = {}

@@ -476,6 +476,8 @@ class PerformService:
     def _task_render(self, conn: Connection, run: Run, progress: RenderProgress) -> _TaskRender:
         """What the render reads, in one unit: the task's latest script and options (the retry context)."""
         task = _available_task(conn, run)
+        # What this attempt renders; the ledger records it with the attempt's outcome.
+        ledger.rendering_version(run, task.version)
         event = read_row(conn, Event, run.event_id)
         shop = read_row(conn, Shop, run.shop_id)
         if event is None or shop is None:

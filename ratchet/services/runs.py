@@ -57,6 +57,8 @@ class RunDetail(RunView):
     result: Any
     result_meta: Any
     manual_retries: int
+    # Task runs: the task version the latest attempt rendered (each attempt's is in `attempt_log`).
+    task_version: int | None = None
     notes: list[dict[str, Any]]
     attempt_log: list[dict[str, Any]]
     # Bulk operations a `shopify` action run started, with their current status.
@@ -139,6 +141,7 @@ def get_run(store: Store, shop_id: str, run_ref: str) -> RunDetail:
             result=run.result,
             result_meta=run.result_meta,
             manual_retries=run.manual_retries,
+            task_version=run.task_version,
             notes=run.notes or [],
             attempt_log=[a.model_dump(mode="json") for a in attempts],
             bulk_operations=[dataclasses.asdict(op) for op in operations_of_run(session, run.id)],

@@ -66,6 +66,8 @@ def _begin_statement() -> Any:
             elapsed_time_ms=None,
             attempts=bindparam("b_attempt"),
             error=None,
+            # Set again by a task run once it has read its task (`_close`).
+            task_version=None,
             run_at=func.coalesce(RUNS.c.run_at, now),
             # The time Temporal scheduled this attempt, else the first time the run was queued.
             enqueued_at=func.coalesce(bindparam("b_enqueued_at", type_=UTCDateTime()), RUNS.c.enqueued_at, now),
@@ -118,6 +120,15 @@ def begin_attempt(
     return Run.model_construct(**columns)
 
 
+def rendering_version(run: Run, version: int) -> None:
+    """Note the task version an attempt renders on its run (as begin_attempt returned it).
+
+    The attempt's outcome records it (`_close`). The model is detached (no ORM state, which
+    SQLModel's attribute setter needs), so the value goes to its fields directly.
+    """
+    run.__dict__["task_version"] = version
+
+
 def _insert_runs_statement(dialect: str) -> Any:
     return dialect_insert_for(dialect)(RUNS).on_conflict_do_nothing()
 
@@ -154,7 +165,14 @@ def _update_row(conn: Connection, table: Table, key: dict[str, Any], values: dic
 
 
 def _close(conn: Connection, run: Run, values: dict[str, Any], attempt: dict[str, Any]) -> None:
-    """End the attempt `run` describes (as begin_attempt returned it): the run's row and its attempt row."""
+    """End the attempt `run` describes (as begin_attempt returned it): the run's row and its attempt row.
+
+    A task run's attempt also records the task version it rendered (`run.task_version`, set
+    when the attempt read its task).
+    """
+    if run.task_version is not None:
+        values = {**values, "task_version": run.task_version}
+        attempt = {**attempt, "task_version": run.task_version}
     if _update_row(conn, RUNS, {"id": run.id}, values) == 0:
         raise RunNotFound(f"unknown run {run.id!r}")
     _update_row(

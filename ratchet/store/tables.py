@@ -154,8 +154,31 @@ class Task(SQLModel, table=True):
     online_store_javascript: str | None = Field(default=None, sa_column=Column(Text))
     order_status_javascript: str | None = Field(default=None, sa_column=Column(Text))
     tags: list[str] = _json(list)
+    # The number of its newest recorded version (task_versions); 0 before any was recorded.
+    version: int = 0
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+
+
+class TaskVersion(SQLModel, table=True):
+    """What a task was after one change (import, save, configure, enable, restore), and who made it.
+
+    `content` is the task's Mechanic export plus its `enabled` flag; `content_hash` its sha256,
+    so an unchanged save records nothing. Versions go with their task when it is deleted.
+    """
+
+    __tablename__ = "task_versions"
+
+    task_id: str = Field(primary_key=True, max_length=36)
+    version: int = Field(primary_key=True)
+    shop_id: str = Field(max_length=255)
+    # Who made the change: cli, console or api.
+    source: str = Field(max_length=16)
+    # What the change was: import, save, configure, enable, disable, restore.
+    change: str = Field(max_length=255)
+    content: dict[str, Any] = _json(dict)
+    content_hash: str = Field(max_length=64)
+    created_at: datetime | None = _ts()
 
 
 class Event(SQLModel, table=True):
@@ -215,6 +238,8 @@ class Run(SQLModel, table=True):
     started_at: datetime | None = _ts()
     stopped_at: datetime | None = _ts()
     elapsed_time_ms: int | None = None
+    # Task runs: the task version their latest attempt rendered (None before versions were recorded).
+    task_version: int | None = None
     # Things an operator should see on `ratchet runs show`, e.g. ignored retry signals.
     notes: list[dict[str, Any]] = _json(list)
 
@@ -231,6 +256,8 @@ class RunAttempt(SQLModel, table=True):
     ok: bool | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     retry_at: datetime | None = _ts()
+    # Task runs: the version of the task this attempt rendered.
+    task_version: int | None = None
 
 
 class CacheEntry(SQLModel, table=True):
@@ -362,3 +389,43 @@ class ConnectedAccount(SQLModel, table=True):
     kind: str = Field(max_length=32)
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+
+
+class BulkRetry(SQLModel, table=True):
+    """A named retry of the failed runs a query selected, performed by its BulkRetryWorkflow.
+
+    The runs are chosen once, when it is started (`bulk_retry_items`), so what the user
+    confirmed is what is retried; the workflow works through them at a bounded rate.
+    """
+
+    __tablename__ = "bulk_retries"
+
+    id: str = Field(primary_key=True, max_length=36)
+    shop_id: str = Field(index=True, max_length=255)
+    name: str = Field(max_length=512)
+    # The query that chose the runs (task, topic, kinds, since, until), as the user gave it.
+    selection: dict[str, Any] = _json(dict)
+    total: int = 0
+    # running, completed or cancelled.
+    state: str = Field(default="running", max_length=16)
+    source: str = Field(default="api", max_length=16)
+    workflow_id: str = Field(max_length=512)
+    created_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class BulkRetryItem(SQLModel, table=True):
+    """One run of a bulk retry and what became of it (None until the workflow reaches it)."""
+
+    __tablename__ = "bulk_retry_items"
+
+    bulk_retry_id: str = Field(primary_key=True, max_length=36)
+    position: int = Field(primary_key=True)
+    run_id: str = Field(max_length=36)
+    # event, task or action.
+    kind: str = Field(max_length=8)
+    # retried or refused.
+    outcome: str | None = Field(default=None, max_length=16)
+    # The refusal's one-line reason.
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    done_at: datetime | None = _ts()

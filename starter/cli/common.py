@@ -43,7 +43,7 @@ def settings_for(address: str | None = None, shop: str | None = None) -> Setting
 
 async def connect(address: str | None = None, shop: str | None = None, *, temporal: bool = True) -> Ratchet:
     """The Python API for one command; `temporal=False` for commands the store answers alone."""
-    return await Ratchet.connect(settings_for(address, shop), temporal=temporal)
+    return await Ratchet.connect(settings_for(address, shop), temporal=temporal, source="cli")
 
 
 def run(coro: Coroutine[Any, Any, Any], *, uvloop_loop: bool = False) -> Any:
