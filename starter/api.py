@@ -36,6 +36,7 @@ from ratchet.services import (
     event_filters,
     key_rotation,
     mechanic_webhooks,
+    preview,
     retries,
     runs,
     shop_grants,
@@ -49,6 +50,7 @@ from ratchet.services import secrets as secrets_service
 from ratchet.services.accounts import AccountInfo
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService, NewEvent, parse_when
+from ratchet.services.preview import PreviewSource, RecentEvent, TaskPreview
 from ratchet.services.runs import RunDetail, RunView
 from ratchet.services.secrets import SecretInfo
 from ratchet.services.task_drafts import TaskDraft
@@ -60,7 +62,17 @@ from ratchet.store import secrets as secret_store
 from ratchet.store.database import Store, get_store
 from ratchet.store.tables import EventFilter, MechanicWebhook, Shop, ShopGlobal, Task
 
-__all__ = ["ImportedTask", "Ratchet", "RatchetError", "RunDetail", "RunView", "TaskDraft", "VersionView"]
+__all__ = [
+    "ImportedTask",
+    "PreviewSource",
+    "Ratchet",
+    "RatchetError",
+    "RunDetail",
+    "RunView",
+    "TaskDraft",
+    "TaskPreview",
+    "VersionView",
+]
 
 T = TypeVar("T")
 
@@ -255,6 +267,20 @@ class Tasks(_Resource):
     async def export(self, ref: str, shop_id: str | None = None) -> dict[str, Any]:
         """The task's Mechanic export, ready for `json.dumps`."""
         return tasks.export_task(await self.get(ref, shop_id))
+
+    async def preview(
+        self, ref: str, draft: TaskDraft | None = None, source: PreviewSource | None = None, shop_id: str | None = None
+    ) -> TaskPreview:
+        """Render the task with unsaved edits (`draft`) against the events `source` names (by default
+        its preview events); nothing is performed, cached or recorded.
+        """
+        return await self._db(
+            preview.preview_task, self._store, self._shop(shop_id), ref, draft or TaskDraft(), source or PreviewSource()
+        )
+
+    async def recent_events(self, ref: str, shop_id: str | None = None) -> builtins.list[RecentEvent]:
+        """The last 20 real events of the task's subscribed topics, newest first, to preview against."""
+        return await self._db(preview.recent_events, self._store, self._shop(shop_id), ref)
 
     async def versions(self, ref: str, shop_id: str | None = None) -> builtins.list[VersionView]:
         """Every recorded version, newest first, with its diff from the one before."""

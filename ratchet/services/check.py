@@ -139,15 +139,23 @@ def preview_options(defn: TaskDefinition) -> dict[str, Any]:
     return options
 
 
-def preview_request(defn: TaskDefinition, event: dict[str, Any]) -> RenderRequest:
-    shop = sample_shop()
+def preview_request(
+    defn: TaskDefinition, event: dict[str, Any], *, shop: dict[str, Any] | None = None, task_id: str = PREVIEW_TASK_ID
+) -> RenderRequest:
+    """A preview render of the definition for `event`: no cache, no Shopify (spec 6.5).
+
+    Args:
+        shop: the Liquid `shop` object; the platform sample when None (an export checked offline).
+        task_id: the installed task's id when previewing one.
+    """
+    shop = shop if shop is not None else sample_shop()
     options = preview_options(defn)
     return RenderRequest(
         script=defn.script,
         options=options,
         event=event,
         task={
-            "id": PREVIEW_TASK_ID,
+            "id": task_id,
             "name": defn.name,
             "options": options,
             "subscriptions": defn.subscriptions,
@@ -157,7 +165,7 @@ def preview_request(defn: TaskDefinition, event: dict[str, Any]) -> RenderReques
         shop=shop,
         cache=None,
         shopify=None,
-        timezone=shop["iana_timezone"],
+        timezone=shop.get("iana_timezone") or "UTC",
         preview=True,
     )
 
