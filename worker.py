@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.bulk_operations import BulkOperationActivities
+from activities.bulk_retry import BulkRetryActivities
 from activities.retention import RetentionActivities
 from activities.retry_desk import RetryDeskActivities
 from activities.runs import RunActivities
@@ -43,6 +44,7 @@ from ratchet.shopify.client import ShopifyConfig
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store, get_store
 from workflows.bulk_operations import BulkOperationWorkflow
+from workflows.bulk_retry import BulkRetryWorkflow
 from workflows.event import EventWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.retry_desk import RetryDeskWorkflow
@@ -149,6 +151,7 @@ def build_worker(
             BulkOperationWorkflow,
             RetentionWorkflow,
             RetryDeskWorkflow,
+            BulkRetryWorkflow,
         ]
         if workflows
         else [],
@@ -158,6 +161,7 @@ def build_worker(
         + BulkOperationActivities(services.bulk_operations).all()
         + RetentionActivities(settings, store).all()
         + RetryDeskActivities(settings, store, client).all()
+        + BulkRetryActivities(settings, store, client).all()
         if activities
         else [],
         **WORKER_OPTIONS,

@@ -33,6 +33,7 @@ from ratchet.errors import RatchetError, Unavailable
 from ratchet.services import (
     access_scopes,
     accounts,
+    bulk_retries,
     event_filters,
     key_rotation,
     mechanic_webhooks,
@@ -48,6 +49,8 @@ from ratchet.services import (
 from ratchet.services import globals as globals_service
 from ratchet.services import secrets as secrets_service
 from ratchet.services.accounts import AccountInfo
+from ratchet.services import secrets as secret_rotation
+from ratchet.services.bulk_retries import BulkRetryView, RetryPlan, RetrySelection
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService, NewEvent, parse_when
 from ratchet.services.preview import PreviewSource, RecentEvent, TaskPreview
@@ -63,10 +66,13 @@ from ratchet.store.database import Store, get_store
 from ratchet.store.tables import EventFilter, MechanicWebhook, Shop, ShopGlobal, Task
 
 __all__ = [
+    "BulkRetryView",
     "ImportedTask",
     "PreviewSource",
     "Ratchet",
     "RatchetError",
+    "RetryPlan",
+    "RetrySelection",
     "RunDetail",
     "RunView",
     "TaskDraft",
@@ -433,6 +439,47 @@ class Runs(_Resource):
         return await retries.retry_run(
             ratchet.settings, self._store, ratchet.client, self._shop(shop_id), run_id, reason
         )
+
+    async def plan_retry(self, selection: RetrySelection, shop_id: str | None = None) -> RetryPlan:
+        """How many failed runs a bulk retry of `selection` would take, by kind, with a sample."""
+        return await self._db(bulk_retries.plan_bulk_retry, self._store, self._shop(shop_id), selection)
+
+    async def retry_failed(
+        self,
+        selection: RetrySelection,
+        name: str,
+        *,
+        rate_per_second: float = bulk_retries.DEFAULT_RATE,
+        shop_id: str | None = None,
+    ) -> BulkRetryView:
+        """Start a durable bulk retry of the failed runs `selection` takes now, named after its incident.
+
+        Each run goes through the same validated retry as `retry`, at most `rate_per_second`;
+        refusals are recorded per run. Returns at once: follow it with `bulk_retry`.
+        """
+        ratchet = self._ratchet
+        return await bulk_retries.start_bulk_retry(
+            ratchet.settings,
+            self._store,
+            ratchet.client,
+            self._shop(shop_id),
+            selection,
+            name,
+            source=ratchet.source,
+            rate_per_second=rate_per_second,
+        )
+
+    async def bulk_retry(self, bulk_retry_id: str, shop_id: str | None = None) -> BulkRetryView:
+        """A bulk retry's progress and every refusal so far."""
+        return await self._db(bulk_retries.get_bulk_retry, self._store, self._shop(shop_id), bulk_retry_id)
+
+    async def bulk_retries(self, shop_id: str | None = None) -> builtins.list[BulkRetryView]:
+        """The shop's bulk retries, newest first."""
+        return await self._db(bulk_retries.list_bulk_retries, self._store, self._shop(shop_id))
+
+    async def cancel_bulk_retry(self, bulk_retry_id: str, shop_id: str | None = None) -> None:
+        """Stop a running bulk retry before its next batch."""
+        await bulk_retries.cancel_bulk_retry(self._store, self._ratchet.client, self._shop(shop_id), bulk_retry_id)
 
 
 class Filters(_Resource):

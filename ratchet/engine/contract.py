@@ -33,6 +33,7 @@ RETENTION_WORKFLOW = "RetentionWorkflow"
 # (and their histories) carry the old name, so it stays.
 WEBHOOK_SUBSCRIPTIONS_WORKFLOW = "ShopWebhooksWorkflow"
 RETRY_DESK_WORKFLOW = "RetryDeskWorkflow"
+BULK_RETRY_WORKFLOW = "BulkRetryWorkflow"
 RETRY_DESK_ID = "ratchet-retries"
 """The one always-open workflow that takes `retry` signals for any run (Web UI, `temporal workflow signal`)."""
 
@@ -49,6 +50,8 @@ DELETE_BULK_OPERATION_RESULTS = "delete_bulk_operation_results"
 PURGE_EXPIRED = "purge_expired"
 RECONCILE_WEBHOOK_SUBSCRIPTIONS = "reconcile_shop_webhooks"  # registered name, kept (see above)
 RETRY_REQUESTED_RUN = "retry_requested_run"
+RETRY_BULK_BATCH = "retry_bulk_batch"
+FINISH_BULK_RETRY = "finish_bulk_retry"
 
 RETRY_SIGNAL = "retry"
 CLOSE_WHEN_SETTLED = "close-when-settled"
@@ -61,6 +64,10 @@ BULK_FINISHED_SIGNAL = "finished"
 """Sent by the ingress on Shopify's bulk_operations/finish webhook: "look now, don't wait for the poll"."""
 BULK_STATUS_QUERY = "status"
 RECONCILE_SIGNAL = "reconcile"
+BULK_RETRY_PROGRESS_QUERY = "progress"
+"""A bulk retry's progress (BulkRetryProgress), for the Web UI and `temporal workflow query`."""
+BULK_RETRY_CANCEL_SIGNAL = "cancel"
+"""Stops a bulk retry before its next batch."""
 
 # -- error types (ApplicationError.type): compared across processes, never message text --------------
 
@@ -285,6 +292,49 @@ class PurgeOutcome(BaseModel):
 EventWorkflowInput.model_rebuild()
 
 
+class BulkRetryInput(BaseModel):
+    """A bulk retry's workflow input; its runs are the ledger's `bulk_retry_items`, by position."""
+
+    bulk_retry_id: str
+    shop_id: str
+    total: int
+    batch_size: int
+    """Runs retried per activity."""
+    seconds_per_batch: float
+    """The (unscaled) seconds each batch takes at least: with `batch_size`, the rate."""
+    time_scale: float = 1.0
+    """RATCHET_TIME_SCALE of the deployment that started it (the workflow cannot read settings)."""
+    next_position: int = 0
+    """Where to start: a continued-as-new workflow carries on from here."""
+    retried: int = 0
+    refused: int = 0
+
+
+class BulkRetryBatch(BaseModel):
+    bulk_retry_id: str
+    first_position: int
+    count: int
+
+
+class BulkRetryBatchOutcome(BaseModel):
+    retried: int
+    refused: int
+
+
+class BulkRetryProgress(BaseModel):
+    total: int
+    done: int
+    retried: int
+    refused: int
+    cancelled: bool
+
+
+class BulkRetryFinish(BaseModel):
+    bulk_retry_id: str
+    state: str
+    """completed or cancelled."""
+
+
 class ReconcileInput(BaseModel):
     shop_id: str
     debounce_seconds: float
@@ -367,4 +417,16 @@ class RetryDeskActivitiesInterface:
 
     @activity.defn(name=RETRY_REQUESTED_RUN)
     async def retry_requested_run(self, req: RetryRequest) -> str:
+        raise NotImplementedError
+
+
+class BulkRetryActivitiesInterface:
+    """A bulk retry's batches and its end (implemented in activities/bulk_retry.py)."""
+
+    @activity.defn(name=RETRY_BULK_BATCH)
+    async def retry_bulk_batch(self, batch: BulkRetryBatch) -> BulkRetryBatchOutcome:
+        raise NotImplementedError
+
+    @activity.defn(name=FINISH_BULK_RETRY)
+    async def finish_bulk_retry(self, finish: BulkRetryFinish) -> None:
         raise NotImplementedError

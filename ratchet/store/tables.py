@@ -424,6 +424,9 @@ class BulkRetryItem(SQLModel, table=True):
     run_id: str = Field(max_length=36)
     # event, task or action.
     kind: str = Field(max_length=8)
+    # The run's manual retries when it was chosen: more later means this bulk retry's went through
+    # (an activity retried after a crash finds it so, rather than a refusal of the run in flight).
+    retries_before: int = 0
     # retried or refused.
     outcome: str | None = Field(default=None, max_length=16)
     # The refusal's one-line reason.

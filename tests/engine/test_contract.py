@@ -11,12 +11,14 @@ import pytest
 from temporalio import activity
 
 from activities.bulk_operations import BulkOperationActivities
+from activities.bulk_retry import BulkRetryActivities
 from activities.retention import RetentionActivities
 from activities.runs import RunActivities
 from activities.scheduler_tick import SchedulerActivities
 from activities.webhook_subscriptions import WebhookSubscriptionsActivities
 from ratchet.engine.contract import (
     BulkOperationActivitiesInterface,
+    BulkRetryActivitiesInterface,
     RetentionActivitiesInterface,
     RunActivitiesInterface,
     SchedulerActivitiesInterface,
@@ -61,6 +63,7 @@ def test_workflow_modules_import_no_store_network_or_client(module: str) -> None
         (BulkOperationActivitiesInterface, BulkOperationActivities),
         (RetentionActivitiesInterface, RetentionActivities),
         (WebhookSubscriptionsActivitiesInterface, WebhookSubscriptionsActivities),
+        (BulkRetryActivitiesInterface, BulkRetryActivities),
     ],
 )
 def test_activities_implement_their_interface_under_the_same_names(interface: type, implementation: type) -> None:

@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("retries_before", sa.Integer(), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
