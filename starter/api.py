@@ -38,6 +38,7 @@ from ratchet.services import (
     key_rotation,
     mechanic_webhooks,
     preview,
+    resource_runs,
     retries,
     runs,
     shop_grants,
@@ -376,6 +377,27 @@ class Tasks(_Resource):
         topic = tasks.run_button_topic(task, text, form=form is not None)
         data: Any = tasks.userform_data(task, form) if form is not None else text
         return await self._ratchet.events.send(topic, data, shop_id=shop_id, task_ids=[task.id])
+
+    async def run_for(
+        self, ref: str, resource: str, refs: builtins.list[str], shop_id: str | None = None
+    ) -> builtins.list[str]:
+        """Run the task for Shopify resources, as Mechanic's admin action links do; returns the event ids.
+
+        `resource` is order, customer, draft_order or collection; `refs` are ids (or order names
+        such as #1001). Each event carries the resources' REST representation: one event per
+        resource (mechanic/user/order), or batches of 50 when the task subscribes to the plural
+        topic (mechanic/user/orders). Nothing is sent unless every resource is found.
+        """
+        shop_id = self._shop(shop_id)
+        task = await self.get(ref, shop_id)
+        run = resource_runs.resource_run(task, resource)
+        shop = await self._db(shops.get_shop, self._store, shop_id)
+        config = ShopifyConfig.from_settings(self._ratchet.settings)
+        found = await self._db(resource_runs.fetch_resources, config, shop, task, resource, refs)
+        return [
+            await self._ratchet.events.send(run.topic, data, shop_id=shop_id, task_ids=[task.id])
+            for data in resource_runs.resource_events(run, found)
+        ]
 
 
 class Events(_Resource):

@@ -1,7 +1,10 @@
-"""`ratchet task import|list|enable|disable|configure|run|check`."""
+"""`ratchet task import|list|enable|disable|configure|run|export|delete|versions|restore|check`."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,9 +12,10 @@ import typer
 from rich.table import Table
 
 from ratchet.errors import InvalidInput
+from ratchet.services.resource_runs import parse_refs
 from ratchet.store.tables import Task
 from starter.api import Ratchet
-from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, out, print_json, read_json_argument, run
+from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, iso, out, print_json, read_json_argument, run
 
 app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run tasks.")
 
@@ -129,11 +133,7 @@ def task_configure(
         if not isinstance(loaded, dict):
             raise InvalidInput("--options must be a JSON object")
         updates.update(loaded)
-    for item in option or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"invalid --option {item!r}: expected KEY=VALUE")
-        updates[key.strip()] = value
+    updates.update(_pairs(option, "--option"))
     if not updates and api_version is None:
         raise InvalidInput("nothing to configure: pass --option KEY=VALUE, --options @file.json or --api-version")
 
@@ -148,18 +148,125 @@ def task_configure(
     run(go())
 
 
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"invalid {flag} {item!r}: expected KEY=VALUE")
+        pairs[key.strip()] = value
+    return pairs
+
+
 @app.command("run")
 def task_run(
     task: str,
     text: Annotated[str | None, typer.Option("--text", help="Send mechanic/user/text with this text.")] = None,
+    form: Annotated[
+        list[str] | None, typer.Option("--form", help="Send mechanic/user/form: KEY=VALUE of a userform option.")
+    ] = None,
+    resource: Annotated[
+        str | None,
+        typer.Option("--resource", help="Run for Shopify resources: order, customer, draft_order, collection."),
+    ] = None,
+    ids: Annotated[
+        str | None, typer.Option("--ids", help="With --resource: ids or order names (#1001), comma-separated.")
+    ] = None,
     shop: ShopOpt = "default",
     temporal_address: AddressOpt = None,
 ) -> None:
-    """Press the task's run button. Prints the event id last."""
+    """Press the task's run button (or its form, or an admin action link). Prints the event ids last."""
+    if resource is not None and not ids:
+        raise InvalidInput("--resource needs --ids")
 
     async def go() -> None:
         api = await connect(temporal_address, shop)
-        print(await api.tasks.run(task, text=text))
+        if resource is not None:
+            for event_id in await api.tasks.run_for(task, resource, parse_refs(ids or "")):
+                print(event_id)
+            return
+        print(await api.tasks.run(task, text=text, form=_pairs(form, "--form") if form else None))
+
+    run(go())
+
+
+@app.command("export")
+def task_export(
+    task: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    shop: ShopOpt = "default",
+) -> None:
+    """Print (or write) the task's Mechanic export JSON."""
+
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        text = json.dumps(await api.tasks.export(task), indent=2, ensure_ascii=False) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {output}: {exc.strerror}") from exc
+
+    run(go())
+
+
+@app.command("delete")
+def task_delete(
+    task: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
+    shop: ShopOpt = "default",
+) -> None:
+    """Delete a task and its versions; its queued runs fail as a deleted task's do."""
+
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        found = await api.tasks.get(task)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidInput("add --yes to delete without a prompt")
+            typer.confirm(f"Delete {found.name!r} and its versions?", abort=True)
+        await api.tasks.delete(found.id)
+        out.print(f"deleted {found.name!r}", markup=False)
+
+    run(go())
+
+
+@app.command("versions")
+def task_versions(
+    task: str,
+    version: Annotated[int | None, typer.Option("--diff", help="Show this version's diff from the one before.")] = None,
+    shop: ShopOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """List the task's versions (who, when, what, content hash), or one version's unified diff."""
+
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        views = [await api.tasks.version(task, version)] if version is not None else await api.tasks.versions(task)
+        if as_json:
+            print_json([dataclasses.asdict(v) for v in views])
+            return
+        if version is not None:
+            sys.stdout.write(views[0].diff + "\n")
+            return
+        table = Table("version", "when", "who", "change", "hash")
+        for v in views:
+            table.add_row(str(v.version), iso(v.created_at) or "", v.source, v.change, v.content_hash[:12])
+        out.print(table)
+
+    run(go())
+
+
+@app.command("restore")
+def task_restore(task: str, version: int, shop: ShopOpt = "default") -> None:
+    """Make the task what VERSION was (its name and enabled state stay); records a new version."""
+
+    async def go() -> None:
+        api = await connect(shop=shop, temporal=False)
+        restored = await api.tasks.restore(task, version)
+        out.print(f"restored {restored.name!r} to version {version}; now version {restored.version}", markup=False)
 
     run(go())
 

@@ -14,7 +14,7 @@ exercised over the network exactly as against Shopify:
   POST/PUT echo the wrapped body (with an id), DELETE answers `{}`. A GET of a route Shopify does
   not document (`DOCUMENTED_GET_ROUTES`) is 404 like on Shopify; a documented one answers a canned
   answer (`on_rest`), else from `rest_resources` ({"orders": [...], ...}): `{plural}.json` (REST's
-  status / fulfillment_status / financial_status filters, orders default to status=open; pages of
+  status / fulfillment_status / financial_status / name filters (name: https://shopify.dev/docs/api/admin-rest/latest/resources/order#get-orders), orders default to status=open; pages of
   `limit` with a `Link: <…page_info=…>; rel="next"` header whose page_info carries the filters, as
   Shopify's does), `{plural}/count.json`, `{plural}/{id}.json`, `customers/{id}/orders.json`
   and `collections/{id}.json` (a custom or smart collection).
@@ -707,7 +707,7 @@ class ShopifyFake:
                 status, answer = 404, {"errors": "Not Found"}
         return JSONResponse(answer, status_code=status, headers=headers)
 
-    _REST_FILTERS = ("status", "fulfillment_status", "financial_status")
+    _REST_FILTERS = ("status", "fulfillment_status", "financial_status", "name")
 
     def _rest_resource(self, path: str, rest: str, params: dict[str, str], headers: dict[str, str]) -> Any:
         parts = rest.removesuffix(".json").split("/")

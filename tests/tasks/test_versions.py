@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,8 @@ from ratchet.services import task_versions, tasks
 from ratchet.services.task_drafts import TaskDraft
 from ratchet.store.database import Store
 from ratchet.store.tables import Shop
+from starter.api import Ratchet
+from tests.support.cli import one_line_error, ratchet
 from tests.support.tasks import export
 
 SCRIPT_V1 = '{% action "echo", greeting: options.greeting__required %}\n{% log "one" %}'
@@ -139,3 +143,30 @@ def test_export_imports_back_as_the_same_task(db_store: Store, shop_id: str) -> 
         session.add(Shop(id=other_shop, timezone="UTC"))
     copy = tasks.import_task(db_store, other_shop, exported).task
     assert tasks.task_content(copy) == tasks.task_content(task)
+
+
+async def test_cli_versions_diff_restore_export_delete(api: Ratchet, tmp_path: Path) -> None:
+    settings, shop = api.settings, api.settings.shop
+    task = (await api.tasks.import_(greeter())).task
+    configured = await ratchet(settings, shop, "task", "configure", task.id, "--option", "greeting__required=yo")
+    assert configured.returncode == 0, configured.stderr
+
+    listed = await ratchet(settings, shop, "task", "versions", "Greeter", "--json")
+    assert [(v["version"], v["source"], v["change"]) for v in json.loads(listed.stdout)] == [
+        (2, "cli", "configure"),
+        (1, "api", "import"),
+    ]
+    diff = await ratchet(settings, shop, "task", "versions", "Greeter", "--diff", "2")
+    assert '+options: {"greeting__required": "yo"}' in diff.stdout
+    restored = await ratchet(settings, shop, "task", "restore", "Greeter", "1")
+    assert "now version 3" in restored.stdout, restored.stderr
+    assert (await api.tasks.get(task.id)).options == {"greeting__required": "hi"}
+
+    out_file = tmp_path / "greeter.json"
+    exported = await ratchet(settings, shop, "task", "export", "Greeter", "-o", str(out_file))
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(out_file.read_text())["script"] == SCRIPT_V1
+    one_line_error(await ratchet(settings, shop, "task", "delete", "Greeter"), "add --yes")
+    deleted = await ratchet(settings, shop, "task", "delete", "Greeter", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    one_line_error(await ratchet(settings, shop, "task", "versions", "Greeter"), "unknown task")

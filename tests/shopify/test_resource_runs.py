@@ -1,0 +1,72 @@
+"""Run task for resources (Mechanic's admin action links): events carry the resources' REST representation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ratchet.core.runs import RunKind
+from ratchet.errors import Conflict, InvalidInput
+from ratchet.services.resource_runs import parse_refs
+from starter.api import Ratchet
+from tests.support.shopify_fake import ShopifyFake
+from tests.support.tasks import add_task
+from tests.support.waiting import of_kind, settled, wait_for_runs
+
+ECHO_ORDER = '{% action "echo", name: order.name, total: order.total_price %}'
+ECHO_ORDERS = '{% action "echo", names: orders | map: "name" %}'
+
+
+def order(order_id: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": order_id,
+        "name": f"#{order_id}",
+        "closed_at": None,
+        "cancelled_at": None,
+        "total_price": "9.50",
+    } | fields
+
+
+async def connected(api: Ratchet, fake: ShopifyFake) -> None:
+    await api.shops.set(api.settings.shop, shopify_domain=fake.base_url, access_token=fake.access_token)
+    fake.rest_resources["orders"] = [order(1001), order(1002, closed_at="2026-01-01T00:00:00Z"), order(1003)]
+
+
+async def test_one_event_per_order_by_id_or_name(api: Ratchet, fake: ShopifyFake) -> None:
+    await connected(api, fake)
+    task = await add_task(api, "Per order", ECHO_ORDER, ["mechanic/user/order"])
+    # A closed order is found by name too (status=any).
+    event_ids = await api.tasks.run_for(task.id, "order", parse_refs("1001, #1002\ngid://shopify/Order/1003"))
+    assert len(event_ids) == 3
+    names = []
+    for event_id in event_ids:
+        runs = await wait_for_runs(api, event_id, settled(1))
+        names.append((await api.runs.get(of_kind(runs, RunKind.action)[0].id)).action_options["name"])
+    assert names == ["#1001", "#1002", "#1003"]
+
+
+async def test_the_batch_topic_gets_lists_of_at_most_fifty(api: Ratchet, fake: ShopifyFake) -> None:
+    await connected(api, fake)
+    fake.rest_resources["orders"] = [order(n) for n in range(1, 61)]
+    task = await add_task(api, "Batch", ECHO_ORDERS, ["mechanic/user/orders"])
+    event_ids = await api.tasks.run_for(task.id, "order", [str(n) for n in range(1, 61)])
+    sizes = []
+    for event_id in event_ids:
+        runs = await wait_for_runs(api, event_id, settled(1))
+        sizes.append(len((await api.runs.get(of_kind(runs, RunKind.action)[0].id)).action_options["names"]))
+    assert sizes == [50, 10]
+
+
+async def test_nothing_is_sent_unless_every_resource_is_found(api: Ratchet, fake: ShopifyFake) -> None:
+    await connected(api, fake)
+    task = await add_task(api, "Per order", ECHO_ORDER, ["mechanic/user/order"])
+    with pytest.raises(InvalidInput, match="order '#4040' was not found"):
+        await api.tasks.run_for(task.id, "order", ["1001", "#4040"])
+    with pytest.raises(InvalidInput, match="order '999' was not found"):
+        await api.tasks.run_for(task.id, "order", ["999"])
+    with pytest.raises(InvalidInput, match="no longer serves them over REST"):
+        await api.tasks.run_for(task.id, "product", ["1"])
+    with pytest.raises(Conflict, match="does not subscribe to mechanic/user/customer"):
+        await api.tasks.run_for(task.id, "customer", ["1"])
+    assert (await api.runs.list()) == []
