@@ -74,6 +74,7 @@ class RetrySelection:
     until: datetime | None = None
 
     def window_start(self, now: datetime) -> datetime:
+        """Where the window starts: `since`, else 7 days before `now`."""
         return self.since if self.since is not None else now - DEFAULT_WINDOW
 
     def to_json(self, now: datetime) -> dict[str, Any]:
@@ -113,6 +114,7 @@ class RetryPlan:
 
     @property
     def uses(self) -> dict[RunKind, str]:
+        """What a retry of each kind in the plan re-performs."""
         return {kind: RETRY_USES[kind] for kind in self.by_kind}
 
 
@@ -136,6 +138,7 @@ class BulkRetryView:
 
     @property
     def done(self) -> int:
+        """Runs the bulk retry has reached (retried or refused)."""
         return self.retried + self.refused
 
 

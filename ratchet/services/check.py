@@ -145,6 +145,8 @@ def preview_request(
     """A preview render of the definition for `event`: no cache, no Shopify (spec 6.5).
 
     Args:
+        defn: the task definition to render.
+        event: the Liquid `event` object to render it for.
         shop: the Liquid `shop` object; the platform sample when None (an export checked offline).
         task_id: the installed task's id when previewing one.
     """

@@ -39,8 +39,11 @@ RECENT_EVENTS = 20
 
 @dataclass(frozen=True)
 class PreviewSource:
-    """Which events to preview against: the task's preview events (definitions, then a platform
-    sample per subscribed topic), the platform sample of one `topic`, or one real event."""
+    """Which events to preview against.
+
+    The task's preview events (definitions, then a platform sample per subscribed topic), the
+    platform sample of one `topic`, or one real event.
+    """
 
     kind: Literal["preview", "sample", "event"] = "preview"
     topic: str | None = None
@@ -123,8 +126,11 @@ def preview_task(store: Store, shop_id: str, ref: str, draft: TaskDraft, source:
 
 
 def _draft(current: TaskDefinition, draft: TaskDraft) -> tuple[TaskDefinition, str | None]:
-    """The drafted definition without the save's refusals: a broken template keeps the current
-    subscriptions (and says why), a broken script shows as each render's error."""
+    """The drafted definition without the save's refusals.
+
+    A broken template keeps the current subscriptions (and says why); a broken script shows as each
+    render's error.
+    """
     exported = drafted_export(current, draft)
     error = None
     try:

@@ -35,6 +35,7 @@ class VersionView:
 
     @property
     def enabled(self) -> bool:
+        """Whether the task was enabled in this version."""
         return bool(self.content.get("enabled"))
 
 

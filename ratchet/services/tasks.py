@@ -1,5 +1,6 @@
-"""Tasks: importing Mechanic exports, listing, enabling (gated on required options), configuring
-options, saving edits, deleting, and the run button's events.
+"""Tasks: import, list, enable, configure, save, delete, and the run button's events.
+
+Enabling is gated on required options; saving validates as an import does.
 
 Every change records a task version in the same transaction (`task_versions`: who, when, the
 content and its hash; an unchanged result records none); reading and restoring versions is
@@ -286,7 +287,15 @@ def configure_task(
 
 
 def save_task(store: Store, shop_id: str, ref: str, draft: TaskDraft, *, changed_by: ChangeSource = "api") -> Task:
-    """Save edits from the task page, validated as an import is."""
+    """Save edits from the task page, validated as an import is.
+
+    Args:
+        store: the ledger.
+        shop_id: the task's shop.
+        ref: the task's id or name.
+        draft: what changes; fields it leaves None stay as they are.
+        changed_by: who saves, recorded on the task version.
+    """
     return replace_definition(
         store, shop_id, ref, lambda task: draft_definition(definition_of(task), draft), changed_by, "save"
     )
@@ -329,8 +338,9 @@ def delete_task(store: Store, shop_id: str, ref: str) -> Task:
 
 
 def run_button_topic(task: Task, text: str | None, *, form: bool = False) -> str:
-    """The topic the task's run button sends (mechanic/user/text when given text, mechanic/user/form
-    for its form), if the task may receive it.
+    """The topic the task's run button sends, if the task may receive it.
+
+    mechanic/user/trigger; mechanic/user/text when given text; mechanic/user/form for its form.
     """
     topic = RUN_BUTTON_FORM_TOPIC if form else RUN_BUTTON_TEXT_TOPIC if text is not None else RUN_BUTTON_TOPIC
     require_subscribed(task, topic)

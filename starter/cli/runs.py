@@ -105,8 +105,11 @@ def runs_retry(
     shop: ShopOpt = "default",
     temporal_address: AddressOpt = None,
 ) -> None:
-    """Retry a run now (only if Mechanic's rules allow it), or with --failed every failed run a query
-    selects, as a durable bulk retry at a bounded rate."""
+    """Retry a run now (only if Mechanic's rules allow it), or with --failed many.
+
+    With --failed, every failed run the filters select is retried by a durable bulk retry at a
+    bounded rate.
+    """
     if (run_id is None) == (not failed):
         raise InvalidInput("give a run id, or --failed with filters (not both)")
 

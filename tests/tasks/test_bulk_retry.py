@@ -1,5 +1,4 @@
-"""Bulk retry by query: a plan with counts and a sample, a durable workflow retrying at a bounded rate
-through the validated update, per-run refusals, progress in the ledger, the same from the CLI."""
+"""Bulk retry by query: a plan with counts and a sample, a durable workflow retrying at a bounded rate through the validated update, per-run refusals, progress in the ledger, the same from the CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The task page's preview: unsaved edits rendered against preview events, samples and real events,
-beside what the real event's task run did, with nothing performed or recorded."""
+"""The task page's preview: unsaved edits rendered against preview events, samples and real events, beside what the real event's task run did, with nothing performed or recorded."""
 
 from __future__ import annotations
 
