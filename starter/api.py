@@ -50,7 +50,6 @@ from ratchet.services import (
 from ratchet.services import globals as globals_service
 from ratchet.services import secrets as secrets_service
 from ratchet.services.accounts import AccountInfo
-from ratchet.services import secrets as secret_rotation
 from ratchet.services.bulk_retries import BulkRetryView, RetryPlan, RetrySelection
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService, NewEvent, parse_when
@@ -278,8 +277,9 @@ class Tasks(_Resource):
     async def preview(
         self, ref: str, draft: TaskDraft | None = None, source: PreviewSource | None = None, shop_id: str | None = None
     ) -> TaskPreview:
-        """Render the task with unsaved edits (`draft`) against the events `source` names (by default
-        its preview events); nothing is performed, cached or recorded.
+        """Render the task with unsaved edits (`draft`) against the events `source` names.
+
+        By default its preview events; nothing is performed, cached or recorded.
         """
         return await self._db(
             preview.preview_task, self._store, self._shop(shop_id), ref, draft or TaskDraft(), source or PreviewSource()
