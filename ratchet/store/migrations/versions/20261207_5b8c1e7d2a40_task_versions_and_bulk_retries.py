@@ -5,7 +5,7 @@ each table, column and index is created only if missing. Tasks that exist at upg
 and attempts they rendered before it show no version.
 
 Revision ID: 5b8c1e7d2a40
-Revises: b81f3c6d2a57
+Revises: a9c3e1f4d2b6
 Create Date: 2026-12-07 02:10:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b8c1e7d2a40"
-down_revision: str | None = "b81f3c6d2a57"
+down_revision: str | None = "a9c3e1f4d2b6"
 branch_labels: str | None = None
 depends_on: str | None = None
 
