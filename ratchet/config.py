@@ -34,6 +34,7 @@ DEFAULT_UI_PORT = 8233
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_CONSOLE_ADDRESS = "127.0.0.1:8081"
 
 SmtpTls = Literal["none", "starttls", "tls"]
 _SMTP_DEFAULT_PORTS: dict[SmtpTls, int] = {"none": 25, "starttls": 587, "tls": 465}
@@ -191,6 +192,60 @@ class IntegrationSettings(_Section):
         return value.rstrip("/")
 
 
+class ConsoleSettings(_Section):
+    """The web console (ratchet/console): its own listener, never the ingress's."""
+
+    address: str = Field(
+        default=DEFAULT_CONSOLE_ADDRESS,
+        validation_alias="RATCHET_CONSOLE_ADDRESS",
+        description="`host:port` the console listens on (`ratchet console`, `ratchet dev`)",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias="RATCHET_CONSOLE_TOKEN",
+        description="console login token; required off loopback; unset on loopback: generated once into `RATCHET_HOME/console.token`",
+    )
+    hosts: str = Field(
+        default="",
+        validation_alias="RATCHET_CONSOLE_HOSTS",
+        description="extra `Host` names the console answers (comma-separated; behind a proxy: its public name)",
+    )
+    temporal_ui_url: str | None = Field(
+        default=None,
+        validation_alias="RATCHET_TEMPORAL_UI_URL",
+        description="Temporal Web UI base URL for the console's links; unset: the embedded server's under `ratchet dev`, else no links",
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("expected host:port")
+        return value
+
+    @field_validator("temporal_ui_url")
+    @classmethod
+    def _ui_without_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") or None if value else None
+
+    @property
+    def host(self) -> str:
+        """The listen host, without IPv6 brackets."""
+        return self.address.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The listen port."""
+        return int(self.address.rpartition(":")[2])
+
+    @property
+    def url(self) -> str:
+        """The console's address as a URL."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
 class SmtpSettings(_Section):
     """Outgoing mail: optional until an email action runs, and read again each time one does."""
 
@@ -283,6 +338,7 @@ class Settings(_Section):
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     inbound_email: InboundEmailSettings = Field(default_factory=InboundEmailSettings)
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("home")
     @classmethod

@@ -34,6 +34,7 @@ from ratchet.services import (
     access_scopes,
     accounts,
     bulk_retries,
+    cancellations,
     event_filters,
     key_rotation,
     mechanic_webhooks,
@@ -51,6 +52,7 @@ from ratchet.services import globals as globals_service
 from ratchet.services import secrets as secrets_service
 from ratchet.services.accounts import AccountInfo
 from ratchet.services.bulk_retries import BulkRetryView, RetryPlan, RetrySelection
+from ratchet.services.cancellations import CancelledEvent
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService, NewEvent, parse_when
 from ratchet.services.preview import PreviewSource, RecentEvent, TaskPreview
@@ -426,6 +428,10 @@ class Events(_Resource):
             idempotency_key=idempotency_key,
         )
         return (await self._ratchet.event_service.create(event)).id
+
+    async def cancel(self, event_id: str, shop_id: str | None = None) -> CancelledEvent:
+        """Cancel an event none of whose runs has started: its waiting runs fail as cancelled (Conflict otherwise)."""
+        return await cancellations.cancel_event(self._store, self._ratchet.client, self._shop(shop_id), event_id)
 
 
 class Runs(_Resource):

@@ -12,6 +12,7 @@ os.environ.setdefault("RATCHET_SECRET_KEY", "l0n5Dd0tUXa8oMYe9Wl6CvbC3pYt2aXt3Yc
 
 pytest_plugins = [
     "tests.support.actions",  # also registers the test-only action types
+    "tests.support.console",
     "tests.support.engine",
     "tests.support.ingress",
     "tests.support.servers",

@@ -34,6 +34,7 @@ class Dev:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.port, self.ui_port, self.http_port = free_port(), free_port(), free_port()
+        self.console_port = free_port()
         self.processes: list[subprocess.Popen[str]] = []
 
     @property
@@ -43,6 +44,7 @@ class Dev:
             **os.environ,
             "RATCHET_HOME": str(self.home),
             "RATCHET_HTTP_PORT": str(self.http_port),
+            "RATCHET_CONSOLE_ADDRESS": f"127.0.0.1:{self.console_port}",
             "RATCHET_TASK_QUEUE": "dev-test",
             "RATCHET_TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
         }
@@ -63,11 +65,14 @@ class Dev:
         self.processes.append(process)
         return process
 
-    def wait_ready(self, process: subprocess.Popen[str]) -> None:
+    def wait_ready(self, process: subprocess.Popen[str]) -> list[str]:
+        """What it printed up to and including its ready line."""
         assert process.stdout is not None
+        printed = []
         for line in process.stdout:
+            printed.append(line)
             if READY in line:
-                return
+                return printed
         assert process.stderr is not None
         raise AssertionError(f"ratchet dev exited ({process.wait()}) without starting: {process.stderr.read()}")
 
@@ -132,6 +137,25 @@ def test_port_held_by_something_else_is_a_clear_error(dev: Dev, held: str, error
         lines = process.stderr.read().strip().splitlines()
     assert error.format(port) in lines[-1]
     assert not any("Traceback" in line for line in lines)
+
+
+async def test_dev_prints_the_console_and_a_login_link_that_works_once(dev: Dev) -> None:
+    printed = "".join(dev.wait_ready(dev.start()))
+    console = f"http://127.0.0.1:{dev.console_port}"
+    assert f"Console:       {console}\n" in printed
+    found = re.search(rf"Console login: ({re.escape(console)}/login\?once=\S+) \(one-time link\)", printed)
+    assert found, printed
+    token_file = dev.home / "console.token"
+    assert token_file.stat().st_mode & 0o077 == 0  # the generated token is readable by its owner only
+    async with httpx.AsyncClient(base_url=console) as http:
+        code = found.group(1).rsplit("=", 1)[1]
+        logged_in = await http.post("/login", data={"once": code, "next": "/"})
+        assert logged_in.status_code == 303 and "ratchet_console" in logged_in.cookies
+        assert (await http.get("/", follow_redirects=True)).url.path == "/s/default/events"
+        http.cookies.clear()
+        assert (await http.post("/login", data={"once": code})).status_code == 401
+        token = await http.post("/login", data={"token": token_file.read_text().strip()})
+        assert token.status_code == 303
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

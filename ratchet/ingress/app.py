@@ -11,7 +11,6 @@ Shopify deliveries take a plain ASGI route (ratchet/ingress/asgi.py); FastAPI se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +48,7 @@ from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import EventService, NewEvent
 from ratchet.services.mechanic_webhooks import get_webhook
 from ratchet.services.shop_grants import CALLBACK_PATH, complete_install
+from ratchet.serving import EmbeddedServer, serve_until
 from ratchet.shopify.client import ShopifyConfig
 from ratchet.store.database import Store
 
@@ -211,15 +211,8 @@ def _database_reachable(store: Store) -> bool:
     return True
 
 
-class _EmbeddedServer(uvicorn.Server):
-    # The process owner (`ratchet serve`, `ratchet dev`, tests) handles signals and sets
-    # `should_exit`; uvicorn must not replace their handlers or re-raise signals on exit.
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-
 def build_server(app: ASGIApp, config: IngressSettings) -> uvicorn.Server:
-    return _EmbeddedServer(
+    return EmbeddedServer(
         uvicorn.Config(
             app,
             host=config.host,
@@ -244,16 +237,8 @@ async def serve(
         ingress = Ingress(settings, store, client, delivery_pool, config)
         mail = settings.inbound_email
         mail_server = await start_inbound_email(mail, store, ingress.events) if mail.address else None
-        server = build_server(ingress.asgi(), config)
-        serving = asyncio.create_task(server.serve())
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        server.should_exit = True
-        stopping.cancel()
         try:
-            await serving
-        except SystemExit as exc:  # uvicorn exits this way when it cannot bind
-            raise OSError(f"the ingress could not listen on {config.host}:{config.port}") from exc
+            await serve_until(build_server(ingress.asgi(), config), stop, "ingress")
         finally:
             if mail_server is not None:
                 mail_server.close()

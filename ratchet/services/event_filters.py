@@ -107,18 +107,24 @@ def rejecting_filter(conn: Connection, store: Store, event: Event, shop: Shop) -
     filters = prepared(conn, "shop_filters", _shop_filters_statement).execute(conn, {"b_shop_id": shop.id}).rows
     if not filters:
         return None
-    variables = {
-        "event": event_object(conn, event),
-        "shop": shop_object(conn, shop),
-        "cache": CacheView(store, shop.id),
-    }
-    # No Shopify access in filters: Mechanic documents none, and a filter runs for every event.
-    state = {"preview": False, "shopify": None, "timezone": shop.timezone}
+    variables = filter_variables(conn, store, event, shop)
     for row in filters:
-        try:
-            output = render_template(row["template"], variables, state=state)
-        except TaskRenderError as exc:
-            raise FilterError(f"event filter {row['name']!r} failed: {exc}") from exc
-        if output.strip() == "false":
+        if drops(row["name"], row["template"], variables, shop):
             return str(row["name"])
     return None
+
+
+def filter_variables(conn: Connection, store: Store, event: Event, shop: Shop) -> dict[str, Any]:
+    """What a filter sees: `event`, `shop` and (read-only) `cache`."""
+    return {"event": event_object(conn, event), "shop": shop_object(conn, shop), "cache": CacheView(store, shop.id)}
+
+
+def drops(name: str, template: str, variables: dict[str, Any], shop: Shop) -> bool:
+    """Whether the filter outputs "false" for these variables; FilterError when it raises."""
+    # No Shopify access in filters: Mechanic documents none, and a filter runs for every event.
+    state = {"preview": False, "shopify": None, "timezone": shop.timezone}
+    try:
+        output = render_template(template, variables, state=state)
+    except TaskRenderError as exc:
+        raise FilterError(f"event filter {name!r} failed: {exc}") from exc
+    return output.strip() == "false"

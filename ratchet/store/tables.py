@@ -183,8 +183,12 @@ class TaskVersion(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     __tablename__ = "events"
-    # Retention selects the oldest events first (ratchet/services/retention.py).
-    __table_args__ = (Index("ix_events_created_at", "created_at"),)
+    __table_args__ = (
+        # Retention selects the oldest events first (ratchet/services/retention.py).
+        Index("ix_events_created_at", "created_at"),
+        # The console's Events list: a shop's newest first, paged by (created_at, id).
+        Index("ix_events_shop_created", "shop_id", "created_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     shop_id: str = Field(index=True, max_length=255)

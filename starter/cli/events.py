@@ -1,4 +1,4 @@
-"""`ratchet event send`."""
+"""`ratchet event send|cancel`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from starter.cli.common import AddressOpt, ShopOpt, connect, read_json_argument, run
 
-app = typer.Typer(no_args_is_help=True, help="Send events.")
+app = typer.Typer(no_args_is_help=True, help="Send and cancel events.")
 
 
 @app.command("send")
@@ -28,5 +28,17 @@ def event_send(
     async def go() -> None:
         api = await connect(temporal_address, shop)
         print(await api.events.send(topic, payload, run_at=run_at, idempotency_key=event_key))
+
+    run(go())
+
+
+@app.command("cancel")
+def event_cancel(event_id: str, shop: ShopOpt = "default", temporal_address: AddressOpt = None) -> None:
+    """Cancel an event that is still scheduled or queued: its waiting runs fail as cancelled."""
+
+    async def go() -> None:
+        api = await connect(temporal_address, shop)
+        cancelled = await api.events.cancel(event_id)
+        print(f"cancelled {len(cancelled.cancelled_run_ids)} waiting run(s) of event {cancelled.event_id}")
 
     run(go())

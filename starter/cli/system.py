@@ -1,4 +1,4 @@
-"""`ratchet dev`, `ratchet worker`, `ratchet serve`: the long-running processes."""
+"""`ratchet dev`, `ratchet worker`, `ratchet serve`, `ratchet console`: the long-running processes."""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def serve(
     run(run_ingress(settings_for(temporal_address), host=host, port=port), uvloop_loop=True)
 
 
+def console(temporal_address: AddressOpt = None) -> None:
+    """Run the web console on RATCHET_CONSOLE_ADDRESS (default 127.0.0.1:8081) until Ctrl-C."""
+    from starter.dev import run_console
+
+    run(run_console(settings_for(temporal_address)))
+
+
 def register(app: typer.Typer) -> None:
-    for command in (dev, worker, serve):
+    for command in (dev, worker, serve, console):
         app.command()(command)

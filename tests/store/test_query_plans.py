@@ -1,7 +1,8 @@
 """Every query an event's path and the run commands make can use an index, on SQLite and PostgreSQL.
 
 The statements are captured from a real event (event run → task run → action run, a follow-up
-error event, a manual retry) and from `runs list/show` and `shop status`, then EXPLAINed on
+error event, a manual retry), from `runs list/show` and `shop status`, and from the console's
+Events list and event detail, then EXPLAINed on
 both databases. A full scan of a table that grows with work (runs, attempts, events, cache)
 would make every event slower as the ledger grows.
 """
@@ -20,6 +21,8 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import col
 
+from ratchet.services.event_detail import event_detail
+from ratchet.services.event_listing import EventQuery, list_events
 from ratchet.store.database import PreparedResult, PreparedStatement, Store
 from ratchet.store.tables import Run
 from starter.api import Ratchet
@@ -65,6 +68,10 @@ def full_scans(store: Store, clause: ClauseElement, params: dict[str, Any]) -> l
     """Growing tables the database would read in full for this statement."""
     compiled = clause.compile(dialect=store.engine.dialect)
     assert isinstance(compiled, SQLCompiler)
+    if any(isinstance(value, list | tuple) for value in compiled.params.values()):
+        # An IN (…) over a list (the console's reads of a page's events): its values written inline.
+        compiled = clause.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
+        assert isinstance(compiled, SQLCompiler)
     processors: dict[str, Any] = dict(compiled._bind_processors)
     values = {
         name: processors[name](value) if name in processors else value
@@ -95,6 +102,11 @@ async def engine_statements(api: Ratchet) -> list[tuple[ClauseElement, dict[str,
         await api.runs.list(state=runs[0].state)
         await api.runs.get(runs[0].id)
         await api.status.get()
+        with api.store.session() as session:  # the console's Events list (its tabs) and event detail
+            for query in (EventQuery(), EventQuery(tab="errors"), EventQuery(tab="waiting", hide_idle=True)):
+                page = list_events(session, api.settings.shop, query, limit=1)
+                list_events(session, api.settings.shop, query, after=page.next_cursor)
+            event_detail(session, api.settings.shop, event_id)
     return statements
 
 

@@ -1,0 +1,7 @@
+"""One router per resource. A new resource adds its module here and its router to `ROUTERS`."""
+
+from fastapi import APIRouter
+
+from ratchet.console.routes import auth, events, home, settings
+
+ROUTERS: list[APIRouter] = [auth.router, home.router, events.router, settings.router]
