@@ -12,7 +12,7 @@ from ratchet.store.tables import ShopifyConnection
 from starter.api import Ratchet, RatchetError
 from tests.support.shopify_fake import ShopifyFake
 from tests.support.tasks import add_task
-from tests.support.waiting import settled, wait_for_runs
+from tests.support.waiting import eventually, settled, wait_for_runs
 
 
 async def _connect(api: Ratchet, fake: ShopifyFake) -> None:
@@ -115,7 +115,12 @@ async def test_shop_update_webhook_and_sync_refresh_the_snapshot_and_move_schedu
     connection = _connection(api)
     assert connection is not None and connection.snapshot["name"] == "Renamed Outfitters"
     assert (await api.shops.get(api.settings.shop)).timezone == "Asia/Tokyo"
-    assert (await handle.describe()).schedule.spec.time_zone_name == "Asia/Tokyo"
+
+    # The schedules follow once the event run is recorded (PerformService._move_schedules), so poll.
+    async def schedule_zone() -> bool:
+        return (await handle.describe()).schedule.spec.time_zone_name == "Asia/Tokyo"
+
+    await eventually(schedule_zone)
 
     # `ratchet shop sync` reads Shopify again.
     fake.shop = {**fake.shop, "name": "Synced Outfitters", "ianaTimezone": "Europe/Berlin", "currencyCode": "CHF"}
