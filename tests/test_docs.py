@@ -54,7 +54,10 @@ def prose(source: str) -> Iterator[tuple[int, str]]:
 def exists(named: str) -> bool:
     named = named.rstrip(".")
     candidates = [named] + ([f"ratchet/{named}"] if named.split("/")[0] in PACKAGES else [])
-    return any(next(REPO.glob(candidate), None) is not None for candidate in candidates)
+    if any(next(REPO.glob(candidate), None) is not None for candidate in candidates):
+        return True
+    # A folder the code writes and git ignores (screenshots, benchmark results) is named before it exists.
+    return subprocess.run(["git", "check-ignore", "-q", named], cwd=REPO).returncode == 0
 
 
 def missing_paths() -> list[str]:
