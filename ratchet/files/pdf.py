@@ -28,8 +28,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import weasyprint
-
 from ratchet.files.errors import GeneratorError
 
 IGNORED_OPTIONS = frozenset(
@@ -126,6 +124,10 @@ def parse(argument: Any) -> PdfSpec:
 
 def generate(spec: PdfSpec) -> bytes:
     """Render the PDF (CPU-bound; callers run it in a thread)."""
+    # Imported here, not at the top: WeasyPrint takes seconds to import, and every CLI command,
+    # the ingress and the console import this module without ever rendering a PDF.
+    import weasyprint
+
     fetcher = weasyprint.URLFetcher(timeout=10, allowed_protocols={"http", "https", "data"})
     try:
         document = weasyprint.HTML(string=spec.html, url_fetcher=fetcher, media_type=spec.media_type).render(

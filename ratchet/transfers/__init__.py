@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from ratchet.transfers.base import Session, Target, TransferError, TransferTooLarge
 from ratchet.transfers.ftp import FtpSession
-from ratchet.transfers.sftp import SftpSession
 
 __all__ = ["Session", "Target", "TransferError", "TransferTooLarge", "open_session"]
 
@@ -23,5 +22,9 @@ __all__ = ["Session", "Target", "TransferError", "TransferTooLarge", "open_sessi
 async def open_session(target: Target, log: list[str]) -> Session:
     log.append(f"connect: {target.host}, {target.port} ({target.protocol})")
     if target.protocol == "sftp":
+        # Imported on first use: asyncssh takes most of a second to import, which every CLI
+        # command and the ingress would otherwise pay without ever opening an SFTP session.
+        from ratchet.transfers.sftp import SftpSession
+
         return await SftpSession.open(target, log)
     return await FtpSession.open(target, log)
