@@ -67,7 +67,8 @@ def create_console_app(
     signer = SessionSigner(token)
     app = FastAPI(title="Ratchet console", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.console = Console(
-        api=api,
+        # Task versions and bulk retries record that the console made them.
+        api=api.acting_for("console"),
         config=config,
         signer=signer,
         templates=build_templates(),
