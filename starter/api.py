@@ -652,6 +652,10 @@ class Ratchet:
             client = await connect(settings)
         return cls(settings, store, client, source=source)
 
+    def acting_for(self, source: ChangeSource) -> Ratchet:
+        """The same store and client acting for `source` (the console's front says "console")."""
+        return Ratchet(self.settings, self.store, self._client, source=source)
+
     async def __aenter__(self) -> Ratchet:
         return self
 
