@@ -31,6 +31,7 @@ from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.engine.contract import BULK_RETRY_CANCEL_SIGNAL, BULK_RETRY_WORKFLOW, SHOP_ID, BulkRetryInput
 from ratchet.errors import Conflict, InvalidInput, NotFound, Unavailable
+from ratchet.services.event_listing import EventQuery
 from ratchet.services.events import parse_when
 from ratchet.services.retries import RetryRefused, retry_run
 from ratchet.services.tasks import ChangeSource, find_task
@@ -65,6 +66,7 @@ class RetrySelection:
         kinds: only these kinds of run (event, task, action).
         since: events created at or after this time; None means the last 7 days.
         until: events created before this time.
+        events: only the events an Events view shows (its search, state and tab too).
     """
 
     task_id: str | None = None
@@ -72,6 +74,19 @@ class RetrySelection:
     kinds: tuple[RunKind, ...] = (RunKind.event, RunKind.task, RunKind.action)
     since: datetime | None = None
     until: datetime | None = None
+    events: EventQuery | None = None
+
+    @classmethod
+    def of_view(cls, query: EventQuery, kinds: tuple[RunKind, ...] | None = None) -> RetrySelection:
+        """The failed runs of the events an Events view shows (within its window, else the last 7 days)."""
+        return cls(
+            task_id=query.task_id,
+            topic=query.topic,
+            kinds=kinds or cls.kinds,
+            since=query.since,
+            until=query.until,
+            events=query,
+        )
 
     def window_start(self, now: datetime) -> datetime:
         """Where the window starts: `since`, else 7 days before `now`."""
@@ -85,6 +100,8 @@ class RetrySelection:
             "kinds": [k.value for k in self.kinds],
             "since": self.window_start(now).isoformat(),
             "until": self.until.isoformat() if self.until else None,
+            **({"search": self.events.search} if self.events and self.events.search else {}),
+            **({"state": self.events.state.value} if self.events and self.events.state else {}),
         }
 
 
@@ -175,6 +192,8 @@ def _conditions(shop_id: str, selection: RetrySelection, now: datetime) -> list[
         topic = selection.topic
         prefix = topic.endswith("/")
         where.append(col(Run.topic).startswith(topic, autoescape=True) if prefix else col(Run.topic) == topic)
+    if selection.events is not None:
+        where.extend(selection.events.conditions(shop_id))
     return where
 
 

@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from ratchet.console.routes import auth, events, home, settings, tasks
+from ratchet.console.routes import auth, bulk_retries, events, home, settings, tasks
 
-ROUTERS: list[APIRouter] = [auth.router, home.router, events.router, settings.router, tasks.router]
+ROUTERS: list[APIRouter] = [auth.router, home.router, events.router, settings.router, tasks.router, bulk_retries.router]
