@@ -82,8 +82,10 @@ def option_fields(
     entered: dict[str, Any] | None = None,
     keys: list[str] | None = None,
 ) -> list[OptionField]:
-    """The controls of these options (in `keys` order when given), showing `entered` values where the
-    user typed something the flags refused."""
+    """The controls of these options, in `keys` order when given.
+
+    A value in `entered` (what the user typed, perhaps refused by the flags) is shown over the saved one.
+    """
     fields = []
     for key in keys if keys is not None else list(options):
         spec = option_spec(key)

@@ -1,5 +1,4 @@
-"""Bulk retry from an Events view: the confirmation page (count, sample, what retries use, 7-day window,
-required name), the durable retry it starts, and its progress page with refusals."""
+"""Bulk retry from an Events view: the confirmation page (count, sample, what retries use, 7-day window, required name), the durable retry it starts, and its progress page with refusals."""
 
 from __future__ import annotations
 

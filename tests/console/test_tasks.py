@@ -1,5 +1,4 @@
-"""The task pages over HTTP: list, import by paste and upload, enable toggle, the options form and its live
-preview, save with the import's validation, Run task (trigger, text, form), export, versions, delete."""
+"""The task pages over HTTP: list, import by paste and upload, enable toggle, the options form and its live preview, save with the import's validation, Run task (trigger, text, form), export, versions, delete."""
 
 from __future__ import annotations
 

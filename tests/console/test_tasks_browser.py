@@ -1,5 +1,4 @@
-"""Task pages in a real browser: import the dead man's switch, run it, edit options and watch the preview
-follow, versions, and a bulk retry started and followed to the end; axe on each screen, screenshots."""
+"""Task pages in a real browser: import the dead man's switch, run it, edit options and watch the preview follow, versions, and a bulk retry started and followed to the end; axe on each screen, screenshots."""
 
 from __future__ import annotations
 

@@ -212,8 +212,10 @@ def _preview_context(preview: TaskPreview, recent: list[RecentEvent], chosen: st
 
 @router.post("/{task_id}/preview", response_class=HTMLResponse)
 async def preview_pane(request: Request, shop: ShopDep, console: ConsoleDep, task_id: str) -> HTMLResponse:
-    """The preview pane for the form's unsaved values (htmx swaps it in on every edit); without
-    JavaScript, "Update preview" gets the whole page with the form as it was."""
+    """The preview pane for the form's unsaved values (htmx swaps it in on every edit).
+
+    Without JavaScript, "Update preview" gets the whole page with the form as it was.
+    """
     form = await request.form()
     chosen = str(form.get("preview_source") or "preview")
     draft = draft_of(form)
