@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -177,21 +178,26 @@ def bulk_retry_workflow_id(shop_id: str, bulk_retry_id: str) -> str:
     return f"bulk-retry/{shop_id}/{bulk_retry_id}"
 
 
+# The runs a bulk retry takes, under an alias: an Events view's conditions refer to `runs` in
+# subqueries of their own, which must not correlate with these.
+_FAILED = aliased(Run, name="failed_runs")
+
+
 def _conditions(shop_id: str, selection: RetrySelection, now: datetime) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [
-        col(Run.shop_id) == shop_id,
-        col(Run.state) == RunState.failed,
-        col(Run.kind).in_(selection.kinds),
+        col(_FAILED.shop_id) == shop_id,
+        col(_FAILED.state) == RunState.failed,
+        col(_FAILED.kind).in_(selection.kinds),
         col(Event.created_at) >= selection.window_start(now),
     ]
     if selection.until is not None:
         where.append(col(Event.created_at) < selection.until)
     if selection.task_id:
-        where.append(col(Run.task_id) == selection.task_id)
+        where.append(col(_FAILED.task_id) == selection.task_id)
     if selection.topic:
         topic = selection.topic
         prefix = topic.endswith("/")
-        where.append(col(Run.topic).startswith(topic, autoescape=True) if prefix else col(Run.topic) == topic)
+        where.append(col(_FAILED.topic).startswith(topic, autoescape=True) if prefix else col(_FAILED.topic) == topic)
     if selection.events is not None:
         where.extend(selection.events.conditions(shop_id))
     return where
@@ -212,13 +218,13 @@ def plan_bulk_retry(store: Store, shop_id: str, selection: RetrySelection) -> Re
     with store.session() as session:
         _check(session, shop_id, selection)
         where = _conditions(shop_id, selection, now)
-        joined = select(Run.kind, func.count()).join(Event, col(Event.id) == col(Run.event_id)).where(*where)
-        by_kind = {RunKind(kind): int(n) for kind, n in session.exec(joined.group_by(Run.kind)).all()}
+        joined = select(_FAILED.kind, func.count()).join(Event, col(Event.id) == col(_FAILED.event_id)).where(*where)
+        by_kind = {RunKind(kind): int(n) for kind, n in session.exec(joined.group_by(_FAILED.kind)).all()}
         rows = session.exec(
-            select(Run, Event.created_at)
-            .join(Event, col(Event.id) == col(Run.event_id))
+            select(_FAILED, Event.created_at)
+            .join(Event, col(Event.id) == col(_FAILED.event_id))
             .where(*where)
-            .order_by(col(Event.created_at).desc(), col(Run.id))
+            .order_by(col(Event.created_at).desc(), col(_FAILED.id))
             .limit(SAMPLE_SIZE)
         ).all()
     sample = [
@@ -239,10 +245,10 @@ def create_bulk_retry(
     with store.session() as session:
         _check(session, shop_id, selection)
         runs = session.exec(
-            select(Run.id, Run.kind, Run.manual_retries)
-            .join(Event, col(Event.id) == col(Run.event_id))
+            select(_FAILED.id, _FAILED.kind, _FAILED.manual_retries)
+            .join(Event, col(Event.id) == col(_FAILED.event_id))
             .where(*_conditions(shop_id, selection, now))
-            .order_by(col(Event.created_at), col(Run.id))
+            .order_by(col(Event.created_at), col(_FAILED.id))
             .limit(MAX_RUNS + 1)
         ).all()
         if not runs:

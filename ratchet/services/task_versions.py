@@ -102,8 +102,10 @@ def restore_version(
     return replace_definition(store, shop_id, task_ref, build, changed_by, f"restore of version {version}")
 
 
-def rendered_with(run_version: int | None, latest_version: int) -> str:
-    """How the event detail names the version a task-run attempt rendered."""
-    if run_version is None:
-        return "rendered before task versions were recorded"
-    return f"rendered with version {run_version} of {latest_version}"
+def current_versions(store: Store, task_ids: set[str]) -> dict[str, int]:
+    """Each of these tasks' current version number (tasks deleted since are left out)."""
+    if not task_ids:
+        return {}
+    with store.session() as session:
+        rows = session.exec(select(Task.id, Task.version).where(col(Task.id).in_(task_ids))).all()
+        return {task_id: version for task_id, version in rows}

@@ -57,3 +57,11 @@ async def test_bulk_retry_needs_the_csrf_token(console: ConsoleClient, api: Ratc
     refused = await console.post(f"/s/{console.shop}/bulk-retries", {"task": task_id, "name": "x"}, csrf=False)
     assert refused.status_code == 403
     assert await api.runs.bulk_retries() == []
+
+
+async def test_the_events_view_offers_to_retry_its_failed_runs(console: ConsoleClient, api: Ratchet) -> None:
+    task_id, _ = await failing(api, [{"sku": "A-1"}, {"sku": "B-2"}])
+    page = (await console.get(f"/s/{console.shop}/events?tab=errors&task={task_id}&q=A-")).text
+    link = f'href="/s/{console.shop}/bulk-retries/new?tab=errors&amp;task={task_id}&amp;q=A-"'
+    assert link in page and "Retry 1 failed run…" in page
+    assert "Retry 2 failed runs…" in (await console.get(f"/s/{console.shop}/events")).text

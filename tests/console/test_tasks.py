@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ratchet.core.runs import RunKind
-from starter.api import Ratchet
+from starter.api import Ratchet, TaskDraft
 from tests.support.console import ConsoleClient
 from tests.support.tasks import add_task, export
 from tests.support.waiting import of_kind, settled, wait_for_runs
@@ -187,3 +187,19 @@ async def test_state_changes_need_the_csrf_token(console: ConsoleClient, api: Ra
     for path in ("", "/enabled", "/delete", "/run", "/versions/1/restore", "/preview"):
         assert (await console.post(base + path, {"enabled": "false"}, csrf=False)).status_code == 403
     assert (await api.tasks.get(task.id)).enabled
+
+
+async def test_event_detail_names_the_task_version_each_attempt_rendered(console: ConsoleClient, api: Ratchet) -> None:
+    task = await add_task(api, "Breaks", '{% error "broken" %}', ["user/break/now"])
+    event_id = await api.events.send("user/break/now", None)
+    runs = await wait_for_runs(api, event_id, settled(0))
+    await api.tasks.save(task.id, TaskDraft(script='{% action "echo", fixed: true %}'))
+    await api.runs.retry(of_kind(runs, RunKind.task)[0].id)
+    await wait_for_runs(api, event_id, settled(1))
+    # Later changes: the run still says what it rendered, and how far the task has moved since.
+    await api.tasks.configure(task.id, {})  # unchanged: records no version
+    await api.tasks.disable(task.id)
+    await api.tasks.enable(task.id)
+    page = (await console.get(f"/s/{console.shop}/events/{event_id}")).text
+    assert "rendered with version 2 of 4" in page
+    assert '<td data-label="Version">1</td>' in page and '<td data-label="Version">2</td>' in page

@@ -17,9 +17,11 @@ from ratchet.console.templating import is_htmx, pretty_json, render
 from ratchet.core.runs import RunState
 from ratchet.core.subscriptions import parse_subscription
 from ratchet.errors import Conflict, InvalidInput, NotFound, Unavailable
+from ratchet.services.bulk_retries import RetrySelection
 from ratchet.services.cancellations import CancelRefused
 from ratchet.services.event_detail import EventDetail, event_detail, event_export
 from ratchet.services.event_listing import Cursor, EventPage, EventQuery, list_events
+from ratchet.services.task_versions import current_versions
 from ratchet.services.tasks import list_tasks
 from ratchet.store.database import Store
 from ratchet.store.tables import Run, Shop
@@ -46,7 +48,10 @@ async def events_page(request: Request, shop: ShopDep, console: ConsoleDep) -> H
         return render(request, "events/_results.html", context)
     tasks = await console.read(list_tasks, console.api.store, shop.id)
     topics = sorted({parse_subscription(line).topic for task in tasks for line in task.subscriptions if line.strip()})
-    return render(request, "events/list.html", {**context, "tasks": tasks, "topics": topics, "states": list(RunState)})
+    # "Retry N failed runs": the failed runs of this view's events (in its dates, else the last 7 days).
+    failed = (await console.api.runs.plan_retry(RetrySelection.of_view(query), shop.id)).count
+    extra = {"tasks": tasks, "topics": topics, "states": list(RunState), "failed_runs": failed}
+    return render(request, "events/list.html", {**context, **extra})
 
 
 def _list_context(shop: Shop, params: dict[str, str], page: EventPage, after: Cursor | None) -> dict[str, Any]:
@@ -94,14 +99,19 @@ def _temporal_link(console: Console, detail: EventDetail) -> str | None:
     return f"{console.temporal_ui_url}/namespaces/{namespace}/workflows/{quote(detail.event.workflow_id, safe='')}"
 
 
-def _detail_context(console: Console, shop: Shop, detail: EventDetail, refused: dict[str, str]) -> dict[str, Any]:
-    """The detail page's context; `refused` maps a run id (or "cancel") to why that request was refused."""
+async def _detail_context(console: Console, shop: Shop, detail: EventDetail, refused: dict[str, str]) -> dict[str, Any]:
+    """The detail page's context; `refused` maps a run id (or "cancel") to why that request was refused.
+
+    `task_versions` holds each task's current version number, for "rendered with version 7 of 9".
+    """
+    task_ids = {node.run.task_id for node in detail.task_runs if node.run.task_id}
     return {
         "shop": shop,
         "nav": "events",
         "detail": detail,
         "temporal_link": _temporal_link(console, detail),
         "refused": refused,
+        "task_versions": await console.read(current_versions, console.api.store, task_ids),
     }
 
 
@@ -143,7 +153,7 @@ async def send_event(
 @router.get("/{event_id}", response_class=HTMLResponse)
 async def event_page(request: Request, shop: ShopDep, console: ConsoleDep, event_id: str) -> HTMLResponse:
     detail = await console.read(_detail, console.api.store, shop.id, event_id)
-    context = _detail_context(console, shop, detail, {})
+    context = await _detail_context(console, shop, detail, {})
     return render(request, "events/_detail.html" if is_htmx(request) else "events/detail.html", context)
 
 
@@ -168,7 +178,7 @@ async def retry_run(request: Request, shop: ShopDep, console: ConsoleDep, event_
     except (Conflict, Unavailable) as exc:
         if is_htmx(request):
             return render(request, "events/_refusal.html", {"reason": exc.message})
-        context = _detail_context(console, shop, detail, {run_id: exc.message})
+        context = await _detail_context(console, shop, detail, {run_id: exc.message})
         return render(request, "events/detail.html", context, status_code=409)
     if is_htmx(request):
         return Response(status_code=204, headers={"hx-refresh": "true"})
@@ -200,6 +210,6 @@ async def cancel_event(request: Request, shop: ShopDep, console: ConsoleDep, eve
         await console.api.events.cancel(event_id, shop_id=shop.id)
     except (CancelRefused, Unavailable) as exc:
         detail = await console.read(_detail, console.api.store, shop.id, event_id)
-        context = _detail_context(console, shop, detail, {"cancel": exc.message})
+        context = await _detail_context(console, shop, detail, {"cancel": exc.message})
         return render(request, "events/detail.html", context, status_code=409)
     return RedirectResponse(f"/s/{shop.id}/events/{event_id}", status_code=303)
