@@ -51,11 +51,14 @@ from ratchet.services import (
 from ratchet.services import globals as globals_service
 from ratchet.services import secrets as secrets_service
 from ratchet.services.accounts import AccountInfo
+from ratchet.services.bulk_retries import DEFAULT_RATE as DEFAULT_RATE  # re-exported for the CLI
 from ratchet.services.bulk_retries import BulkRetryView, RetryPlan, RetrySelection
+from ratchet.services.bulk_retries import parse_since as parse_since  # re-exported for the CLI
 from ratchet.services.cancellations import CancelledEvent
 from ratchet.services.event_filters import SavedFilter
 from ratchet.services.events import EventService, NewEvent, parse_when
 from ratchet.services.preview import PreviewSource, RecentEvent, TaskPreview
+from ratchet.services.resource_runs import parse_refs as parse_refs  # the CLI parses ids the API's way
 from ratchet.services.runs import RunDetail, RunView
 from ratchet.services.secrets import SecretInfo
 from ratchet.services.task_drafts import TaskDraft

@@ -16,8 +16,7 @@ import typer
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import InvalidInput
-from ratchet.services.bulk_retries import DEFAULT_RATE, parse_since
-from starter.api import BulkRetryView, Ratchet, RetryPlan, RetrySelection, RunView
+from starter.api import DEFAULT_RATE, BulkRetryView, Ratchet, RetryPlan, RetrySelection, RunView, parse_since
 from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, iso, out, print_json, run
 
 app = typer.Typer(no_args_is_help=True, help="Inspect and retry event, task and action runs.")

@@ -12,9 +12,8 @@ import typer
 from rich.table import Table
 
 from ratchet.errors import InvalidInput
-from ratchet.services.resource_runs import parse_refs
 from ratchet.store.tables import Task
-from starter.api import Ratchet
+from starter.api import Ratchet, parse_refs
 from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, iso, out, print_json, read_json_argument, run
 
 app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run tasks.")
