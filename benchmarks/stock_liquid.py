@@ -77,7 +77,7 @@ class StandInTag(Tag):
 
 
 class IndexedAssignNode(Node):
-    """`{% assign name[key]... = value %}`: a copy of the container with the value stored (or nothing)."""
+    """`{% assign name[key]... = value %}`: the value (copied) stored in place, or nothing."""
 
     __slots__ = ("expression", "target")
 
@@ -95,22 +95,25 @@ class IndexedAssignNode(Node):
             return 0
         name = str(self.target.path[0])
         keys = [key.evaluate(context) if isinstance(key, Path) else key for key in self.target.path[1:]]
-        context.assign(name, _stored(context.resolve(name, default=None), keys, value))
+        container = context.resolve(name, default=None)
+        if not isinstance(container, dict | list):
+            container = {}
+            context.assign(name, container)
+        for depth, key in enumerate(keys):
+            if isinstance(container, list) and isinstance(key, int) and key >= len(container):
+                container.extend([None] * (key - len(container) + 1))
+            elif not isinstance(container, dict | list) or (isinstance(container, list) and not isinstance(key, int)):
+                return 0
+            if depth == len(keys) - 1:
+                container[key] = (
+                    dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
+                )
+                return 0
+            child = container.get(key) if isinstance(container, dict) else container[key]
+            if not isinstance(child, dict | list):
+                child = container[key] = {}
+            container = child
         return 0
-
-
-def _stored(container: Any, keys: list[Any], value: Any) -> Any:
-    key, rest = keys[0], keys[1:]
-    copy: Any
-    if isinstance(container, list) and isinstance(key, int) and 0 <= key <= len(container):
-        copy = [*container, None] if key == len(container) else list(container)
-    elif isinstance(container, dict):
-        copy = dict(container)
-    else:
-        copy = {}
-    child = copy.get(key) if isinstance(copy, dict) else copy[key]
-    copy[key] = _stored(child, rest, value) if rest else value
-    return copy
 
 
 class StandInAssignTag(AssignTag):

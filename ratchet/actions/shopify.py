@@ -11,6 +11,9 @@ Options:
 Resourceful forms address nested resources too: ["create", ["customer", 1, "address"], {...}],
 ["update", ["customer", 1, "address", 2], {...}]; the wrapper key is the last resource name.
 
+A `bulkOperationRunQuery` that does not choose `groupObjects` asks for grouped output, the order
+Mechanic's tasks were written against (see `core/bulk_operations.py`).
+
 Result: the whole GraphQL response, or the REST response body. Failure classes: transport
 errors and 5xx are transient; top-level GraphQL `errors`, any non-empty `userErrors` in `data`
 and REST 4xx are permanent; THROTTLED/429 raise `ShopifyThrottled` for the engine to wait out.
@@ -31,6 +34,7 @@ from ratchet.actions.base import (
     TransientActionError,
     register,
 )
+from ratchet.core.bulk_operations import with_grouped_objects
 from ratchet.shopify.client import (
     AsyncShopifyClient,
     ShopifyConfig,
@@ -294,7 +298,7 @@ async def perform_graphql(ctx: ActionContext, query: str, variables: dict[str, A
     `ShopifyThrottled` propagates untouched: the engine waits it out without spending an attempt.
     """
     async with _client(ctx) as client:
-        response = await client.graphql(query, variables)
+        response = await client.graphql(with_grouped_objects(query, client.api_version), variables)
     failure = graphql_failure(response)
     if failure is not None:
         raise PermanentActionError(failure, result=response, result_meta=ctx.result_meta)

@@ -44,6 +44,12 @@ NODE_QUERY = (
 _GID_RE = re.compile(r"^gid://shopify/BulkOperation/(?P<number>\d+)$")
 _START_RE = re.compile(r"\b(" + "|".join(START_MUTATIONS) + r")\b")
 
+_RUN_QUERY_RE = re.compile(r"\bbulkOperationRunQuery\s*\(")
+_GROUP_OBJECTS_RE = re.compile(r"\bgroupObjects\b")
+# The first API version whose bulkOperationRunQuery takes `groupObjects`
+# (https://shopify.dev/changelog/optional-groupobjects-argument-in-bulk-operations-mutations-that-offers-faster-and-more-reliable-job-execution).
+GROUP_OBJECTS_SINCE = "2025-07"
+
 # Polling is the fallback behind the bulk_operations/finish webhook, so it starts at a modest
 # pace and slows down: long operations (hours) cost a poll every ten minutes, not every ten seconds.
 FIRST_POLL_SECONDS = 20.0
@@ -92,6 +98,62 @@ def detect_bulk_operations(query: str, response: dict[str, Any]) -> list[Started
         if isinstance(operation, dict) and is_bulk_operation_gid(operation.get("id")):
             started.append(StartedBulkOperation(operation["id"], op_type, operation.get("status")))
     return started
+
+
+def with_grouped_objects(query: str, api_version: str) -> str:
+    """`query` with `groupObjects: true` in every `bulkOperationRunQuery(...)` that does not set it.
+
+    Until API 2026-01 a bulk query's JSONL put each child directly below its parent; from
+    2026-01 that grouping is off unless asked for
+    (https://shopify.dev/changelog/bulk-operations-group-objects-default-changed-to-false).
+    Mechanic's library tasks were written against grouped output (they look up a child's parent
+    in what they have read so far), so a task that does not choose keeps the order it was
+    written for. A task that passes `groupObjects` itself is left alone.
+    """
+    if api_version != "unstable" and api_version < GROUP_OBJECTS_SINCE:
+        return query  # grouped is the only output there, and the argument does not exist
+    pieces: list[str] = []
+    done = 0
+    for match in _RUN_QUERY_RE.finditer(query):
+        if match.start() < done:
+            continue  # inside the arguments of the previous call (a nested query string)
+        end = _closing_paren(query, match.end())
+        if not _GROUP_OBJECTS_RE.search(_outside_strings(query[match.end() : end])):
+            pieces.append(query[done : match.end()] + "groupObjects: true, ")
+            done = match.end()
+    pieces.append(query[done:])
+    return "".join(pieces)
+
+
+def _closing_paren(text: str, start: int) -> int:
+    """Index of the `)` closing the argument list that opens just before `start` (or len(text))."""
+    depth = 1
+    for index, char in _outside_string_chars(text, start):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index
+    return len(text)
+
+
+def _outside_strings(text: str) -> str:
+    return "".join(char for _, char in _outside_string_chars(text, 0))
+
+
+def _outside_string_chars(text: str, start: int) -> Iterator[tuple[int, str]]:
+    """(index, char) of `text` from `start`, skipping GraphQL strings ("..." and \"\"\"...\"\"\")."""
+    index = start
+    while index < len(text):
+        if text.startswith('"""', index):
+            close = text.find('"""', index + 3)
+            index = len(text) if close < 0 else close + 3
+        elif text[index] == '"':
+            index += 1
+            while index < len(text) and text[index] != '"':
+                index += 2 if text[index] == "\\" else 1
+            index += 1
+        else:
+            yield index, text[index]
+            index += 1
 
 
 def operation_number(gid: str) -> str:

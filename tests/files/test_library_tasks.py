@@ -7,6 +7,7 @@ uploaded over SFTP.
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import re
 import subprocess
@@ -149,8 +150,13 @@ async def test_product_export_is_uploaded_over_sftp(
 
     [csv_file] = list((sftp_server.root / "exports").glob("products__*.csv"))
     rows = csv_file.read_text().splitlines()
-    assert rows[0].startswith("Handle,Title,Body (HTML),Vendor")
-    # Only the header row for now: the task collects variants with `assign product["variants"][n] = …`
-    # on a product looked up from a hash, which Ratchet's copy-semantics assign does not write back.
+    # One product row (the product's first variant with its first image), in Shopify's CSV columns.
+    [product] = list(csv.DictReader(rows))
+    assert product["Handle"] == "preview-product" and product["Title"] == "Preview product"
+    assert product["Variant SKU"] == "PREVIEW-123" and product["Variant Price"] == "15.99"
+    assert product["Image Src"].endswith("preview-productr.jpg?v=1234567890")
+    # The task left `groupObjects` unset; Ratchet asked for the grouped order it was written for.
+    [start] = [r for r in fake.requests if "bulkOperationRunQuery" in str(r.json)]
+    assert "groupObjects: true" in str(start.json)
     result = (await api.runs.get(upload.id)).result
     assert result["uploads"] == {f"exports/{csv_file.name}": {"size": csv_file.stat().st_size}}

@@ -120,11 +120,43 @@ def test_extended_assign_nested_and_append() -> None:
     assert out == '{"a":{"b":1},"list":["p"],"key":[1,2,3,null,null,9]}'
 
 
-def test_assign_has_copy_semantics() -> None:
+def test_indexed_assign_changes_the_container_a_plain_assign_shares() -> None:
+    # Ruby's `[]=` on the object both names refer to, as Mechanic's library relies on.
     out = text(
         '{% assign a = hash %}{% assign a["k"] = 1 %}{% assign b = a %}{% assign b["k"] = 2 %}{{ a.k }}{{ b.k }}'
     )
-    assert out == "12"
+    assert out == "22"
+
+
+def test_value_looked_up_from_a_hash_is_extended_in_place() -> None:
+    # The library's product CSV exports: index objects by id, then add children to the indexed copy.
+    out = text(
+        '{% assign by_id = hash %}{% assign p = j | parse_json %}{% assign p["variants"] = array %}'
+        "{% assign by_id[p.id] = p %}{% for v in (1..2) %}{% assign q = by_id[1] %}"
+        '{% assign q["variants"][q.variants.size] = v %}{% endfor %}{{ by_id | json }}{{ p | json }}',
+        j='{"id":1}',
+    )
+    assert out == '{"1":{"id":1,"variants":[1,2]}}{"id":1,"variants":[]}'
+
+
+def test_assigned_value_is_stored_by_value() -> None:
+    # Re-filling one scratch array per loop turn must not change the rows already stored.
+    out = text(
+        "{% assign rows = array %}{% assign item = array %}{% for i in (1..3) %}"
+        '{% assign item[0] = i %}{% assign item[1] = "x" %}{% assign rows[rows.size] = item %}{% endfor %}'
+        '{% assign foo = "bar" %}{% assign h = hash %}{% assign h["foo"] = foo %}{% assign foo = "qux" %}'
+        "{{ rows | json }}{{ h.foo }}"
+    )
+    assert out == '[[1,"x"],[2,"x"],[3,"x"]]bar'
+
+
+def test_rows_appended_to_an_array_are_changed_through_the_loop_variable() -> None:
+    out = text(
+        '{% assign rows = array %}{% for i in (1..2) %}{% assign r = hash %}{% assign r["n"] = i %}'
+        '{% assign rows[rows.size] = r %}{% endfor %}{% for r in rows %}{% assign r["seen"] = true %}{% endfor %}'
+        "{{ rows | json }}"
+    )
+    assert out == '[{"n":1,"seen":true},{"n":2,"seen":true}]'
 
 
 def test_assign_into_event_data_does_not_mutate_input() -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ratchet.actions.base import PermanentActionError, get_handler
-from ratchet.core.bulk_operations import detect_bulk_operations, poll_interval_seconds
+from ratchet.core.bulk_operations import detect_bulk_operations, poll_interval_seconds, with_grouped_objects
 from ratchet.liquid import RenderRequest, render_task
 from ratchet.shopify.bulk_results import (
     PARTIAL_FILE,
@@ -179,6 +179,20 @@ async def test_parents_resolve_whatever_the_grouping(
     assert [a.options for a in rendered.actions] == [
         {"customer": "gid://shopify/Customer/1", "email": "a@example.com", "order": "#11"}
     ]
+
+
+def test_a_bulk_query_that_does_not_choose_asks_for_grouped_objects() -> None:
+    # The nested query string has parentheses and even the word; only the call's own arguments count.
+    query = 'mutation { bulkOperationRunQuery(query: "{ orders(query: \\"groupObjects (x)\\") { edges { node { id } } } }") { x } }'
+    grouped = with_grouped_objects(query, "2026-10")
+    assert grouped == query.replace("bulkOperationRunQuery(", "bulkOperationRunQuery(groupObjects: true, ")
+    assert with_grouped_objects(grouped, "2026-10") == grouped
+    chosen = query.replace("(query:", "(groupObjects: false, query:")
+    assert with_grouped_objects(chosen, "2026-10") == chosen
+    block = 'mutation { bulkOperationRunQuery(query: """{ a(b: ")") }""") { x } }'
+    assert with_grouped_objects(block, "unstable").count("groupObjects: true") == 1
+    # Before 2025-07 the argument does not exist and output is always grouped.
+    assert with_grouped_objects(query, "2025-04") == query
 
 
 async def test_interrupted_download_resumes_where_it_stopped(fake: ShopifyFake, tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 Push, unshift, keys, values, except, in_groups_of, in_groups, index_by, sample,
 sort_naturally, group_by, sum, and the hash forms of `slice` and `compact`.
 
-All return new values and never mutate their input: variables have value semantics
-in Mechanic (see `tags/assign.py`).
+All return new values and never mutate their input: an input may be event data
+shared with other renders (see `tags/assign.py`).
 """
 
 from __future__ import annotations

@@ -15,5 +15,5 @@ def register_tags(env: Environment) -> None:
     env.add_tag(LogTag)
     env.add_tag(ErrorTag)
     env.add_tag(PermissionsTag)
-    # Replaces the built-in assign: indexed targets with copy semantics.
+    # Replaces the built-in assign: indexed targets, written in place, values stored by value.
     env.add_tag(AssignTag)
