@@ -23,6 +23,20 @@ _FIXED_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 6
 BUTTON_TOPICS = frozenset({"mechanic/user/trigger", "mechanic/user/text", "mechanic/user/form"})
 ORIGINATING_TASK_TOPICS = frozenset({"mechanic/actions/perform", "mechanic/shopify/bulk_operation"})
 ERROR_TOPICS = frozenset({"mechanic/errors/event", "mechanic/errors/task", "mechanic/errors/action"})
+# Admin action links (run links): each resource's plural names its batch topic; no collections batch
+# (https://learn.mechanic.dev/core/shopify/admin-action-links).
+RESOURCE_PLURALS = {
+    "order": "orders",
+    "customer": "customers",
+    "draft_order": "draft_orders",
+    "collection": "collections",
+    "product": "products",
+    "variant": "variants",
+}
+RESOURCE_TOPICS = frozenset(
+    [f"mechanic/user/{resource}" for resource in RESOURCE_PLURALS]
+    + [f"mechanic/user/{plural}" for resource, plural in RESOURCE_PLURALS.items() if resource != "collection"]
+)
 
 
 class TopicError(InvalidInput):

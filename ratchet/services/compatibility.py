@@ -25,7 +25,7 @@ from typing import Any
 
 from ratchet.actions.base import UNSUPPORTED_TYPES, registered_types
 from ratchet.core.bulk_operations import BULK_OPERATION_TOPIC, script_starts_bulk_operation
-from ratchet.core.subscriptions import BUTTON_TOPICS, ERROR_TOPICS
+from ratchet.core.subscriptions import BUTTON_TOPICS, ERROR_TOPICS, RESOURCE_TOPICS
 from ratchet.core.task_export import TaskDefinition
 from ratchet.engine.schedules import SCHEDULER_TOPICS
 from ratchet.files import FileOptionsError, parse_files, scripted_pdfs
@@ -86,8 +86,8 @@ def topic_problem(topic: str) -> str | None:
         return None
     if topic == BULK_OPERATION_TOPIC:
         return None  # reported as `bulk_operation`
-    if topic.startswith("mechanic/user/"):
-        return "Ratchet adds no Shopify admin action links; send it yourself with `ratchet event send`"
+    if topic in RESOURCE_TOPICS:
+        return None  # run links: the console's run pages, `ratchet task run --resource`
     if topic.startswith("mechanic/scheduler/"):
         return (
             f"not a scheduler topic Ratchet runs (it runs {', '.join(t.rsplit('/', 1)[1] for t in SCHEDULER_TOPICS)})"

@@ -4,11 +4,12 @@ In Mechanic, "Send to Mechanic" on an order (or a selection of orders) in the Sh
 makes a `mechanic/user/order` event per order, or one `mechanic/user/orders` event carrying up
 to 50 of them, each in its REST representation; only the tasks the user picked receive it
 (https://learn.mechanic.dev/core/shopify/admin-action-links). Ratchet has no admin link, so the
-user names the resources (ids, or order names such as #1001) and these are read from Shopify's
-REST Admin API through the same client as the Liquid REST lookups.
+user names the resources (ids, or order names such as #1001), or follows a run link in
+Mechanic's form (`tasks/run?resource_type=order&ids[]=1`, the console's run-link page), and these
+are read from Shopify's REST Admin API through the same client as the Liquid REST lookups.
 
-Products and variants are refused: Shopify no longer serves them over REST (ratchet/liquid/
-rest_lookups.py), so no REST representation exists to send.
+Products and variants carry only their ids (`id`, `admin_graphql_api_id`), as Mechanic's have
+since Shopify's REST deprecations (same page): the task reads the rest over GraphQL.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ratchet.core.api_versions import effective_api_version
-from ratchet.core.subscriptions import parse_subscriptions
+from ratchet.core.subscriptions import RESOURCE_PLURALS, parse_subscriptions
 from ratchet.errors import InvalidInput
 from ratchet.services.tasks import require_subscribed
 from ratchet.shopify.client import ShopifyConfig, ShopifyHTTPError, make_liquid_shopify_callable
@@ -28,9 +29,8 @@ from ratchet.store.tables import Shop, Task
 BATCH_LIMIT = 50
 MAX_RESOURCES = 250
 
-# REST path (plural) of each resource an admin link can send.
-_REST_PLURALS = {"order": "orders", "customer": "customers", "draft_order": "draft_orders", "collection": "collections"}
-_REMOVED_FROM_REST = ("product", "variant")
+# Sent as ids only; the GraphQL type names their admin_graphql_api_id.
+_IDS_ONLY = {"product": "Product", "variant": "ProductVariant"}
 _ID = re.compile(r"^(?:gid://shopify/\w+/)?(\d+)$")
 
 
@@ -45,14 +45,10 @@ class ResourceRun:
 
 def resource_run(task: Task, resource: str) -> ResourceRun:
     """The topic a run of `task` for `resource`s sends: the batch topic when the task subscribes to it."""
-    if resource in _REMOVED_FROM_REST:
-        raise InvalidInput(
-            f"{resource}s cannot be sent: Shopify no longer serves them over REST, which admin links carry"
-        )
-    if resource not in _REST_PLURALS:
-        raise InvalidInput(f"unknown resource {resource!r}: use one of {', '.join(_REST_PLURALS)}")
+    if resource not in RESOURCE_PLURALS:
+        raise InvalidInput(f"unknown resource {resource!r}: use one of {', '.join(RESOURCE_PLURALS)}")
     topics = {s.topic for s in parse_subscriptions(task.subscriptions or [])}
-    batch_topic, single_topic = f"mechanic/user/{_REST_PLURALS[resource]}", f"mechanic/user/{resource}"
+    batch_topic, single_topic = f"mechanic/user/{RESOURCE_PLURALS[resource]}", f"mechanic/user/{resource}"
     if batch_topic in topics and resource != "collection":
         topic, batch = batch_topic, True
     else:
@@ -64,7 +60,7 @@ def resource_run(task: Task, resource: str) -> ResourceRun:
 def resource_kinds(task: Task) -> list[str]:
     """The resources the task can be run for (it subscribes to their admin-link topics)."""
     topics = {s.topic for s in parse_subscriptions(task.subscriptions or [])}
-    return [r for r, plural in _REST_PLURALS.items() if {f"mechanic/user/{r}", f"mechanic/user/{plural}"} & topics]
+    return [r for r, plural in RESOURCE_PLURALS.items() if {f"mechanic/user/{r}", f"mechanic/user/{plural}"} & topics]
 
 
 def parse_refs(text: str) -> list[str]:
@@ -79,14 +75,24 @@ def parse_refs(text: str) -> list[str]:
 
 def fetch_resources(config: ShopifyConfig, shop: Shop, task: Task, resource: str, refs: list[str]) -> list[Any]:
     """Each resource's REST representation, in the order given; InvalidInput names any not found (blocking)."""
+    if resource in _IDS_ONLY:
+        return [_ids_only(resource, ref) for ref in refs]
     api = make_liquid_shopify_callable(
         None, shop, effective_api_version(task.shopify_api_version, shop.shopify_api_version), config=config
     )
-    plural = _REST_PLURALS[resource]
+    plural = RESOURCE_PLURALS[resource]
     found = []
     for ref in refs:
         found.append(_fetch_one(api, resource, plural, ref))
     return found
+
+
+def _ids_only(resource: str, ref: str) -> dict[str, Any]:
+    match = _ID.match(ref)
+    if match is None:
+        raise InvalidInput(f"{resource} {ref!r}: give its numeric id")
+    number = int(match.group(1))
+    return {"id": number, "admin_graphql_api_id": f"gid://shopify/{_IDS_ONLY[resource]}/{number}"}
 
 
 def _fetch_one(api: Any, resource: str, plural: str, ref: str) -> Any:

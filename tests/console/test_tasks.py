@@ -150,6 +150,26 @@ async def test_run_task_text_and_form(console: ConsoleClient, api: Ratchet) -> N
     assert (await api.runs.get(of_kind(runs, RunKind.action)[0].id)).action_options["when"] == "2026-12-24"
 
 
+async def test_a_run_link_offers_the_tasks_that_take_its_resources(console: ConsoleClient, api: Ratchet) -> None:
+    # Mechanic's run-link form, as a Shopify admin link or an email would open it.
+    takes = await add_task(api, "Per variant", '{% action "echo", id: variant.id %}', ["mechanic/user/variant"])
+    await add_task(api, "Per order", '{% action "echo", id: order.id %}', ["mechanic/user/order"])
+    page = (await console.get(f"/s/{console.shop}/tasks/run?resource_type=variant&ids[]=41&ids[]=42")).text
+    assert "Send variant to a task" in page and "<code>41, 42</code>" in page
+    assert "Per variant" in page and "Per order" not in page
+    run_url = f"/s/{console.shop}/tasks/{takes.id}/run?resource=variant&amp;ids=41%2C%2042"
+    assert run_url in page
+    # The task's Run page arrives with the resources filled in; running sends one event per variant.
+    run_page = (await console.get(run_url.replace("&amp;", "&"))).text
+    assert "<option selected>variant</option>" in run_page and ">41, 42</textarea>" in run_page
+    ran = await console.post(
+        f"/s/{console.shop}/tasks/{takes.id}/run", {"mode": "resources", "resource": "variant", "ids": "41, 42"}
+    )
+    assert ran.status_code == 303 and ran.headers["location"].endswith(f"/events?task={takes.id}")
+    unknown = (await console.get(f"/s/{console.shop}/tasks/run?resource_type=widget&ids[]=1")).text
+    assert "names no resource Ratchet can send" in unknown
+
+
 async def test_export_versions_restore_delete(console: ConsoleClient, api: Ratchet) -> None:
     task = await add_task(api, "Tagger", TAGGER, ["user/tag/now"], options={"tag__required": "vip"})
     base = f"/s/{console.shop}/tasks/{task.id}"

@@ -68,8 +68,24 @@ async def test_nothing_is_sent_unless_every_resource_is_found(api: Ratchet, fake
         await api.tasks.run_for(task.id, "order", ["1001", "#4040"])
     with pytest.raises(InvalidInput, match="order '999' was not found"):
         await api.tasks.run_for(task.id, "order", ["999"])
-    with pytest.raises(InvalidInput, match="no longer serves them over REST"):
+    with pytest.raises(Conflict, match="does not subscribe to mechanic/user/product"):
         await api.tasks.run_for(task.id, "product", ["1"])
     with pytest.raises(Conflict, match="does not subscribe to mechanic/user/customer"):
         await api.tasks.run_for(task.id, "customer", ["1"])
     assert (await api.runs.list()) == []
+
+
+async def test_products_and_variants_carry_their_ids_only(api: Ratchet, fake: ShopifyFake) -> None:
+    # Mechanic's admin links send only `id` and `admin_graphql_api_id` for these since Shopify's
+    # REST deprecations (https://learn.mechanic.dev/core/shopify/admin-action-links); no REST read.
+    await connected(api, fake)
+    echo = '{% action "echo", id: variant.id, gid: variant.admin_graphql_api_id, title: variant.title %}'
+    task = await add_task(api, "Per variant", echo, ["mechanic/user/variant"])
+    before = len(fake.requests)
+    [event_id] = await api.tasks.run_for(task.id, "variant", ["gid://shopify/ProductVariant/42"])
+    runs = await wait_for_runs(api, event_id, settled(1))
+    options = (await api.runs.get(of_kind(runs, RunKind.action)[0].id)).action_options
+    assert options == {"id": 42, "gid": "gid://shopify/ProductVariant/42", "title": None}
+    assert len(fake.requests) == before
+    with pytest.raises(InvalidInput, match="variant 'blue-shirt': give its numeric id"):
+        await api.tasks.run_for(task.id, "variant", ["blue-shirt"])

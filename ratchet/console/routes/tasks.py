@@ -26,7 +26,7 @@ from ratchet.console.task_forms import (
     submitted_options,
 )
 from ratchet.console.templating import is_htmx, render
-from ratchet.core.subscriptions import parse_subscriptions
+from ratchet.core.subscriptions import RESOURCE_PLURALS, parse_subscriptions
 from ratchet.errors import InvalidInput, RatchetError
 from ratchet.services.preview import PreviewRender, RecentEvent, TaskPreview
 from ratchet.services.resource_runs import parse_refs, resource_kinds
@@ -140,6 +140,28 @@ async def set_enabled(request: Request, shop: ShopDep, console: ConsoleDep, task
 
 
 # -- the task page -------------------------------------------------------------------------------------
+
+
+@router.get("/run", response_class=HTMLResponse)
+async def run_link_page(request: Request, shop: ShopDep, console: ConsoleDep) -> HTMLResponse:
+    """A run link in Mechanic's form, `tasks/run?resource_type=order&ids[]=1&ids[]=2`: pick a task for them.
+
+    Shopify admin links and links in emails point here (https://learn.mechanic.dev/core/shopify/
+    admin-action-links); each enabled task that takes the resource opens its Run page with them filled in.
+    """
+    resource = request.query_params.get("resource_type") or ""
+    ids = request.query_params.getlist("ids[]") or request.query_params.getlist("ids")
+    listed = await console.api.tasks.list(shop.id)
+    takers = [task for task in listed if task.enabled and resource in resource_kinds(task)]
+    context = {
+        "shop": shop,
+        "nav": "tasks",
+        "resource": resource,
+        "known": resource in RESOURCE_PLURALS,
+        "ids": ", ".join(ids),
+        "tasks": takers,
+    }
+    return render(request, "tasks/run_link.html", context)
 
 
 @router.get("/{task_id}", response_class=HTMLResponse)
@@ -269,7 +291,9 @@ async def delete_task(shop: ShopDep, console: ConsoleDep, task_id: str) -> Redir
 
 @router.get("/{task_id}/run", response_class=HTMLResponse)
 async def run_page(request: Request, shop: ShopDep, console: ConsoleDep, task_id: str) -> HTMLResponse:
-    return await _run_page(request, shop, console, task_id)
+    # A run link's resources arrive as ?resource=order&ids=1,2 and fill the resource form.
+    entered = {key: request.query_params[key] for key in ("resource", "ids") if key in request.query_params}
+    return await _run_page(request, shop, console, task_id, entered=entered)
 
 
 async def _run_page(
