@@ -287,6 +287,8 @@ class PurgeOutcome(BaseModel):
     cache_entries: int
     # Files the `files` action kept whose URLs expired; absent in results of older workers.
     stored_files: int = 0
+    # Bulk retries finished before the window, with their items; absent in results of older workers.
+    bulk_retries: int = 0
 
 
 EventWorkflowInput.model_rebuild()

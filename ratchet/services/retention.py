@@ -6,7 +6,8 @@ within it. Its workflow closed long before, once its runs settled; until the pur
 reopens it from the ledger's runs, after it the event can no longer be retried. Deletes go in
 small batches, each its own short transaction, so the ledger is never locked for long while
 workers keep writing. Expired cache entries go too, and so do the files the `files` action kept
-once their URLs expired (they expire by their own lifetime).
+once their URLs expired (they expire by their own lifetime), and bulk retries that finished
+before the window (their runs may be gone; a running one stays whatever its age).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ratchet.core.runs import RunState
 from ratchet.files.storage import FileStorage
 from ratchet.services.shop_cache import purge_expired
 from ratchet.store.database import Store
-from ratchet.store.tables import Event, Run, RunAttempt
+from ratchet.store.tables import BulkRetry, BulkRetryItem, Event, Run, RunAttempt
 
 DEFAULT_BATCH_SIZE = 200
 TERMINAL_STATES = (RunState.succeeded, RunState.failed)
@@ -38,6 +39,7 @@ class PurgeResult:
     attempts: int = 0
     cache_entries: int = 0
     stored_files: int = 0
+    bulk_retries: int = 0
 
 
 def _expired_event_ids(store: Store, cutoff: datetime, limit: int) -> list[str]:
@@ -63,6 +65,21 @@ def _purge_events(store: Store, event_ids: list[str], result: PurgeResult) -> No
         result.events += _count(session.execute(delete(Event).where(col(Event.id).in_(event_ids))))
 
 
+def _purge_bulk_retries(store: Store, cutoff: datetime, limit: int, result: PurgeResult) -> bool:
+    """Delete up to `limit` bulk retries finished before `cutoff`, with their items; False when none was left."""
+    finished = (
+        select(col(BulkRetry.id))
+        .where(col(BulkRetry.state) != "running", col(BulkRetry.finished_at) < cutoff)
+        .limit(limit)
+    )
+    with store.session() as session:
+        ids = list(session.execute(finished).scalars())
+        if ids:
+            session.execute(delete(BulkRetryItem).where(col(BulkRetryItem.bulk_retry_id).in_(ids)))
+            result.bulk_retries += _count(session.execute(delete(BulkRetry).where(col(BulkRetry.id).in_(ids))))
+    return bool(ids)
+
+
 def _count(cursor: object) -> int:
     return int(getattr(cursor, "rowcount", 0) or 0)
 
@@ -75,14 +92,14 @@ def purge(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[PurgeResult], None] | None = None,
 ) -> PurgeResult:
-    """Delete events (with runs and attempts) past retention in batches, then expired cache entries and files.
+    """Delete events (with runs and attempts) past retention in batches, then finished bulk retries, expired cache entries and files.
 
     Args:
         store: The ledger.
         cutoff: The start of the retention window: events created before it whose runs all finished
             before it go.
         files: The `files` action's storage, whose expired files go too (none when absent).
-        batch_size: Events deleted per transaction.
+        batch_size: Events (or bulk retries) deleted per transaction.
         on_batch: Called with the running totals after each batch (progress, logs).
     """
     result = PurgeResult()
@@ -90,6 +107,8 @@ def purge(
         _purge_events(store, event_ids, result)
         if on_batch is not None:
             on_batch(result)
+    while _purge_bulk_retries(store, cutoff, batch_size, result):
+        pass
     result.cache_entries = purge_expired(store)
     if files is not None:
         result.stored_files = files.purge_expired(utcnow())

@@ -26,7 +26,7 @@ from ratchet.files.storage import FileStorage
 from ratchet.services.retention import purge
 from ratchet.store import ledger
 from ratchet.store.database import Store
-from ratchet.store.tables import CacheEntry, Event, Run, RunAttempt, Shop
+from ratchet.store.tables import BulkRetry, BulkRetryItem, CacheEntry, Event, Run, RunAttempt, Shop
 from starter.api import Ratchet
 from tests.support.tasks import add_task
 from tests.support.waiting import eventually, settled, wait_for_runs
@@ -112,6 +112,35 @@ def test_purge_goes_in_small_batches(db_store: Store) -> None:
     assert (result.events, result.runs) == (5, 5)
     with db_store.session() as session:
         assert list(session.exec(select(Event.id).where(Event.shop_id == shop_id))) == []
+
+
+def test_bulk_retries_that_finished_before_the_window_go_with_their_items(db_store: Store) -> None:
+    shop_id = f"shop-{uuid.uuid4().hex[:10]}"
+    ages = {"old-done": (30, "completed"), "old-running": (30, "running"), "recent": (1, "completed")}
+    ids = {name: str(uuid.uuid4()) for name in ages}
+    with db_store.session() as session:
+        for name, (days, state) in ages.items():
+            at = utcnow() - timedelta(days=days)
+            session.add(
+                BulkRetry(
+                    id=ids[name],
+                    shop_id=shop_id,
+                    name=name,
+                    state=state,
+                    workflow_id=f"w-{name}",
+                    created_at=at,
+                    finished_at=None if state == "running" else at,
+                )
+            )
+            session.add(BulkRetryItem(bulk_retry_id=ids[name], position=0, run_id=str(uuid.uuid4()), kind="task"))
+    result = purge(db_store, utcnow() - timedelta(days=15), batch_size=1)
+    assert result.bulk_retries == 1
+    with db_store.session() as session:
+        left = set(session.exec(select(BulkRetry.name).where(BulkRetry.shop_id == shop_id)))
+        items = set(
+            session.exec(select(BulkRetryItem.bulk_retry_id).where(col(BulkRetryItem.bulk_retry_id).in_(ids.values())))
+        )
+    assert left == {"old-running", "recent"} and items == {ids["old-running"], ids["recent"]}
 
 
 def test_namespace_retention_matches_with_temporals_floor(base_settings: Settings) -> None:
