@@ -1,4 +1,4 @@
-"""Task pages in a real browser: import the dead man's switch, run it, edit options and watch the preview follow, versions, and a bulk retry started and followed to the end; axe on each screen, screenshots."""
+"""Task pages in a real browser: import the dead man's switch, run it, edit options and watch the preview follow, versions, a bulk retry started and followed to the end, and a run link; axe on each screen, screenshots."""
 
 from __future__ import annotations
 
@@ -99,3 +99,20 @@ async def test_task_page_at_phone_width(phone_page: Any, console_server: Running
     await phone_page.locator("#preview").get_by_text("tagging with phone").wait_for()
     await assert_accessible(phone_page)
     await screenshot(phone_page, "tasks-task-phone")
+
+
+async def test_a_run_link_leads_to_the_task_with_its_variants_filled_in(
+    page: Any, console_server: RunningConsole, api: Ratchet
+) -> None:
+    task = await add_task(api, "Per variant", '{% action "echo", id: variant.id %}', ["mechanic/user/variant"])
+    await page.goto(f"{console_server.url}/s/{api.settings.shop}/tasks/run?resource_type=variant&ids[]=41&ids[]=42")
+    await page.get_by_role("heading", name="Send variant to a task").wait_for()
+    await assert_accessible(page)
+    await screenshot(page, "tasks-run-link")
+    await page.get_by_role("link", name="Per variant").click()
+    await page.get_by_role("heading", name="Run for Shopify resources").wait_for()
+    assert await page.get_by_label("Ids or order names").input_value() == "41, 42"
+    await assert_accessible(page)
+    await screenshot(page, "tasks-run-resources")
+    await page.locator("#run-resources ~ form").get_by_role("button", name="Run task").click()
+    await page.wait_for_url(f"{console_server.url}/s/{api.settings.shop}/events?task={task.id}")
