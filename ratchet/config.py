@@ -319,6 +319,10 @@ class Settings(_Section):
         gt=0,
         description="hours a `files` action's download URL works; the retention pass then deletes the file",
     )
+    pdf_browser: Path | None = Field(
+        default=None,
+        description="a Chromium binary (`/usr/bin/chromium`) that runs PDF templates' scripts (`uv sync --extra pdf-scripts`); unset: none run",
+    )
     # Fernet keys, comma-separated; the first encrypts (ratchet/store/secrets.py).
     secret_key: SecretStr | None = Field(
         default=None,

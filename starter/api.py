@@ -256,7 +256,13 @@ class Tasks(_Resource):
         """
         shop_id = self._shop(shop_id)
         imported = await self._db(
-            tasks.import_task, self._store, shop_id, source, reset=reset, changed_by=self._ratchet.source
+            tasks.import_task,
+            self._store,
+            shop_id,
+            source,
+            reset=reset,
+            changed_by=self._ratchet.source,
+            pdf_browser=self._ratchet.settings.pdf_browser,
         )
         await self._ratchet.schedules.follow(shop_id)
         return imported

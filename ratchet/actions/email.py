@@ -167,7 +167,7 @@ class EmailAction:
             smtp = load_smtp_settings(ctx.settings)
         except MailConfigError as error:
             raise PermanentActionError(str(error)) from error
-        attachments = await generate_files(options["attachments"])
+        attachments = await generate_files(options["attachments"], ctx.settings.pdf_browser)
         message = self._message(options, attachments, smtp, ctx)
         result = {
             "message_id": message["Message-ID"],

@@ -27,7 +27,7 @@ class FilesAction:
         return parse_files("files", options)
 
     async def perform(self, options: dict[str, FileSpec], ctx: ActionContext) -> dict[str, Any]:
-        files = await generate_files(options)
+        files = await generate_files(options, ctx.settings.pdf_browser)
         storage = FileStorage.under(ctx.settings.home)
         now = utcnow()
         expires_at = now + ctx.settings.scaled(ctx.settings.files_ttl_hours * 3600)

@@ -114,7 +114,7 @@ class FtpAction:
         return FtpOptions(target, uploads, downloads)
 
     async def perform(self, options: FtpOptions, ctx: ActionContext) -> dict[str, Any]:
-        files = await generate_files(options.uploads)
+        files = await generate_files(options.uploads, ctx.settings.pdf_browser)
         transfer = _Transfer(options.target)
         try:
             uploads = {path: {"size": await transfer.upload(path, file.content)} for path, file in files.items()}

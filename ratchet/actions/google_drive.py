@@ -97,7 +97,7 @@ class GoogleDriveAction:
     async def perform(self, options: DriveUploads, ctx: ActionContext) -> dict[str, Any]:
         results: dict[str, Any] = {}
         # Every file is generated before the first upload: a failing generator uploads nothing.
-        files = await generate_files(options.files)
+        files = await generate_files(options.files, ctx.settings.pdf_browser)
         async with google_client() as client:
             session = await GoogleSession.open(ctx, options.account, client)
             drive = Drive(session, ctx.settings.integrations.google_api_url)

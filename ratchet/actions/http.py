@@ -199,7 +199,7 @@ class HttpAction:
         content = None if options["body"] is None else options["body"].encode("utf-8")
         files = [
             (name, (name.rpartition("/")[2], file.content, file.mime_type))
-            for name, file in (await generate_files(options["files"])).items()
+            for name, file in (await generate_files(options["files"], ctx.settings.pdf_browser)).items()
         ]
         headers = dict(options["headers"])
         if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):

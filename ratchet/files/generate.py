@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ratchet.files import base64, pdf, plaintext, url, zip
@@ -61,26 +62,31 @@ def parse_file(field_name: str, generator: Any) -> FileSpec:
 
 
 def scripted_pdfs(specs: dict[str, FileSpec]) -> list[str]:
-    """Names of the PDFs (also inside ZIPs) whose HTML has scripts, which the renderer does not run."""
+    """Names of the PDFs (also inside ZIPs) whose HTML has scripts to run, which WeasyPrint alone does not."""
     found: list[str] = []
     for name, spec in specs.items():
-        if isinstance(spec, pdf.PdfSpec) and spec.has_scripts:
+        if isinstance(spec, pdf.PdfSpec) and spec.scripts is not None:
             found.append(name)
         elif isinstance(spec, zip.ZipSpec):
             found.extend(f"{name}/{inner}" for inner in scripted_pdfs(spec.files))
     return found
 
 
-async def generate_files(specs: dict[str, FileSpec]) -> dict[str, GeneratedFile]:
-    """Every file of a consumer, generated concurrently; the first failure fails them all."""
-    files = await asyncio.gather(*(generate_file(name, spec) for name, spec in specs.items()))
+async def generate_files(specs: dict[str, FileSpec], pdf_browser: Path | None = None) -> dict[str, GeneratedFile]:
+    """Every file of a consumer, generated concurrently; the first failure fails them all.
+
+    Args:
+        specs: The parsed generators, by file name.
+        pdf_browser: A Chromium binary that runs scripted PDFs' scripts (RATCHET_PDF_BROWSER); None runs none.
+    """
+    files = await asyncio.gather(*(generate_file(name, spec, pdf_browser) for name, spec in specs.items()))
     return {file.name: file for file in files}
 
 
-async def generate_file(name: str, spec: FileSpec) -> GeneratedFile:
+async def generate_file(name: str, spec: FileSpec, pdf_browser: Path | None = None) -> GeneratedFile:
     """The file `spec` generates, at most MAX_FILE_BYTES; errors are action errors naming `name`."""
     try:
-        content = await _content(name, spec)
+        content = await _content(name, spec, pdf_browser)
     except GeneratorError as error:
         raise FileGenerationError(name, str(error), retryable=error.retryable) from error
     if len(content) > MAX_FILE_BYTES:
@@ -88,7 +94,7 @@ async def generate_file(name: str, spec: FileSpec) -> GeneratedFile:
     return GeneratedFile(name=name, content=content, mime_type=_mime_type(name, spec))
 
 
-async def _content(name: str, spec: FileSpec) -> bytes:
+async def _content(name: str, spec: FileSpec, pdf_browser: Path | None) -> bytes:
     if isinstance(spec, plaintext.PlaintextSpec):
         return spec.text.encode("utf-8")
     if isinstance(spec, base64.Base64Spec):
@@ -96,8 +102,10 @@ async def _content(name: str, spec: FileSpec) -> bytes:
     if isinstance(spec, url.UrlSpec):
         return await url.generate(spec, MAX_FILE_BYTES)
     if isinstance(spec, pdf.PdfSpec):
-        return await asyncio.to_thread(pdf.generate, spec)
-    entries = [await generate_file(f"{name}/{inner}", inner_spec) for inner, inner_spec in spec.files.items()]
+        return await asyncio.to_thread(pdf.generate, spec, pdf_browser)
+    entries = [
+        await generate_file(f"{name}/{inner}", inner_spec, pdf_browser) for inner, inner_spec in spec.files.items()
+    ]
     # Deflating and encrypting are CPU-bound: off the event loop, like PDF rendering.
     return await asyncio.to_thread(
         zip.generate, spec, [(entry.name.removeprefix(f"{name}/"), entry.content) for entry in entries]

@@ -15,8 +15,10 @@ Anything else (JavaScript, encryption and permissions, watermarks, page ranges, 
 URLs, HTTP cookies and headers…) fails with an error naming the option: silently dropping
 encryption or a script would hand out a different document than the task asked for.
 
-Scripts in the HTML do not run (WeasyPrint has no JavaScript engine), so charts drawn by a script
-are missing; `ratchet task check` warns about such PDFs (PdfSpec.has_scripts).
+WeasyPrint has no JavaScript engine: with `RATCHET_PDF_BROWSER` set, a document's scripts first
+run in that browser (ratchet/files/pdf_scripts.py, which honours javascript_delay,
+wait_for_element, disable_javascript and viewport_width); without it they do not run, charts drawn
+by a script are missing, and `ratchet task check` warns about such PDFs (PdfSpec.scripts).
 
 Remote resources (images, stylesheets, fonts) are fetched over http(s) or from data: URLs only,
 so a template cannot read the worker's local files.
@@ -26,20 +28,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ratchet.files.errors import GeneratorError
+from ratchet.files.pdf_scripts import ScriptOptions, parse_options, run_scripts
 
 IGNORED_OPTIONS = frozenset(
     {
         "__force_pdfcrowd",  # Mechanic's switch between its own renderers
         "default_encoding",  # the HTML arrives as text already
-        "disable_javascript",  # WeasyPrint never runs scripts
-        "javascript_delay",
-        "wait_for_element",
         "block_ads",
         "locale",
-        "viewport_width",
         "viewport_height",
         "rendering_mode",
         "smart_scaling_mode",
@@ -95,8 +95,9 @@ class PdfSpec:
     media_type: str
     zoom: float
     metadata: tuple[tuple[str, str], ...]
-    # The HTML has <script> elements, which WeasyPrint does not run.
-    has_scripts: bool = False
+    # How to run the HTML's <script> elements in a browser first; None without any (or with
+    # disable_javascript), and WeasyPrint itself runs none.
+    scripts: ScriptOptions | None = None
 
 
 def parse(argument: Any) -> PdfSpec:
@@ -118,19 +119,22 @@ def parse(argument: Any) -> PdfSpec:
         metadata=tuple(
             (name, _text(options, name)) for name in ("title", "subject", "author", "keywords") if name in options
         ),
-        has_scripts=bool(_SCRIPT_TAG.search(html)),
+        scripts=parse_options(options)
+        if _SCRIPT_TAG.search(html) and not _flag(options, "disable_javascript")
+        else None,
     )
 
 
-def generate(spec: PdfSpec) -> bytes:
-    """Render the PDF (CPU-bound; callers run it in a thread)."""
+def generate(spec: PdfSpec, browser: Path | None = None) -> bytes:
+    """Render the PDF (blocking; callers run it in a thread), running its scripts first in `browser` if given."""
+    html = run_scripts(spec.html, spec.scripts, browser) if spec.scripts and browser else spec.html
     # Imported here, not at the top: WeasyPrint takes seconds to import, and every CLI command,
     # the ingress and the console import this module without ever rendering a PDF.
     import weasyprint
 
     fetcher = weasyprint.URLFetcher(timeout=10, allowed_protocols={"http", "https", "data"})
     try:
-        document = weasyprint.HTML(string=spec.html, url_fetcher=fetcher, media_type=spec.media_type).render(
+        document = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type=spec.media_type).render(
             stylesheets=[weasyprint.CSS(string=spec.page_css + _PLACEHOLDERS)]
         )
     except Exception as error:  # WeasyPrint raises many kinds; any of them means no PDF
@@ -262,4 +266,8 @@ _HONOURED = (
     "subject",
     "author",
     "keywords",
+    "disable_javascript",
+    "javascript_delay",
+    "wait_for_element",
+    "viewport_width",
 )

@@ -183,18 +183,18 @@ def run_previews(defn: TaskDefinition) -> list[tuple[str, dict[str, Any], Render
     return outcomes
 
 
-def compatibility_warnings(defn: TaskDefinition) -> list[CompatibilityWarning]:
-    """What will not work on this installation, from the task's text and its preview renders."""
+def compatibility_warnings(defn: TaskDefinition, pdf_browser: Path | None = None) -> list[CompatibilityWarning]:
+    """What will not work on this installation (whose RATCHET_PDF_BROWSER is `pdf_browser`), from the task's text and its preview renders."""
     emitted = [
         warning
         for _, _, outcome in run_previews(defn)
         if not isinstance(outcome, TaskRenderError)
-        for warning in action_warnings(outcome.actions)
+        for warning in action_warnings(outcome.actions, pdf_browser)
     ]
     return unique(emitted + static_warnings(defn))
 
 
-def check_file(path: Path) -> CheckReport:
+def check_file(path: Path, pdf_browser: Path | None = None) -> CheckReport:
     report = CheckReport(file=str(path))
     try:
         defn = parse_export(path.read_bytes())
@@ -232,7 +232,7 @@ def check_file(path: Path) -> CheckReport:
             continue
         report.previews_ok += 1
         action_types.update(a.type for a in outcome.actions)
-        compatibility += action_warnings(outcome.actions)
+        compatibility += action_warnings(outcome.actions, pdf_browser)
         for value in outcome.errors:
             report.warn(
                 "preview_error_object",
@@ -245,7 +245,7 @@ def check_file(path: Path) -> CheckReport:
     return report
 
 
-def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
+def run_check(files: list[Path], as_json: bool, strict: bool = False, pdf_browser: Path | None = None) -> int:
     """Check every file; print a report to stdout; return the process exit code.
 
     Args:
@@ -253,6 +253,7 @@ def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
         as_json: Print one JSON report instead of the human-readable one.
         strict: Fail on warnings that a feature will not work here (STRICT_CODES) too, not only when
             a file does not parse or a preview fails.
+        pdf_browser: RATCHET_PDF_BROWSER, which decides whether a PDF's scripts can run here.
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -264,10 +265,10 @@ def run_check(files: list[Path], as_json: bool, strict: bool = False) -> int:
         with Progress(console=progress_console, transient=True) as progress:
             bar = progress.add_task("checking tasks", total=len(files))
             for path in files:
-                reports.append(check_file(path))
+                reports.append(check_file(path, pdf_browser))
                 progress.advance(bar)
     else:
-        reports = [check_file(path) for path in files]
+        reports = [check_file(path, pdf_browser) for path in files]
 
     if as_json:
         out = []

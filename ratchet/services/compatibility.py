@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ratchet.actions.base import UNSUPPORTED_TYPES, registered_types
@@ -155,8 +156,13 @@ def _bulk_operation_warning(defn: TaskDefinition) -> CompatibilityWarning | None
     return CompatibilityWarning(BULK_OPERATION, BULK_OPERATION_TOPIC, message)
 
 
-def action_warnings(actions: Iterable[ActionObject]) -> list[CompatibilityWarning]:
-    """Warnings about actions a (preview) render emitted."""
+def action_warnings(actions: Iterable[ActionObject], pdf_browser: Path | None = None) -> list[CompatibilityWarning]:
+    """Warnings about actions a (preview) render emitted.
+
+    Args:
+        actions: The actions the render emitted.
+        pdf_browser: RATCHET_PDF_BROWSER: with one, a PDF's scripts run and are no warning.
+    """
     found: list[CompatibilityWarning] = []
     for action in actions:
         if warning := _action_type_warning(action.type):
@@ -165,12 +171,13 @@ def action_warnings(actions: Iterable[ActionObject]) -> list[CompatibilityWarnin
         if action.type in _FILE_OPTIONS and isinstance(action.options, dict):
             name = _FILE_OPTIONS[action.type]
             files = action.options if name is None else action.options.get(name)
-            if warning := _generator_warning(action.type if name is None else f"{action.type}.{name}", files):
+            field_name = action.type if name is None else f"{action.type}.{name}"
+            if warning := _generator_warning(field_name, files, pdf_browser):
                 found.append(warning)
     return found
 
 
-def _generator_warning(field_name: str, files: Any) -> CompatibilityWarning | None:
+def _generator_warning(field_name: str, files: Any, pdf_browser: Path | None) -> CompatibilityWarning | None:
     if isinstance(files, dict):
         # google_drive's `overwrite` flag sits among its uploads.
         files = {name: generator for name, generator in files.items() if name != "overwrite"}
@@ -178,11 +185,12 @@ def _generator_warning(field_name: str, files: Any) -> CompatibilityWarning | No
         specs = parse_files(field_name, files)
     except FileOptionsError as error:
         return CompatibilityWarning(FILE_GENERATOR, error.field_name, str(error))
-    if scripted := scripted_pdfs(specs):
+    if pdf_browser is None and (scripted := scripted_pdfs(specs)):
         return CompatibilityWarning(
             FILE_GENERATOR,
             f"{field_name}.{scripted[0]}",
-            f"the PDF {scripted[0]!r} has <script> elements; Ratchet's PDF renderer (WeasyPrint) runs no JavaScript",
+            f"the PDF {scripted[0]!r} has <script> elements, which run only with RATCHET_PDF_BROWSER set "
+            "(a Chromium binary); without it Ratchet's PDF renderer (WeasyPrint) runs no JavaScript",
         )
     return None
 

@@ -86,6 +86,7 @@ def import_task(
     reset: bool = False,
     changed_by: ChangeSource = "api",
     change: str = "import",
+    pdf_browser: Path | None = None,
 ) -> ImportedTask:
     """Import a Mechanic export; enabled when its required options are filled, else disabled.
 
@@ -100,11 +101,12 @@ def import_task(
         reset: Replace the enabled state and option values too, as a first import would.
         changed_by: Who imports, recorded on the task version.
         change: What the version calls the change (a restore imports an old version).
+        pdf_browser: RATCHET_PDF_BROWSER, which decides whether a PDF's scripts can run here (warnings).
     """
     exported = read_export(source)
     with store.session() as session:
         require_shop(session, shop_id)
-    warnings = compatibility_warnings(exported)
+    warnings = compatibility_warnings(exported, pdf_browser)
     now = utcnow()
     with store.session() as session:
         task = session.exec(select(Task).where(Task.shop_id == shop_id, Task.name == exported.name)).first()

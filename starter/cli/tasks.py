@@ -14,7 +14,18 @@ from rich.table import Table
 from ratchet.errors import InvalidInput
 from ratchet.store.tables import Task
 from starter.api import Ratchet, parse_refs
-from starter.cli.common import AddressOpt, JsonOpt, ShopOpt, connect, iso, out, print_json, read_json_argument, run
+from starter.cli.common import (
+    AddressOpt,
+    JsonOpt,
+    ShopOpt,
+    connect,
+    iso,
+    out,
+    print_json,
+    read_json_argument,
+    run,
+    settings_for,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Import, configure, enable and run tasks.")
 
@@ -282,4 +293,4 @@ def task_check(
     # Offline and storeless, so not a facade resource: the checker prints its own report.
     from ratchet.services.check import run_check
 
-    raise typer.Exit(run_check(files, as_json, strict))
+    raise typer.Exit(run_check(files, as_json, strict, settings_for().pdf_browser))

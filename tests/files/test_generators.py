@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -129,6 +130,60 @@ async def test_pdf_never_reads_local_files(tmp_path: Path) -> None:
     secret.write_text("h1::after { content: 'LEAKED'; }")
     files = await generate({"a.pdf": {"pdf": {"html": f'<link rel="stylesheet" href="file://{secret}"><h1>Hi</h1>'}}})
     assert "LEAKED" not in pdf_text(files["a.pdf"].content, tmp_path)
+
+
+CHROMIUM = Path(os.environ.get("RATCHET_TEST_CHROMIUM", "/usr/bin/chromium"))
+# A chart drawn on a canvas and a total written by script, as report templates do with Chart.js.
+SCRIPTED = (
+    '<canvas id="chart" width="240" height="120"></canvas><p id="total">waiting</p><p id="late"></p>'
+    "<script>const pen = document.getElementById('chart').getContext('2d'); pen.fillStyle = '#c00';"
+    "pen.fillRect(0, 0, 240, 120); document.getElementById('total').textContent = 'Total drawn by script: 42';"
+    "setTimeout(() => { const done = document.createElement('p'); done.id = 'ready'; done.textContent = 'late row';"
+    " document.body.append(done); }, 300);"
+    "fetch('file:///etc/hostname').then(r => r.text()).then(t => document.body.append('LEAKED ' + t));</script>"
+)
+
+
+def pdf_images(content: bytes, tmp_path: Path) -> list[str]:
+    path = tmp_path / "images.pdf"
+    path.write_bytes(content)
+    listing = subprocess.run(["pdfimages", "-list", str(path)], check=True, capture_output=True, text=True).stdout
+    # After the two header lines; an image's alpha channel is a row of its own (type smask).
+    return [row for row in listing.splitlines()[2:] if row.split()[2] == "image"]
+
+
+async def test_pdf_scripts_run_in_the_configured_browser(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    specs = parse_files(
+        "files",
+        {
+            "chart.pdf": {"pdf": {"html": SCRIPTED, "wait_for_element": "#ready"}},
+            "off.pdf": {"pdf": {"html": SCRIPTED, "disable_javascript": True}},
+        },
+    )
+    files = await generate_files(specs, CHROMIUM)
+    text = pdf_text(files["chart.pdf"].content, tmp_path)
+    # The scripts ran, the page waited for the element a timer adds, and local files stayed out of reach.
+    assert "Total drawn by script: 42" in text and "late row" in text
+    assert "waiting" not in text and "LEAKED" not in text
+    # The canvas arrives as a picture of what the script drew.
+    [image] = pdf_images(files["chart.pdf"].content, tmp_path)
+    assert image.split()[3:5] == ["240", "120"], image
+    # disable_javascript (Pdfcrowd's option) keeps the page as written.
+    assert "waiting" in pdf_text(files["off.pdf"].content, tmp_path)
+    # Without a browser the scripts do not run: the document as written, no image.
+    unscripted = await generate_files(parse_files("files", {"chart.pdf": {"pdf": {"html": SCRIPTED}}}))
+    assert "waiting" in pdf_text(unscripted["chart.pdf"].content, tmp_path)
+    assert pdf_images(unscripted["chart.pdf"].content, tmp_path) == []
+
+
+async def test_a_browser_that_fails_fails_the_file_by_name() -> None:
+    scripted = parse_files("files", {"report.pdf": {"pdf": {"html": "<p>x</p><script>1</script>"}}})
+    with pytest.raises(FileGenerationError, match=r"file 'report.pdf': running the PDF's scripts in /bin/false failed"):
+        await generate_files(scripted, Path("/bin/false"))
+    with pytest.raises(FileOptionsError, match="'javascript_delay' must be a whole number from 0 to 10000"):
+        parse_files("files", {"a.pdf": {"pdf": {"html": "<script>1</script>", "javascript_delay": 60_000}}})
 
 
 async def test_zip_nests_generators_and_encrypts_with_zipcrypto(tmp_path: Path) -> None:

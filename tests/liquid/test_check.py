@@ -274,3 +274,20 @@ def test_rest_lists_concatenate_in_previews(tmp_path: Path, capsys: pytest.Captu
     path.write_text(path.read_text().replace('"shopify/orders/create"', '"mechanic/user/trigger"'))
     assert run_check([path], as_json=False) == 0, capsys.readouterr().out
     assert "1/1 task(s) passed" in capsys.readouterr().out
+
+
+def test_a_scripted_pdf_is_a_warning_only_without_a_pdf_browser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = write(
+        tmp_path,
+        "chart",
+        options={},
+        script='{% action "email" %}{"to": "a@example.com", "subject": "s", "body": "b",'
+        ' "attachments": {"chart.pdf": {"pdf": {"html": "<canvas></canvas><script>draw()</script>"}}}}{% endaction %}',
+    )
+    assert run_check([chart], as_json=True, strict=True) == 1
+    [warning] = json.loads(capsys.readouterr().out)[0]["warnings"]
+    assert warning["code"] == "file_generator" and "run only with RATCHET_PDF_BROWSER set" in warning["message"]
+    assert run_check([chart], as_json=True, strict=True, pdf_browser=Path("/usr/bin/chromium")) == 0
+    assert json.loads(capsys.readouterr().out)[0]["warnings"] == []
