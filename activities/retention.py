@@ -13,7 +13,7 @@ from temporalio import activity
 from ratchet.config import Settings
 from ratchet.core.clock import utcnow
 from ratchet.engine.contract import PURGE_EXPIRED, PurgeOutcome, RetentionActivitiesInterface
-from ratchet.files.storage import FileStorage
+from ratchet.files.storage import file_store
 from ratchet.services.retention import PurgeResult, purge
 from ratchet.store.database import Store
 
@@ -34,7 +34,7 @@ class RetentionActivities(RetentionActivitiesInterface):
             # Batches run in a thread; an async activity heartbeats from its event loop.
             loop.call_soon_threadsafe(activity.heartbeat, asdict(so_far))
 
-        files = FileStorage.under(self.settings.home)
+        files = file_store(self.settings)
         result = await asyncio.to_thread(purge, self.store, cutoff, files=files, on_batch=progress)
         log.info("retention pass", extra={"fields": {"cutoff": cutoff.isoformat(), **asdict(result)}})
         return PurgeOutcome(**asdict(result))

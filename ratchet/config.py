@@ -319,6 +319,10 @@ class Settings(_Section):
         gt=0,
         description="hours a `files` action's download URL works; the retention pass then deletes the file",
     )
+    files_store: str | None = Field(
+        default=None,
+        description="`s3://bucket/prefix[?endpoint_url=…&region=…]`: `files` action files in that object store (AWS credentials from the environment; `uv sync --extra s3`); unset: `RATCHET_HOME/files`",
+    )
     pdf_browser: Path | None = Field(
         default=None,
         description="a Chromium binary (`/usr/bin/chromium`) that runs PDF templates' scripts (`uv sync --extra pdf-scripts`); unset: none run",

@@ -3,7 +3,8 @@
 Options are `{filename: file generator}`; the result has the same keys, each
 `{expires_at (ISO 8601), mime_type, name, size, url}`. Files live under RATCHET_HOME/files
 (ratchet.files.storage), the ingress serves them at `RATCHET_PUBLIC_URL/files/<token>/<name>`
-until RATCHET_FILES_TTL_HOURS pass, and the retention pass deletes them after that.
+until RATCHET_FILES_TTL_HOURS pass, and the retention pass deletes them after that; with
+RATCHET_FILES_STORE an object store keeps them, at presigned URLs (ratchet/files/object_storage.py).
 https://learn.mechanic.dev/core/actions/files
 """
 
@@ -15,7 +16,7 @@ from typing import Any, ClassVar
 from ratchet.actions.base import ActionContext, ActionOptionsError, register
 from ratchet.core.clock import utcnow
 from ratchet.files import FileSpec, generate_files, parse_files
-from ratchet.files.storage import FileStorage
+from ratchet.files.storage import file_store
 
 
 class FilesAction:
@@ -28,10 +29,9 @@ class FilesAction:
 
     async def perform(self, options: dict[str, FileSpec], ctx: ActionContext) -> dict[str, Any]:
         files = await generate_files(options, ctx.settings.pdf_browser)
-        storage = FileStorage.under(ctx.settings.home)
+        storage = file_store(ctx.settings)
         now = utcnow()
         expires_at = now + ctx.settings.scaled(ctx.settings.files_ttl_hours * 3600)
-        base_url = ctx.settings.ingress.base_url
         result: dict[str, Any] = {}
         for name, file in files.items():
             stored = await asyncio.to_thread(storage.save, ctx.shop.id, file, now, expires_at)
@@ -40,7 +40,7 @@ class FilesAction:
                 "mime_type": stored.mime_type,
                 "name": name,
                 "size": stored.size,
-                "url": base_url + stored.url_path,
+                "url": stored.url,
             }
         return result
 

@@ -1,10 +1,11 @@
 """Files the `files` action keeps, served by the ingress at temporary random URLs until they expire.
 
 Layout under RATCHET_HOME/files: one directory per file, named by its unguessable token, holding
-`content` and `meta.json` ({shop_id, name, mime_type, size, created_at, expires_at}). A directory
-appears whole (written aside, then renamed) so the ingress never serves half a file. The worker
-that stores and the ingress that serves must see the same RATCHET_HOME (one host, or a shared
-volume); an object store is not supported yet.
+`content` and `meta.json` ({shop_id, name, mime_type, size, created_at, expires_at, url}). A
+directory appears whole (written aside, then renamed) so the ingress never serves half a file.
+The worker that stores and the ingress that serves must see the same RATCHET_HOME (one host, or a
+shared volume); with RATCHET_FILES_STORE set, an object store keeps them instead
+(ratchet/files/object_storage.py) and `file_store` picks it.
 
 Expired files are refused at once and deleted by the hourly retention pass.
 """
@@ -18,11 +19,15 @@ import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 from ratchet.files.generate import GeneratedFile
 
-_TOKEN_BYTES = 24  # 192 random bits: a URL nobody guesses
+if TYPE_CHECKING:
+    from ratchet.config import Settings
+
+TOKEN_BYTES = 24  # 192 random bits: a URL nobody guesses
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -35,30 +40,53 @@ class StoredFile:
     size: int
     created_at: str
     expires_at: str
+    # Where the file is served until it expires (absent in the meta.json of older versions).
+    url: str = ""
 
-    @property
-    def url_path(self) -> str:
-        """The ingress path serving this file (the name is for the reader; the token decides)."""
-        return f"/files/{self.token}/{quote(self.name.rpartition('/')[2])}"
+
+class FileStore(Protocol):
+    """Keeps generated files until they expire: FileStorage or ObjectStorage."""
+
+    def save(self, shop_id: str, file: GeneratedFile, now: datetime, expires_at: datetime) -> StoredFile:
+        """Keep `file` until `expires_at`; the result says where it is served."""
+        ...
+
+    def purge_expired(self, now: datetime) -> int:
+        """Delete the files whose time has passed; how many went."""
+        ...
+
+
+def file_store(settings: Settings) -> FileStore:
+    """Where the `files` action keeps files: RATCHET_FILES_STORE's object store, else RATCHET_HOME/files."""
+    if settings.files_store:
+        # Imported only when configured: boto3 is an optional dependency (extra `s3`).
+        from ratchet.files.object_storage import ObjectStorage
+
+        return ObjectStorage(settings.files_store)
+    return FileStorage.under(settings.home, settings.ingress.base_url)
 
 
 class FileStorage:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, base_url: str = "") -> None:
         self.root = root
+        # The ingress's public URL, which the saved files' URLs start with.
+        self.base_url = base_url
 
     @classmethod
-    def under(cls, home: Path) -> FileStorage:
-        return cls(home / "files")
+    def under(cls, home: Path, base_url: str = "") -> FileStorage:
+        return cls(home / "files", base_url)
 
     def save(self, shop_id: str, file: GeneratedFile, now: datetime, expires_at: datetime) -> StoredFile:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
         stored = StoredFile(
-            token=secrets.token_urlsafe(_TOKEN_BYTES),
+            token=token,
             shop_id=shop_id,
             name=file.name,
             mime_type=file.mime_type,
             size=file.size,
             created_at=now.isoformat(),
             expires_at=expires_at.isoformat(),
+            url=f"{self.base_url}/files/{token}/{quote(file.name.rpartition('/')[2])}",
         )
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f".{stored.token}.partial"

@@ -21,7 +21,7 @@ from sqlmodel import col
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunState
-from ratchet.files.storage import FileStorage
+from ratchet.files.storage import FileStore
 from ratchet.services.shop_cache import purge_expired
 from ratchet.store.database import Store
 from ratchet.store.tables import BulkRetry, BulkRetryItem, Event, Run, RunAttempt
@@ -88,7 +88,7 @@ def purge(
     store: Store,
     cutoff: datetime,
     *,
-    files: FileStorage | None = None,
+    files: FileStore | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[PurgeResult], None] | None = None,
 ) -> PurgeResult:
