@@ -24,6 +24,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.bulk_operations import BulkOperationActivities
 from activities.bulk_retry import BulkRetryActivities
+from activities.grant_renewal import GrantRenewalActivities
 from activities.retention import RetentionActivities
 from activities.retry_desk import RetryDeskActivities
 from activities.runs import RunActivities
@@ -31,6 +32,7 @@ from activities.scheduler_tick import SchedulerActivities
 from activities.webhook_subscriptions import WebhookSubscriptionsActivities
 from ratchet.config import Settings, load_settings
 from ratchet.engine.connection import connect, ensure_search_attributes
+from ratchet.engine.grant_renewal import ensure_grant_renewal_schedule
 from ratchet.engine.logs import quiet_http_client_logs
 from ratchet.engine.retention import ensure_retention_schedule
 from ratchet.engine.retry_desk import ensure_retry_desk
@@ -46,6 +48,7 @@ from ratchet.store.database import Store, get_store
 from workflows.bulk_operations import BulkOperationWorkflow
 from workflows.bulk_retry import BulkRetryWorkflow
 from workflows.event import EventWorkflow
+from workflows.grant_renewal import GrantRenewalWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.retry_desk import RetryDeskWorkflow
 from workflows.scheduler_tick import SchedulerTickWorkflow
@@ -152,6 +155,7 @@ def build_worker(
             RetentionWorkflow,
             RetryDeskWorkflow,
             BulkRetryWorkflow,
+            GrantRenewalWorkflow,
         ]
         if workflows
         else [],
@@ -162,6 +166,7 @@ def build_worker(
         + RetentionActivities(settings, store).all()
         + RetryDeskActivities(settings, store, client).all()
         + BulkRetryActivities(settings, store, client).all()
+        + GrantRenewalActivities(settings, store).all()
         if activities
         else [],
         **WORKER_OPTIONS,
@@ -180,6 +185,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     # Bulk operations whose monitor could not be started when their action ran.
     await worker.services.bulk_operations.resume_monitors()
     await ensure_retention_schedule(client, settings)
+    await ensure_grant_renewal_schedule(client, settings)
     await ensure_retry_desk(client, settings)
     await asyncio.to_thread(purge_expired, store)
     # Everything loaded so far (modules, settings, pools) lives as long as the process: frozen out

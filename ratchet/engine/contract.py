@@ -34,6 +34,7 @@ RETENTION_WORKFLOW = "RetentionWorkflow"
 WEBHOOK_SUBSCRIPTIONS_WORKFLOW = "ShopWebhooksWorkflow"
 RETRY_DESK_WORKFLOW = "RetryDeskWorkflow"
 BULK_RETRY_WORKFLOW = "BulkRetryWorkflow"
+GRANT_RENEWAL_WORKFLOW = "GrantRenewalWorkflow"
 RETRY_DESK_ID = "ratchet-retries"
 """The one always-open workflow that takes `retry` signals for any run (Web UI, `temporal workflow signal`)."""
 
@@ -48,6 +49,7 @@ COLLECT_BULK_OPERATION_RESULTS = "collect_bulk_operation_results"
 REPORT_BULK_OPERATION = "report_bulk_operation"
 DELETE_BULK_OPERATION_RESULTS = "delete_bulk_operation_results"
 PURGE_EXPIRED = "purge_expired"
+RENEW_IDLE_GRANTS = "renew_idle_grants"
 RECONCILE_WEBHOOK_SUBSCRIPTIONS = "reconcile_shop_webhooks"  # registered name, kept (see above)
 RETRY_REQUESTED_RUN = "retry_requested_run"
 RETRY_BULK_BATCH = "retry_bulk_batch"
@@ -411,6 +413,22 @@ class RetentionActivitiesInterface:
 
     @activity.defn(name=PURGE_EXPIRED)
     async def purge_expired(self) -> PurgeOutcome:
+        raise NotImplementedError
+
+
+class GrantRenewalOutcome(BaseModel):
+    """What one pass over idle shops' grants did."""
+
+    renewed: list[str]
+    # Shop id -> why its token could not be renewed (the shop must be connected again).
+    failed: dict[str, str]
+
+
+class GrantRenewalActivitiesInterface:
+    """Renewing tokens of idle shops before their refresh tokens expire (implemented in activities/grant_renewal.py)."""
+
+    @activity.defn(name=RENEW_IDLE_GRANTS)
+    async def renew_idle_grants(self) -> GrantRenewalOutcome:
         raise NotImplementedError
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from ratchet.core.clock import utcnow
 from ratchet.errors import InvalidInput
@@ -33,6 +33,10 @@ from ratchet.store.database import Store
 from ratchet.store.tables import Shop, ShopifyGrant, ShopifyInstallState
 
 CALLBACK_PATH = "/shopify/auth/callback"
+# A shop connected by an install link renews its token only when something calls Shopify; one
+# that stays idle renews anyway once its refresh token is this close to expiring (Shopify
+# seconds), so the daily pass has a week of chances before the connection would be lost.
+IDLE_RENEWAL_WINDOW_SECONDS = 7 * 24 * 3600.0
 # How long an install link stays usable (Shopify seconds): long enough to send it to a merchant.
 INSTALL_LINK_SECONDS = 7 * 24 * 3600.0
 
@@ -186,3 +190,38 @@ async def complete_install(store: Store, config: ShopifyConfig, params: Mapping[
         save_granted_shop, store, config, pending.shop_id, pending.shopify_domain, grant, fetched
     )
     return saved.shop
+
+
+@dataclass(frozen=True)
+class IdleRenewals:
+    """Shops whose tokens an idle-renewal pass renewed, and why others could not be."""
+
+    renewed: list[str]
+    failed: dict[str, str]
+
+
+def renew_idle_grants(store: Store, keeper: tokens.TokenKeeper, window: timedelta) -> IdleRenewals:
+    """Renew every shop whose refresh token expires within `window`, so an idle shop stays connected.
+
+    Expiring offline tokens come with a refresh token that itself expires (90 days,
+    https://shopify.dev/docs/apps/build/security/credentials-and-data/use-expiring-offline-access-tokens);
+    a shop no task has called Shopify for in that time would otherwise lose its connection.
+    Each renewal takes the shop's lease like any other (ratchet/shopify/tokens.py).
+    """
+    cutoff = utcnow() + window
+    with store.session() as session:
+        due = session.exec(
+            select(Shop.id, Shop.access_token)
+            .join(ShopifyGrant, col(ShopifyGrant.shop_id) == col(Shop.id))
+            .where(col(ShopifyGrant.refresh_token_expires_at) < cutoff)
+        ).all()
+    renewed: list[str] = []
+    failed: dict[str, str] = {}
+    for shop_id, token in due:
+        try:
+            keeper.usable_token(shop_id, rejected=token)
+        except (tokens.TokenRenewalError, oauth.TokenGrantError, oauth.TokenEndpointUnavailable) as error:
+            failed[shop_id] = str(error)
+        else:
+            renewed.append(shop_id)
+    return IdleRenewals(renewed, failed)

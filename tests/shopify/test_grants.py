@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +16,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from temporalio.client import ScheduleActionStartWorkflow
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.contract import GRANT_RENEWAL_WORKFLOW, GrantRenewalOutcome
+from ratchet.engine.grant_renewal import GRANT_RENEWAL_SCHEDULE_ID, ensure_grant_renewal_schedule
 from ratchet.services.shop_grants import AppCredentials, InstallCallbackError, complete_install, create_install_link
 from ratchet.services.shops import PREVIOUS_SECRET_VALID_SECONDS
 from ratchet.shopify.client import (
@@ -301,3 +305,51 @@ async def test_a_redirect_names_the_myshopify_domain_and_is_never_retried(
         async with AsyncShopifyClient(ShopTarget.for_domain("x", fake.base_url, fake.access_token)) as client:
             await client.graphql("query { shop { name } }")
     assert redirected.value.status_code == 301 and not is_transient(redirected.value)
+
+
+async def test_an_idle_shop_is_renewed_before_its_refresh_token_expires(api: Ratchet, scaled_fake: ShopifyFake) -> None:
+    fake = scaled_fake
+    idle = await complete_install(
+        api.store, ShopifyConfig(time_scale=TIME_SCALE), _approve(_install(api, fake, "idle"))
+    )
+
+    async def run_pass() -> GrantRenewalOutcome:
+        # As the daily `ratchet-grant-renewal` Schedule starts it, through the worker.
+        return await api.client.execute_workflow(
+            GRANT_RENEWAL_WORKFLOW,
+            id=f"grant-renewal-{uuid.uuid4().hex[:8]}",
+            task_queue=api.settings.temporal.task_queue,
+            result_type=GrantRenewalOutcome,
+        )
+
+    def expire_soon(refresh_token: str | None = None) -> str | None:
+        with api.store.session() as session:
+            grant = session.get(ShopifyGrant, idle.id)
+            assert grant is not None
+            grant.refresh_token_expires_at = utcnow() + timedelta(hours=1)
+            grant.refresh_token = refresh_token or grant.refresh_token
+            session.add(grant)
+            return grant.refresh_token
+
+    await ensure_grant_renewal_schedule(api.client, api.settings)
+    await ensure_grant_renewal_schedule(api.client, api.settings)  # every worker start calls it: idempotent
+    described = await api.client.get_schedule_handle(GRANT_RENEWAL_SCHEDULE_ID).describe()
+    assert isinstance(described.schedule.action, ScheduleActionStartWorkflow)
+    assert described.schedule.action.workflow == GRANT_RENEWAL_WORKFLOW
+    assert [i.every for i in described.schedule.spec.intervals] == [timedelta(days=1)]
+
+    # A fresh refresh token (90 days) is far from the week's window: nothing to do.
+    outcome = await run_pass()
+    assert idle.id not in outcome.renewed and idle.id not in outcome.failed
+    old_refresh = expire_soon()
+    assert idle.id in (await run_pass()).renewed
+    with api.store.session() as session:
+        grant, shop = session.get(ShopifyGrant, idle.id), session.get(Shop, idle.id)
+        assert grant is not None and shop is not None
+        assert grant.refresh_token != old_refresh and fake.oauth.valid(shop.access_token)
+        assert grant.refresh_token_expires_at is not None
+        assert grant.refresh_token_expires_at > utcnow() + timedelta(days=1)
+    # A grant Shopify no longer honours (the app was uninstalled) is reported, not retried forever.
+    expire_soon("shprt_revoked")
+    outcome = await run_pass()
+    assert "Shopify refused the refresh_token grant" in outcome.failed[idle.id]
