@@ -41,7 +41,6 @@ async def test_a_long_attempt_heartbeats_until_its_render_stalls(beats: tuple[Ac
         return alive, len(seen)
 
     alive, stalled = await environment.run(attempt)
-    assert alive >= 3
     assert stalled - alive <= 1
 
 
