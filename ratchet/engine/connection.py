@@ -5,11 +5,31 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import CompositePayloadConverter, DataConverter
 
 from ratchet.config import Settings
 from ratchet.engine.contract import CUSTOM_SEARCH_ATTRIBUTES
 from ratchet.errors import Unavailable
+
+_PYDANTIC_CONVERTERS = tuple(PydanticPayloadConverter().converters.values())
+
+
+class SharedPydanticPayloadConverter(CompositePayloadConverter):
+    """The SDK's pydantic payload converter, its converters built once per process and shared.
+
+    The SDK builds a new payload converter for every workflow activation and activity task (one
+    per serialization context, several times per activation). The stock class builds a JSON
+    converter each time, with its own pydantic schema serializer and type-adapter cache: 29 µs a
+    build against 7 µs for this one, about 16 builds per event. The wire format is the same.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(*_PYDANTIC_CONVERTERS)
+
+
+DATA_CONVERTER = DataConverter(payload_converter_class=SharedPydanticPayloadConverter)
+"""Ratchet's data converter: pydantic models to and from JSON, as `temporalio.contrib.pydantic`'s."""
 
 
 async def connect(settings: Settings, address: str | None = None) -> Client:
@@ -19,7 +39,7 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
         return await Client.connect(
             target,
             namespace=settings.temporal.namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=DATA_CONVERTER,
             api_key=settings.temporal.api_key.get_secret_value() if settings.temporal.api_key else None,
             tls=settings.temporal.tls,
         )

@@ -2,7 +2,7 @@
 
 * names: workflow types, activities, the signal, update and query, error types;
 * search-attribute keys (typed; their value types also drive registration on a cluster);
-* payload models (pydantic, through `pydantic_data_converter`);
+* payload models (pydantic, through `ratchet.engine.connection.DATA_CONVERTER`);
 * activity interfaces: typed stubs the workflows call by method reference
   (`workflow.execute_activity_method(RunActivitiesInterface.perform_task_run, ...)`), so a
   workflow imports this light module and never the activities' database and network code.

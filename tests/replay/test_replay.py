@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from ratchet.core.runs import RunKind, RunState
+from ratchet.engine.connection import DATA_CONVERTER
 from ratchet.store.ledger import event_workflow_id
 from starter.api import Ratchet
 from tests.support.tasks import add_task
@@ -32,9 +32,7 @@ HISTORIES = Path(__file__).parent / "histories"
 def replayer() -> Replayer:
     # The SDK's default, strict sandbox: the worker runs workflows unsandboxed for speed
     # (worker.py), so this replay is where a non-deterministic call in workflow code fails.
-    return Replayer(
-        workflows=[EventWorkflow], data_converter=pydantic_data_converter, workflow_runner=SandboxedWorkflowRunner()
-    )
+    return Replayer(workflows=[EventWorkflow], data_converter=DATA_CONVERTER, workflow_runner=SandboxedWorkflowRunner())
 
 
 async def test_committed_histories_replay() -> None:
