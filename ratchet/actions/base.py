@@ -7,6 +7,7 @@ permanent (fail now) or transient (the engine retries after 30/76/152/308 s).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -95,6 +96,24 @@ class ActionHandler(Protocol):
     async def perform(self, options: Any, ctx: ActionContext) -> Any:
         """Do the side effect and return the run result (JSON-serialisable)."""
         ...
+
+
+class LocalAction:
+    """Base of handlers whose work is local and blocking: no network, at most the ledger's database.
+
+    Subclasses implement `perform_local`. The engine calls it in the worker thread where the
+    action run's attempt began, and records the result there too: one thread hop per attempt
+    instead of two, a hop being a measured share of a short run's CPU. `perform` (for callers
+    outside the engine) runs it in a thread, keeping the event loop free while it waits on locks.
+    """
+
+    async def perform(self, options: Any, ctx: ActionContext) -> Any:
+        """Do the side effect off the event loop and return the run result."""
+        return await asyncio.to_thread(self.perform_local, options, ctx)
+
+    def perform_local(self, options: Any, ctx: ActionContext) -> Any:
+        """Do the side effect, blocking, and return the run result (JSON-serialisable)."""
+        raise NotImplementedError
 
 
 _REGISTRY: dict[str, ActionHandler] = {}

@@ -8,11 +8,10 @@ key's new value (null after `del`), which the spec leaves open (section 13.23).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any, ClassVar
 
-from ratchet.actions.base import ActionContext, ActionOptionsError, PermanentActionError, register
+from ratchet.actions.base import ActionContext, ActionOptionsError, LocalAction, PermanentActionError, register
 from ratchet.services.shop_cache import (
     DEFAULT_TTL_SECONDS,
     KEY_RE,
@@ -107,7 +106,7 @@ def _parse(options: Any) -> tuple[str, dict[str, Any]]:
     raise ActionOptionsError("options", 'must be an array like ["set", key, value] or a hash like {"set": {…}}')
 
 
-class CacheAction:
+class CacheAction(LocalAction):
     type: ClassVar[str] = "cache"
 
     def validate(self, options: Any) -> dict[str, Any]:
@@ -129,17 +128,16 @@ class CacheAction:
             delta = _integer(field_name, arguments[field_name])
         return {"command": "incrby", "key": key, "ttl": ttl, "delta": -delta if command.startswith("decr") else delta}
 
-    async def perform(self, options: dict[str, Any], ctx: ActionContext) -> Any:
+    def perform_local(self, options: dict[str, Any], ctx: ActionContext) -> Any:
         key = options["key"]
         ttl = ctx.settings.scaled(options["ttl"])
-        # The store is synchronous; keep the worker's event loop free while it waits on locks.
         if options["command"] == "set":
-            return await asyncio.to_thread(cache_set, ctx.store, ctx.shop.id, key, options["value"], ttl)
+            return cache_set(ctx.store, ctx.shop.id, key, options["value"], ttl)
         if options["command"] == "del":
-            await asyncio.to_thread(cache_delete, ctx.store, ctx.shop.id, key)
+            cache_delete(ctx.store, ctx.shop.id, key)
             return None
         try:
-            return await asyncio.to_thread(cache_incrby, ctx.store, ctx.shop.id, key, options["delta"], ttl)
+            return cache_incrby(ctx.store, ctx.shop.id, key, options["delta"], ttl)
         except CacheValueError as error:
             raise PermanentActionError(str(error)) from error
 

@@ -15,7 +15,9 @@ Mechanic's retry schedule; everything an attempt *does* happens here, in one dir
    * action run: the handler of its type, its options as captured when the task rendered, and
      its context;
 3. back on the event loop: the action handler performs, and its result is recorded; then what
-   the step started is followed (moved schedules, a started bulk operation, follow-up events).
+   the step started is followed (moved schedules, a started bulk operation, follow-up events). A
+   local action (`ratchet.actions.base.LocalAction`: echo, cache) performs and is recorded in
+   step 2's thread instead.
 
 A step answers the contract's outcome for the workflow, `Throttled` (also when Shopify answers
 THROTTLED mid-attempt: the attempt is withdrawn), or `FailedAttempt`, which the activity
@@ -40,7 +42,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Select, bindparam, select
 
-from ratchet.actions.base import SECRET_FIELDS, ActionContext, ActionError, ActionHandler, get_handler
+from ratchet.actions.base import SECRET_FIELDS, ActionContext, ActionError, ActionHandler, LocalAction, get_handler
 from ratchet.actions.shopify import GraphQLRequest
 from ratchet.config import Settings
 from ratchet.core.api_versions import effective_api_version
@@ -178,6 +180,11 @@ class _PreparedAction:
 
 
 @dataclass(frozen=True)
+class _Performed:
+    """An action run's action was performed and its result recorded."""
+
+
+@dataclass(frozen=True)
 class _TaskRender:
     """A task run's render, read in one unit: the task, its event, the request and the API version."""
 
@@ -234,11 +241,28 @@ class PerformService:
         return self._succeeded(begun.run, begun.made)
 
     async def action_run(self, attempt: Attempt) -> ActionRunOutcome | FailedAttempt | Throttled:
-        """Perform the action with the options its task rendered, record the result, follow what it started."""
-        begun = await asyncio.to_thread(self._begin_then, attempt, self._prepare_action)
+        """Perform the action with the options its task rendered, record the result, follow what it started.
+
+        A local action (`LocalAction`: echo, cache) is performed and recorded in the thread hop
+        that began the attempt; any other on the event loop, then recorded in a second hop.
+        """
+        begun = await asyncio.to_thread(self._begin_then, attempt, self._prepare_or_perform_local)
         if not isinstance(begun, _Begun):
             return begun
-        run, action = begun.run, begun.made
+        run = begun.run
+        if isinstance(begun.made, _PreparedAction):
+            performed = await self._perform_on_loop(run, attempt, begun.made)
+            if not isinstance(performed, _Performed):
+                return performed
+        # mechanic/actions/perform, when the run's task subscribes to it.
+        if followups.may_report_success(run):
+            await followups.emit_followups(self.store, self.events, run.id)
+        return self._succeeded(run, ActionRunOutcome(attempts=attempt.number))
+
+    async def _perform_on_loop(
+        self, run: Run, attempt: Attempt, action: _PreparedAction
+    ) -> _Performed | FailedAttempt | Throttled:
+        """Perform an action on the event loop and record its result; follow a bulk operation it started."""
         try:
             # Stored results keep no resolved secret value (spec 7.2); nor do errors, below.
             result = action.secrets.redact(await action.handler.perform(action.options, action.context))
@@ -252,10 +276,7 @@ class PerformService:
             await self.bulk_operations.track_from_action(
                 run, action.options.query, result, action.context.shopify_api_version
             )
-        # mechanic/actions/perform, when the run's task subscribes to it.
-        if followups.may_report_success(run):
-            await followups.emit_followups(self.store, self.events, run.id)
-        return self._succeeded(run, ActionRunOutcome(attempts=attempt.number))
+        return _Performed()
 
     # -- the attempt record ------------------------------------------------------------------------
 
@@ -546,6 +567,21 @@ class PerformService:
             shopify_pools=self.shopify_pools,
         )
         return _PreparedAction(handler, options, context, secrets)
+
+    def _prepare_or_perform_local(self, run: Run, attempt: Attempt) -> _PreparedAction | _Performed:
+        """An action run's blocking part; a `LocalAction` is also performed and its result recorded, in this thread."""
+        action = self._prepare_action(run, attempt)
+        if not isinstance(action.handler, LocalAction):
+            return action
+        failed: Exception | None = None
+        try:
+            result = action.secrets.redact(action.handler.perform_local(action.options, action.context))
+            self._record_success(run, result, action.context.result_meta)
+        except Exception as exc:
+            failed = action.secrets.scrub(exc)
+        if failed is not None:
+            raise failed  # outside the handler: no context that could hold a secret value
+        return _Performed()
 
     def _record_success(self, run: Run, result: Any, result_meta: dict[str, Any]) -> None:
         with self.store.engine.begin() as conn:
