@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.stock_liquid import keyword_literals, stock_environment
+from benchmarks.stock_liquid import stock_environment
 from ratchet.core.task_export import TaskImportError, parse_export
 from ratchet.liquid import RenderRequest, TaskRenderError, render_task
 from ratchet.liquid.filters import register_filters
@@ -115,7 +115,7 @@ def stock_job(template: Any, req: RenderRequest, failures: set[str], name: str) 
 
     def job() -> Any:
         try:
-            return template.render(**variables, **keyword_literals())
+            return template.render(**variables)
         except Exception:  # counted and printed: a failed render did less work
             failures.add(name)
             return None

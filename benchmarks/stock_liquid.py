@@ -9,13 +9,16 @@ Without more, stock would do far less work than Mechanic on the same template: `
 passed over leaves a string, `array` is undefined, `orders[0] = order` stores nothing, so the
 loops that follow run over nothing (a preview that walks two orders in Ratchet walks none in
 stock). With `equal_work` (the default) the data flows as in Mechanic: the filters stock lacks
-are Ratchet's own functions (the same filter work on both sides), `array`/`hash`/`newline` are
-variables, and an indexed assignment stores into a copy of its container, with none of Ratchet's
-limits, deadline or Ruby-exact semantics. Then the ratio measures the engine, not the work.
+are Ratchet's own functions (the same filter work on both sides), `array`/`hash`/`newline` answer
+a fresh value per lookup, and an indexed assignment stores a copy of its value in place, with none
+of Ratchet's limits, deadline, ownership tracking or Ruby-exact semantics (no corpus task writes
+into its event data or options, so the in-place writes never reach the shared variables: each
+render of a job sees the same input). Then the ratio measures the engine, not the work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from io import StringIO
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -26,6 +29,7 @@ from liquid.builtin.tags.assign_tag import AssignNode, AssignTag
 from liquid.exceptions import LiquidSyntaxError
 from liquid.parser import get_parser
 from liquid.tag import Tag
+from liquid.template import BoundTemplate
 from liquid.token import TOKEN_ASSIGN, TOKEN_EOF, TOKEN_EXPRESSION, TOKEN_TAG, Token
 
 from ratchet.liquid.filters import register_filters
@@ -137,14 +141,37 @@ class StandInAssignTag(AssignTag):
         return AssignNode(token, name=name, expression=FilteredExpression.parse(self.env, tokens))
 
 
-def keyword_literals() -> dict[str, Any]:
-    """Mechanic's `array`, `hash` and `newline`, as variables of one render (equal work only)."""
-    return {"array": [], "hash": {}, "newline": "\n"}
+class KeywordLiteralArgs(dict[str, Any]):
+    """Render arguments that also answer Mechanic's `array`, `hash` and `newline`, fresh per lookup.
+
+    Fresh, as in Mechanic: with one list per render, `assign rows = array` and `assign row = array`
+    would be the same list, and in-place indexed assignment would write rows into themselves.
+    Looked up only when a name is not a render argument (as Ratchet's scope does), so a render
+    pays nothing for them until a template uses one.
+    """
+
+    def __missing__(self, key: str) -> Any:
+        if key == "array":
+            return []
+        if key == "hash":
+            return {}
+        if key == "newline":
+            return "\n"
+        raise KeyError(key)
+
+
+class KeywordLiteralTemplate(BoundTemplate):
+    """Stock's template, its render arguments wrapped in `KeywordLiteralArgs`."""
+
+    def make_globals(self, render_args: Mapping[str, object]) -> Mapping[str, object]:
+        return super().make_globals(KeywordLiteralArgs(render_args))
 
 
 def stock_environment(*, equal_work: bool = True) -> Environment:
     """Stock python-liquid with the stand-ins; with `equal_work`, Mechanic's data flow too (see above)."""
     env = Environment(strict_filters=False)
+    if equal_work:
+        env.template_class = KeywordLiteralTemplate
     env.add_tag(type("AssignStandIn", (StandInAssignTag,), {"stores": equal_work}))
     if equal_work:
         mechanic = Environment()

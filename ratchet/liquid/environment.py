@@ -15,21 +15,20 @@ What differs from stock python-liquid, and where it is handled:
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from io import StringIO
 from typing import Any, ClassVar, TextIO
 
 from liquid import Environment, Mode
-from liquid.ast import Node
-from liquid.builtin.expressions import Filter, FilteredExpression, tokenize
+from liquid.ast import BlockNode, Node
+from liquid.builtin.expressions import BooleanExpression, Filter, FilteredExpression, Path, tokenize
 from liquid.builtin.expressions.logical import EqExpression, NeExpression
 from liquid.builtin.expressions.loop import LoopExpression
 from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.tags.case_tag import _AnyExpression
 from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
-from liquid.context import UNDEFINED, RenderContext
+from liquid.context import UNDEFINED, RenderContext, _segments_str
 from liquid.exceptions import BreakLoop, ContinueLoop, LiquidError, LiquidSyntaxError, StopRender
 from liquid.expression import Expression
 from liquid.parser import get_parser
@@ -54,10 +53,10 @@ from liquid.token import (
     TOKEN_WORD,
     Token,
 )
-from liquid.utils import ReadOnlyChainMap
 
 from . import limits, ruby
 from .errors import RenderLimitError
+from .nodes import MechanicBlockNode, MechanicBooleanExpression, MechanicFilter, MechanicPath, MechanicScope
 from .rest_lookups import RestList
 from .semantics import MechanicAnyExpression, MechanicEq, MechanicNe
 
@@ -119,7 +118,8 @@ class RubyOutputNode(OutputNode):
     __slots__ = ()
 
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
-        return buffer.write(ruby.output(self.expression.evaluate(context)))
+        value = self.expression.evaluate(context)
+        return buffer.write(value if type(value) is str else ruby.output(value))
 
     async def render_to_output_async(self, context: RenderContext, buffer: TextIO) -> int:
         return buffer.write(ruby.output(await self.expression.evaluate_async(context)))
@@ -177,6 +177,8 @@ class _KeywordLiterals(Mapping[str, object]):
 
 
 _KEYWORD_LITERALS = _KeywordLiterals()
+# A lookup's "no such name or key", distinct from every value a template can hold.
+_NOT_FOUND = object()
 
 
 class CharLimitedStringIO(StringIO):
@@ -188,33 +190,15 @@ class CharLimitedStringIO(StringIO):
         self.size = 0
 
     def write(self, s: str) -> int:
-        if s:
-            self.size += len(s)
-            if self.size > self.limit:
-                raise RenderLimitError(f"output limit reached: rendered output exceeds {self.limit:,} characters")
-        return super().write(s)
+        size = self.size + len(s)
+        if size > self.limit:
+            raise RenderLimitError(f"output limit reached: rendered output exceeds {self.limit:,} characters")
+        self.size = size
+        return _write(self, s)
 
 
-def _arrays_for_rest_lists(func: Callable[..., object]) -> Callable[..., object]:
-    """Filters take arrays: a REST list becomes one, every page read, as input or as any argument.
-
-    `shop.orders.open | map: "id"`, `a | concat: shop.orders.unpaid`. Wrapped once per filter when
-    the environment registers them. `wraps` keeps the function's `with_context`/`with_environment`
-    marks, which the context reads to bind its arguments.
-    """
-
-    def array(value: object) -> object:
-        return list(value) if type(value) is RestList else value
-
-    @functools.wraps(func)
-    def call(left: object, *args: Any, **kwargs: Any) -> object:
-        if args:
-            args = tuple(array(arg) for arg in args)
-        if kwargs:
-            kwargs = {name: array(arg) for name, arg in kwargs.items()}
-        return func(array(left), *args, **kwargs)
-
-    return call
+# Called unbound: `super().write` built a super object on every write, and templates write often.
+_write = StringIO.write
 
 
 class MechanicContext(RenderContext):
@@ -224,7 +208,7 @@ class MechanicContext(RenderContext):
 
     def __init__(self, template: BoundTemplate, **kwargs: Any) -> None:
         super().__init__(template, **kwargs)
-        self.scope = ReadOnlyChainMap(self.locals, self.globals, _KEYWORD_LITERALS, self.counters)
+        self.scope = MechanicScope(self.locals, self.globals, _KEYWORD_LITERALS, self.counters)
         # The render's memory budget (limits.memory_limit), read once: render_task sets it
         # before the context is made and resets it after the render.
         self.memory_budget = limits.memory_limit.get()
@@ -270,18 +254,51 @@ class MechanicContext(RenderContext):
         super().raise_for_loop_limit(length)
 
     def get(self, path: list[object], *, token: Token | None, default: object = UNDEFINED) -> object:
-        # REST lookups (rest_lookups.py) call Shopify from inside `get_item`, which has no token:
-        # their errors, and the lists they page later, take the token of this expression.
+        """`RenderContext.get` with its common steps inline: a dict key, a list index (render profile).
+
+        REST lookups (rest_lookups.py) call Shopify from inside `get_item`, which has no token:
+        their errors, and the lists they page later, take the token of this expression.
+        """
+        root = path[0]
         try:
-            found = super().get(path, token=token, default=default)
+            try:
+                obj = self.scope[root] if isinstance(root, str) else _NOT_FOUND
+            except (KeyError, TypeError, IndexError):
+                obj = _NOT_FOUND
+            if obj is _NOT_FOUND:
+                if default is not UNDEFINED:
+                    return default
+                hint = f"{root!r} is undefined" if isinstance(root, str) else f"{root} is undefined"
+                return self.env.undefined(str(root), hint=hint, token=token)
+            index = 1
+            try:
+                for index in range(1, len(path)):
+                    segment = path[index]
+                    if type(obj) is dict:
+                        value = obj.get(segment, _NOT_FOUND)
+                        if value is not _NOT_FOUND:
+                            obj = value
+                            continue
+                    elif type(obj) is list and type(segment) is int:
+                        obj = obj[segment]
+                        continue
+                    obj = self.get_item(obj, segment)
+            except (KeyError, TypeError):
+                if default is not UNDEFINED:
+                    return default
+                return self.env.undefined(root, hint=f"{_segments_str(path[: index + 1])} is undefined", token=token)  # type: ignore[arg-type]  # a found root is a name
+            except IndexError:
+                if default is not UNDEFINED:
+                    return default
+                return self.env.undefined(root, hint="index out of range", token=token)  # type: ignore[arg-type]  # a found root is a name
         except LiquidError as err:
             if err.token is None:
                 err.token = token
             raise
         # `type(...) is`: RestList is a Sequence, and ABC isinstance checks cost on every lookup.
-        if type(found) is RestList and found.token is None:
-            found.token = token
-        return found
+        if type(obj) is RestList and obj.token is None:
+            obj.token = token
+        return obj
 
     def get_item(self, obj: Any, key: Any) -> Any:
         """Ruby Liquid's lookup: keys first, then the `size`/`first`/`last` commands.
@@ -360,17 +377,25 @@ class MechanicTemplate(BoundTemplate):
         block_scope: bool = False,
         **kwargs: Any,
     ) -> None:
-        namespace = self.make_partial_namespace(partial, dict(*args, **kwargs))
-        with context.extend(namespace=namespace):
-            for node in self.nodes:
-                try:
-                    node.render(context, buffer)
-                except (BreakLoop, ContinueLoop):
-                    # Ruby Liquid leaves the interrupt pending and every enclosing
-                    # block stops; tasks use `{% break %}` as "return".
-                    break
-                except StopRender:
-                    break
+        if partial or args or kwargs:
+            namespace = self.make_partial_namespace(partial, dict(*args, **kwargs))
+            with context.extend(namespace=namespace):
+                self._render_nodes(context, buffer)
+        else:
+            # A task's own render: stock python-liquid pushes `{"partial": False}` in front of every
+            # name (a variable Ruby Liquid does not have), missed by nearly every lookup.
+            self._render_nodes(context, buffer)
+
+    def _render_nodes(self, context: RenderContext, buffer: TextIO) -> None:
+        for node in self.nodes:
+            try:
+                node.render(context, buffer)
+            except (BreakLoop, ContinueLoop):
+                # Ruby Liquid leaves the interrupt pending and every enclosing
+                # block stops; tasks use `{% break %}` as "return".
+                break
+            except StopRender:
+                break
 
 
 class MechanicEnvironment(Environment):
@@ -395,10 +420,6 @@ class MechanicEnvironment(Environment):
         self.add_tag(MechanicEcho)
         register_tags(self)
         register_filters(self)
-        # Wrapped here, once: wrapping what `RenderContext.filter` returns cost a call per filter
-        # application, and a context filter comes back as a fresh partial each time, so a cache
-        # of wrappers keyed by it grew by one entry per call for the life of the worker.
-        self.filters = {name: _arrays_for_rest_lists(func) for name, func in self.filters.items()}
 
     def _parse(self, source: str) -> list[Node]:
         parser = get_parser(self)
@@ -429,8 +450,16 @@ def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None
         obj.__class__ = MechanicAnyExpression
     elif type(obj) is LoopExpression:
         obj.__class__ = MechanicLoopExpression
-    elif type(obj) is Filter and obj.name not in filters:
-        raise LiquidSyntaxError(f"unknown filter '{obj.name}'", token=obj.token)
+    elif type(obj) is Filter:
+        if obj.name not in filters:
+            raise LiquidSyntaxError(f"unknown filter '{obj.name}'", token=obj.token)
+        obj.__class__ = MechanicFilter
+    elif type(obj) is BlockNode:
+        obj.__class__ = MechanicBlockNode
+    elif type(obj) is BooleanExpression:
+        obj.__class__ = MechanicBooleanExpression
+    elif type(obj) is Path and not any(isinstance(segment, Path) for segment in obj.path):
+        obj.__class__ = MechanicPath
     for value in _attributes(obj):
         if isinstance(value, (Node, Expression)) or _is_walkable(value):
             _rewrite(value, seen, filters)

@@ -26,7 +26,13 @@ def is_blank(value: object) -> bool:
     return False
 
 
+# Types whose `==` is already Mechanic's: no blank, empty, nil-like or boolean operand among them.
+_PLAIN = frozenset({str, int, float, type(None)})
+
+
 def mechanic_eq(left: object, right: object) -> bool:
+    if type(left) in _PLAIN and type(right) in _PLAIN:
+        return left == right
     if isinstance(left, (Blank, Empty)):
         left, right = right, left
     if isinstance(right, Blank):
