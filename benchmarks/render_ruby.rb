@@ -7,7 +7,7 @@
 # form renders its body and discards it, an inline form evaluates nothing; `permissions` skips
 # its scope list. So that data flows as in Mechanic (as benchmarks/stock_liquid.py does for
 # stock python-liquid), `parse_json`/`json` are real, `array`/`hash`/`newline` are variables and
-# an indexed assignment (`assign order["tags"] = x`) stores into a copy of its container; the
+# an indexed assignment (`assign order["tags"] = x`) stores in place (IndexedAssign below); the
 # other Mechanic filters Ruby Liquid lacks return their input. Every corpus task parses and
 # renders; the results file (renders/s, date, load) is committed so CI needs no Ruby.
 require "json"
@@ -50,7 +50,9 @@ class PermissionsStandIn < Liquid::Raw
   end
 end
 
-# `assign name[key]... = value`: Mechanic's indexed assignment, copying its container.
+# `assign name[key]... = value`: Mechanic's indexed assignment, as Ratchet and the stock anchor do it:
+# written in place into containers this render made, a container from outside (the event's data,
+# the frozen `array`/`hash` literals) copied once first; the value stored as a (shallow) copy.
 class IndexedAssign < Liquid::Assign
   INDEXED = /\A\s*(\w+)((?:\[[^\]]+\]|\.\w+)+)\s*=\s*(.*)\z/m
 
@@ -73,20 +75,37 @@ class IndexedAssign < Liquid::Assign
 
     value = @from.render(context)
     keys = @keys.map { |key| key.is_a?(String) ? key : context.evaluate(key) }
-    context.scopes.last[@root] = stored(context[@root], keys, value)
+    owned = (context.registers[:owned] ||= {}.compare_by_identity)
+    current = context[@root]
+    root = writable(current, keys.first, owned)
+    context.scopes.last[@root] = root unless root.equal?(current)
+    store(root, keys, value.is_a?(Array) || value.is_a?(Hash) ? value.dup : value, owned)
     output
   end
 
   private
 
-  def stored(container, keys, value)
-    key, *rest = keys
-    copy = if container.is_a?(Array) && key.is_a?(Integer) then container.dup
-           elsif container.is_a?(Hash) then container.dup
-           else {}
-           end
-    copy[key] = rest.empty? ? value : stored(copy[key], rest, value)
-    copy
+  def writable(container, key, owned)
+    return container if owned.key?(container)
+
+    fresh = if container.is_a?(Array) && key.is_a?(Integer) then container.dup
+            elsif container.is_a?(Hash) then container.dup
+            elsif key.is_a?(Integer) then []
+            else {}
+            end
+    owned[fresh] = true
+    fresh
+  end
+
+  def store(container, keys, value, owned)
+    *path, last = keys
+    path.each_with_index do |key, depth|
+      current = container[key]
+      child = writable(current, keys[depth + 1], owned)
+      container[key] = child unless child.equal?(current)
+      container = child
+    end
+    container[last] = value
   end
 end
 
