@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TextIO
 from liquid import Environment, Mode
 from liquid.ast import BlockNode, Node
 from liquid.builtin.expressions import BooleanExpression, Filter, FilteredExpression, Path, tokenize
-from liquid.builtin.expressions.logical import EqExpression, NeExpression
+from liquid.builtin.expressions.logical import EqExpression, LogicalAndExpression, LogicalOrExpression, NeExpression
 from liquid.builtin.expressions.loop import LoopExpression
 from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.tags.case_tag import _AnyExpression
@@ -56,7 +56,15 @@ from liquid.token import (
 
 from . import limits, ruby
 from .errors import RenderLimitError
-from .nodes import MechanicBlockNode, MechanicBooleanExpression, MechanicFilter, MechanicPath, MechanicScope
+from .nodes import (
+    MechanicAndExpression,
+    MechanicBlockNode,
+    MechanicBooleanExpression,
+    MechanicFilter,
+    MechanicOrExpression,
+    MechanicPath,
+    MechanicScope,
+)
 from .rest_lookups import RestList
 from .semantics import MechanicAnyExpression, MechanicEq, MechanicNe
 
@@ -458,6 +466,10 @@ def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None
         obj.__class__ = MechanicBlockNode
     elif type(obj) is BooleanExpression:
         obj.__class__ = MechanicBooleanExpression
+    elif type(obj) is LogicalAndExpression:
+        obj.__class__ = MechanicAndExpression
+    elif type(obj) is LogicalOrExpression:
+        obj.__class__ = MechanicOrExpression
     elif type(obj) is Path and not any(isinstance(segment, Path) for segment in obj.path):
         obj.__class__ = MechanicPath
     for value in _attributes(obj):

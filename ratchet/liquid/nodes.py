@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from liquid.ast import BlockNode
 from liquid.builtin.expressions import BooleanExpression, Filter, Path
 from liquid.builtin.expressions.arguments import PositionalArgument
-from liquid.builtin.expressions.logical import is_truthy
+from liquid.builtin.expressions.logical import LogicalAndExpression, LogicalOrExpression, is_truthy
 from liquid.exceptions import FilterArgumentError, LiquidTypeError
 from liquid.output import NullIO
 from liquid.utils import ReadOnlyChainMap
@@ -81,21 +81,43 @@ class MechanicPath(Path):
         return context.get(self.path, token=self.token)  # type: ignore[arg-type]  # segments are objects to `get`
 
 
+def truthy(value: object) -> bool:
+    """Liquid's truth (`is_truthy`), the common values decided before its ABC check for undefined."""
+    if value is True:
+        return True
+    if value is False or value is None:
+        return False
+    kind = type(value)
+    if kind is str or kind is int or kind is list or kind is dict:
+        return True
+    return is_truthy(value)
+
+
 class MechanicBooleanExpression(BooleanExpression):
-    """An `if`/`unless` condition: the common values' truth decided before the general rule."""
+    """An `if`/`unless` condition."""
 
     __slots__ = ()
 
     def evaluate(self, context: RenderContext) -> bool:
-        value = self.expression.evaluate(context)
-        if value is True:
-            return True
-        if value is False or value is None:
-            return False
-        kind = type(value)
-        if kind is str or kind is int or kind is list or kind is dict:
-            return True
-        return is_truthy(value)
+        return truthy(self.expression.evaluate(context))
+
+
+class MechanicAndExpression(LogicalAndExpression):
+    """`a and b`."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> object:
+        return truthy(self.left.evaluate(context)) and truthy(self.right.evaluate(context))
+
+
+class MechanicOrExpression(LogicalOrExpression):
+    """`a or b`."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> object:
+        return truthy(self.left.evaluate(context)) or truthy(self.right.evaluate(context))
 
 
 class MechanicFilter(Filter):
