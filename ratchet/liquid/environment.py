@@ -473,12 +473,19 @@ def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None
     elif type(obj) is Path and not any(isinstance(segment, Path) for segment in obj.path):
         obj.__class__ = MechanicPath
     for value in _attributes(obj):
-        if isinstance(value, (Node, Expression)) or _is_walkable(value):
-            _rewrite(value, seen, filters)
-        elif isinstance(value, (list, tuple)) and not isinstance(value, Token):
-            for item in value:
-                if isinstance(item, (Node, Expression)) or _is_walkable(item):
-                    _rewrite(item, seen, filters)
+        _rewrite_within(value, seen, filters)
+
+
+def _rewrite_within(value: object, seen: set[int], filters: Mapping[str, object]) -> None:
+    """`_rewrite` a node or expression, or everything in a list or tuple of them at any depth.
+
+    Tags keep keyword arguments as `(name, expression)` pairs in a list (tags/_args.py).
+    """
+    if isinstance(value, (Node, Expression)) or _is_walkable(value):
+        _rewrite(value, seen, filters)
+    elif isinstance(value, (list, tuple)) and not isinstance(value, Token):
+        for item in value:
+            _rewrite_within(item, seen, filters)
 
 
 def _is_walkable(value: object) -> bool:
