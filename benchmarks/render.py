@@ -11,7 +11,8 @@ per script as in the engine. Three figures, rounds interleaved so the machine's 
   * Ratchet, render + action parsing: `render_task`, what a task run does (variables built, options
     rendered, the output's JSON objects parsed and checked);
   * stock python-liquid 2 (benchmarks/stock_liquid.py: default environment, strict parsing,
-    Mechanic's tags and indexed assignment as no-op stand-ins) on the same templates and variables.
+    Mechanic's tags as no-op stand-ins, its data flow as in Mechanic) on the same templates and
+    variables.
 The ratios use the tasks both parse. Ruby Liquid 5.4 (Shopify's, Mechanic's own engine; Debian
 `ruby-liquid`) is measured by the committed Ruby script on the same templates and variables
 (exported as JSON, stand-in Mechanic tags and filters), and its committed results file is read here,

@@ -173,6 +173,16 @@ def test_keyword_literals_are_fresh() -> None:
     assert out == "[1][]{}x\ny"
 
 
+def test_partial_is_not_a_variable() -> None:
+    # python-liquid's own render namespace has `partial`; Ruby Liquid's has no such name.
+    assert text("[{{ partial }}]{% if partial == nil %}nil{% endif %}") == "[]nil"
+
+
+def test_filters_in_tag_arguments_are_checked_at_parse_time() -> None:
+    with pytest.raises(TaskRenderError, match="Liquid syntax error: unknown filter 'no_such_filter'"):
+        run('{% log message: "x" | no_such_filter %}')
+
+
 def test_captured_newline_overrides_literal() -> None:
     assert text("{% capture newline %}|{% endcapture %}{{ newline }}") == "|"
 
