@@ -22,7 +22,8 @@ over seconds (a fixed CPU-bound loop measured alone), so one sequence's ratio wa
 K sequences shrink that by √K. Each sequence's own ratio is printed too.
 
     uv run python benchmarks/throughput.py [--events 300 | --rounds 300x5,3000,10000] [--concurrency 50]
-                                           [--repeat 1] [--ledger sqlite|postgresql] [--profile worker.txt]
+                                           [--repeat 1] [--ledger sqlite|postgresql|sqlite,postgresql]
+                                           [--profile worker.txt]
 
 `--rounds` runs bare and Ratchet for each count, one count after another on the same home, so later
 rounds run against everything the earlier ones left: open event workflows, Temporal's history and
@@ -34,7 +35,15 @@ a burst of 10,000 starts measures how Temporal's matching copes with a 10,000-ta
 Temporal slows too), not whether the per-event cost grows with the home.
 
 `--ledger postgresql` puts the ledger in a fresh database on the PostgreSQL server at
-RATCHET_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432), dropped afterwards.
+RATCHET_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432), dropped afterwards; the CPU
+of the server's backends serving that database counts as `postgres`.
+
+`--ledger sqlite,postgresql` compares the ledgers instead of Ratchet with bare Temporal: one dev
+server, one Ratchet worker per ledger (each on its own task queue and home), halves in the order
+sqlite, postgresql, postgresql, sqlite (`--repeat` times). Each worker counts its own SQL with
+SQLAlchemy's events (benchmarks/sql_counts.py): statements and database round trips per event
+(BEGIN, COMMIT, ROLLBACK and psycopg's PREPARE apart). The last line is
+`ratio postgresql/sqlite: 0.92`, events/s over events/s.
 `--server-metrics` also reads the dev server's Prometheus counters around each half and prints,
 per event and side, its persistence calls by operation and its history tasks by type, the rows
 where the sides differ first: what the server does more (or less) for Ratchet than for bare.
@@ -48,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -56,6 +66,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -75,6 +86,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bare import BARE_QUEUE, BARE_SHOP, SANDBOXED_QUEUE, BareEventWorkflow
+from benchmarks.sql_counts import read_counts
 from ratchet.config import Settings, load_settings
 from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
 from ratchet.engine.connection import connect
@@ -114,30 +126,29 @@ def cpu_seconds(pid: int) -> float:
     return ticks_seconds(int(fields[11]) + int(fields[12]))
 
 
-def process_tree_cpu_seconds(root: int) -> float:
-    """CPU of `root`, of its children that have ended (reaped into its own counters) and of its live children.
+def database_name(database_url: str) -> str:
+    """The database a PostgreSQL URL names (its path)."""
+    return urllib.parse.urlsplit(database_url).path.lstrip("/")
 
-    For PostgreSQL's postmaster with its backends, which come and go with connections.
+
+def backend_cpu_seconds(database: str) -> dict[int, float]:
+    """CPU of each PostgreSQL backend on this machine connected to `database`, by pid (from /proc).
+
+    A backend's command line names its user, database and client ("postgres: 15/main: postgres
+    DB 127.0.0.1(5000) idle"): only the backends serving this run's connections count, not the
+    server's other clients (other sessions' tests share it) nor its background processes.
     """
-    ticks = sum(int(value) for value in stat_fields(Path(f"/proc/{root}/stat"))[11:15])
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    found: dict[int, float] = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            child = stat_fields(stat)
+            words = cmdline.read_bytes().decode(errors="replace").split()
+            if len(words) < 4 or words[0] != "postgres:" or words[3] != database:
+                continue
+            fields = stat_fields(cmdline.with_name("stat"))
         except (FileNotFoundError, ProcessLookupError):  # the process ended while we read
             continue
-        if int(child[1]) == root:
-            ticks += int(child[11]) + int(child[12])
-    return ticks_seconds(ticks)
-
-
-def local_postmaster_pid(database_url: str) -> int | None:
-    """The PostgreSQL server process behind a ledger URL, when it runs on this machine."""
-    with psycopg.connect(database_url) as conn:
-        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
-    status = Path(f"/proc/{backend[0]}/status") if backend else None
-    if status is None or not status.exists():
-        return None
-    return next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+        found[int(cmdline.parent.name)] = ticks_seconds(int(fields[11]) + int(fields[12]))
+    return found
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -201,19 +212,35 @@ def sampled(pid: int, output: Path | None) -> Iterator[None]:
         spy.wait()
 
 
-async def start_engine(home: Path, database_url: str) -> tuple[DevServer, Settings, dict[str, str]]:
-    """A fresh embedded dev server on free ports, its settings, and the environment for worker processes."""
+async def start_server(home: Path) -> DevServer:
+    """A fresh embedded dev server on free ports, its files in `home`."""
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
     await server.start()
+    return server
+
+
+def engine_settings(
+    home: Path, server: DevServer, database_url: str, task_queue: str | None = None
+) -> tuple[Settings, dict[str, str]]:
+    """Settings on `server` with this ledger (and task queue), and the environment for worker processes."""
     # A ledger given by URL needs a key for stored secrets, in this process and the workers alike.
     os.environ.setdefault("RATCHET_SECRET_KEY", generate_key())
-    settings = load_settings(home=home, database_url=database_url, shop="default", temporal={"address": server.address})
+    temporal = {"address": server.address, **({"task_queue": task_queue} if task_queue else {})}
+    settings = load_settings(home=home, database_url=database_url, shop="default", temporal=temporal)
     env = {
         **os.environ,
         "RATCHET_HOME": str(home),
         "RATCHET_DATABASE_URL": settings.effective_database_url,
         "RATCHET_TEMPORAL_ADDRESS": server.address,
+        "RATCHET_TASK_QUEUE": settings.temporal.task_queue,
     }
+    return settings, env
+
+
+async def start_engine(home: Path, database_url: str) -> tuple[DevServer, Settings, dict[str, str]]:
+    """A fresh embedded dev server on free ports, its settings, and the environment for worker processes."""
+    server = await start_server(home)
+    settings, env = engine_settings(home, server, database_url)
     return server, settings, env
 
 
@@ -387,14 +414,15 @@ class CpuMeter:
 
     The server, the side's worker (Python apart from the SDK's Rust core threads), this process,
     which plays the client (start calls or event sends), and with a PostgreSQL ledger on this
-    machine the database server.
+    machine the backends serving the ledger's database (`backend_cpu_seconds`; a backend that
+    ends within a phase takes its last CPU with it, so the pools' connections are kept open).
     """
 
     def __init__(
-        self, server_pid: int, worker_pid: int, metrics_url: str | None = None, postmaster_pid: int | None = None
+        self, server_pid: int, worker_pid: int, metrics_url: str | None = None, postgres_database: str | None = None
     ) -> None:
         self.pids = {"server": server_pid, "client": os.getpid()}
-        self.postmaster_pid = postmaster_pid
+        self.postgres_database = postgres_database
         self.worker_pid = worker_pid
         self.metrics_url = metrics_url
         self.spent: dict[str, float] = {}
@@ -405,17 +433,22 @@ class CpuMeter:
         for group, seconds in thread_cpu_seconds(self.worker_pid).items():
             key = "worker_python" if group == "python" else "worker_core"
             totals[key] = totals.get(key, 0.0) + seconds
-        if self.postmaster_pid is not None:
-            totals["postgres"] = process_tree_cpu_seconds(self.postmaster_pid)
         return totals
+
+    def backends(self) -> dict[int, float]:
+        return backend_cpu_seconds(self.postgres_database) if self.postgres_database else {}
 
     @contextmanager
     def phase(self) -> Iterator[None]:
         # The counters are read outside the CPU window: rendering /metrics costs the server CPU.
         calls_before = server_counters(self.metrics_url) if self.metrics_url else {}
-        before = self.read()
+        before, backends_before = self.read(), self.backends()
         yield
-        for name, seconds in self.read().items():
+        after = self.read()
+        if self.postgres_database:
+            # Per backend: one that started within the phase counts from zero.
+            after["postgres"] = sum(t - backends_before.get(pid, 0.0) for pid, t in self.backends().items())
+        for name, seconds in after.items():
             self.spent[name] = self.spent.get(name, 0.0) + seconds - before.get(name, 0.0)
         if self.metrics_url:
             for name, count in server_counters(self.metrics_url).items():
@@ -433,8 +466,9 @@ def cpu_meters(
     """One meter per worker, each also reading the server (and a local PostgreSQL ledger's server)."""
     assert server.process is not None
     metrics_url = server.metrics_url if args.server_metrics else None
-    postmaster = local_postmaster_pid(api.settings.effective_database_url) if args.ledger == "postgresql" else None
-    bare, ours, sandboxed = (CpuMeter(server.process.pid, pid, metrics_url, postmaster) for pid in worker_pids)
+    url = api.settings.effective_database_url
+    database = database_name(url) if url.startswith("postgres") else None
+    bare, ours, sandboxed = (CpuMeter(server.process.pid, pid, metrics_url, database) for pid in worker_pids)
     return bare, ours, sandboxed
 
 
@@ -544,9 +578,19 @@ def parse_args() -> argparse.Namespace:
         help="seconds each half's CPU window runs on after its last event, so that the server work it "
         "leaves behind (workflow-task timeout checks, due up to 10 s later) is charged to it, not to the next half",
     )
-    parser.add_argument("--ledger", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--ledger",
+        type=parse_ledgers,
+        default=["sqlite"],
+        help="sqlite, postgresql, or both (sqlite,postgresql): Ratchet alone on each ledger, halves interleaved, "
+        "with each worker's SQL statements and round trips per event; the last line is the second's events/s "
+        "over the first's",
+    )
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if len(args.ledger) > 1 and (args.rounds or args.server_metrics or args.profile):
+        parser.error("two ledgers run Ratchet alone, --events only: no --rounds, --server-metrics or --profile")
+    return args
 
 
 def start_workers(home: Path, server: DevServer, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
@@ -600,8 +644,131 @@ def print_results(args: argparse.Namespace, rounds: list[tuple[int, int]], resul
             )
 
 
+LEDGERS = ("sqlite", "postgresql")
+
+
+def parse_ledgers(text: str) -> list[str]:
+    """`sqlite,postgresql` → ["sqlite", "postgresql"]: one ledger, or two compared in one run."""
+    kinds = text.split(",")
+    if any(kind not in LEDGERS for kind in kinds) or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(f"one or both of {', '.join(LEDGERS)}, comma-separated")
+    return kinds
+
+
+@dataclass
+class LedgerSide:
+    """One ledger's Ratchet in a comparison: its worker (counting its SQL), its API, what was measured."""
+
+    kind: str
+    api: Ratchet
+    worker: subprocess.Popen[bytes]
+    counts_path: Path
+    meter: CpuMeter
+    timings: list[Timings] = field(default_factory=list)
+    sql: dict[str, int] = field(default_factory=dict)
+
+    async def half(self, n: int, args: argparse.Namespace) -> None:
+        """`n` events on this ledger; its CPU window and its SQL counts run on `--settle` seconds past them."""
+        before = await asyncio.to_thread(read_counts, self.worker.pid, self.counts_path)
+        with self.meter.phase():
+            self.timings.append(await measure_ratchet(self.api, n, args.concurrency, args.in_flight))
+            await asyncio.sleep(args.settle)
+        after = await asyncio.to_thread(read_counts, self.worker.pid, self.counts_path)
+        for name, count in after.items():
+            self.sql[name] = self.sql.get(name, 0) + count - before.get(name, 0)
+
+    def result(self, n: int) -> dict:
+        """Events/s and latency, CPU-ms per event by process (and their total), SQL per event."""
+        cpu = self.meter.per_event_ms(n)
+        cpu["total"] = round(cpu["worker"] + cpu["server"] + cpu["client"] + cpu.get("postgres", 0.0), 1)
+        return {**summarize(*self.timings), "cpu_ms_per_event": cpu, "sql_per_event": per_event(self.sql, n)}
+
+
+def per_event(counts: dict[str, int], n: int) -> dict[str, float]:
+    return {name: round(count / n, 2) for name, count in counts.items()}
+
+
+@asynccontextmanager
+async def ledger_side(kind: str, home: Path, server: DevServer) -> AsyncIterator[LedgerSide]:
+    """A ledger of `kind` in its own home, with its own worker on its own task queue."""
+    side_home = home / kind
+    side_home.mkdir()
+    with ledger_database(kind, side_home) as database_url:
+        settings, env = engine_settings(side_home, server, database_url, task_queue=f"bench-{kind}")
+        counts_path = side_home / "sql-counts.json"
+        command = [sys.executable, "-m", "benchmarks.sql_counts", str(counts_path), "worker.py"]
+        with (side_home / "worker.log").open("wb") as log:
+            worker = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=log)
+        try:
+            async with bench_api(settings) as api:
+                assert server.process is not None
+                database = database_name(database_url) if kind == "postgresql" else None
+                yield LedgerSide(
+                    kind, api, worker, counts_path, CpuMeter(server.process.pid, worker.pid, None, database)
+                )
+        finally:
+            worker.terminate()
+            worker.wait()
+
+
+async def compare_ledgers(args: argparse.Namespace) -> None:
+    """Both ledgers on one dev server, halves interleaved (first, second, second, first) `--repeat` times."""
+    n, repeat = args.events, args.repeat
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        server = await start_server(home)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                sides = [await stack.enter_async_context(ledger_side(kind, home, server)) for kind in args.ledger]
+                await asyncio.sleep(2)  # let the workers start polling
+                for side in sides:  # warm-up: first-use costs are not throughput
+                    await measure_ratchet(side.api, 10, args.concurrency)
+                await asyncio.sleep(args.settle)
+                sequence_ratios = []
+                for _ in range(repeat):
+                    for side, count in zip([*sides, *reversed(sides)], [n // 2] * 2 + [n - n // 2] * 2, strict=True):
+                        await side.half(count, args)
+                    last = [summarize(*side.timings[-2:])["events_per_s"] for side in sides]
+                    sequence_ratios.append(round(last[1] / last[0], 2))
+                results = {side.kind: side.result(n * repeat) for side in sides}
+        finally:
+            server.stop()
+    print(json.dumps({"events": n, "repeat": repeat, **results, "sequence_ratios": sequence_ratios}), flush=True)
+    print_ledger_results(args, results, sequence_ratios)
+
+
+def print_ledger_results(args: argparse.Namespace, results: dict[str, dict], sequence_ratios: list[float]) -> None:
+    """Per ledger: events/s, CPU-ms per event, statements and round trips per event; the ratio last."""
+    first, second = args.ledger
+    print(
+        f"machine: {os.cpu_count()} CPUs, load {Path('/proc/loadavg').read_text().split()[:3]}; {args.events} events "
+        f"per ledger x {args.repeat}, halves {first}, {second}, {second}, {first}; dev server SQLite WAL, 1 partition"
+    )
+    for kind, result in results.items():
+        cpu, sql_ = result["cpu_ms_per_event"], result["sql_per_event"]
+        postgres = f", postgres {cpu['postgres']}" if "postgres" in cpu else ""
+        print(
+            f"{kind:>10}: {result['events_per_s']} events/s, p50 {result['p50_s']} s; CPU-ms per event "
+            f"{cpu['total']} (worker {cpu['worker']} = Python {cpu['worker_python']} + core {cpu['worker_core']}, "
+            f"server {cpu['server']}, client {cpu['client']}{postgres})"
+        )
+        print(
+            f"{'':>10}  worker SQL per event: {sql_['statements']} statements, {sql_['round_trips']} round trips "
+            f"({sql_['begins']} BEGIN, {sql_['commits']} COMMIT, {sql_['rollbacks']} ROLLBACK, "
+            f"{sql_['prepares']} PREPARE/DEALLOCATE)"
+        )
+    if args.repeat > 1:
+        print(f"sequences {second}/{first}: {sequence_ratios}")
+    ratio = results[second]["events_per_s"] / results[first]["events_per_s"]
+    print(f"ratio {second}/{first}: {ratio:.2f}")
+
+
 async def main() -> None:
     args = parse_args()
+    if len(args.ledger) > 1:
+        await compare_ledgers(args)
+        return
+    args.ledger = args.ledger[0]
     rounds = [(n, repeat or args.repeat) for n, repeat in args.rounds or [(args.events, None)]]
     results = []
     with tempfile.TemporaryDirectory() as tmp, ledger_database(args.ledger, Path(tmp)) as database_url:

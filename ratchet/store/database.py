@@ -101,18 +101,28 @@ class PreparedStatement:
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> PreparedResult:
         """Run once with `params` (by bind name); the rows it returned (SELECT, RETURNING) and its row count."""
-        return self._run(conn, lambda cursor: cursor.execute(self.sql, self._bind(params)), params)
+        return self._run(conn, self._bind(params), params, many=False)
 
     def executemany(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Run once per row (INSERTs of rows with the same keys)."""
-        self._run(conn, lambda cursor: cursor.executemany(self.sql, [self._bind(row) for row in rows]), rows)
+        self._run(conn, [self._bind(row) for row in rows], rows, many=True)
 
-    def _run(self, conn: Connection, run: Callable[[Any], Any], params: Any) -> PreparedResult:
+    def _run(self, conn: Connection, bound: Any, params: Any, *, many: bool) -> PreparedResult:
         if not conn.in_transaction():
             conn.begin()
         cursor = conn.connection.cursor()
+        # Listeners of SQLAlchemy's cursor events (logging, benchmarks/sql_counts.py) see these
+        # statements as they see `execute`'s.
+        listened = conn._has_events or conn.engine._has_events
         try:
-            run(cursor)
+            if listened:
+                conn.dispatch.before_cursor_execute(conn, cursor, self.sql, bound, None, many)
+            if many:
+                cursor.executemany(self.sql, bound)
+            else:
+                cursor.execute(self.sql, bound)
+            if listened:
+                conn.dispatch.after_cursor_execute(conn, cursor, self.sql, bound, None, many)
             return PreparedResult(self._read(cursor), cursor.rowcount)
         except self._dialect.loaded_dbapi.Error as exc:
             # A dead connection must not go back to the pool (what `execute` does too).
