@@ -13,7 +13,10 @@ What is counted, per database call the process makes:
     for an idle one), explicit or the pool's rollback when a connection is returned;
   * prepares (PostgreSQL): psycopg's server-side PREPARE of a statement it has run often enough on a
     connection, a round trip of its own, and the DEALLOCATE ALL that follows a ROLLBACK;
-  * round_trips: all of these together. On SQLite they are calls into the library, not trips.
+  * pipelined (PostgreSQL): statements sent in a pipeline behind its first (the store's
+    `reads_ahead`), which share that one's round trip;
+  * round_trips: all of these together, less the pipelined. On SQLite they are calls into the
+    library, not trips.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import runpy
 import signal
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import Pool
 
-COUNTS = {"statements": 0, "begins": 0, "commits": 0, "rollbacks": 0, "prepares": 0}
+COUNTS = {"statements": 0, "begins": 0, "commits": 0, "rollbacks": 0, "prepares": 0, "pipelined": 0}
+
+# psycopg pipelines whose first statement has been counted (it carries the pipeline's round trip).
+_PIPELINES: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _in_transaction(dbapi_conn: Any) -> bool:
@@ -60,6 +67,12 @@ def _driver(conn: Connection) -> Any:
 def _before_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
     COUNTS["statements"] += 1
     dbapi_conn = _driver(conn)
+    pipeline = getattr(dbapi_conn, "_pipeline", None)
+    if pipeline is not None:
+        if pipeline in _PIPELINES:
+            COUNTS["pipelined"] += 1
+        _PIPELINES.add(pipeline)
+        return  # a BEGIN or PREPARE goes in the pipeline too
     if _in_transaction(dbapi_conn):
         return
     if hasattr(dbapi_conn, "info"):  # psycopg: BEGIN unless the connection autocommits
@@ -99,7 +112,8 @@ def install() -> None:
 
 def snapshot() -> dict[str, int]:
     """The counts so far, with round trips (every call the process made to its database)."""
-    return {**COUNTS, "round_trips": sum(COUNTS.values())}
+    trips = sum(COUNTS.values()) - 2 * COUNTS["pipelined"]
+    return {**COUNTS, "round_trips": trips}
 
 
 def write_on_signal(path: Path) -> None:

@@ -755,7 +755,7 @@ def print_ledger_results(args: argparse.Namespace, results: dict[str, dict], seq
         print(
             f"{'':>10}  worker SQL per event: {sql_['statements']} statements, {sql_['round_trips']} round trips "
             f"({sql_['begins']} BEGIN, {sql_['commits']} COMMIT, {sql_['rollbacks']} ROLLBACK, "
-            f"{sql_['prepares']} PREPARE/DEALLOCATE)"
+            f"{sql_['prepares']} PREPARE/DEALLOCATE; {sql_['pipelined']} statements pipelined behind another)"
         )
     if args.repeat > 1:
         print(f"sequences {second}/{first}: {sequence_ratios}")

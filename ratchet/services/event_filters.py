@@ -25,7 +25,7 @@ from ratchet.liquid.render import parse_template, render_template
 from ratchet.services.render_context import event_object, shop_object
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store, prepared, table_of
+from ratchet.store.database import Read, Store, table_of
 from ratchet.store.tables import MAX_FILTER_NAME_LENGTH, Event, EventFilter, Shop
 
 MAX_NAME_LENGTH = MAX_FILTER_NAME_LENGTH
@@ -102,9 +102,14 @@ def _shop_filters_statement() -> Select[Any]:
     )
 
 
+def shop_filters_read(shop_id: str) -> Read:
+    """The read of a shop's filters that `rejecting_filter` runs first (for `reads_ahead`)."""
+    return Read("shop_filters", _shop_filters_statement, {"b_shop_id": shop_id})
+
+
 def rejecting_filter(conn: Connection, store: Store, event: Event, shop: Shop) -> str | None:
     """The name of the first filter that drops `event`, or None when every filter lets it through."""
-    filters = prepared(conn, "shop_filters", _shop_filters_statement).execute(conn, {"b_shop_id": shop.id}).rows
+    filters = shop_filters_read(shop.id).execute(conn).rows
     if not filters:
         return None
     variables = filter_variables(conn, store, event, shop)

@@ -19,7 +19,7 @@ from ratchet.core.clock import utcnow
 from ratchet.core.secret_refs import NAME
 from ratchet.errors import InvalidInput, NotFound
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store, prepared, table_of
+from ratchet.store.database import Read, Store, table_of
 from ratchet.store.tables import ShopGlobal
 
 M = TypeVar("M", bound=SQLModel)
@@ -81,8 +81,12 @@ def delete_named(store: Store, model: type[SQLModel], shop_id: str, name: str, k
 
 def shop_globals(conn: Connection, shop_id: str) -> dict[str, Any]:
     """The Liquid `globals` object: name → value (read at every task run's start, so prepared)."""
-    rows = prepared(conn, "shop_globals", _shop_globals_statement).execute(conn, {"b_shop_id": shop_id}).rows
-    return {row["name"]: row["value"] for row in rows}
+    return {row["name"]: row["value"] for row in shop_globals_read(shop_id).execute(conn).rows}
+
+
+def shop_globals_read(shop_id: str) -> Read:
+    """The read `shop_globals` runs (for `reads_ahead`)."""
+    return Read("shop_globals", _shop_globals_statement, {"b_shop_id": shop_id})
 
 
 def _shop_globals_statement() -> Select[Any]:

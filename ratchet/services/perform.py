@@ -64,12 +64,12 @@ from ratchet.liquid import RenderRequest, RenderResult, TaskRenderError, render_
 from ratchet.liquid.errors import shopify_read_failure
 from ratchet.services import followups
 from ratchet.services.bulk_operations import BulkOperationService, render_objects
-from ratchet.services.event_filters import FilterError, rejecting_filter
+from ratchet.services.event_filters import FilterError, rejecting_filter, shop_filters_read
 from ratchet.services.events import EventService
-from ratchet.services.globals import shop_globals
+from ratchet.services.globals import shop_globals, shop_globals_read
 from ratchet.services.render_context import event_object, shop_object, task_object
 from ratchet.services.runs import add_run_note
-from ratchet.services.secrets import Resolved, secret_references
+from ratchet.services.secrets import Resolved, secret_references, secret_references_read
 from ratchet.services.secrets import resolve as resolve_secrets
 from ratchet.services.shop_cache import CacheView
 from ratchet.services.shop_connection import apply_shop_update
@@ -83,8 +83,8 @@ from ratchet.shopify.client import (
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.shopify.throttle import wait_seconds
 from ratchet.store import ledger
-from ratchet.store.database import Store, prepared, read_row, table_of
-from ratchet.store.tables import Event, Run, Shop, ShopifyThrottleState, Task
+from ratchet.store.database import Read, Store, read_row, reads_ahead, row_read, table_of
+from ratchet.store.tables import Event, Run, Shop, ShopifyConnection, ShopifyThrottleState, Task
 
 log = logging.getLogger("ratchet.runs")
 
@@ -297,26 +297,22 @@ class PerformService:
 
     def _begin(self, attempt: Attempt) -> Run | Throttled:
         """Start the attempt (Started, attempt row), or report the shop throttled without spending one."""
-        with self.store.engine.connect() as conn:
+        with self.store.unit() as conn:
             if attempt.shopify_gated:
                 wait = self._shop_wait(conn, attempt.shop_id)
                 if wait > 0:
                     ledger.mark_waiting(conn, attempt.run_id, RunState.due)
-                    conn.commit()
                     return Throttled(wait)
-            run = ledger.begin_attempt(
+            return ledger.begin_attempt(
                 conn, attempt.run_id, attempt.number, attempt.enqueued_at, attempt.manual_retry_note
             )
-            conn.commit()
-            return run
 
     def _withdraw(self, run: Run, attempt: Attempt, retry_after_seconds: float) -> Throttled:
         """Shopify answered THROTTLED/429 mid-attempt: the attempt is forgotten and the run waits in Due."""
-        with self.store.engine.connect() as conn:
+        with self.store.unit() as conn:
             wait = max(retry_after_seconds, self._shop_wait(conn, run.shop_id))
             note = f"Shopify rate limit reached; waiting {wait:.0f} s without spending an attempt"
             ledger.withdraw_attempt(conn, run.id, attempt.number, note)
-            conn.commit()
         return Throttled(wait)
 
     def _shop_wait(self, conn: Connection, shop_id: str) -> float:
@@ -338,7 +334,7 @@ class PerformService:
         action_error = error if isinstance(error, ActionError) else None
 
         def record() -> None:
-            with self.store.engine.begin() as conn:
+            with self.store.unit() as conn:
                 ledger.fail(
                     conn,
                     run,
@@ -356,7 +352,7 @@ class PerformService:
         """Another attempt follows the failed one after `delay`: the run shows Scheduled until then."""
 
         def record() -> None:
-            with self.store.engine.begin() as conn:
+            with self.store.unit() as conn:
                 ledger.schedule_retry(conn, failed.run, failed.message, delay)
 
         await asyncio.to_thread(record)
@@ -390,7 +386,7 @@ class PerformService:
         # computes offsets in the shop's new zone.
         zone_moved = run.topic == SHOP_UPDATE_TOPIC and self._refresh_shop(run)
         now = utcnow()
-        with self.store.engine.connect() as conn:
+        with self.store.unit() as conn, reads_ahead(conn, _route_reads(run)):
             event = read_row(conn, Event, run.event_id)
             shop = read_row(conn, Shop, run.shop_id)
             if event is None or shop is None:
@@ -402,12 +398,9 @@ class PerformService:
                 raise PermanentRunError(str(exc)) from exc
             if dropped_by is not None:
                 ledger.succeed(conn, run, {"task_run_ids": [], "filtered_by": dropped_by})
-                conn.commit()
                 return _Routed([], zone_moved)
             planned, rows = self._plan_task_runs(conn, run, event, shop, now)
-            ledger.insert_runs(conn, rows)
-            ledger.succeed(conn, run, {"task_run_ids": [p.run_id for p in planned]})
-            conn.commit()
+            ledger.succeed(conn, run, {"task_run_ids": [p.run_id for p in planned]}, children=rows)
         return _Routed(planned, zone_moved)
 
     def _plan_task_runs(
@@ -415,10 +408,7 @@ class PerformService:
     ) -> tuple[list[PlannedTaskRun], list[dict[str, Any]]]:
         """One task run per matching subscription of the shop's enabled tasks: the plan and its rows."""
         # Retry context: a retried event run sees the current task set and subscriptions.
-        tasks = [
-            Task.model_construct(**row)
-            for row in prepared(conn, "shop_tasks", _shop_tasks_statement).execute(conn, {"b_shop_id": shop.id}).rows
-        ]
+        tasks = [Task.model_construct(**row) for row in _shop_tasks_read(shop.id).execute(conn).rows]
         planned: list[PlannedTaskRun] = []
         rows = []
         for match in match_tasks(event, tasks):
@@ -474,19 +464,17 @@ class PerformService:
 
     def _render_task(self, progress: RenderProgress, run: Run, attempt: Attempt) -> TaskRunOutcome:
         """A task run's blocking part: read, render (no connection held), record the action runs."""
-        with self.store.reading() as conn:
+        with self.store.reading() as conn, reads_ahead(conn, _render_reads(run)):
             render = self._task_render(conn, run, progress)
         rendered = _render(self.settings, self.store, render)
         rows, planned = _action_run_rows(run, render, rendered)
         task, event = render.task, render.event
-        with self.store.engine.connect() as conn:
+        with self.store.unit() as conn:
             # Loop prevention (spec 4.8): a perform-chain run repeating its predecessor fails.
             loop = followups.perform_loop_error(conn, event, rendered.objects)
             if loop is not None:
                 raise PermanentRunError(loop)
-            ledger.insert_runs(conn, rows)
-            ledger.succeed(conn, run, rendered.objects)
-            conn.commit()
+            ledger.succeed(conn, run, rendered.objects, children=rows)
         return TaskRunOutcome(
             action_runs=planned,
             in_sequence=task.perform_action_runs_in_sequence,
@@ -530,7 +518,7 @@ class PerformService:
 
     def _prepare_action(self, run: Run, attempt: Attempt) -> _PreparedAction:
         """An action run's blocking part: handler, options and context; its task must still be enabled."""
-        with self.store.reading() as conn:
+        with self.store.reading() as conn, reads_ahead(conn, [*_task_reads(run), row_read(Shop, run.shop_id)]):
             task = _available_task(conn, run)
             shop = read_row(conn, Shop, run.shop_id)
         if shop is None:
@@ -584,13 +572,46 @@ class PerformService:
         return _Performed()
 
     def _record_success(self, run: Run, result: Any, result_meta: dict[str, Any]) -> None:
-        with self.store.engine.begin() as conn:
+        with self.store.unit() as conn:
             ledger.succeed(conn, run, result, result_meta)
 
 
 def _shop_tasks_statement() -> Select[Any]:
     tasks = table_of(Task)
     return select(tasks).where(tasks.c.shop_id == bindparam("b_shop_id"))
+
+
+def _shop_tasks_read(shop_id: str) -> Read:
+    return Read("shop_tasks", _shop_tasks_statement, {"b_shop_id": shop_id})
+
+
+# What each step reads first, sent ahead together (`reads_ahead`: one round trip on PostgreSQL).
+
+
+def _task_reads(run: Run) -> list[Read]:
+    return [row_read(Task, run.task_id)] if run.task_id else []
+
+
+def _route_reads(run: Run) -> list[Read]:
+    """An event run's: its event and shop, the shop's filters and tasks."""
+    return [
+        row_read(Event, run.event_id),
+        row_read(Shop, run.shop_id),
+        shop_filters_read(run.shop_id),
+        _shop_tasks_read(run.shop_id),
+    ]
+
+
+def _render_reads(run: Run) -> list[Read]:
+    """A task run's: its task, event and shop, the shop's connection, globals and secret references."""
+    return [
+        *_task_reads(run),
+        row_read(Event, run.event_id),
+        row_read(Shop, run.shop_id),
+        row_read(ShopifyConnection, run.shop_id),
+        shop_globals_read(run.shop_id),
+        secret_references_read(run.shop_id),
+    ]
 
 
 def _available_task(conn: Connection, run: Run) -> Task:

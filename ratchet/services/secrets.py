@@ -22,7 +22,7 @@ from ratchet.core.secret_refs import has_references, new_tag, redact, redact_tex
 from ratchet.errors import InvalidInput, RatchetError
 from ratchet.services.globals import check_name, delete_named, list_named
 from ratchet.services.shops import require_shop
-from ratchet.store.database import Store, prepared, table_of
+from ratchet.store.database import Read, Store, table_of
 from ratchet.store.tables import ShopSecret
 
 # Generous for PEM private keys and service-account JSON; the encrypted column holds it.
@@ -105,8 +105,13 @@ def secret_references(conn: Connection, shop_id: str) -> dict[str, str]:
 
     Values are not read. Prepared, since every task run's start reads it.
     """
-    rows = prepared(conn, "secret_references", _references_statement).execute(conn, {"b_shop_id": shop_id}).rows
+    rows = secret_references_read(shop_id).execute(conn).rows
     return {row["name"]: reference(row["name"], row["tag"]) for row in rows}
+
+
+def secret_references_read(shop_id: str) -> Read:
+    """The read `secret_references` runs (for `reads_ahead`)."""
+    return Read("secret_references", _references_statement, {"b_shop_id": shop_id})
 
 
 def _references_statement() -> Select[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, MultipleResultsFound, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, MultipleResultsFound, OperationalError, StatementError
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -100,7 +101,15 @@ class PreparedStatement:
         ]
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> PreparedResult:
-        """Run once with `params` (by bind name); the rows it returned (SELECT, RETURNING) and its row count."""
+        """Run once with `params` (by bind name); the rows it returned (SELECT, RETURNING) and its row count.
+
+        Inside `reads_ahead`, a read it sent already with the same parameters answers instead.
+        """
+        ahead = _reads_ahead.get()
+        if ahead is not None:
+            found = ahead.pop((id(self), _frozen(params)), None)
+            if found is not None:
+                return found
         return self._run(conn, self._bind(params), params, many=False)
 
     def executemany(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -111,34 +120,35 @@ class PreparedStatement:
         if not conn.in_transaction():
             conn.begin()
         cursor = conn.connection.cursor()
+        try:
+            self._send(conn, cursor, bound, many)
+            return PreparedResult(self._read(cursor), cursor.rowcount)
+        except self._dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(conn, cursor, params, exc) from exc
+        finally:
+            cursor.close()
+
+    def _send(self, conn: Connection, cursor: Any, bound: Any, many: bool) -> None:
         # Listeners of SQLAlchemy's cursor events (logging, benchmarks/sql_counts.py) see these
         # statements as they see `execute`'s.
         listened = conn._has_events or conn.engine._has_events
-        try:
-            if listened:
-                conn.dispatch.before_cursor_execute(conn, cursor, self.sql, bound, None, many)
-            if many:
-                cursor.executemany(self.sql, bound)
-            else:
-                cursor.execute(self.sql, bound)
-            if listened:
-                conn.dispatch.after_cursor_execute(conn, cursor, self.sql, bound, None, many)
-            return PreparedResult(self._read(cursor), cursor.rowcount)
-        except self._dialect.loaded_dbapi.Error as exc:
-            # A dead connection must not go back to the pool (what `execute` does too).
-            gone = self._dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
-            if gone:
-                conn.invalidate(exc)
-            raise DBAPIError.instance(
-                self.sql,
-                params,
-                exc,
-                self._dialect.loaded_dbapi.Error,
-                connection_invalidated=gone,
-                dialect=self._dialect,
-            ) from exc
-        finally:
-            cursor.close()
+        if listened:
+            conn.dispatch.before_cursor_execute(conn, cursor, self.sql, bound, None, many)
+        if many:
+            cursor.executemany(self.sql, bound)
+        else:
+            cursor.execute(self.sql, bound)
+        if listened:
+            conn.dispatch.after_cursor_execute(conn, cursor, self.sql, bound, None, many)
+
+    def _wrapped(self, conn: Connection, cursor: Any, params: Any, exc: Any) -> StatementError:
+        """The driver's error as SQLAlchemy's; a dead connection must not go back to the pool (as with `execute`)."""
+        gone = self._dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        if gone:
+            conn.invalidate(exc)
+        return DBAPIError.instance(
+            self.sql, params, exc, self._dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=self._dialect
+        )
 
 
 @dataclass(slots=True)
@@ -169,20 +179,110 @@ def prepared(
     return statement
 
 
-def read_row(conn: Connection, model: type[ModelT], *key: Any) -> ModelT | None:
-    """The row with primary key `key` as a detached, unvalidated model (no ORM session).
+@dataclass(frozen=True)
+class Read:
+    """A prepared read a unit is about to run: its statement (key and builder, as for `prepared`) and parameters."""
 
-    For the engine's hot path, which reads a few rows per run and never writes through them.
+    key: Hashable
+    build: Callable[[], ClauseElement]
+    params: dict[str, Any]
+
+    def statement(self, conn: Connection) -> PreparedStatement:
+        return prepared(conn, self.key, self.build)
+
+    def execute(self, conn: Connection) -> PreparedResult:
+        return self.statement(conn).execute(conn, self.params)
+
+
+def _frozen(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))
+
+
+# The results `reads_ahead` fetched for the block running in this thread, by statement and parameters.
+_reads_ahead: ContextVar[dict[tuple[int, tuple[tuple[str, Any], ...]], PreparedResult] | None] = ContextVar(
+    "reads_ahead", default=None
+)
+
+
+@contextmanager
+def reads_ahead(conn: Connection, reads: Sequence[Read]) -> Iterator[None]:
+    """Send `reads` together before the block runs them, one by one, as it would without.
+
+    On PostgreSQL they go in one pipeline, one round trip for all instead of one each, and each
+    `PreparedStatement.execute` in the block with the same statement and parameters takes its
+    result (once). Only for reads nothing in the block writes before it runs them, on a connection
+    that autocommits (`Store.reading`, `Store.unit`): they see what was committed when they were
+    sent. On SQLite, whose statements cost no round trip, nothing is sent ahead.
     """
+    if conn.dialect.name != "postgresql" or len(reads) < 2:
+        yield
+        return
+    statements = [read.statement(conn) for read in reads]
+    results = _pipelined(conn, [(statement, read.params) for statement, read in zip(statements, reads, strict=True)])
+    token = _reads_ahead.set(
+        {
+            (id(statement), _frozen(read.params)): result
+            for statement, read, result in zip(statements, reads, results, strict=True)
+        }
+    )
+    try:
+        yield
+    finally:
+        _reads_ahead.reset(token)
+
+
+def _pipelined(conn: Connection, calls: list[tuple[PreparedStatement, dict[str, Any]]]) -> list[PreparedResult]:
+    """Run prepared statements in one psycopg pipeline: sent together, their results read after one sync."""
+    cursors: list[tuple[PreparedStatement, Any, dict[str, Any]]] = []
+    try:
+        with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]  # psycopg's Connection
+            for statement, params in calls:
+                cursor = conn.connection.cursor()
+                cursors.append((statement, cursor, params))
+                statement._send(conn, cursor, statement._bind(params), many=False)
+        return [PreparedResult(statement._read(cursor), cursor.rowcount) for statement, cursor, _ in cursors]
+    except conn.dialect.loaded_dbapi.Error as exc:
+        statement, cursor, params = cursors[-1]
+        raise statement._wrapped(conn, cursor, params, exc) from exc
+    finally:
+        for _, cursor, _ in cursors:
+            cursor.close()
+
+
+def row_read(model: type[SQLModel], *key: Any) -> Read:
+    """The read of the row of `model` with primary key `key` (what `read_row` runs)."""
     table = table_of(model)
 
     def build() -> Select[Any]:
         columns = list(table.primary_key.columns)
         return select(table).where(*(c == bindparam(f"pk_{i}") for i, c in enumerate(columns)))
 
-    row = prepared(conn, ("read_row", table.name), build).execute(conn, {f"pk_{i}": v for i, v in enumerate(key)})
-    found = row.one_or_none()
+    return Read(("read_row", table.name), build, {f"pk_{i}": v for i, v in enumerate(key)})
+
+
+def read_row(conn: Connection, model: type[ModelT], *key: Any) -> ModelT | None:
+    """The row with primary key `key` as a detached, unvalidated model (no ORM session).
+
+    For the engine's hot path, which reads a few rows per run and never writes through them.
+    """
+    found = row_read(model, *key).execute(conn).one_or_none()
     return None if found is None else cast(ModelT, model.model_construct(**found))
+
+
+@contextmanager
+def atomic(conn: Connection) -> Iterator[None]:
+    """The block's statements as one transaction, on a connection of `Store.unit`.
+
+    On PostgreSQL, where that connection autocommits each statement, the block gets a transaction
+    of its own (the driver's: committed at the end, rolled back on error); on SQLite the unit is
+    one transaction already.
+    """
+    driver = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql" and getattr(driver, "autocommit", False):
+        with driver.transaction():  # type: ignore[union-attr]  # psycopg's Connection
+            yield
+    else:
+        yield
 
 
 def dialect_insert(bind: Engine | Connection) -> Any:
@@ -309,6 +409,23 @@ class Store:
             if not self.is_sqlite:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
+
+    @contextmanager
+    def unit(self) -> Iterator[Connection]:
+        """A unit of ledger work (one step of a run): committed at the end, rolled back on error.
+
+        On PostgreSQL the connection autocommits: the ledger writes each of its records as one
+        statement (ratchet/store/ledger.py), atomic by itself, so a unit pays no BEGIN and COMMIT
+        round trips; a record that needs several statements runs them in `atomic`. On SQLite, whose
+        statements cost no round trip, the unit is one transaction.
+        """
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                with conn.begin():
+                    yield conn
+            else:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,7 +1,7 @@
 """The engine under test.
 
-One real Temporal dev server per session, its settings and SQLite store, a worker, and the
-starter API bound to a fresh shop per test.
+One real Temporal dev server per session, its settings and store (SQLite, or PostgreSQL with
+RATCHET_TEST_LEDGER=postgresql), a worker, and the starter API bound to a fresh shop per test.
 
 Engine waits run at RATCHET_TIME_SCALE=0.05 (twenty times faster): Mechanic's 30 s first retry
 becomes 1.5 s, above Temporal's ~1 s timer floor.
@@ -48,10 +48,25 @@ async def dev_server(tmp_home: Path) -> AsyncIterator[DevServer]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(tmp_home: Path, dev_server: DevServer, integration_fakes: IntegrationFakes) -> Settings:
+def ledger_url(tmp_home: Path, request: pytest.FixtureRequest) -> str:
+    """The engine's ledger: SQLite in the session's home, or a fresh PostgreSQL database.
+
+    RATCHET_TEST_LEDGER=postgresql chooses PostgreSQL (tests/support/stores.py), so the engine's
+    tests run on either ledger.
+    """
+    if os.environ.get("RATCHET_TEST_LEDGER") == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_home / 'ratchet.db'}"
+
+
+@pytest.fixture(scope="session")
+def base_settings(
+    tmp_home: Path, dev_server: DevServer, integration_fakes: IntegrationFakes, ledger_url: str
+) -> Settings:
     return load_settings(
         home=tmp_home,
-        database_url=f"sqlite:///{tmp_home / 'ratchet.db'}",
+        database_url=ledger_url,
         time_scale=TIME_SCALE,
         shop="default",
         temporal={"address": dev_server.address, "task_queue": "ratchet-tests"},
