@@ -64,6 +64,15 @@ def _is_insert(clause: ClauseElement) -> bool:
     return getattr(clause, "is_insert", False)
 
 
+def _modifying_cte(clause: ClauseElement) -> bool:
+    """A statement of the ledger's PostgreSQL path (ratchet/store/ledger.py), joined by data-modifying CTEs.
+
+    SQLite has no such CTEs: with the engine's ledger on PostgreSQL (RATCHET_TEST_LEDGER), they are
+    explained there only, and SQLite's own statements are checked when its ledger is SQLite.
+    """
+    return bool(re.match(r"WITH \w+ AS \s*\((UPDATE|INSERT|DELETE) ", str(clause)))
+
+
 def full_scans(store: Store, clause: ClauseElement, params: dict[str, Any]) -> list[str]:
     """Growing tables the database would read in full for this statement."""
     compiled = clause.compile(dialect=store.engine.dialect)
@@ -122,6 +131,6 @@ async def test_engine_and_cli_queries_use_indexes(
     scans = {
         str(clause.compile(dialect=store.engine.dialect)): found
         for clause, params in engine_statements
-        if (found := full_scans(store, clause, params))
+        if not (database == "sqlite" and _modifying_cte(clause)) and (found := full_scans(store, clause, params))
     }
     assert scans == {}

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.store import ledger
-from ratchet.store.database import Store
+from ratchet.store.database import Store, read_row, reads_ahead, row_read
 from ratchet.store.tables import Event, Run, RunAttempt, Shop, Task
 
 
@@ -120,3 +120,85 @@ def test_withdrawn_attempt_leaves_no_trace(db_store: Store) -> None:
         run = session.get(Run, run_id)
         assert run is not None and run.attempts == 0 and run.state == RunState.due
         assert session.get(RunAttempt, (run_id, 1)) is None
+
+
+def _due_run(store: Store, event: Event, run_id: str, kind: RunKind = RunKind.task) -> None:
+    with store.unit() as conn:
+        ledger.insert_runs(
+            conn,
+            [
+                ledger.new_run_row(
+                    run_id=run_id, kind=kind, event=event, parent_id=None, state=RunState.due, run_at=utcnow()
+                )
+            ],
+        )
+
+
+def test_outcome_records_its_child_runs_once(db_store: Store) -> None:
+    event = _event(db_store, f"s-{uuid.uuid4().hex[:8]}")
+    run_id = ledger.derived_id("children", event.id)
+    _due_run(db_store, event, run_id)
+    children = [
+        ledger.new_run_row(
+            run_id=ledger.derived_id(run_id, position),
+            kind=RunKind.action,
+            event=event,
+            parent_id=run_id,
+            state=RunState.unscheduled if position else RunState.due,
+            run_at=None if position else utcnow(),
+            action_type="echo",
+            action_options={"n": position, "nested": [None, "ü"]},
+            perform_event=position == 0,
+            position=position,
+        )
+        for position in range(2)
+    ]
+    for _ in range(2):  # a replayed attempt records the same outcome and children again
+        with db_store.unit() as conn:
+            run = ledger.begin_attempt(conn, run_id, 1, None)
+            ledger.succeed(conn, run, {"ok": True}, children=children)
+    with db_store.session() as session:
+        stored = list(session.exec(select(Run).where(Run.parent_id == run_id).order_by(col(Run.position))))
+        parent = session.get(Run, run_id)
+        attempt = session.get(RunAttempt, (run_id, 1))
+    assert [(r.id, r.state, r.perform_event, r.action_options) for r in stored] == [
+        (c["id"], c["state"], c["perform_event"], c["action_options"]) for c in children
+    ]
+    assert stored[0].run_at == children[0]["run_at"] and stored[1].run_at is None and stored[0].ok is None
+    assert parent is not None and parent.state == RunState.succeeded and parent.result == {"ok": True}
+    assert attempt is not None and attempt.ok is True and attempt.stopped_at == parent.stopped_at
+
+
+def test_unknown_run_records_nothing(db_store: Store) -> None:
+    event = _event(db_store, f"s-{uuid.uuid4().hex[:8]}")
+    gone = ledger.derived_id("gone", event.id)
+    child = ledger.new_run_row(
+        run_id=ledger.derived_id(gone, 0),
+        kind=RunKind.action,
+        event=event,
+        parent_id=gone,
+        state=RunState.due,
+        run_at=None,
+    )
+    with pytest.raises(ledger.RunNotFound), db_store.unit() as conn:
+        ledger.begin_attempt(conn, gone, 1, None)
+    run = Run.model_construct(id=gone, attempts=1, started_at=utcnow(), task_version=None)
+    with pytest.raises(ledger.RunNotFound), db_store.unit() as conn:
+        ledger.succeed(conn, run, None, children=[child])
+    with db_store.session() as session:
+        assert session.get(RunAttempt, (gone, 1)) is None
+        assert session.get(Run, child["id"]) is None
+
+
+def test_reads_ahead_answer_as_the_reads_would(db_store: Store) -> None:
+    shop_id = f"s-{uuid.uuid4().hex[:8]}"
+    event = _event(db_store, shop_id)
+    reads = [row_read(Event, event.id), row_read(Shop, shop_id), row_read(Event, "missing")]
+    with db_store.unit() as conn:
+        plain = (read_row(conn, Event, event.id), read_row(conn, Shop, shop_id), read_row(conn, Event, "missing"))
+    with db_store.unit() as conn, reads_ahead(conn, reads):
+        ahead = (read_row(conn, Event, event.id), read_row(conn, Shop, shop_id), read_row(conn, Event, "missing"))
+        again = read_row(conn, Event, event.id)  # each result answers once; then the read runs
+    assert plain[2] is None and ahead[2] is None
+    assert [r.model_dump() for r in plain[:2] if r] == [r.model_dump() for r in ahead[:2] if r]
+    assert again is not None and again.model_dump() == ahead[0].model_dump()  # type: ignore[union-attr]
