@@ -45,19 +45,23 @@ def captured(store: Store) -> Iterator[list[tuple[ClauseElement, dict[str, Any]]
             statements.append((clause, params or (multiparams[0] if multiparams else {})))
 
     run_prepared = PreparedStatement.execute
+    # PostgreSQL's hot path runs on the store's pool of autocommitting connections.
+    engines = [store.engine] if store.is_sqlite else [store.engine, store.autocommit_engine]
 
     def record_prepared(self: PreparedStatement, conn: Connection, params: dict[str, Any]) -> PreparedResult:
-        if conn.engine is store.engine:
+        if conn.engine in engines:
             record(conn, self.statement, (), params, {})
         return run_prepared(self, conn, params)
 
-    sa_event.listen(store.engine, "before_execute", record)
+    for engine in engines:
+        sa_event.listen(engine, "before_execute", record)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PreparedStatement, "execute", record_prepared)
         try:
             yield statements
         finally:
-            sa_event.remove(store.engine, "before_execute", record)
+            for engine in engines:
+                sa_event.remove(engine, "before_execute", record)
 
 
 def _is_insert(clause: ClauseElement) -> bool:
