@@ -1,14 +1,12 @@
 """The durable side of retention: a Temporal Schedule for the ledger, namespace retention for Temporal.
 
-`ratchet-retention` starts one RetentionWorkflow an hour (skipping a fire while the previous
-pass still runs); being a Schedule, it survives worker and server restarts and shows on the
-Web UI's Schedules page. Temporal keeps closed workflow histories for the namespace's
+`ratchet-retention` starts one RetentionWorkflow an hour, a housekeeping Schedule
+(ratchet/engine/housekeeping.py). Temporal keeps closed workflow histories for the namespace's
 retention, which the embedded server gets set to the same window.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
 from google.protobuf.duration_pb2 import Duration
@@ -16,17 +14,11 @@ from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import (
     Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
 )
 
 from ratchet.config import Settings
 from ratchet.engine.contract import RETENTION_WORKFLOW
+from ratchet.engine.housekeeping import ensure_interval_schedule
 
 RETENTION_SCHEDULE_ID = "ratchet-retention"
 RETENTION_INTERVAL = timedelta(hours=1)
@@ -36,15 +28,9 @@ MINIMUM_NAMESPACE_RETENTION = timedelta(days=1)
 
 async def ensure_retention_schedule(client: Client, settings: Settings) -> None:
     """Create the schedule if it is missing (every worker calls this; the first one creates it)."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            RETENTION_WORKFLOW, id=RETENTION_SCHEDULE_ID, task_queue=settings.temporal.task_queue
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=RETENTION_INTERVAL)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    await ensure_interval_schedule(
+        client, RETENTION_SCHEDULE_ID, RETENTION_WORKFLOW, RETENTION_INTERVAL, settings.temporal.task_queue
     )
-    with contextlib.suppress(ScheduleAlreadyRunningError):
-        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
 
 
 def namespace_retention(settings: Settings) -> timedelta:

@@ -83,16 +83,7 @@ class ObjectStorage:
             },
             ExpiresIn=max(1, seconds),
         )
-        return StoredFile(
-            token=token,
-            shop_id=shop_id,
-            name=file.name,
-            mime_type=file.mime_type,
-            size=file.size,
-            created_at=now.isoformat(),
-            expires_at=expires_at.isoformat(),
-            url=url,
-        )
+        return StoredFile.of(token, shop_id, file, now, expires_at, url)
 
     def purge_expired(self, now: datetime) -> int:
         """Delete the objects whose expiry has passed; how many went."""

@@ -43,6 +43,22 @@ class StoredFile:
     # Where the file is served until it expires (absent in the meta.json of older versions).
     url: str = ""
 
+    @classmethod
+    def of(
+        cls, token: str, shop_id: str, file: GeneratedFile, now: datetime, expires_at: datetime, url: str
+    ) -> StoredFile:
+        """The record of `file`, kept under `token` from `now` until `expires_at` and served at `url`."""
+        return cls(
+            token=token,
+            shop_id=shop_id,
+            name=file.name,
+            mime_type=file.mime_type,
+            size=file.size,
+            created_at=now.isoformat(),
+            expires_at=expires_at.isoformat(),
+            url=url,
+        )
+
 
 class FileStore(Protocol):
     """Keeps generated files until they expire: FileStorage or ObjectStorage."""
@@ -78,16 +94,8 @@ class FileStorage:
 
     def save(self, shop_id: str, file: GeneratedFile, now: datetime, expires_at: datetime) -> StoredFile:
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        stored = StoredFile(
-            token=token,
-            shop_id=shop_id,
-            name=file.name,
-            mime_type=file.mime_type,
-            size=file.size,
-            created_at=now.isoformat(),
-            expires_at=expires_at.isoformat(),
-            url=f"{self.base_url}/files/{token}/{quote(file.name.rpartition('/')[2])}",
-        )
+        url = f"{self.base_url}/files/{token}/{quote(file.name.rpartition('/')[2])}"
+        stored = StoredFile.of(token, shop_id, file, now, expires_at, url)
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f".{stored.token}.partial"
         staging.mkdir()

@@ -438,6 +438,19 @@ class MechanicEnvironment(Environment):
         return nodes
 
 
+# Stock classes and the Mechanic subclasses `_rewrite` swaps in (Filter and Path have conditions).
+_MECHANIC_CLASSES: dict[type, type] = {
+    EqExpression: MechanicEq,
+    NeExpression: MechanicNe,
+    _AnyExpression: MechanicAnyExpression,
+    LoopExpression: MechanicLoopExpression,
+    BlockNode: MechanicBlockNode,
+    BooleanExpression: MechanicBooleanExpression,
+    LogicalAndExpression: MechanicAndExpression,
+    LogicalOrExpression: MechanicOrExpression,
+}
+
+
 def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None:
     """Swap stock nodes for Mechanic's; reject filters Mechanic lacks at parse time, with their position.
 
@@ -450,28 +463,16 @@ def _rewrite(obj: object, seen: set[int], filters: Mapping[str, object]) -> None
     if id(obj) in seen:
         return
     seen.add(id(obj))
-    if type(obj) is EqExpression:
-        obj.__class__ = MechanicEq
-    elif type(obj) is NeExpression:
-        obj.__class__ = MechanicNe
-    elif type(obj) is _AnyExpression:
-        obj.__class__ = MechanicAnyExpression
-    elif type(obj) is LoopExpression:
-        obj.__class__ = MechanicLoopExpression
-    elif type(obj) is Filter:
-        if obj.name not in filters:
-            raise LiquidSyntaxError(f"unknown filter '{obj.name}'", token=obj.token)
+    kind = type(obj)
+    if kind is Filter:
+        if obj.name not in filters:  # type: ignore[attr-defined]
+            raise LiquidSyntaxError(f"unknown filter '{obj.name}'", token=obj.token)  # type: ignore[attr-defined]
         obj.__class__ = MechanicFilter
-    elif type(obj) is BlockNode:
-        obj.__class__ = MechanicBlockNode
-    elif type(obj) is BooleanExpression:
-        obj.__class__ = MechanicBooleanExpression
-    elif type(obj) is LogicalAndExpression:
-        obj.__class__ = MechanicAndExpression
-    elif type(obj) is LogicalOrExpression:
-        obj.__class__ = MechanicOrExpression
-    elif type(obj) is Path and not any(isinstance(segment, Path) for segment in obj.path):
-        obj.__class__ = MechanicPath
+    elif kind is Path:
+        if not any(isinstance(segment, Path) for segment in obj.path):  # type: ignore[attr-defined]
+            obj.__class__ = MechanicPath
+    elif (mechanic := _MECHANIC_CLASSES.get(kind)) is not None:
+        obj.__class__ = mechanic
     for value in _attributes(obj):
         _rewrite_within(value, seen, filters)
 
