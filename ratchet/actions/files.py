@@ -29,7 +29,8 @@ class FilesAction:
 
     async def perform(self, options: dict[str, FileSpec], ctx: ActionContext) -> dict[str, Any]:
         files = await generate_files(options, ctx.settings.pdf_browser)
-        storage = file_store(ctx.settings)
+        # Off the event loop: the first use of an object store builds its client (boto3 loads for ~0.5 s).
+        storage = await asyncio.to_thread(file_store, ctx.settings)
         now = utcnow()
         expires_at = now + ctx.settings.scaled(ctx.settings.files_ttl_hours * 3600)
         result: dict[str, Any] = {}

@@ -31,7 +31,7 @@ from ratchet.console.app import create_console_app
 from ratchet.console.server import serve_console
 from ratchet.engine.devserver import free_port
 from starter.api import Ratchet
-from tests.support.waiting import eventually
+from tests.support.waiting import until_answering
 
 CONSOLE_TOKEN = "console-test-token-5d1f0c"
 CONSOLE_BASE = "http://127.0.0.1:8081"
@@ -114,15 +114,7 @@ async def console_server(api: Ratchet) -> AsyncIterator[RunningConsole]:
     stop = asyncio.Event()
     serving = asyncio.create_task(serve_console(app, ConsoleSettings(address=address), stop))
     url = f"http://{address}"
-
-    async def listening() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/login")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await eventually(listening, timeout=20, interval=0.05)
+    await until_answering(f"{url}/login")
     try:
         yield RunningConsole(url, app)
     finally:

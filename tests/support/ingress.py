@@ -21,7 +21,7 @@ from ratchet.ingress.app import serve
 from ratchet.ingress.signatures import signature
 from ratchet.store.database import Store
 from ratchet.store.tables import Event
-from tests.support.waiting import eventually
+from tests.support.waiting import until_answering
 
 SHOPIFY_SECRET = "shpss_test_secret"
 
@@ -39,15 +39,7 @@ async def running_ingress(settings: Settings, store: Store, client: Client) -> A
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(settings, store, client, stop, config))
     url = f"http://{config.host}:{config.port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{url}/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await eventually(healthy, timeout=20, interval=0.05)
+    await until_answering(f"{url}/healthz")
     try:
         yield Ingress(url, config)
     finally:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from sqlmodel import col, select
 
 from ratchet.core.runs import RunKind, RunState
@@ -29,6 +30,19 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 60.0,
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")
+
+
+async def until_answering(url: str, timeout: float = 20.0) -> None:
+    """Wait until a server started in the background answers GET `url` with 200."""
+
+    async def answering() -> bool:
+        try:
+            async with httpx.AsyncClient() as http:
+                return (await http.get(url)).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(answering, timeout=timeout, interval=0.05)
 
 
 # -- runs -------------------------------------------------------------------------------------------
