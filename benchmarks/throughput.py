@@ -12,9 +12,11 @@ the larger home. The first sequence of each count also runs bare in the SDK's de
 (a third worker process), one half before and one after, and prints it beside bare: what running
 workflows unsandboxed saves the platform itself, kept visible though the ratio no longer uses it. Events/s = N / the sum over a side's halves of (last action done − first start);
 latency = action done − start, per event. CPU-ms per event is each process's user+system CPU
-over its side's halves divided by N, each half's window running on `--settle` seconds (12) past
+over its side's halves divided by N, each half's window running on `--settle` seconds (35) past
 its last event: the server checks every workflow task's timeouts when they fall due, up to 10 s
-later, and without the pause that work of one side was charged to, and slowed, the next side's half.
+later, and every activity's heartbeat timeout at its deadline (30 s after the activity started,
+though it finished long before); without the pause that work of one side was charged to, and
+slowed, the next side's half.
 
 `--repeat K` runs that bare, Ratchet, Ratchet, bare sequence K times per count and pools the
 halves (events/s = all events / all spans): a shared 2-core machine's speed drifts by up to 2×
@@ -23,7 +25,7 @@ K sequences shrink that by √K. Each sequence's own ratio is printed too.
 
     uv run python benchmarks/throughput.py [--events 300 | --rounds 300x5,3000,10000] [--concurrency 50]
                                            [--repeat 1] [--ledger sqlite|postgresql|sqlite,postgresql]
-                                           [--profile worker.txt]
+                                           [--profile worker.txt [--profile-rate 200]]
 
 `--rounds` runs bare and Ratchet for each count, one count after another on the same home, so later
 rounds run against everything the earlier ones left: open event workflows, Temporal's history and
@@ -50,7 +52,8 @@ where the sides differ first: what the server does more (or less) for Ratchet th
 
 `--profile FILE` samples the Ratchet worker's GIL holder during the rounds with py-spy and writes
 the collapsed stacks there (one line per stack, sample count last), for flame graphs or
-per-function totals of its Python CPU.
+per-function totals of its Python CPU; bare's worker is sampled alike into FILE with `.bare`
+before its suffix, so the two stacks can be set side by side.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.bare import BARE_QUEUE, BARE_SHOP, SANDBOXED_QUEUE, BareEventWorkflow
 from benchmarks.sql_counts import read_counts
 from ratchet.config import Settings, load_settings
-from ratchet.core.runs import PRIORITY_EVENT, RunKind, RunState
+from ratchet.core.runs import PRIORITY_EVENT, RUN_HEARTBEAT_TIMEOUT_SECONDS, RunKind, RunState
 from ratchet.engine.connection import connect
 from ratchet.engine.devserver import DevServer, free_port
 from ratchet.store.database import get_store
@@ -183,8 +186,8 @@ def ledger_database(kind: str, home: Path) -> Iterator[str]:
 
 
 @contextmanager
-def sampled(pid: int, output: Path | None) -> Iterator[None]:
-    """Sample `pid` with py-spy (non-blocking, so the worker is not slowed) while the block runs."""
+def sampled(pid: int, output: Path | None, rate: int) -> Iterator[None]:
+    """Sample `pid` with py-spy (non-blocking, so the worker is not slowed) `rate` times a second while the block runs."""
     if output is None:
         yield
         return
@@ -199,7 +202,7 @@ def sampled(pid: int, output: Path | None) -> Iterator[None]:
             "--nonblocking",
             "--gil",
             "--rate",
-            "200",
+            str(rate),
             "-o",
             str(output),
         ],
@@ -487,8 +490,8 @@ async def measure_round(
     sandboxed: list[Timings] = []
 
     # Each side's CPU window runs on `settle` seconds past its half: the server work a half leaves
-    # behind (timers checking its workflow tasks, due up to 10 s later) is that side's, and the
-    # next half starts without it.
+    # behind (timers checking its workflow tasks, due up to 10 s later, and its activities'
+    # heartbeat deadlines, 30 s after each started) is that side's, and the next half starts without it.
     async def half(meter: CpuMeter, timings: list[Timings], measure: Awaitable[Timings]) -> None:
         with meter.phase():
             timings.append(await measure)
@@ -506,7 +509,11 @@ async def measure_round(
 
     first, second = n // 2, n - n // 2
     sequence_ratios = []
-    with sampled(ours_meter.worker_pid, args.profile):
+    bare_profile = args.profile.with_stem(args.profile.stem + ".bare") if args.profile else None
+    with (
+        sampled(ours_meter.worker_pid, args.profile, args.profile_rate),
+        sampled(bare_meter.worker_pid, bare_profile, args.profile_rate),
+    ):
         for sequence in range(repeat):
             if sequence == 0:
                 await run_sandboxed(first)
@@ -574,9 +581,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--settle",
         type=float,
-        default=12.0,
+        default=RUN_HEARTBEAT_TIMEOUT_SECONDS + 5.0,
         help="seconds each half's CPU window runs on after its last event, so that the server work it "
-        "leaves behind (workflow-task timeout checks, due up to 10 s later) is charged to it, not to the next half",
+        "leaves behind (workflow-task timeout checks, due up to 10 s later; activity heartbeat deadlines, "
+        "30 s after each activity started) is charged to it, not to the next half",
     )
     parser.add_argument(
         "--ledger",
@@ -587,6 +595,9 @@ def parse_args() -> argparse.Namespace:
         "over the first's",
     )
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks of the Ratchet worker here")
+    parser.add_argument(
+        "--profile-rate", type=int, default=200, help="py-spy samples per second (more samples, more py-spy CPU)"
+    )
     args = parser.parse_args()
     if len(args.ledger) > 1 and (args.rounds or args.server_metrics or args.profile):
         parser.error("two ledgers run Ratchet alone, --events only: no --rounds, --server-metrics or --profile")
