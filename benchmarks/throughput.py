@@ -186,7 +186,7 @@ def ledger_database(kind: str, home: Path) -> Iterator[str]:
 
 
 @contextmanager
-def sampled(pid: int, output: Path | None, rate: int) -> Iterator[None]:
+def sampled(pid: int, output: Path | None, rate: int = 200) -> Iterator[None]:
     """Sample `pid` with py-spy (non-blocking, so the worker is not slowed) `rate` times a second while the block runs."""
     if output is None:
         yield

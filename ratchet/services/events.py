@@ -42,7 +42,7 @@ from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TASK_NAM
 from ratchet.errors import InvalidInput
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
-from ratchet.store.database import Store, dialect_insert_for, is_lock_wait, prepared, table_of
+from ratchet.store.database import Store, detached, dialect_insert_for, is_lock_wait, prepared, table_of
 from ratchet.store.tables import Event, Run, Shop
 
 SHOPS = table_of(Shop)
@@ -244,7 +244,7 @@ class EventService:
             event_run = ledger.new_run_row(
                 run_id=event_run_id,
                 kind=RunKind.event,
-                event=Event.model_construct(**row),
+                event=detached(Event, row),
                 parent_id=None,
                 state=written.state,
                 run_at=row["run_at"] or row["created_at"],

@@ -83,7 +83,7 @@ from ratchet.shopify.client import (
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.shopify.throttle import wait_seconds
 from ratchet.store import ledger
-from ratchet.store.database import Read, Store, read_row, reads_ahead, row_read, table_of
+from ratchet.store.database import Read, Store, detached, read_row, reads_ahead, row_read, table_of
 from ratchet.store.tables import Event, Run, Shop, ShopifyConnection, ShopifyThrottleState, Task
 
 log = logging.getLogger("ratchet.runs")
@@ -408,7 +408,7 @@ class PerformService:
     ) -> tuple[list[PlannedTaskRun], list[dict[str, Any]]]:
         """One task run per matching subscription of the shop's enabled tasks: the plan and its rows."""
         # Retry context: a retried event run sees the current task set and subscriptions.
-        tasks = [Task.model_construct(**row) for row in _shop_tasks_read(shop.id).execute(conn).rows]
+        tasks = [detached(Task, row) for row in _shop_tasks_read(shop.id).execute(conn).rows]
         planned: list[PlannedTaskRun] = []
         rows = []
         for match in match_tasks(event, tasks):

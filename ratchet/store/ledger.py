@@ -12,7 +12,7 @@ from sqlmodel import Session
 from ratchet.core.clock import utcnow
 from ratchet.core.runs import RunKind, RunState
 from ratchet.errors import NotFound
-from ratchet.store.database import atomic, dialect_insert_for, prepared, table_of
+from ratchet.store.database import atomic, detached, dialect_insert_for, prepared, table_of
 from ratchet.store.tables import Event, Run, RunAttempt, Task, UTCDateTime
 
 RATCHET_NAMESPACE = uuid.UUID("6f1d3b7e-0c55-4a4e-9d0b-5b3c2f9a7e21")
@@ -131,7 +131,7 @@ def begin_attempt(
         columns = prepared(conn, "begin_attempt_merged", _begin_merged_statement).execute(conn, params).one_or_none()
         if columns is None:
             raise RunNotFound(f"unknown run {run_id!r}")
-        return Run.model_construct(**columns)
+        return detached(Run, columns)
     with atomic(conn):
         columns = prepared(conn, "begin_attempt", _begin_statement).execute(conn, params).one_or_none()
         if columns is None:
@@ -148,7 +148,7 @@ def begin_attempt(
         dialect = conn.dialect.name
         prepared(conn, "attempt_upsert", lambda: _attempt_upsert_statement(dialect)).execute(conn, params)
     # A detached, unvalidated model over the row's columns: what callers read, without an ORM session.
-    return Run.model_construct(**columns)
+    return detached(Run, columns)
 
 
 def rendering_version(run: Run, version: int) -> None:
@@ -374,7 +374,7 @@ def fail_many(conn: Connection, run_ids: list[str], reason: str) -> list[Run]:
         .values(state=RunState.failed, ok=False, error=reason, stopped_at=utcnow())
         .returning(RUNS)
     )
-    return [Run.model_construct(**dict(row._mapping)) for row in rows]
+    return [detached(Run, dict(row._mapping)) for row in rows]
 
 
 def add_note(conn: Connection, run_id: str, note: str) -> None:
