@@ -38,6 +38,7 @@ from ratchet.engine.retention import ensure_retention_schedule
 from ratchet.engine.retry_desk import ensure_retry_desk
 from ratchet.engine.schedules import sync_all_schedules
 from ratchet.engine.webhook_subscriptions import request_all_reconciles
+from ratchet.files.pdf_scripts import close_script_browsers
 from ratchet.services.bulk_operations import BulkOperationService
 from ratchet.services.events import EventService
 from ratchet.services.perform import PerformService
@@ -106,7 +107,7 @@ def build_services(settings: Settings, store: Store, client: Client) -> WorkerSe
 
 
 class RatchetWorker(Worker):
-    """A Worker that keeps its services, and releases their Shopify connection pools when it shuts down."""
+    """A Worker that keeps its services, and releases their Shopify connection pools and PDF browser when it shuts down."""
 
     def __init__(self, client: Client, *, services: WorkerServices, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
@@ -115,6 +116,7 @@ class RatchetWorker(Worker):
     async def shutdown(self) -> None:
         await super().shutdown()
         await self.services.shopify_pools.aclose()
+        await close_script_browsers()
 
 
 def build_worker(

@@ -325,7 +325,7 @@ class Settings(_Section):
     )
     pdf_browser: Path | None = Field(
         default=None,
-        description="a Chromium binary (`/usr/bin/chromium`) that runs PDF templates' scripts (`uv sync --extra pdf-scripts`); unset: none run",
+        description="a Chromium binary (`/usr/bin/chromium`) that runs PDF templates' scripts (`uv sync --extra pdf-scripts`), one per worker, closed after 5 idle minutes; unset: none run",
     )
     # Fernet keys, comma-separated; the first encrypts (ratchet/store/secrets.py).
     secret_key: SecretStr | None = Field(

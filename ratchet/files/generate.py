@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from ratchet.files import base64, pdf, plaintext, url, zip
 from ratchet.files.errors import FileGenerationError, FileOptionsError, GeneratorError
+from ratchet.files.pdf_scripts import script_browser
 
 # "Generated and downloaded files are limited to 20 MB each", also inside a ZIP.
 # https://learn.mechanic.dev/core/actions/file-generators
@@ -102,7 +104,10 @@ async def _content(name: str, spec: FileSpec, pdf_browser: Path | None) -> bytes
     if isinstance(spec, url.UrlSpec):
         return await url.generate(spec, MAX_FILE_BYTES)
     if isinstance(spec, pdf.PdfSpec):
-        return await asyncio.to_thread(pdf.generate, spec, pdf_browser)
+        if spec.scripts and pdf_browser:
+            html = await script_browser(pdf_browser).run_scripts(spec.html, spec.scripts)
+            spec = dataclasses.replace(spec, html=html, scripts=None)
+        return await asyncio.to_thread(pdf.generate, spec)
     entries = [
         await generate_file(f"{name}/{inner}", inner_spec, pdf_browser) for inner, inner_spec in spec.files.items()
     ]

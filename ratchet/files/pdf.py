@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ratchet.files.errors import GeneratorError
-from ratchet.files.pdf_scripts import ScriptOptions, parse_options, run_scripts
+from ratchet.files.pdf_scripts import ScriptOptions, parse_options
 
 IGNORED_OPTIONS = frozenset(
     {
@@ -125,9 +124,9 @@ def parse(argument: Any) -> PdfSpec:
     )
 
 
-def generate(spec: PdfSpec, browser: Path | None = None) -> bytes:
-    """Render the PDF (blocking; callers run it in a thread), running its scripts first in `browser` if given."""
-    html = run_scripts(spec.html, spec.scripts, browser) if spec.scripts and browser else spec.html
+def generate(spec: PdfSpec) -> bytes:
+    """Render the PDF (blocking; callers run it in a thread); a scripted PDF's scripts have run already."""
+    html = spec.html
     # Imported here, not at the top: WeasyPrint takes seconds to import, and every CLI command,
     # the ingress and the console import this module without ever rendering a PDF.
     import weasyprint

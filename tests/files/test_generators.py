@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
@@ -15,6 +16,8 @@ import pytest
 from ratchet.engine.devserver import free_port
 from ratchet.files import FileGenerationError, FileOptionsError, GeneratedFile, generate_files, parse_files
 from ratchet.files import generate as generate_module
+from ratchet.files.pdf_scripts import ScriptBrowser, close_script_browsers, parse_options
+from tests.support.waiting import eventually
 
 
 async def generate(files: dict[str, Any]) -> dict[str, GeneratedFile]:
@@ -176,6 +179,27 @@ async def test_pdf_scripts_run_in_the_configured_browser(tmp_path: Path) -> None
     unscripted = await generate_files(parse_files("files", {"chart.pdf": {"pdf": {"html": SCRIPTED}}}))
     assert "waiting" in pdf_text(unscripted["chart.pdf"].content, tmp_path)
     assert pdf_images(unscripted["chart.pdf"].content, tmp_path) == []
+    await close_script_browsers()
+
+
+async def test_scripted_pdfs_share_one_browser_until_it_idles() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    browser = ScriptBrowser(CHROMIUM, idle_close_seconds=1.0)
+    options = parse_options({"wait_for_element": "#ready"})
+    try:
+        together = await asyncio.gather(*(browser.run_scripts(SCRIPTED, options) for _ in range(3)))
+        after = await browser.run_scripts(SCRIPTED, options)
+        assert all("Total drawn by script: 42" in html and "<script" not in html for html in [*together, after])
+        # Four documents, concurrent and one after another, from one launch of Chromium.
+        assert browser.launches == 1 and browser.running
+        # Unused for a second, it closes; the next document starts it again.
+        await eventually(lambda: asyncio.sleep(0, result=not browser.running), timeout=10)
+        assert "Total drawn by script: 42" in await browser.run_scripts(SCRIPTED, options)
+        assert browser.launches == 2
+    finally:
+        await browser.close()
+    assert not browser.running
 
 
 async def test_a_browser_that_fails_fails_the_file_by_name() -> None:
