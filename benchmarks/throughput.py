@@ -215,6 +215,14 @@ def sampled(pid: int, output: Path | None, rate: int = 200) -> Iterator[None]:
         spy.wait()
 
 
+@contextmanager
+def both_sampled(ours_pid: int, bare_pid: int, args: argparse.Namespace) -> Iterator[None]:
+    """With `--profile FILE`, Ratchet's worker sampled into FILE and bare's into FILE with `.bare` before its suffix."""
+    bare_profile = args.profile.with_stem(args.profile.stem + ".bare") if args.profile else None
+    with sampled(ours_pid, args.profile, args.profile_rate), sampled(bare_pid, bare_profile, args.profile_rate):
+        yield
+
+
 async def start_server(home: Path) -> DevServer:
     """A fresh embedded dev server on free ports, its files in `home`."""
     server = DevServer(db_path=home / "temporal.db", port=free_port(), ui_port=None, log_path=home / "temporal.log")
@@ -509,11 +517,7 @@ async def measure_round(
 
     first, second = n // 2, n - n // 2
     sequence_ratios = []
-    bare_profile = args.profile.with_stem(args.profile.stem + ".bare") if args.profile else None
-    with (
-        sampled(ours_meter.worker_pid, args.profile, args.profile_rate),
-        sampled(bare_meter.worker_pid, bare_profile, args.profile_rate),
-    ):
+    with both_sampled(ours_meter.worker_pid, bare_meter.worker_pid, args):
         for sequence in range(repeat):
             if sequence == 0:
                 await run_sandboxed(first)

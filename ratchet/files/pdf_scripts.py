@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,19 +141,28 @@ class ScriptBrowser:
 
     async def close(self) -> None:
         """Close the browser and its Playwright driver (a later PDF launches them again)."""
-        from playwright.async_api import Error as PlaywrightError
-
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
         async with self._launching:
-            browser, playwright = self._browser, self._playwright
-            self._browser = self._playwright = None
-            with contextlib.suppress(PlaywrightError):
-                if browser is not None:
-                    await browser.close()
-            if playwright is not None:
-                await playwright.stop()
+            await self._stop()
+
+    async def _close_if_idle(self) -> None:
+        async with self._launching:
+            # A PDF that began after the timer fired keeps the browser (its launch waits on the lock).
+            if self._in_use == 0:
+                await self._stop()
+
+    async def _stop(self) -> None:
+        from playwright.async_api import Error as PlaywrightError
+
+        browser, playwright = self._browser, self._playwright
+        self._browser = self._playwright = None
+        with contextlib.suppress(PlaywrightError):
+            if browser is not None:
+                await browser.close()
+        if playwright is not None:
+            await playwright.stop()
 
     async def _ready(self) -> Browser:
         from playwright.async_api import async_playwright
@@ -175,14 +185,16 @@ class ScriptBrowser:
         self._idle_timer = None
         if self._in_use == 0:
             # Kept referenced until done: the loop holds only weak references to its tasks.
-            self._closing = asyncio.get_running_loop().create_task(self.close())
+            self._closing = asyncio.get_running_loop().create_task(self._close_if_idle())
 
 
-_browsers: dict[Path, ScriptBrowser] = {}
+# Per event loop: Playwright's objects work only on the loop that made them (a CLI command may
+# run several loops one after another; a worker runs one).
+_browsers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, ScriptBrowser]] = weakref.WeakKeyDictionary()
 
 
 def script_browser(executable: Path) -> ScriptBrowser:
-    """The process's browser for `executable` (RATCHET_PDF_BROWSER).
+    """The running loop's browser for `executable` (RATCHET_PDF_BROWSER).
 
     Raises GeneratorError when Playwright, an optional dependency, is not installed.
     """
@@ -192,15 +204,16 @@ def script_browser(executable: Path) -> ScriptBrowser:
         raise GeneratorError(
             "RATCHET_PDF_BROWSER is set but Playwright is not installed (uv sync --extra pdf-scripts)"
         ) from error
-    browser = _browsers.get(executable)
+    browsers = _browsers.setdefault(asyncio.get_running_loop(), {})
+    browser = browsers.get(executable)
     if browser is None:
-        browser = _browsers[executable] = ScriptBrowser(executable)
+        browser = browsers[executable] = ScriptBrowser(executable)
     return browser
 
 
 async def close_script_browsers() -> None:
-    """Close every browser this process launched for scripted PDFs (a worker shutting down)."""
-    for browser in _browsers.values():
+    """Close every browser the running loop launched for scripted PDFs (a worker shutting down)."""
+    for browser in _browsers.get(asyncio.get_running_loop(), {}).values():
         await browser.close()
 
 
