@@ -108,8 +108,11 @@ class PreparedStatement:
         Inside `reads_ahead`, a read it sent already with the same parameters answers instead.
         """
         ahead = _reads_ahead.get()
-        if ahead is not None:
-            found = ahead.pop((id(self), _frozen(params)), None)
+        # Only the statements sent ahead are looked up: a write's parameters may hold JSON values
+        # (dicts, lists), which cannot key a lookup.
+        sent = ahead.get(id(self)) if ahead is not None else None
+        if sent is not None:
+            found = sent.pop(_frozen(params), None)
             if found is not None:
                 return found
         return self._run(conn, self._bind(params), params, many=False)
@@ -200,8 +203,8 @@ def _frozen(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(params.items()))
 
 
-# The results `reads_ahead` fetched for the block running in this thread, by statement and parameters.
-_reads_ahead: ContextVar[dict[tuple[int, tuple[tuple[str, Any], ...]], PreparedResult] | None] = ContextVar(
+# The results `reads_ahead` fetched for the block running in this thread, by statement, then parameters.
+_reads_ahead: ContextVar[dict[int, dict[tuple[tuple[str, Any], ...], PreparedResult]] | None] = ContextVar(
     "reads_ahead", default=None
 )
 
@@ -221,12 +224,10 @@ def reads_ahead(conn: Connection, reads: Sequence[Read]) -> Iterator[None]:
         return
     statements = [read.statement(conn) for read in reads]
     results = _pipelined(conn, [(statement, read.params) for statement, read in zip(statements, reads, strict=True)])
-    token = _reads_ahead.set(
-        {
-            (id(statement), _frozen(read.params)): result
-            for statement, read, result in zip(statements, reads, results, strict=True)
-        }
-    )
+    sent: dict[int, dict[tuple[tuple[str, Any], ...], PreparedResult]] = {}
+    for statement, read, result in zip(statements, reads, results, strict=True):
+        sent.setdefault(id(statement), {})[_frozen(read.params)] = result
+    token = _reads_ahead.set(sent)
     try:
         yield
     finally:

@@ -202,3 +202,19 @@ def test_reads_ahead_answer_as_the_reads_would(db_store: Store) -> None:
     assert plain[2] is None and ahead[2] is None
     assert [r.model_dump() for r in plain[:2] if r] == [r.model_dump() for r in ahead[:2] if r]
     assert again is not None and again.model_dump() == ahead[0].model_dump()  # type: ignore[union-attr]
+
+
+def test_a_write_with_json_values_runs_inside_reads_ahead(db_store: Store) -> None:
+    # An event dropped by a store filter is recorded among the event run's reads sent ahead.
+    shop_id = f"s-{uuid.uuid4().hex[:8]}"
+    event = _event(db_store, shop_id)
+    run_id = ledger.derived_id("filtered", event.id)
+    _due_run(db_store, event, run_id, RunKind.event)
+    result = {"task_run_ids": [], "filtered_by": {"name": "debounce", "lines": [1, 2]}}
+    with db_store.unit() as conn, reads_ahead(conn, [row_read(Event, event.id), row_read(Shop, shop_id)]):
+        run = ledger.begin_attempt(conn, run_id, 1, None)
+        assert read_row(conn, Event, event.id) is not None
+        ledger.succeed(conn, run, result)
+    with db_store.session() as session:
+        stored = session.get(Run, run_id)
+    assert stored is not None and stored.state == RunState.succeeded and stored.result == result
