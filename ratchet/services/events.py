@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Select, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.common import (
@@ -42,11 +44,12 @@ from ratchet.engine.contract import EVENT_WORKFLOW, RUN_STATE, SHOP_ID, TASK_NAM
 from ratchet.errors import InvalidInput
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
-from ratchet.store.database import Store, detached, dialect_insert_for, is_lock_wait, prepared, table_of
+from ratchet.store.database import Store, detached, is_lock_wait, prepared, table_of
 from ratchet.store.tables import Event, Run, Shop
 
 SHOPS = table_of(Shop)
 EVENTS = table_of(Event)
+RUNS = table_of(Run)
 # An event's row names every column (the prepared INSERT writes them all).
 EVENT_ROW_COLUMNS = tuple(column.name for column in EVENTS.columns)
 # Requests up to this size are written on the event loop when SQLite's write lock is free:
@@ -131,6 +134,25 @@ class _WrittenEvent:
     def state(self) -> RunState:
         """The event run's first state, and the workflow's first RunState."""
         return RunState.scheduled if self.row["run_at"] else RunState.due
+
+
+def _event_and_run_statement() -> Any:
+    """PostgreSQL: the event's INSERT and its event run's as one statement, one round trip.
+
+    The run is inserted from the event the CTE inserted, so a duplicate event (its id taken)
+    inserts neither; the statement's row count says which happened.
+    """
+    event = (
+        pg_insert(EVENTS)
+        .values({column.name: bindparam(column.name, type_=column.type) for column in EVENTS.columns})
+        .on_conflict_do_nothing()
+        .returning(EVENTS.c.id)
+        .cte("new_event")
+    )
+    run = select(*(ledger.typed_value(f"r_{name}", RUNS.c[name].type) for name in ledger.RUN_COLUMNS)).select_from(
+        event
+    )
+    return pg_insert(RUNS).from_select(list(ledger.RUN_COLUMNS), run)
 
 
 def event_workflow_options(
@@ -227,30 +249,37 @@ class EventService:
         )
 
     def _write_on(self, engine: Engine, request: EventRequest) -> _WrittenEvent:
+        if not self.store.is_sqlite:
+            # Autocommit: the request's reads, then the event and its run as one statement.
+            with self.store.unit() as conn:
+                return self._write_rows(conn, request)
         with engine.begin() as conn:
-            row = self._row(request.read(conn))
-            event_run_id = ledger.derived_id("event-run", row["id"])
-            dialect = conn.dialect.name
-            # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
-            statement = prepared(
-                conn,
-                "insert_event",
-                lambda: dialect_insert_for(dialect)(EVENTS).on_conflict_do_nothing(),
-                column_keys=EVENT_ROW_COLUMNS,
-            )
-            if not statement.execute(conn, row).rowcount:
-                return _WrittenEvent(row, event_run_id, inserted=False)
-            written = _WrittenEvent(row, event_run_id, inserted=True)
-            event_run = ledger.new_run_row(
-                run_id=event_run_id,
-                kind=RunKind.event,
-                event=detached(Event, row),
-                parent_id=None,
-                state=written.state,
-                run_at=row["run_at"] or row["created_at"],
-            )
-            ledger.insert_runs(conn, [event_run])
-            return written
+            return self._write_rows(conn, request)
+
+    def _write_rows(self, conn: Connection, request: EventRequest) -> _WrittenEvent:
+        row = self._row(request.read(conn))
+        event_run_id = ledger.derived_id("event-run", row["id"])
+        state = _WrittenEvent(row, event_run_id, inserted=True).state
+        event_run = ledger.new_run_row(
+            run_id=event_run_id,
+            kind=RunKind.event,
+            event=detached(Event, dict(row)),
+            parent_id=None,
+            state=state,
+            run_at=row["run_at"] or row["created_at"],
+        )
+        # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
+        if conn.dialect.name == "postgresql":
+            statement = prepared(conn, "insert_event_and_run", _event_and_run_statement)
+            params = {**row, **{f"r_{name}": value for name, value in event_run.items()}}
+            return _WrittenEvent(row, event_run_id, inserted=bool(statement.execute(conn, params).rowcount))
+        insert_event = prepared(
+            conn, "insert_event", lambda: sqlite_insert(EVENTS).on_conflict_do_nothing(), column_keys=EVENT_ROW_COLUMNS
+        )
+        if not insert_event.execute(conn, row).rowcount:
+            return _WrittenEvent(row, event_run_id, inserted=False)
+        ledger.insert_runs(conn, [event_run])
+        return _WrittenEvent(row, event_run_id, inserted=True)
 
     def _row(self, event: NewEvent) -> dict[str, Any]:
         """The event's ledger row as it will be written: topic checked, ids derived, `run_at` scaled."""

@@ -195,7 +195,7 @@ def _update_row(conn: Connection, table: Table, key: dict[str, Any], values: dic
     return statement.execute(conn, params).rowcount
 
 
-def _child_value(name: str, type_: Any) -> Any:
+def typed_value(name: str, type_: Any) -> Any:
     """A child run's value in a SELECT of the INSERT: typed, as a VALUES row would be by its column.
 
     Strings bind with their type already (`::VARCHAR`; a CAST to VARCHAR(n) would truncate where an
@@ -230,7 +230,7 @@ def _close_merged_statement(value_columns: tuple[str, ...], attempt_columns: tup
     if children:
         was_closed = select(closed.c.id).exists()
         rows = [
-            select(*(_child_value(f"c{i}_{name}", RUNS.c[name].type) for name in RUN_COLUMNS)).where(was_closed)
+            select(*(typed_value(f"c{i}_{name}", RUNS.c[name].type) for name in RUN_COLUMNS)).where(was_closed)
             for i in range(children)
         ]
         insert = dialect_insert_for("postgresql")(RUNS).from_select(list(RUN_COLUMNS), union_all(*rows))
