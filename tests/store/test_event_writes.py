@@ -45,7 +45,9 @@ async def test_an_event_is_written_with_its_event_run_once_per_key(db_store: Sto
 
 async def test_a_delayed_event_run_is_scheduled_at_its_run_at(db_store: Store) -> None:
     events, shop_id = _service(db_store)
-    written = await events._write(NewEvent(shop_id=shop_id, topic="user/reports/later", run_at=utcnow() + timedelta(hours=1)))
+    written = await events._write(
+        NewEvent(shop_id=shop_id, topic="user/reports/later", run_at=utcnow() + timedelta(hours=1))
+    )
     with db_store.session() as session:
         run = session.get(Run, written.event_run_id)
     assert run is not None and run.state == RunState.scheduled and run.run_at == written.row["run_at"]
