@@ -126,14 +126,13 @@ def parse(argument: Any) -> PdfSpec:
 
 def generate(spec: PdfSpec) -> bytes:
     """Render the PDF (blocking; callers run it in a thread); a scripted PDF's scripts have run already."""
-    html = spec.html
     # Imported here, not at the top: WeasyPrint takes seconds to import, and every CLI command,
     # the ingress and the console import this module without ever rendering a PDF.
     import weasyprint
 
     fetcher = weasyprint.URLFetcher(timeout=10, allowed_protocols={"http", "https", "data"})
     try:
-        document = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type=spec.media_type).render(
+        document = weasyprint.HTML(string=spec.html, url_fetcher=fetcher, media_type=spec.media_type).render(
             stylesheets=[weasyprint.CSS(string=spec.page_css + _PLACEHOLDERS)]
         )
     except Exception as error:  # WeasyPrint raises many kinds; any of them means no PDF

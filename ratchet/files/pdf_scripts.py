@@ -92,8 +92,8 @@ class ScriptBrowser:
 
     A scripted report took 0.79 s with a browser launched for it and 0.31 s in the kept one
     (benchmarks/scripted_pdfs.py); a worker sending one per order would otherwise spend most of
-    that time starting browsers. Each PDF gets a fresh browser context (its own cookies, storage and cache), so
-    documents never see each other. A browser that crashed is launched again at the next PDF.
+    that time starting browsers. Each PDF gets a fresh browser context (its own cookies, storage
+    and cache), so documents never see each other. A browser that crashed is launched again at the next PDF.
     Bound to the event loop that first used it, like every Playwright object.
     """
 

@@ -15,6 +15,7 @@ connection that then writes the event, so verifying and writing are one transact
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
@@ -258,28 +259,31 @@ class EventService:
 
     def _write_rows(self, conn: Connection, request: EventRequest) -> _WrittenEvent:
         row = self._row(request.read(conn))
-        event_run_id = ledger.derived_id("event-run", row["id"])
-        state = _WrittenEvent(row, event_run_id, inserted=True).state
+        written = _WrittenEvent(row, ledger.derived_id("event-run", row["id"]), inserted=True)
         event_run = ledger.new_run_row(
-            run_id=event_run_id,
+            run_id=written.event_run_id,
             kind=RunKind.event,
             event=detached(Event, dict(row)),
             parent_id=None,
-            state=state,
+            state=written.state,
             run_at=row["run_at"] or row["created_at"],
         )
         # A concurrent or repeated copy of the same event (same idempotency key) inserts nothing.
         if conn.dialect.name == "postgresql":
             statement = prepared(conn, "insert_event_and_run", _event_and_run_statement)
             params = {**row, **{f"r_{name}": value for name, value in event_run.items()}}
-            return _WrittenEvent(row, event_run_id, inserted=bool(statement.execute(conn, params).rowcount))
-        insert_event = prepared(
-            conn, "insert_event", lambda: sqlite_insert(EVENTS).on_conflict_do_nothing(), column_keys=EVENT_ROW_COLUMNS
-        )
-        if not insert_event.execute(conn, row).rowcount:
-            return _WrittenEvent(row, event_run_id, inserted=False)
-        ledger.insert_runs(conn, [event_run])
-        return _WrittenEvent(row, event_run_id, inserted=True)
+            inserted = bool(statement.execute(conn, params).rowcount)
+        else:
+            insert_event = prepared(
+                conn,
+                "insert_event",
+                lambda: sqlite_insert(EVENTS).on_conflict_do_nothing(),
+                column_keys=EVENT_ROW_COLUMNS,
+            )
+            inserted = bool(insert_event.execute(conn, row).rowcount)
+            if inserted:
+                ledger.insert_runs(conn, [event_run])
+        return written if inserted else dataclasses.replace(written, inserted=False)
 
     def _row(self, event: NewEvent) -> dict[str, Any]:
         """The event's ledger row as it will be written: topic checked, ids derived, `run_at` scaled."""

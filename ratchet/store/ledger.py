@@ -196,7 +196,7 @@ def _update_row(conn: Connection, table: Table, key: dict[str, Any], values: dic
 
 
 def typed_value(name: str, type_: Any) -> Any:
-    """A child run's value in a SELECT of the INSERT: typed, as a VALUES row would be by its column.
+    """A run row's value in a SELECT that feeds an INSERT: typed, as a VALUES row would be by its column.
 
     Strings bind with their type already (`::VARCHAR`; a CAST to VARCHAR(n) would truncate where an
     INSERT fails); enums, booleans and the rest are cast, since a UNION's branches leave PostgreSQL

@@ -193,8 +193,12 @@ async def test_scripted_pdfs_share_one_browser_until_it_idles() -> None:
         assert all("Total drawn by script: 42" in html and "<script" not in html for html in [*together, after])
         # Four documents, concurrent and one after another, from one launch of Chromium.
         assert browser.launches == 1 and browser.running
+
         # Unused for a second, it closes; the next document starts it again.
-        await eventually(lambda: asyncio.sleep(0, result=not browser.running), timeout=10)
+        async def closed() -> bool:
+            return not browser.running
+
+        await eventually(closed, timeout=10)
         assert "Total drawn by script: 42" in await browser.run_scripts(SCRIPTED, options)
         assert browser.launches == 2
     finally:
