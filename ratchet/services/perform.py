@@ -221,7 +221,7 @@ class PerformService:
 
     async def event_run(self, attempt: Attempt) -> EventRunOutcome | FailedAttempt | Throttled:
         """Filter and route the event; record and return the task runs it makes."""
-        begun = await asyncio.to_thread(self._begin_then, attempt, self._route_event)
+        begun = await asyncio.to_thread(self._begin_then, attempt, self._route_event, store_only=True)
         if not isinstance(begun, _Begun):
             return begun
         if begun.made.shop_zone_moved:
@@ -246,7 +246,7 @@ class PerformService:
         A local action (`LocalAction`: echo, cache) is performed and recorded in the thread hop
         that began the attempt; any other on the event loop, then recorded in a second hop.
         """
-        begun = await asyncio.to_thread(self._begin_then, attempt, self._prepare_or_perform_local)
+        begun = await asyncio.to_thread(self._begin_then, attempt, self._prepare_or_perform_local, store_only=True)
         if not isinstance(begun, _Begun):
             return begun
         run = begun.run
@@ -281,9 +281,17 @@ class PerformService:
     # -- the attempt record ------------------------------------------------------------------------
 
     def _begin_then(
-        self, attempt: Attempt, step: Callable[[Run, Attempt], StepT]
+        self, attempt: Attempt, step: Callable[[Run, Attempt], StepT], *, store_only: bool = False
     ) -> _Begun[StepT] | FailedAttempt | Throttled:
-        """Begin the attempt, then run the blocking part of its step, in the caller's one worker thread."""
+        """Begin the attempt, then run the blocking part of its step, in the caller's one worker thread.
+
+        A `store_only` step, which reads and writes nothing but the store (routing, preparing an
+        action, a local action), first runs with its begin as one transaction.
+        """
+        if store_only:
+            done = self._in_one_transaction(attempt, step)
+            if done is not None:
+                return done
         begun = self._begin(attempt)
         if isinstance(begun, Throttled):
             return begun
@@ -294,6 +302,26 @@ class PerformService:
             return self._withdraw(begun, attempt, exc.retry_after_seconds)
         except Exception as exc:  # the activity decides what follows
             return FailedAttempt(begun, exc)
+
+    def _in_one_transaction(
+        self, attempt: Attempt, step: Callable[[Run, Attempt], StepT]
+    ) -> _Begun[StepT] | Throttled | None:
+        """Begin the attempt and run its step as one transaction (`Store.one_transaction`): one commit on SQLite.
+
+        The ledger shows the run's Started and its outcome together. None when anything failed:
+        all of it was rolled back, and the caller runs the attempt again in units of its own, which
+        record Started before whatever fails.
+        """
+        try:
+            with self.store.one_transaction():
+                begun = self._begin(attempt)
+                if isinstance(begun, Throttled):
+                    return begun
+                made = step(begun, attempt)
+        except Exception:
+            return None
+        telemetry.attempt_started(begun, attempt.number, attempt.enqueued_at)
+        return _Begun(begun, made)
 
     def _begin(self, attempt: Attempt) -> Run | Throttled:
         """Start the attempt (Started, attempt row), or report the shop throttled without spending one."""
