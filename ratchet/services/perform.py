@@ -22,7 +22,11 @@ Mechanic's retry schedule; everything an attempt *does* happens here, in one dir
 A step answers the contract's outcome for the workflow, `Throttled` (also when Shopify answers
 THROTTLED mid-attempt: the attempt is withdrawn), or `FailedAttempt`, which the activity
 classifies and hands back to `fail` or `schedule_retry`. Each commit is what the ledger must show
-on its own: Started before any work, then the outcome together with the child runs it planned.
+on its own: Started before any work, then the outcome together with the child runs it planned. A
+step that touches nothing but the store (an event run; an action run up to its remote call, all of
+a local one) first runs with its begin as one transaction on SQLite, Started and outcome together
+(`Store.one_transaction`: a commit is most of a short step's cost); should it fail, it is rolled
+back whole and run again as above.
 Reads and writes are SQLAlchemy Core statements keyed by deterministic ids, so a replayed attempt
 rewrites the same rows and never duplicates one.
 """
