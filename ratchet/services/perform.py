@@ -290,9 +290,10 @@ class PerformService:
         """Begin the attempt, then run the blocking part of its step, in the caller's one worker thread.
 
         A `store_only` step, which reads and writes nothing but the store (routing, preparing an
-        action, a local action), first runs with its begin as one transaction.
+        action, a local action), first runs with its begin as one transaction on SQLite (on
+        PostgreSQL each record commits as one statement anyway).
         """
-        if store_only:
+        if store_only and self.store.is_sqlite:
             done = self._in_one_transaction(attempt, step)
             if done is not None:
                 return done

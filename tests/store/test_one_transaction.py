@@ -119,7 +119,7 @@ async def test_a_failing_event_run_still_shows_its_begun_attempt(db_store: Store
     events, perform = _perform(db_store)
     written = await events._write(NewEvent(shop_id=shop_id, topic="user/reports/daily"))
     failed = await perform.event_run(_attempt(written.event_run_id, shop_id))
-    # Rolled back as one transaction, then begun again on its own: Started, with its attempt row.
+    # On SQLite rolled back as one transaction, then begun again on its own: Started, with its attempt row.
     assert isinstance(failed, FailedAttempt) and "broken" in failed.message
     with db_store.session() as session:
         run = session.get(Run, written.event_run_id)
