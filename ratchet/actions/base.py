@@ -104,8 +104,9 @@ class LocalAction:
     Subclasses implement `perform_local`. The engine calls it in the worker thread where the
     action run's attempt began, and records the result there too: one thread hop per attempt
     instead of two, a hop being a measured share of a short run's CPU. On SQLite that is one
-    transaction with the attempt's begin (`Store.one_transaction`), so its writes join it. `perform` (for callers
-    outside the engine) runs it in a thread, keeping the event loop free while it waits on locks.
+    transaction with the attempt's begin (`Store.one_transaction`), so its writes join it.
+    `perform` (for callers outside the engine) runs it in a thread, keeping the event loop free
+    while it waits on locks.
     """
 
     async def perform(self, options: Any, ctx: ActionContext) -> Any:

@@ -499,7 +499,8 @@ class Store:
         On PostgreSQL the connection autocommits: the ledger writes each of its records as one
         statement (ratchet/store/ledger.py), atomic by itself, so a unit pays no BEGIN and COMMIT
         round trips; a record that needs several statements runs them in `atomic`. On SQLite, whose
-        statements cost no round trip, the unit is one transaction.
+        statements cost no round trip, the unit is one transaction; inside `one_transaction` it
+        joins that block's, which commits for it.
         """
         shared = _shared.get()
         if shared is not None:
@@ -515,7 +516,7 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on error."""
+        """A unit of work: commits on success, rolls back on error (inside `one_transaction`, with that block)."""
         shared = _shared.get()
         if shared is not None:
             # The session writes in the shared transaction; its commit only flushes (`rollback_only`).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,13 +13,12 @@ from ratchet.services.events import EventService, NewEvent
 from ratchet.services.shops import UnknownShop
 from ratchet.store import ledger
 from ratchet.store.database import Store
-from ratchet.store.tables import Event, Run, Shop
+from ratchet.store.tables import Event, Run
+from tests.support.stores import add_shop
 
 
 def _service(store: Store) -> tuple[EventService, str]:
-    shop_id = f"shop-{uuid.uuid4().hex[:10]}"
-    with store.session() as session:
-        store.insert_ignore(session, Shop, [{"id": shop_id, "timezone": "UTC", "created_at": utcnow()}])
+    shop_id = add_shop(store)
     # The rows are written before any workflow starts: no Temporal client is needed here.
     return EventService(load_settings(), store, client=None), shop_id  # type: ignore[arg-type]
 

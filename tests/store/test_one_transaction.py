@@ -22,13 +22,7 @@ from ratchet.shopify.client import ShopifyConfig
 from ratchet.shopify.pools import ShopifyPools
 from ratchet.store.database import Store, UnitFailedInside
 from ratchet.store.tables import Run, RunAttempt, Shop
-
-
-def _add_shop(store: Store) -> str:
-    shop_id = f"shop-{uuid.uuid4().hex[:10]}"
-    with store.session() as session:
-        store.insert_ignore(session, Shop, [{"id": shop_id, "timezone": "UTC", "created_at": utcnow()}])
-    return shop_id
+from tests.support.stores import add_shop
 
 
 def _shop_exists(store: Store, shop_id: str) -> bool:
@@ -99,7 +93,7 @@ def _attempt(run_id: str, shop_id: str) -> Attempt:
 
 
 async def test_an_event_run_is_begun_and_recorded_in_one_commit(sqlite_store: Store) -> None:
-    shop_id = _add_shop(sqlite_store)
+    shop_id = add_shop(sqlite_store)
     events, perform = _perform(sqlite_store)
     written = await events._write(NewEvent(shop_id=shop_id, topic="user/reports/daily"))
     with _commits(sqlite_store) as commits:
@@ -114,7 +108,7 @@ async def test_an_event_run_is_begun_and_recorded_in_one_commit(sqlite_store: St
 
 
 async def test_a_failing_event_run_still_shows_its_begun_attempt(db_store: Store) -> None:
-    shop_id = _add_shop(db_store)
+    shop_id = add_shop(db_store)
     save_filter(db_store, shop_id, "broken", "{{ 1 | divided_by: 0 }}")
     events, perform = _perform(db_store)
     written = await events._write(NewEvent(shop_id=shop_id, topic="user/reports/daily"))

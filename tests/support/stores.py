@@ -16,7 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ratchet.core.clock import utcnow
 from ratchet.store.database import Store
+from ratchet.store.tables import Shop
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 POSTGRES_MAINTENANCE_DB = "test"  # where the session's own database is created from and dropped
@@ -67,3 +69,11 @@ def db_store(request: pytest.FixtureRequest) -> Store:
     """The test runs once on each supported database."""
     store: Store = request.getfixturevalue(f"{request.param}_store")
     return store
+
+
+def add_shop(store: Store) -> str:
+    """A new shop of its own in `store` (the stores are shared within a session); its id."""
+    shop_id = f"shop-{uuid.uuid4().hex[:10]}"
+    with store.session() as session:
+        store.insert_ignore(session, Shop, [{"id": shop_id, "timezone": "UTC", "created_at": utcnow()}])
+    return shop_id
